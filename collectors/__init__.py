@@ -1,0 +1,18 @@
+"""Collector kinds: one module each, registered once here, keyed by the config's ``kind:``.
+
+Config validation, ``--help``, ``/`` and the metrics reference all read :data:`KINDS` (plus third-party
+kinds from the ``egov_exporter.collectors`` entry-point group, see ``exporter.registry``).
+"""
+
+from __future__ import annotations
+
+from collectors.html import HtmlCollector
+from collectors.http import HttpCollector
+from collectors.json import JsonCollector
+from exporter.plugin import Collector
+
+KINDS: dict[str, type[Collector]] = {cls.kind: cls for cls in (
+    HttpCollector,
+    JsonCollector,
+    HtmlCollector,
+)}

@@ -1,0 +1,132 @@
+"""The running exporter: config -> scheduler -> collectors -> results -> exposition (and the engine,
+history and the landing page that read the results).  The HTTP server and the CLI drive this object."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable
+
+from exporter.config import Config, ConfigError, load_config
+from exporter.exposition import MetricsCache, all_specs, build_registry
+from exporter.plugin import SYSTEMS, MetricSpec
+from exporter.registry import load_kinds
+from exporter.results import ResultStore
+from exporter.scheduler import Scheduler
+
+log = logging.getLogger("egov")
+
+
+class Redactor:
+    """Replaces every configured secret in text shown to people (probe output, pages, messages)."""
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self.secrets = [s for s in (secrets or []) if len(s) >= 3]
+
+    def __call__(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, "<redacted>")
+        return text
+
+
+class App:
+    def __init__(self, config_path: str, *, shard: tuple[int, int] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config_path = config_path
+        self.shard = shard
+        self.clock = clock
+        self.kinds = load_kinds()
+        self.store = ResultStore()
+        self._specs: dict[str, MetricSpec] = all_specs(self.kinds)
+        self.registry, self.self_metrics = build_registry(self.store, lambda: self._specs, clock)
+        self.scheduler = Scheduler(self.store, self.kinds, clock=clock, registry=self.registry)
+        self.cache = MetricsCache(self.registry, self.store, self.self_metrics)
+        self.config: Config | None = None
+        self.redact = Redactor()
+        self.started = clock()
+        self._reload_lock = threading.Lock()
+        #: extra sections of the landing page: callables returning HTML (the indicator engine adds one)
+        self.page_sections: list[Callable[[], str]] = []
+        #: called with the new config after every successful (re)load
+        self.on_config: list[Callable[[Config], None]] = []
+
+    # configuration -------------------------------------------------------------------------
+    def _select_shard(self, config: Config) -> Config:
+        if self.shard is None:
+            return config
+        from exporter.shard import in_shard
+
+        i, n = self.shard
+        return config.model_copy(update={"targets": [t for t in config.targets if in_shard(t.name, i, n)]})
+
+    def load(self) -> Config:
+        """Load (or reload) the configuration.  On error the last good config keeps running; the
+        errors are logged, counted in egov_exporter_config_last_reload_successful, and raised."""
+        with self._reload_lock:
+            try:
+                config = self._select_shard(load_config(self.config_path, kinds=self.kinds))
+            except ConfigError as exc:
+                self.self_metrics.reload_ok.set(0)
+                for line in exc.messages:
+                    log.error("config %s: %s", "reload rejected, keeping the running one" if self.config
+                              else "invalid", line)
+                raise
+            self.scheduler.apply(config)
+            self.config = config
+            self.redact = Redactor(config.secrets())
+            specs = all_specs(self.kinds)
+            for target in config.targets:
+                for spec in getattr(target, "metrics", None) or ():
+                    if hasattr(spec, "name") and hasattr(spec, "help"):
+                        specs.setdefault(spec.name, MetricSpec(spec.name, spec.type,
+                                                               spec.help or f"{spec.name} (from the configuration)"))
+            self._specs = specs
+            counts = Counter(t.system for t in config.targets)
+            for system in SYSTEMS:
+                self.self_metrics.targets.labels(system).set(counts.get(system, 0))
+            self.self_metrics.reload_ok.set(1)
+            self.self_metrics.reload_time.set(self.clock())
+            for hook in self.on_config:
+                hook(config)
+            log.info("config loaded from %s: %d targets", self.config_path, len(config.targets))
+            return config
+
+    def start(self) -> None:
+        if self.config is None:
+            self.load()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+    # reading -------------------------------------------------------------------------------
+    def ready(self) -> bool:
+        """Ready once every target has been polled at least once."""
+        return self.config is not None and all(r.state != "unknown" for r in self.store.snapshot()["results"])
+
+    def probe(self, name: str) -> dict[str, Any] | None:
+        """Poll one configured target now and describe what was fetched and extracted (redacted)."""
+        trace: list[dict[str, Any]] = []
+        result = self.scheduler.poll_now(name, trace=trace)
+        if result is None:
+            return None
+        out = {
+            "target": result.target, "kind": result.kind, "system": result.system, "state": result.state,
+            "reason": result.reason, "message": result.message, "duration_seconds": round(result.duration, 4),
+            "fetched": trace, "skipped": result.skipped,
+            "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in result.samples],
+        }
+        return _redact_tree(out, self.redact)
+
+
+def _redact_tree(obj: Any, redact: Redactor) -> Any:
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {k: _redact_tree(v, redact) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redact_tree(v, redact) for v in obj]
+    return obj

@@ -1,0 +1,248 @@
+"""Command line: ``egov-exporter [run] | check-config | simulate | demo | snapshot``.
+
+``main(argv) -> int`` is both the console script and ``python -m exporter``.  A user's mistake gives one
+clear line per problem on stderr and exit code 1 (2 for bad flags), never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any, Callable
+
+from exporter import __version__
+
+DEFAULT_LISTEN = ":9877"
+DEFAULT_CONFIG = "config.yaml"
+log = logging.getLogger("egov")
+
+
+class _LogfmtFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage().replace('"', "'")
+        return f'ts={self.formatTime(record, "%Y-%m-%dT%H:%M:%S")} level={record.levelname.lower()} ' \
+               f'logger={record.name} msg="{msg}"'
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogfmtFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+def _kinds_epilog() -> str:
+    from exporter.registry import load_kinds
+
+    lines = ["collector kinds (the targets[].kind key):"]
+    lines += [f"  {name:10} {cls.summary}" for name, cls in sorted(load_kinds().items())]
+    return "\n".join(lines)
+
+
+def _add_run_flags(p: argparse.ArgumentParser, listen_default: str = DEFAULT_LISTEN) -> None:
+    p.add_argument("--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="FILE",
+                   help=f"configuration file (default: {DEFAULT_CONFIG})")
+    p.add_argument("--web.listen-address", dest="listen", default=listen_default, metavar="ADDR",
+                   help=f"address to serve /metrics on, [host]:port (default: {listen_default})")
+    p.add_argument("--web.config.file", dest="web_config", default=None, metavar="FILE",
+                   help="TLS and basic-auth settings in the exporter-toolkit format")
+    p.add_argument("--web.enable-lifecycle", dest="lifecycle", default=True,
+                   action=argparse.BooleanOptionalAction, help="serve POST /-/reload (default: on)")
+    p.add_argument("--web.enable-probe", dest="probe", default=True, action=argparse.BooleanOptionalAction,
+                   help="serve /probe?target=NAME for configured targets (default: on)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="poll only the targets of shard I of N (stable hash of the target name)")
+    p.add_argument("--log.level", dest="log_level", default="info",
+                   choices=["debug", "info", "warning", "error"], help="log level (default: info)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="egov-exporter",
+        description="Prometheus exporter for a province's e-government systems (web portal, LGSP, document "
+                    "management, public-service portal) and the national Decision 766 evaluation API. "
+                    "Without a command it runs the exporter.",
+        epilog=_kinds_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"egov-exporter {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the exporter (the default command)")
+    _add_run_flags(run)
+
+    check = sub.add_parser("check-config", help="validate a configuration file and exit (0 valid, 1 not)")
+    check.add_argument("--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="FILE")
+
+    from exporter.simulator import add_arguments as sim_args
+
+    sim = sub.add_parser("simulate", help="serve simulated provincial systems and the national 766 API on loopback")
+    sim_args(sim)
+    sim.add_argument("--log.level", dest="log_level", default="info",
+                     choices=["debug", "info", "warning", "error"])
+
+    demo = sub.add_parser("demo", help="start the simulator and the exporter together with the demo configuration")
+    demo.add_argument("--web.listen-address", dest="listen", default="127.0.0.1:9877", metavar="ADDR",
+                      help="address of the exporter (default: 127.0.0.1:9877)")
+    demo.add_argument("--simulator.listen-address", dest="sim_listen", default="127.0.0.1:9880", metavar="ADDR",
+                      help="address of the simulator (default: 127.0.0.1:9880)")
+    demo.add_argument("--log.level", dest="log_level", default="info",
+                      choices=["debug", "info", "warning", "error"])
+
+    try:
+        from exporter.snapshot.cli import add_arguments as snap_args
+    except ImportError:
+        snap_args = None
+    if snap_args is not None:
+        snap = sub.add_parser("snapshot", help="write a quarterly (monthly, yearly) snapshot of every indicator")
+        snap_args(snap)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"egov-exporter: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from exporter.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as exc:
+        for line in exc.messages:
+            print(line if line.startswith(args.config_file) else f"{args.config_file}: {line}", file=sys.stderr)
+        return 1
+    kinds: dict[str, int] = {}
+    for t in config.targets:
+        kinds[t.kind] = kinds.get(t.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no targets"
+    print(f"{args.config_file}: valid ({len(config.targets)} targets: {summary})")
+    return 0
+
+
+def serve(config_file: str, listen: str, *, web_config: str | None = None, lifecycle: bool = True,
+          probe: bool = True, shard: str | None = None, ready: Callable[[str], None] | None = None,
+          stop_event: threading.Event | None = None) -> int:
+    """Run the exporter until SIGTERM/SIGINT (or ``stop_event``); SIGHUP reloads the configuration."""
+    from exporter.app import App
+    from exporter.config import ConfigError
+    from exporter.server import Server, parse_listen_address
+    from exporter.shard import parse_shard
+    from exporter.webconfig import load_web_config
+
+    try:
+        address = parse_listen_address(listen)
+        shard_t = parse_shard(shard) if shard else None
+    except ValueError as exc:
+        return _error(str(exc))
+    try:
+        web = load_web_config(web_config) if web_config else None
+    except ConfigError as exc:
+        for line in exc.messages:
+            print(line, file=sys.stderr)
+        return 1
+    app = App(config_file, shard=shard_t)
+    try:
+        app.load()
+    except ConfigError as exc:
+        for line in exc.messages:
+            print(line if line.startswith(config_file) else f"{config_file}: {line}", file=sys.stderr)
+        return 1
+    _attach_extensions(app)
+    try:
+        server = Server(address, app, web, enable_lifecycle=lifecycle, enable_probe=probe)
+    except OSError as exc:
+        return _error(f"cannot listen on {listen}: {exc.strerror or exc}")
+    app.start()
+    stop = stop_event or threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            threading.Thread(target=_reload_quietly, args=(app,), daemon=True).start()
+        else:
+            stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, on_signal)
+    server.serve_in_thread()
+    host, port = server.server_address[:2]
+    where = f"{'https' if server.web.tls_server_config else 'http'}://{host}:{port}"
+    log.info("listening on %s (metrics at %s/metrics)", where, where)
+    if ready:
+        ready(where)
+    stop.wait()
+    log.info("shutting down")
+    server.shutdown()
+    server.server_close()
+    app.stop()
+    return 0
+
+
+def _reload_quietly(app: Any) -> None:
+    from exporter.config import ConfigError
+
+    try:
+        app.load()
+    except ConfigError:
+        pass  # logged by App.load; the last good configuration keeps running
+
+
+def _attach_extensions(app: Any) -> None:
+    """Parts that read the results: the indicator engine and the history writer, when present."""
+    try:
+        from exporter.scoring.live import attach as attach_scoring
+    except ImportError:
+        attach_scoring = None
+    if attach_scoring is not None:
+        attach_scoring(app)
+    try:
+        from exporter.history import attach as attach_history
+    except ImportError:
+        attach_history = None
+    if attach_history is not None:
+        attach_history(app)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from exporter.demo import run_demo
+
+    return run_demo(args.listen, args.sim_listen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"run", "check-config", "simulate", "demo", "snapshot"}
+    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["run", *argv]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    setup_logging(getattr(args, "log_level", "info"))
+    try:
+        if args.command == "check-config":
+            return cmd_check_config(args)
+        if args.command == "simulate":
+            from exporter.simulator import run as run_simulator
+
+            return run_simulator(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "snapshot":
+            from exporter.snapshot.cli import run as run_snapshot
+
+            return run_snapshot(args)
+        return serve(args.config_file, args.listen, web_config=args.web_config, lifecycle=args.lifecycle,
+                     probe=args.probe, shard=args.shard)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,434 @@
+"""HTTP for collectors: one total deadline per request, a body cap, counted retries, auth, WAF detection.
+
+``requests`` does the HTTP; two things are added beneath it:
+
+* a **total deadline** (connect + headers + body).  urllib3's read timeout restarts on every byte, so a
+  server that trickles bytes could hold a worker forever.  Every connection's socket is registered with a
+  watchdog thread before the response is read; when the request's deadline passes the watchdog shuts the
+  socket down, the blocked read returns, and the request fails with reason ``timeout``.
+* a **body cap**: the body is streamed and the request fails (reason ``parse``) past ``max_body_size``.
+
+Failures are raised as :class:`exporter.plugin.CollectError` with a reason from the fixed list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import json as jsonlib
+import re
+import socket
+import ssl
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from exporter import __version__
+from exporter.config import TargetBase
+from exporter.plugin import CollectError
+
+USER_AGENT = f"egov-exporter/{__version__} (+https://github.com/egov-exporter/egov-exporter)"
+
+#: bodies that are a web application firewall's refusal, never data (F5, FortiWeb, Cloudflare, ModSecurity)
+WAF_PATTERNS = re.compile(
+    rb"Request Rejected|The requested URL was rejected|Web Page Blocked|Attention Required! \| Cloudflare"
+    rb"|<title>Access Denied</title>|ModSecurity|Your support ID is", re.I)
+
+MAX_REDIRECTS = 10
+
+
+# ----------------------------------------------------------------------------------- the watchdog
+
+
+class _Watchdog:
+    """Shuts down the sockets of requests whose total deadline has passed."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._heap: list[tuple[float, int, dict]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def begin(self, deadline: float) -> dict:
+        token = {"deadline": deadline, "socks": [], "done": False, "fired": False}
+        self._local.token = token
+        with self._cond:
+            heapq.heappush(self._heap, (deadline, next(self._seq), token))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="egov-deadline", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def end(self, token: dict) -> None:
+        token["done"] = True
+        token["socks"].clear()
+        self._local.token = None
+
+    def watch(self, sock: socket.socket | None) -> None:
+        token = getattr(self._local, "token", None)
+        if token is not None and sock is not None:
+            token["socks"].append(sock)
+            if token["fired"]:
+                _shutdown(sock)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, token = self._heap[0]
+                now = time.monotonic()
+                if token["done"]:
+                    heapq.heappop(self._heap)
+                    continue
+                if deadline > now:
+                    self._cond.wait(deadline - now)
+                    continue
+                heapq.heappop(self._heap)
+                token["fired"] = True
+                socks = list(token["socks"])
+            for sock in socks:
+                _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+WATCHDOG = _Watchdog()
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        WATCHDOG.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        WATCHDOG.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _NoCookies(DefaultCookiePolicy):
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+class SessionPool:
+    """One ``requests.Session`` per (scheme, host, port), shared by the targets on that host, so
+    connections are reused; cookies are never kept (sessions are shared between targets)."""
+
+    def __init__(self, pool_size: int = 4) -> None:
+        self._sessions: dict[tuple, requests.Session] = {}
+        self._lock = threading.Lock()
+        self.pool_size = pool_size
+
+    def get(self, url: str) -> requests.Session:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname, parts.port)
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                session = requests.Session()
+                session.cookies.set_policy(_NoCookies())
+                session.max_redirects = MAX_REDIRECTS
+                session.trust_env = False
+                adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                session.headers["User-Agent"] = USER_AGENT
+                self._sessions[key] = session
+            return session
+
+    def close(self) -> None:
+        with self._lock:
+            for s in self._sessions.values():
+                s.close()
+            self._sessions.clear()
+
+
+# ------------------------------------------------------------------------------------ the response
+
+
+@dataclasses.dataclass
+class Response:
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed: float
+    #: notAfter of the server certificate (unix seconds) when the connection was TLS and verified
+    tls_not_after: float | None = None
+    redirects: int = 0
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def text(self) -> str:
+        charset = "utf-8"
+        m = re.search(r"charset=([\w-]+)", self.headers.get("content-type", ""), re.I)
+        if m:
+            charset = m.group(1)
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return jsonlib.loads(self.body)
+        except ValueError as exc:
+            raise CollectError("parse", f"{self.url}: body is not valid JSON ({exc})") from None
+
+
+def public_url(url: str) -> str:
+    """The URL without credentials, query or fragment (which may carry tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cert_not_after(raw: Any) -> float | None:
+    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if isinstance(sock, ssl.SSLSocket):
+        try:
+            cert = sock.getpeercert()
+        except (ValueError, OSError):
+            return None
+        if cert and cert.get("notAfter"):
+            return float(ssl.cert_time_to_seconds(cert["notAfter"]))
+    return None
+
+
+# ------------------------------------------------------------------------------------- the client
+
+
+class _OAuth2Token:
+    """Client-credentials token, cached until shortly before it expires, shared by the targets that
+    use the same token endpoint and client."""
+
+    _cache: dict[tuple, tuple[str, float]] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls, client: "HttpClient", force: bool = False) -> str:
+        auth = client.target.auth
+        assert auth is not None and auth.token_url and auth.client_secret is not None
+        key = (auth.token_url, auth.client_id, tuple(auth.scopes))
+        now = client.clock()
+        with cls._lock:
+            cached = cls._cache.get(key)
+            if cached and not force and cached[1] > now:
+                return cached[0]
+        form = {"grant_type": "client_credentials", "client_id": auth.client_id,
+                "client_secret": auth.client_secret.reveal(), **auth.params}
+        if auth.scopes:
+            form["scope"] = " ".join(auth.scopes)
+        resp = client.send("POST", auth.token_url, data=form, authenticate=False, what="token request")
+        if resp.status in (400, 401, 403):
+            raise CollectError("auth", f"token endpoint refused the client credentials (HTTP {resp.status})")
+        if resp.status >= 300:
+            raise CollectError("auth", f"token endpoint answered HTTP {resp.status}")
+        try:
+            payload = jsonlib.loads(resp.body)
+            token = payload["access_token"]
+            lifetime = float(payload.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError):
+            raise CollectError("auth", "token endpoint answer has no access_token") from None
+        with cls._lock:
+            cls._cache[key] = (token, now + max(0.0, lifetime - min(30.0, lifetime / 10)))
+        client.stats["token_requests"] += 1
+        return token
+
+    @classmethod
+    def clear(cls) -> None:
+        with cls._lock:
+            cls._cache.clear()
+
+
+class HttpClient:
+    """The HTTP client of one target: its settings, auth and counters."""
+
+    def __init__(self, target: TargetBase, sessions: SessionPool | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.target = target
+        self.sessions = sessions or SessionPool()
+        self.clock = clock
+        self.stats = {"retries": 0, "requests": 0, "token_requests": 0}
+
+    def _auth_headers(self, force_token: bool = False) -> dict[str, str]:
+        auth = self.target.auth
+        if auth is None:
+            return {}
+        if auth.type == "basic":
+            import base64
+
+            raw = f"{auth.username}:{auth.password.reveal()}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        if auth.type == "bearer":
+            return {"Authorization": "Bearer " + auth.token.reveal()}
+        if auth.type == "header":
+            return {auth.name: auth.value.reveal()}
+        return {"Authorization": "Bearer " + _OAuth2Token.get(self, force=force_token)}
+
+    def request(self, method: str = "GET", url: str | None = None, *, json: Any = None,
+                data: Any = None, headers: dict[str, str] | None = None, ok_statuses: Any = None,
+                what: str = "") -> Response:
+        """Send with retries; raise CollectError for transport failures, WAF pages and, unless
+        ``ok_statuses`` admits it, HTTP errors.  Retries (connect errors, timeouts, 5xx other than 503
+        with Retry-After) are counted in ``stats['retries']``."""
+        url = url or self.target.url
+        attempt = 0
+        refreshed = False
+        while True:
+            try:
+                resp = self.send(method, url, json=json, data=data, headers=headers, what=what,
+                                 force_token=refreshed)
+                if resp.status == 401 and self.target.auth is not None and \
+                        self.target.auth.type == "oauth2" and not refreshed:
+                    refreshed = True  # the cached token may have been revoked: fetch a new one once
+                    continue
+                return self._check(resp, ok_statuses)
+            except CollectError as exc:
+                if not exc.retryable or attempt >= self.target.retries:
+                    raise
+            attempt += 1
+            self.stats["retries"] += 1
+            time.sleep(min(self.target.retry_backoff * (2 ** (attempt - 1)), self.target.timeout))
+
+    def _check(self, resp: Response, ok_statuses: Any) -> Response:
+        now = self.clock()
+        status = resp.status
+        if WAF_PATTERNS.search(resp.body[:65536]) and "html" in resp.content_type or status == 429:
+            raise CollectError("blocked", f"{resp.url}: refused by the upstream firewall or rate limit "
+                               f"(HTTP {status})", retry_after=_retry_after(resp.headers.get("retry-after"), now))
+        if ok_statuses is not None and status in ok_statuses:
+            return resp
+        if status in (401, 407):
+            raise CollectError("auth", f"{resp.url}: HTTP {status}, credentials refused")
+        if status == 403:
+            reason = "auth" if self.target.auth is not None else "blocked"
+            raise CollectError(reason, f"{resp.url}: HTTP 403 Forbidden")
+        if status >= 400 or (ok_statuses is None and status >= 300):
+            retry_after = _retry_after(resp.headers.get("retry-after"), now) if status == 503 else None
+            raise CollectError("http_status", f"{resp.url}: HTTP {status}", retry_after=retry_after,
+                               retryable=status >= 500 and retry_after is None)
+        return resp
+
+    def send(self, method: str, url: str, *, json: Any = None, data: Any = None,
+             headers: dict[str, str] | None = None, authenticate: bool = True, what: str = "",
+             force_token: bool = False) -> Response:
+        """One attempt within the total deadline ``target.timeout``; no status checks."""
+        target = self.target
+        hdrs = dict(target.headers)
+        if authenticate:
+            hdrs.update(self._auth_headers(force_token))
+        if headers:
+            hdrs.update(headers)
+        verify: Any = not target.tls.insecure_skip_verify
+        if verify and target.tls.ca_file:
+            verify = target.tls.ca_file
+        start = time.monotonic()
+        deadline = start + target.timeout
+        token = WATCHDOG.begin(deadline)
+        session = self.sessions.get(url)
+        self.stats["requests"] += 1
+        label = what or url
+        resp = None
+        try:
+            resp = session.request(method, url, json=json, data=data, headers=hdrs, stream=True,
+                                   timeout=(target.timeout, target.timeout), verify=verify,
+                                   allow_redirects=True)
+            not_after = _cert_not_after(resp.raw)
+            chunks = []
+            size = 0
+            for chunk in resp.iter_content(65536):
+                size += len(chunk)
+                if size > target.max_body_size:
+                    raise CollectError("parse", f"{label}: body larger than max_body_size "
+                                       f"({target.max_body_size} bytes)")
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise CollectError("timeout", f"{label}: no complete answer within {target.timeout:g}s",
+                                       retryable=True)
+            elapsed = time.monotonic() - start
+            return Response(url=resp.url, status=resp.status_code,
+                            headers={k.lower(): v for k, v in resp.headers.items()}, body=b"".join(chunks),
+                            elapsed=elapsed, tls_not_after=not_after, redirects=len(resp.history))
+        except CollectError:
+            raise
+        except requests.exceptions.TooManyRedirects:
+            raise CollectError("http_status", f"{label}: more than {MAX_REDIRECTS} redirects (loop?)") from None
+        except requests.exceptions.SSLError as exc:
+            raise CollectError("tls", f"{label}: TLS error: {_short(exc)}") from None
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError, OSError) as exc:
+            if token["fired"] or time.monotonic() >= deadline or isinstance(exc, requests.exceptions.Timeout):
+                raise CollectError("timeout", f"{label}: no complete answer within {target.timeout:g}s",
+                                   retryable=True) from None
+            if isinstance(exc, requests.exceptions.ConnectionError) and resp is None:
+                raise CollectError("connect", f"{label}: cannot connect: {_short(exc)}", retryable=True) from None
+            raise CollectError("other", f"{label}: connection broken: {_short(exc)}", retryable=True) from None
+        except requests.exceptions.RequestException as exc:
+            raise CollectError("other", f"{label}: {_short(exc)}") from None
+        finally:
+            WATCHDOG.end(token)
+            if resp is not None:
+                resp.close()
+
+
+def _short(exc: BaseException) -> str:
+    """The innermost, most telling part of a requests/urllib3 error, on one line."""
+    text = str(exc)
+    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(certificate verify failed[^'\")]*)",
+                    r"(hostname [^'\")]* doesn't match[^'\")]*)", r"(Connection refused)",
+                    r"(Name or service not known|nodename nor servname provided|Temporary failure in name resolution)",
+                    r"(Failed to resolve[^(]*)"):
+        m = re.search(pattern, text)
+        if m:
+            return m.group(1).strip().rstrip(":").strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -1,0 +1,124 @@
+"""The collector plugin API: what a collector kind is, what it returns, how it fails.
+
+A collector kind is one class in one module of ``collectors/``; ``collectors.KINDS`` maps each
+``kind:`` to its class (third-party kinds arrive through the ``egov_exporter.collectors`` entry-point
+group, see ``exporter.registry``).  Every kind has the same constructor shape::
+
+    Kind(target: Kind.Config, ctx: CollectContext)
+
+and one method, ``collect() -> Collected``.  ``collect`` raises :class:`CollectError` with a reason
+from :data:`REASONS` when the target is down; anything else it raises is caught by the scheduler and
+counted as reason ``other``: one target's failure never touches another's results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Callable, ClassVar, Iterable, Literal
+
+#: The fixed list of failure reasons (label ``reason`` of ``egov_target_failures_total``).
+REASONS: tuple[str, ...] = (
+    "timeout", "connect", "tls", "http_status", "parse", "condition", "auth", "blocked", "other",
+)
+#: Up / degraded / down (label ``state`` of ``egov_target_state``).
+STATES: tuple[str, ...] = ("up", "degraded", "down")
+#: The value of the ``system`` label on every per-target series.
+SYSTEMS: tuple[str, ...] = ("portal", "lgsp", "documents", "services", "national")
+
+MetricType = Literal["gauge", "counter", "info"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """A documented metric a kind may emit.  ``labels`` lists the labels besides ``target``/``system``
+    and the target's configured labels.  Counters are named with their ``_total`` suffix."""
+
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...] = ()
+    vi: str = ""  # the Vietnamese term, for the metrics reference
+
+
+@dataclasses.dataclass(slots=True)
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+@dataclasses.dataclass(slots=True)
+class Collected:
+    """What one successful poll produced."""
+
+    samples: list[Sample] = dataclasses.field(default_factory=list)
+    #: "up" or "degraded" (a failed poll raises CollectError instead).
+    state: str = "up"
+    #: why the target is degraded (e.g. "response time 3.2s > 2s"); shown on / and /probe.
+    message: str = ""
+    #: extraction problems that skipped a metric without failing the target (counted).
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, name: str, value: float | None, **labels: str) -> None:
+        if value is not None:
+            self.samples.append(Sample(name, labels, float(value)))
+
+
+class CollectError(Exception):
+    """The target is down for ``reason`` (one of REASONS)."""
+
+    def __init__(self, reason: str, message: str, *, retry_after: float | None = None,
+                 retryable: bool = False) -> None:
+        if reason not in REASONS:
+            raise ValueError(f"unknown failure reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retry_after = retry_after
+        self.retryable = retryable
+
+
+@dataclasses.dataclass
+class CollectContext:
+    """What the scheduler hands a collector: its HTTP client, clock and logger (tests swap them)."""
+
+    http: Any  # exporter.fetch.HttpClient
+    clock: Callable[[], float] = time.time
+    log: logging.Logger = dataclasses.field(default_factory=lambda: logging.getLogger("egov.collector"))
+    #: when set, collectors append what they fetched and extracted (for /probe); secrets redacted later.
+    trace: list[dict[str, Any]] | None = None
+
+    def note(self, **entry: Any) -> None:
+        if self.trace is not None:
+            self.trace.append(entry)
+
+
+class Collector:
+    """Base class of every collector kind."""
+
+    #: the ``kind:`` value in the configuration.
+    kind: ClassVar[str] = ""
+    #: one line for ``--help`` and the docs.
+    summary: ClassVar[str] = ""
+    #: the pydantic model of this kind's target configuration (subclass of config.TargetBase).
+    Config: ClassVar[type]
+    #: the ``system`` a target of this kind belongs to unless configured (None: must be configured).
+    default_system: ClassVar[str | None] = None
+    #: metrics this kind can emit, for the reference and for dashboard/rule checks.
+    metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+
+    def __init__(self, target: Any, ctx: CollectContext) -> None:
+        self.target = target
+        self.ctx = ctx
+
+    def collect(self) -> Collected:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the collector holds (called on reload/shutdown)."""
+
+    @classmethod
+    def describe(cls) -> Iterable[MetricSpec]:
+        return cls.metrics

@@ -1,0 +1,135 @@
+"""Results: the latest outcome of every target's poll, and the counters behind the health metrics.
+
+The scheduler writes here; exposition, the landing page, the scoring engine and history read from here.
+Every scrape is served from this cache, never by polling upstream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Callable, Iterable
+
+from exporter.plugin import REASONS, MetricSpec, Sample
+
+
+@dataclasses.dataclass
+class TargetResult:
+    target: str
+    system: str
+    kind: str
+    labels: dict[str, str]
+    #: the target's URL without query or credentials (for egov_target_info and the landing page)
+    url: str = ""
+    #: "unknown" before the first poll, then "up", "degraded" or "down"
+    state: str = "unknown"
+    reason: str | None = None
+    message: str = ""
+    started: float = 0.0  # unix time the poll started
+    duration: float = 0.0
+    last_success: float | None = None
+    samples: list[Sample] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    #: when the next poll is due (unix time), for the landing page
+    next_due: float | None = None
+    #: seconds the upstream asked us to wait (Retry-After), if it did
+    retry_after: float | None = None
+    #: retries spent in this poll
+    retries: int = 0
+
+
+class ResultStore:
+    """Thread-safe: results per target, counters per target, derived samples (scores) per source.
+
+    ``version`` increases on every change so that readers (the exposition cache) know when to re-render.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.results: dict[str, TargetResult] = {}
+        self.failures: dict[str, dict[str, int]] = {}
+        self.retries: dict[str, int] = {}
+        self.polls: dict[str, int] = {}
+        self.skips: dict[str, int] = {}
+        #: samples computed from other results (indicator engine), by source name
+        self.derived: dict[str, list[Sample]] = {}
+        self.derived_specs: dict[str, tuple[MetricSpec, ...]] = {}
+        self.version = 0
+        self._listeners: list[Callable[[str], None]] = []
+
+    # writers ---------------------------------------------------------------------------------
+    def register(self, result: TargetResult) -> None:
+        """Make a target known (state unknown) so its series exist from start-up; keeps old results."""
+        with self._lock:
+            old = self.results.get(result.target)
+            if old is not None and old.kind == result.kind:
+                old.labels, old.system = result.labels, result.system
+            else:
+                self.results[result.target] = result
+            self.failures.setdefault(result.target, {r: 0 for r in REASONS})
+            self.retries.setdefault(result.target, 0)
+            self.polls.setdefault(result.target, 0)
+            self.skips.setdefault(result.target, 0)
+            self.version += 1
+
+    def forget(self, names: Iterable[str]) -> None:
+        with self._lock:
+            for name in names:
+                for table in (self.results, self.failures, self.retries, self.polls, self.skips):
+                    table.pop(name, None)
+            self.version += 1
+
+    def record(self, result: TargetResult, retries: int = 0) -> None:
+        with self._lock:
+            if result.target not in self.failures:
+                return  # target was removed by a reload while it was being polled
+            prev = self.results.get(result.target)
+            if result.state in ("up", "degraded"):
+                result.last_success = result.started + result.duration
+            elif prev is not None:
+                result.last_success = prev.last_success
+                if result.state == "down":
+                    # keep serving the last good values; their age is egov_target_last_success_timestamp_seconds
+                    result.samples = prev.samples
+            if result.reason:
+                self.failures[result.target][result.reason] += 1
+            self.retries[result.target] += retries
+            self.polls[result.target] += 1
+            self.skips[result.target] += len(result.skipped)
+            self.results[result.target] = result
+            self.version += 1
+        for listener in list(self._listeners):
+            listener(result.target)
+
+    def set_derived(self, source: str, specs: tuple[MetricSpec, ...], samples: list[Sample]) -> None:
+        with self._lock:
+            self.derived[source] = samples
+            self.derived_specs[source] = specs
+            self.version += 1
+
+    def add_listener(self, fn: Callable[[str], None]) -> None:
+        self._listeners.append(fn)
+
+    # readers ---------------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """A consistent copy for one render: results, counters and derived samples."""
+        with self._lock:
+            return {
+                "version": self.version,
+                "results": list(self.results.values()),
+                "failures": {k: dict(v) for k, v in self.failures.items()},
+                "retries": dict(self.retries),
+                "polls": dict(self.polls),
+                "skips": dict(self.skips),
+                "derived": {k: list(v) for k, v in self.derived.items()},
+                "derived_specs": dict(self.derived_specs),
+            }
+
+    def get(self, name: str) -> TargetResult | None:
+        with self._lock:
+            return self.results.get(name)
+
+    def samples(self, name_prefix: str = "") -> list[tuple[TargetResult, Sample]]:
+        """Every current sample whose name starts with ``name_prefix``, with the result it came from."""
+        with self._lock:
+            return [(r, s) for r in self.results.values() for s in r.samples if s.name.startswith(name_prefix)]

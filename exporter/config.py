@@ -37,9 +37,9 @@ class ConfigError(Exception):
 
 # ------------------------------------------------------------------------------------- scalar types
 
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
 
 
 def parse_duration(value: Any) -> float:
@@ -106,7 +106,10 @@ class Secret:
                 return v
             if isinstance(v, str) and v:
                 return Secret(v)
-            raise ValueError(f"must be a non-empty string, got {_show(v)}")
+            # never echo the value: a secret written unquoted (password: 123456) is still a secret
+            what = "an empty string" if v == "" else _TYPE_WORDS.get(type(v).__name__, type(v).__name__)
+            hint = " (quote it)" if isinstance(v, (int, float)) else ""
+            raise ValueError(f"must be a non-empty string{hint}, got {what}")
 
         return core_schema.no_info_plain_validator_function(coerce)
 
@@ -312,7 +315,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 #: keys whose value is secret; ``<key>_file`` reads it from a file.
 SECRET_KEYS = ("password", "token", "client_secret", "value")
 
@@ -325,7 +328,7 @@ def _path(parts: tuple[Any, ...]) -> str:
 
 
 def _prepare(node: Any, path: tuple, env: dict[str, str], base_dir: Path, errors: list[str]) -> Any:
-    """Expand ``${ENV}``, read ``*_file`` secrets (keys of an ``auth`` mapping), recursively; collect
+    """Expand ``${ENV}`` (``${ENV:-default}`` when unset), read ``*_file`` secrets (keys of an ``auth`` mapping), recursively; collect
     errors with their paths."""
     if isinstance(node, dict) and path and path[-1] == "auth":
         out: dict[Any, Any] = {}
@@ -344,6 +347,7 @@ def _prepare(node: Any, path: tuple, env: dict[str, str], base_dir: Path, errors
                     out[base] = Secret(full.read_text(encoding="utf-8").strip())
                 except OSError as exc:
                     errors.append(f"{_path(path + (key,))}: cannot read {file_path}: {exc.strerror or exc}")
+                    out[base] = Secret("<unreadable>")  # reported above; not "missing" a second time
                 continue
             out[key] = _prepare(value, path + (key,), env, base_dir, errors)
             if isinstance(key, str) and key in SECRET_KEYS and isinstance(out[key], str):
@@ -355,6 +359,8 @@ def _prepare(node: Any, path: tuple, env: dict[str, str], base_dir: Path, errors
         return [_prepare(v, path + (i,), env, base_dir, errors) for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
         def sub(m: re.Match) -> str:
+            if m.group(1) not in env and m.group(2) is not None:
+                return m.group(2)
             if m.group(1) not in env:
                 errors.append(f"{_path(path)}: environment variable {m.group(1)} is not set")
                 return ""
@@ -428,8 +434,19 @@ def _error_line(err: dict[str, Any], prefix: tuple, model: type[BaseModel]) -> s
         sub = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
         if sub is None:
             break
-    known = tuple(sub.model_fields) if sub is not None and hasattr(sub, "model_fields") else ()
+    known = tuple(k for k in sub.model_fields if k != "source") \
+        if sub is not None and hasattr(sub, "model_fields") else ()
     return _format_error(err, prefix, known)
+
+
+def _blame_defaults(line: str, where: tuple, raw: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """An error in a key a target took from ``defaults:`` is reported (once) at ``defaults.<key>``."""
+    head = _path(where) + "."
+    if line.startswith(head):
+        key = re.split(r"[.\[:]", line[len(head):], maxsplit=1)[0]
+        if key in defaults and key not in raw:
+            return "defaults." + line[len(head):]
+    return line
 
 
 def _merge_defaults(defaults: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
@@ -495,7 +512,10 @@ def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] 
         try:
             target = cls.Config.model_validate(merged)
         except ValidationError as exc:
-            errors.extend(_errors_of(exc, where, cls.Config))
+            for line in _errors_of(exc, where, cls.Config):
+                line = _blame_defaults(line, where, raw, defaults)
+                if line not in errors:
+                    errors.append(line)
             continue
         if target.name in seen:
             errors.append(f"{_path(where + ('name',))}: duplicate target name {_show(target.name)} "
@@ -505,6 +525,9 @@ def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] 
         targets.append(target)
 
     rest = {k: v for k, v in data.items() if k not in ("targets", "defaults")}
+    if "source" in rest:  # a field of Config, but not a key of the file
+        errors.append("source: unknown key")
+        del rest["source"]
     try:
         cfg = Config.model_validate({**rest, "source": source})
     except ValidationError as exc:
@@ -537,6 +560,10 @@ def load_config(path: str | os.PathLike, *, kinds: dict[str, type] | None = None
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark is not None and mark is not None and cmark.line != mark.line:
+            # e.g. an unclosed quote is found at the end of the file: say where it was opened
+            problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
         raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
     return parse_config(data, source=str(path), kinds=kinds, env=env, base_dir=p.parent)
 

@@ -1,0 +1,91 @@
+"""``egov-exporter simulate``: realistic simulated provincial systems on loopback.
+
+One HTTP server; each system lives under its own path prefix (``/portal/``, ``/lgsp/``, ``/documents/``,
+``/services/``, ``/national/``).  Fault modes are switched per system at run time::
+
+    curl -X POST 'http://127.0.0.1:9880/-/fault?system=services&mode=waf'
+    curl 'http://127.0.0.1:9880/-/faults'
+
+A system is a class with ``name`` and ``handle(request) -> Reply | None`` (None: 404), listed in
+:data:`SYSTEMS` below; the shapes it serves follow ``shared/domain.md`` and the real payloads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from exporter.simulator.faults import FAULT_MODES
+from exporter.simulator.server import SimServer, Simulator
+from exporter.simulator.world import World
+
+log = logging.getLogger("egov.simulator")
+
+__all__ = ["FAULT_MODES", "SimServer", "Simulator", "World", "add_arguments", "run", "system_classes"]
+
+
+def system_classes() -> list[type]:
+    """The simulated systems, one module each."""
+    classes: list[type] = []
+    for module, cls in (("portal", "PortalSystem"), ("lgsp", "LgspSystem"), ("documents", "DocumentsSystem"),
+                        ("services", "ServicesSystem"), ("national", "NationalSystem")):
+        try:
+            mod = __import__(f"exporter.simulator.{module}", fromlist=[cls])
+        except ModuleNotFoundError as exc:
+            if exc.name == f"exporter.simulator.{module}":
+                continue  # that system is not part of this build
+            raise
+        classes.append(getattr(mod, cls))
+    return classes
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen-address", dest="sim_listen", default="127.0.0.1:9880", metavar="ADDR",
+                   help="address to serve on; loopback only (default: 127.0.0.1:9880)")
+    p.add_argument("--units", type=int, default=100, help="units (departments + communes) of the province (default: 100)")
+    p.add_argument("--seed", type=int, default=766, help="seed of the simulated figures (default: 766)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per real second, to watch counters grow (default: 1)")
+    p.add_argument("--fault", action="append", default=[], metavar="SYSTEM=MODE",
+                   help=f"start with a fault, e.g. services=waf; modes: {', '.join(FAULT_MODES)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from exporter.server import parse_listen_address
+
+    try:
+        host, port = parse_listen_address(args.sim_listen)
+    except ValueError as exc:
+        print(f"egov-exporter: {str(exc).replace('--web.listen-address', '--listen-address')}", file=sys.stderr)
+        return 1
+    if args.units < 2 or args.units > 5000:
+        print("egov-exporter: --units must be between 2 and 5000", file=sys.stderr)
+        return 1
+    sim = Simulator(World(units=args.units, seed=args.seed, speed=args.speed))
+    for item in args.fault:
+        system, _, mode = item.partition("=")
+        problem = sim.set_fault(system, mode)
+        if problem:
+            print(f"egov-exporter: --fault {item}: {problem}", file=sys.stderr)
+            return 1
+    try:
+        base = sim.start(host if host != "0.0.0.0" else "127.0.0.1", port)
+    except OSError as exc:
+        print(f"egov-exporter: cannot listen on {args.sim_listen}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"simulator serving on {base}: " + ", ".join(f"{base}/{s}/" for s in sim.systems), flush=True)
+    print(f"switch faults with: curl -X POST '{base}/-/fault?system=services&mode=waf'", flush=True)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    stop.wait()
+    sim.stop()
+    return 0

@@ -111,7 +111,10 @@ class Secret:
             hint = " (quote it)" if isinstance(v, (int, float)) else ""
             raise ValueError(f"must be a non-empty string{hint}, got {what}")
 
-        return core_schema.no_info_plain_validator_function(coerce)
+        # dumped (model_dump_json, mode="json") as a placeholder, never as the value
+        return core_schema.no_info_plain_validator_function(
+            coerce, serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda _s: "<redacted>", when_used="json"))
 
 
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

@@ -117,22 +117,37 @@ class StoreCollector(PromCollector):
         add("egov_target_info", {**base, "kind": r.kind, "url": r.url}, 1.0)
 
 
+#: the exporter's own behaviour
+SELF_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("egov_exporter_build_info", "gauge", "Version of egov-exporter and of Python.",
+               ("version", "python_version")),
+    MetricSpec("egov_exporter_config_last_reload_successful", "gauge",
+               "1 when the last configuration (re)load succeeded."),
+    MetricSpec("egov_exporter_config_last_reload_success_timestamp_seconds", "gauge",
+               "When the configuration was last loaded successfully."),
+    MetricSpec("egov_exporter_targets", "gauge", "Configured targets by system.", ("system",)),
+    MetricSpec("egov_exporter_render_duration_seconds", "gauge",
+               "Time spent rendering /metrics the last time the cache changed."),
+    MetricSpec("egov_exporter_scheduler_lag_seconds", "histogram",  # type: ignore[arg-type]
+               "Delay between a poll's due time and its start (waiting for a worker or host slot)."),
+)
+
+
 class SelfMetrics:
-    """The exporter's own behaviour (module-level-style gauges, in the exporter's own registry)."""
+    """The exporter's own behaviour (client_python gauges in the exporter's own registry)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.build_info = Gauge("egov_exporter_build_info", "Version of egov-exporter and of Python.",
-                                ["version", "python_version"], registry=registry)
+        spec = {s.name: s for s in SELF_METRICS}
+
+        def gauge(name: str) -> Gauge:
+            return Gauge(name, spec[name].help, list(spec[name].labels), registry=registry)
+
+        self.build_info = gauge("egov_exporter_build_info")
         self.build_info.labels(__version__, platform.python_version()).set(1)
-        self.reload_ok = Gauge("egov_exporter_config_last_reload_successful",
-                               "1 when the last configuration (re)load succeeded.", registry=registry)
-        self.reload_time = Gauge("egov_exporter_config_last_reload_success_timestamp_seconds",
-                                 "When the configuration was last loaded successfully.", registry=registry)
-        self.targets = Gauge("egov_exporter_targets", "Configured targets by system.", ["system"],
-                             registry=registry)
-        self.render_seconds = Gauge("egov_exporter_render_duration_seconds",
-                                    "Time spent rendering /metrics the last time the cache changed.",
-                                    registry=registry)
+        self.reload_ok = gauge("egov_exporter_config_last_reload_successful")
+        self.reload_time = gauge("egov_exporter_config_last_reload_success_timestamp_seconds")
+        self.targets = gauge("egov_exporter_targets")
+        self.render_seconds = gauge("egov_exporter_render_duration_seconds")
 
 
 class MetricsCache:

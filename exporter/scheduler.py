@@ -90,9 +90,10 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.config: Config | None = None
-        self.lag = Histogram("egov_exporter_scheduler_lag_seconds",
-                             "Delay between a poll's due time and its start (waiting for a worker or host slot).",
-                             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry)
+        from exporter.exposition import SELF_METRICS
+
+        lag = next(s for s in SELF_METRICS if s.name == "egov_exporter_scheduler_lag_seconds")
+        self.lag = Histogram(lag.name, lag.help, buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry)
 
     # configuration -------------------------------------------------------------------------
     def apply(self, config: Config) -> None:

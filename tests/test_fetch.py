@@ -1,0 +1,408 @@
+"""HttpClient: auth, OAuth2 token caching, counted retries, Retry-After, WAF pages, body cap, redirect loops,
+transport failures, and the total deadline against real loopback servers that trickle, stall or hang."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+from responses import matchers
+
+from collectors.http import HttpConfig
+from exporter.fetch import USER_AGENT, HttpClient, SessionPool, _OAuth2Token, public_url
+from exporter.plugin import CollectError
+
+BODIES = Path(__file__).parent / "fixtures" / "http" / "generic"
+URL = "https://lgsp.example.vn/api/stats"
+TOKEN_URL = "https://sso.example.vn/realms/egov/protocol/openid-connect/token"
+T0 = 1_800_000_000.0
+
+
+def body(name: str) -> bytes:
+    return (BODIES / name).read_bytes()
+
+
+def target(**kw) -> HttpConfig:
+    base = {"name": "t", "kind": "http", "system": "lgsp", "url": URL, "retries": 0, "retry_backoff": "1ms",
+            "timeout": "2s"}
+    return HttpConfig.model_validate({**base, **kw})
+
+
+class FakeClock:
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    _OAuth2Token.clear()
+    yield
+    _OAuth2Token.clear()
+
+
+@pytest.fixture()
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+        yield r
+
+
+def fail(client: HttpClient, **kw) -> CollectError:
+    with pytest.raises(CollectError) as info:
+        client.request(**kw)
+    return info.value
+
+
+# ------------------------------------------------------------------------------------------- auth
+
+
+@pytest.mark.parametrize("auth,header,value", [
+    ({"type": "basic", "username": "monitor", "password": "mật-khẩu"}, "Authorization",
+     "Basic " + base64.b64encode("monitor:mật-khẩu".encode()).decode()),
+    ({"type": "bearer", "token": "tok-123"}, "Authorization", "Bearer tok-123"),
+    ({"type": "header", "name": "X-Api-Key", "value": "key-456"}, "X-Api-Key", "key-456"),
+])
+def test_auth_headers_sent(rsps, auth, header, value):
+    rsps.get(URL, json={"ok": 1}, match=[matchers.header_matcher({header: value, "User-Agent": USER_AGENT})])
+    resp = HttpClient(target(auth=auth)).request()
+    assert resp.status == 200 and resp.json() == {"ok": 1}
+
+
+def test_configured_headers_sent(rsps):
+    rsps.get(URL, body="ok", match=[matchers.header_matcher({"Accept-Language": "vi"})])
+    assert HttpClient(target(headers={"Accept-Language": "vi"})).request().body == b"ok"
+
+
+def oauth2_target(**kw) -> HttpConfig:
+    return target(auth={"type": "oauth2", "token_url": TOKEN_URL, "client_id": "egov-exporter",
+                        "client_secret": "client-secret-77", "scopes": ["stats", "read"]}, **kw)
+
+
+def test_oauth2_token_fetched_once_and_cached(rsps):
+    token = rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
+    data = rsps.get(URL, json={"ok": 1},
+                    match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})])
+    clock = FakeClock()
+    client = HttpClient(oauth2_target(), clock=clock)
+    for _ in range(3):
+        client.request()
+        clock.t += 60
+    assert token.call_count == 1 and data.call_count == 3
+    assert client.stats["token_requests"] == 1
+    form = parse_qs(rsps.calls[0].request.body)
+    assert form == {"grant_type": ["client_credentials"], "client_id": ["egov-exporter"],
+                    "client_secret": ["client-secret-77"], "scope": ["stats read"]}
+
+
+def test_oauth2_token_refreshed_when_expired(rsps):
+    rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
+    rsps.post(TOKEN_URL, body=body("token-second.json"), content_type="application/json")
+    first = rsps.get(URL, json={}, match=[
+        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})])
+    second = rsps.get(URL, json={}, match=[
+        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.second-token"})])
+    clock = FakeClock()
+    client = HttpClient(oauth2_target(), clock=clock)
+    client.request()
+    clock.t += 250  # expires_in 300: still valid (refreshed 30 s early)
+    client.request()
+    clock.t += 25  # 275 s after issue: inside the safety margin, a new token is fetched
+    client.request()
+    assert first.call_count == 2 and second.call_count == 1
+    assert client.stats["token_requests"] == 2
+
+
+def test_oauth2_token_refetched_once_on_401(rsps):
+    rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
+    rsps.post(TOKEN_URL, body=body("token-second.json"), content_type="application/json")
+    rsps.get(URL, status=401, match=[
+        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})])
+    ok = rsps.get(URL, json={"ok": 1}, match=[
+        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.second-token"})])
+    client = HttpClient(oauth2_target(), clock=FakeClock())
+    assert client.request().json() == {"ok": 1}
+    assert ok.call_count == 1 and client.stats["token_requests"] == 2 and client.stats["retries"] == 0
+
+
+def test_oauth2_persistent_401_is_auth_without_loop(rsps):
+    token = rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
+    data = rsps.get(URL, status=401)
+    err = fail(HttpClient(oauth2_target(retries=2), clock=FakeClock()))
+    assert err.reason == "auth"
+    assert token.call_count == 2 and data.call_count == 2
+
+
+@pytest.mark.parametrize("status,payload", [(401, b'{"error":"invalid_client"}'), (200, b'{"token":"x"}'),
+                                            (500, b"oops")])
+def test_oauth2_token_endpoint_failure_is_auth(rsps, status, payload):
+    rsps.post(TOKEN_URL, body=payload, status=status, content_type="application/json")
+    err = fail(HttpClient(oauth2_target(), clock=FakeClock()))
+    assert err.reason == "auth"
+    assert "client-secret-77" not in err.message
+
+
+# ------------------------------------------------------------------------------- retries and status
+
+
+def test_5xx_retried_and_counted(rsps):
+    rsps.get(URL, status=502)
+    rsps.get(URL, status=500)
+    ok = rsps.get(URL, json={"ok": 1})
+    client = HttpClient(target(retries=2))
+    assert client.request().status == 200
+    assert client.stats["retries"] == 2 and client.stats["requests"] == 3 and ok.call_count == 1
+
+
+def test_5xx_retries_exhausted(rsps):
+    call = rsps.get(URL, status=500)
+    client = HttpClient(target(retries=2))
+    err = fail(client)
+    assert err.reason == "http_status" and "HTTP 500" in err.message
+    assert call.call_count == 3 and client.stats["retries"] == 2
+
+
+def test_connect_error_retried_and_counted(rsps):
+    import requests
+
+    call = rsps.get(URL, body=requests.exceptions.ConnectionError("Connection refused"))
+    client = HttpClient(target(retries=1))
+    assert fail(client).reason == "connect"
+    assert call.call_count == 2 and client.stats["retries"] == 1
+
+
+@pytest.mark.parametrize("status", [400, 404, 410])
+def test_4xx_not_retried(rsps, status):
+    call = rsps.get(URL, status=status)
+    client = HttpClient(target(retries=3))
+    err = fail(client)
+    assert err.reason == "http_status" and f"HTTP {status}" in err.message
+    assert call.call_count == 1 and client.stats["retries"] == 0
+
+
+@pytest.mark.parametrize("status,auth,reason", [
+    (401, None, "auth"), (403, None, "blocked"), (403, {"type": "bearer", "token": "t"}, "auth"),
+])
+def test_401_403_reasons(rsps, status, auth, reason):
+    rsps.get(URL, status=status)
+    assert fail(HttpClient(target(auth=auth))).reason == reason
+
+
+def test_429_blocked_with_retry_after_seconds(rsps):
+    call = rsps.get(URL, status=429, headers={"Retry-After": "120"})
+    client = HttpClient(target(retries=2))
+    err = fail(client)
+    assert (err.reason, err.retry_after) == ("blocked", 120.0)
+    assert call.call_count == 1 and client.stats["retries"] == 0
+
+
+def test_429_blocked_with_retry_after_http_date(rsps):
+    clock = FakeClock()
+    rsps.get(URL, status=429, headers={"Retry-After": email.utils.formatdate(T0 + 90, usegmt=True)})
+    err = fail(HttpClient(target(), clock=clock))
+    assert err.reason == "blocked" and err.retry_after == pytest.approx(90.0)
+
+
+def test_429_with_garbage_retry_after(rsps):
+    rsps.get(URL, status=429, headers={"Retry-After": "soon"})
+    err = fail(HttpClient(target()))
+    assert err.reason == "blocked" and err.retry_after is None
+
+
+def test_503_with_retry_after_not_retried(rsps):
+    call = rsps.get(URL, status=503, headers={"Retry-After": "30"})
+    client = HttpClient(target(retries=3))
+    err = fail(client)
+    assert (err.reason, err.retry_after) == ("http_status", 30.0)
+    assert call.call_count == 1 and client.stats["retries"] == 0
+
+
+def test_503_without_retry_after_is_retried(rsps):
+    call = rsps.get(URL, status=503)
+    client = HttpClient(target(retries=1))
+    err = fail(client)
+    assert err.reason == "http_status" and err.retry_after is None
+    assert call.call_count == 2 and client.stats["retries"] == 1
+
+
+# ------------------------------------------------------------------------------------ bad answers
+
+
+@pytest.mark.parametrize("status", [200, 403])
+def test_waf_page_is_blocked_whatever_the_status(rsps, status):
+    rsps.get(URL, body=body("waf-request-rejected.html"), status=status, content_type="text/html")
+    err = fail(HttpClient(target(retries=2)))
+    assert err.reason == "blocked"
+    assert len(rsps.calls) == 1
+
+
+def test_waf_words_inside_json_data_are_data(rsps):
+    rsps.get(URL, json={"note": "Request Rejected by the clerk", "count": 3})
+    assert HttpClient(target()).request().json()["count"] == 3
+
+
+def test_body_over_max_body_size_is_parse(rsps):
+    rsps.get(URL, body=b"x" * 5000)
+    err = fail(HttpClient(target(max_body_size="1KB")))
+    assert err.reason == "parse" and "max_body_size" in err.message
+
+
+def test_body_at_max_body_size_is_fine(rsps):
+    rsps.get(URL, body=b"x" * 1000)
+    assert len(HttpClient(target(max_body_size="1KB")).request().body) == 1000
+
+
+def test_redirect_loop_is_http_status(rsps):
+    loop = "https://lgsp.example.vn/loop"
+    rsps.get(URL, status=302, headers={"Location": loop})
+    rsps.get(loop, status=302, headers={"Location": URL})
+    err = fail(HttpClient(target(retries=2)))
+    assert err.reason == "http_status" and "redirects" in err.message
+
+
+def test_redirect_followed_and_counted(rsps):
+    final = "https://lgsp.example.vn/api/v2/stats"
+    rsps.get(URL, status=301, headers={"Location": final})
+    rsps.get(final, json={"v": 2})
+    resp = HttpClient(target()).request()
+    assert (resp.url, resp.redirects, resp.json()) == (final, 1, {"v": 2})
+
+
+def test_unfollowed_redirect_is_http_status_by_default(rsps):
+    import requests
+
+    rsps.get(URL, status=304)
+    assert fail(HttpClient(target())).reason == "http_status"
+    assert requests  # requests stays importable alongside responses
+
+
+def test_ok_statuses_admit_a_status(rsps):
+    rsps.get(URL, status=404, body="not here")
+    assert HttpClient(target()).request(ok_statuses={404}).status == 404
+
+
+def test_invalid_json_is_parse(rsps):
+    rsps.get(URL, body=body("malformed.json"), content_type="application/json")
+    resp = HttpClient(target()).request()
+    with pytest.raises(CollectError) as info:
+        resp.json()
+    assert info.value.reason == "parse"
+
+
+def test_response_text_charset_and_headers(rsps):
+    rsps.get(URL, body="Cổng dịch vụ công".encode("utf-16"), content_type="text/plain; charset=utf-16")
+    resp = HttpClient(target()).request()
+    assert resp.text() == "Cổng dịch vụ công" and resp.content_type == "text/plain"
+    assert resp.headers["content-type"] == "text/plain; charset=utf-16"
+
+
+def test_public_url_strips_credentials_and_query():
+    assert public_url("https://user:pw@lgsp.example.vn:8443/api/x?token=abc#f") == \
+        "https://lgsp.example.vn:8443/api/x"
+
+
+# ----------------------------------------------------------------------- real loopback: transport
+
+
+def free_port_refusing() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connections are refused
+    return port
+
+
+def test_connection_refused_is_connect():
+    port = free_port_refusing()
+    client = HttpClient(target(url=f"http://127.0.0.1:{port}/", retries=1), SessionPool())
+    err = fail(client)
+    assert err.reason == "connect" and client.stats["retries"] == 1
+
+
+class StallingServer:
+    """A loopback server misbehaving in one of three ways, bounded by ``limit`` seconds per connection:
+
+    * ``slow-headers``: reads the request, then sends nothing;
+    * ``trickle``: sends headers announcing a large body, then one byte every 0.1 s;
+    * ``hang-body``: sends headers announcing a body, then nothing.
+    """
+
+    def __init__(self, mode: str, limit: float = 8.0) -> None:
+        self.mode, self.limit = mode, limit
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.bytes_sent = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        end = time.monotonic() + self.limit
+        try:
+            conn.settimeout(1.0)
+            conn.recv(65536)
+            if self.mode != "slow-headers":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+            while time.monotonic() < end and not self.stop.is_set():
+                if self.mode == "trickle":
+                    conn.sendall(b" ")
+                    self.bytes_sent += 1
+                self.stop.wait(0.1)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(2)
+
+
+@pytest.mark.parametrize("mode", ["slow-headers", "trickle", "hang-body"])
+def test_total_deadline(mode):
+    server = StallingServer(mode)
+    try:
+        client = HttpClient(target(url=f"http://127.0.0.1:{server.port}/stats", timeout="1s"), SessionPool())
+        t0 = time.monotonic()
+        err = fail(client)
+        elapsed = time.monotonic() - t0
+    finally:
+        server.close()
+    assert err.reason == "timeout", err.message
+    assert elapsed < 1 + 2  # bounded by the configured timeout, not by the server
+    if mode == "trickle":
+        assert server.bytes_sent >= 3  # the server really was trickling while we waited
+
+
+def test_total_deadline_with_retry_counts_the_retry():
+    server = StallingServer("trickle")
+    try:
+        client = HttpClient(target(url=f"http://127.0.0.1:{server.port}/stats", timeout="500ms", retries=1),
+                            SessionPool())
+        t0 = time.monotonic()
+        err = fail(client)
+        elapsed = time.monotonic() - t0
+    finally:
+        server.close()
+    assert err.reason == "timeout" and client.stats["retries"] == 1 and client.stats["requests"] == 2
+    assert elapsed < 2 * 0.5 + 0.5 + 2

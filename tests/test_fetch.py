@@ -141,12 +141,15 @@ def test_oauth2_persistent_401_is_auth_without_loop(rsps):
     assert token.call_count == 2 and data.call_count == 2
 
 
-@pytest.mark.parametrize("status,payload", [(401, b'{"error":"invalid_client"}'), (200, b'{"token":"x"}'),
-                                            (500, b"oops")])
-def test_oauth2_token_endpoint_failure_is_auth(rsps, status, payload):
-    rsps.post(TOKEN_URL, body=payload, status=status, content_type="application/json")
+@pytest.mark.parametrize("status,payload,reason", [
+    (401, b'{"error":"invalid_client"}', "auth"), (400, b'{"error":"invalid_scope"}', "auth"),
+    (200, b'{"token":"x"}', "auth"), (200, b"not json", "auth"),
+    (500, b"oops", "http_status"), (429, b"slow down", "blocked"),
+])
+def test_oauth2_token_endpoint_failures(rsps, status, payload, reason):
+    token = rsps.post(TOKEN_URL, body=payload, status=status, content_type="application/json")
     err = fail(HttpClient(oauth2_target(), clock=FakeClock()))
-    assert err.reason == "auth"
+    assert err.reason == reason and token.call_count == 1
     assert "client-secret-77" not in err.message
 
 
@@ -277,11 +280,8 @@ def test_redirect_followed_and_counted(rsps):
 
 
 def test_unfollowed_redirect_is_http_status_by_default(rsps):
-    import requests
-
     rsps.get(URL, status=304)
     assert fail(HttpClient(target())).reason == "http_status"
-    assert requests  # requests stays importable alongside responses
 
 
 def test_ok_statuses_admit_a_status(rsps):

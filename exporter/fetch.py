@@ -269,6 +269,8 @@ class _OAuth2Token:
         if auth.scopes:
             form["scope"] = " ".join(auth.scopes)
         resp = client.send("POST", auth.token_url, data=form, authenticate=False, what="token request")
+        # a firewall page, 429 or 5xx of the token endpoint is that failure, not a credentials problem
+        resp = client._check(resp, ok_statuses={400, 401, 403} | set(range(200, 300)))
         if resp.status in (400, 401, 403):
             raise CollectError("auth", f"token endpoint refused the client credentials (HTTP {resp.status})")
         if resp.status >= 300:
@@ -353,7 +355,7 @@ class HttpClient:
         if status == 403:
             reason = "auth" if self.target.auth is not None else "blocked"
             raise CollectError(reason, f"{resp.url}: HTTP 403 Forbidden")
-        if status >= 400 or (ok_statuses is None and status >= 300):
+        if status >= 300 or ok_statuses is not None:  # ok_statuses, when given, is the whole list
             retry_after = _retry_after(resp.headers.get("retry-after"), now) if status == 503 else None
             raise CollectError("http_status", f"{resp.url}: HTTP {status}", retry_after=retry_after,
                                retryable=status >= 500 and retry_after is None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -48,3 +49,12 @@ def load_profile(kind: str, model: type[M], name: str | None = None, path: str |
         from exporter.config import _errors_of
 
         raise ValueError(f"{label}: " + "; ".join(_errors_of(exc, (), model))) from None
+
+
+def resolve(base_url: str, path: str) -> str:
+    """The URL of a profile's page or endpoint: ``path`` is relative to the target URL (taken as a folder,
+    so ``tin-tuc`` under ``https://x.gov.vn/so-tu-phap`` is ``https://x.gov.vn/so-tu-phap/tin-tuc``); a
+    leading ``/`` starts from the host's root, and an absolute URL is used as it is."""
+    if not path:
+        return base_url
+    return urljoin(base_url if base_url.endswith("/") else base_url + "/", path)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from exporter.config import Config, ConfigError, load_config
 from exporter.exposition import MetricsCache, all_specs, build_registry
+from exporter.maintenance import MaintenanceCollector
 from exporter.plugin import SYSTEMS, MetricSpec
 from exporter.registry import load_kinds
 from exporter.results import ResultStore
@@ -42,6 +43,8 @@ class App:
         self.store = ResultStore()
         self._specs: dict[str, MetricSpec] = all_specs(self.kinds)
         self.registry, self.self_metrics = build_registry(self.store, lambda: self._specs, clock)
+        # planned outages, evaluated at render time (suppress availability alerts; see exporter/maintenance.py)
+        self.registry.register(MaintenanceCollector(lambda: self.config, clock))
         self.scheduler = Scheduler(self.store, self.kinds, clock=clock, registry=self.registry)
         self.cache = MetricsCache(self.registry, self.store, self.self_metrics)
         self.config: Config | None = None

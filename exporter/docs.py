@@ -23,12 +23,15 @@ def _rows(specs: list[MetricSpec], always: tuple[str, ...]) -> list[str]:
 
 
 def extra_sections() -> list[tuple[str, list[MetricSpec]]]:
-    """Metrics of parts other than collector kinds (the indicator engine), when present."""
+    """Metrics of parts other than collector kinds (maintenance windows; the indicator engine, when present)."""
+    from exporter.maintenance import METRICS as maintenance_metrics
+
+    out = [("Maintenance windows (from `maintenance:`)", list(maintenance_metrics))]
     try:
         from exporter.scoring import METRICS as scoring_metrics  # type: ignore[attr-defined]
     except ImportError:
-        return []
-    return [("Indicator engine (Decision 766 computed, PAR Index component 7)", list(scoring_metrics))]
+        return out
+    return [*out, ("Indicator engine (Decision 766 computed, PAR Index component 7)", list(scoring_metrics))]
 
 
 def render() -> str:

@@ -56,6 +56,9 @@ INVALID = {
     "invalid-counter-suffix.yml": ["targets[0].metrics[0]: counter egov_lgsp_api_calls must end in _total"],
     "invalid-metric-name.yml": ["targets[0].metrics[0].name: metric name must match egov_[a-z0-9_]+, "
                                 "got 'lgsp-calls'"],
+    "invalid-metric-label.yml": ['targets[0].metrics[0].labels: label name "system" is reserved'],
+    "invalid-gauge-total.yml": ["targets[0].metrics[0]: egov_services_dossiers_total ends in _total, which is "
+                                "for counters: set type: counter or rename it"],
     "invalid-maintenance-order.yml": ["maintenance[0]: end must be after start"],
     "invalid-maintenance-target.yml": ['maintenance[0].targets[0]: no target named "portl"'],
     "invalid-type-int.yml": ['targets[0].retries: must be an integer, got "many"'],

@@ -52,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulated seconds per real second, to watch counters grow (default: 1)")
     p.add_argument("--fault", action="append", default=[], metavar="SYSTEM=MODE",
                    help=f"start with a fault, e.g. services=waf; modes: {', '.join(FAULT_MODES)}")
+    p.add_argument("--tls", action="store_true",
+                   help="serve HTTPS with certificates made at start-up by a throw-away CA (see --tls-dir); "
+                        "switch them with POST /-/tls?cert=good|expiring|expired|self_signed|wrong_host")
+    p.add_argument("--tls-dir", dest="tls_dir", default=None, metavar="DIR",
+                   help="where --tls writes ca.pem and the certificates (default: a new temporary folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,6 +71,15 @@ def run(args: argparse.Namespace) -> int:
         print("egov-exporter: --units must be between 2 and 5000", file=sys.stderr)
         return 1
     sim = Simulator(World(units=args.units, seed=args.seed, speed=args.speed))
+    if args.tls:
+        import tempfile
+
+        try:
+            ca_file = sim.enable_tls(args.tls_dir or tempfile.mkdtemp(prefix="egov-sim-tls-"))
+        except (OSError, RuntimeError) as exc:
+            print(f"egov-exporter: --tls: {exc}", file=sys.stderr)
+            return 1
+        print(f"simulator CA certificate (tls.ca_file of the targets): {ca_file}", flush=True)
     for item in args.fault:
         system, _, mode = item.partition("=")
         problem = sim.set_fault(system, mode)

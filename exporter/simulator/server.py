@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,24 @@ class Reply:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
 
 
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*):')
+_HTML_TAG = re.compile(r"<(/?)(table|thead|tbody|tr|th|td|ul|ol|li|article|section|nav|time)\b", re.I)
+_HTML_ATTR = re.compile(r'\b(class|id)=(["\'])([^"\']*)\2', re.I)
+
+
+def changed_layout(reply: Reply) -> Reply:
+    """The same content in a new layout, as after a vendor upgrade: JSON keys renamed (``key`` ->
+    ``key_v2``); HTML tables, lists and sections turned into ``div``s and every class and id renamed."""
+    text = reply.data().decode("utf-8", errors="replace")
+    if "json" in reply.content_type:
+        text = _JSON_KEY.sub(lambda m: f'"{m.group(1)}_v2"{m.group(2)}:', text)
+    elif "html" in reply.content_type:
+        text = _HTML_TAG.sub(lambda m: f"<{m.group(1)}div", text)
+        text = _HTML_ATTR.sub(lambda m: f"{m.group(1)}={m.group(2)}"
+                              + " ".join("v2-" + c for c in m.group(3).split()) + m.group(2), text)
+    return Reply(reply.status, text, reply.content_type, reply.headers)
+
+
 class Simulator:
     """The systems of one simulated province and their fault modes."""
 
@@ -68,6 +87,30 @@ class Simulator:
         self._lock = threading.Lock()
         self.server: SimServer | None = None
         self.stopping = threading.Event()
+        #: HTTPS certificates (exporter.simulator.tls.ServerCertificates) when serving TLS, else None
+        self.tls: Any = None
+
+    def enable_tls(self, directory: str) -> str:
+        """Serve HTTPS (call before ``start``) with certificates made in ``directory``; returns the CA file."""
+        from exporter.simulator.tls import ServerCertificates
+
+        self.tls = ServerCertificates(directory)
+        return self.tls.ca_file
+
+    def set_cert(self, mode: str, keep: Any = None) -> str | None:
+        """Switch the served certificate; open connections (but ``keep``) are closed.  Returns a problem
+        or None."""
+        from exporter.simulator.tls import CERT_MODES
+
+        if self.tls is None:
+            return "the simulator is not serving TLS (start it with --tls)"
+        if mode not in CERT_MODES:
+            return f"unknown certificate {mode!r}; certificates: {', '.join(CERT_MODES)}"
+        self.tls.mode = mode
+        if self.server is not None:
+            self.server.close_connections(keep)
+        log.info("certificate set to %s", mode)
+        return None
 
     def set_fault(self, system: str, mode: str, **params: Any) -> str | None:
         """Switch a system's fault mode (``all`` for every system); returns a problem or None."""
@@ -96,7 +139,7 @@ class Simulator:
     def base_url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{port}"
 
     def stop(self) -> None:
         self.stopping.set()
@@ -113,6 +156,41 @@ class SimServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
         super().__init__(address, _Handler)
         self.sim = sim
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = super().get_request()
+        if self.sim.tls is not None:
+            sock = self.sim.tls.wrap(sock)
+        with self._open_lock:
+            self._open.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self, keep: Any = None) -> None:
+        """Shut down every open client connection but ``keep`` (after a certificate switch)."""
+        with self._open_lock:
+            socks = [s for s in self._open if s is not keep]
+        for sock in socks:
+            try:
+                sock.shutdown(2)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that rejects our certificate or goes away mid-answer is part of the job, not a bug
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            log.debug("connection from %s ended: %s", client_address, exc)
+        else:
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -180,6 +258,11 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "malformed":
             data = reply.data()
             reply = Reply(reply.status, data[: len(data) // 2], reply.content_type, reply.headers)
+        elif mode == "truncated":
+            self._truncated(reply)
+            return
+        elif mode == "changed_layout":
+            reply = changed_layout(reply)
         elif mode == "wrong_content_type":
             if "json" in reply.content_type:
                 reply = Reply.html("<!doctype html><html><body><h1>Trang chủ</h1><p>Đang bảo trì</p></body></html>")
@@ -257,6 +340,20 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
+    def _truncated(self, reply: Reply) -> None:
+        """Announce the whole body, send half of it, close the connection."""
+        data = reply.data()
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        self.close_connection = True
+
     def _trickle(self, reply: Reply, headers_too: bool) -> None:
         data = reply.data()
         head = (f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
@@ -277,7 +374,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
         sim = self.server.sim
         if path == "/-/faults":
-            self._reply(Reply.json({"faults": sim.faults, "modes": FAULT_MODES, "requests": sim.requests}))
+            self._reply(Reply.json({"faults": sim.faults, "modes": FAULT_MODES, "requests": sim.requests,
+                                    "cert": sim.tls.mode if sim.tls is not None else None}))
+            return
+        if path == "/-/tls":
+            if self.command != "POST":
+                self._reply(Reply(405, "use POST /-/tls?cert=MODE\n", "text/plain"))
+                return
+            mode = (query.get("cert") or [""])[0]
+            problem = sim.set_cert(mode, keep=self.connection)
+            self.close_connection = True  # the next request of this client sees the new certificate
+            self._reply(Reply(400, problem + "\n", "text/plain") if problem else Reply.json({"cert": mode}))
             return
         if path == "/-/fault":
             if self.command != "POST":

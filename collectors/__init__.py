@@ -9,10 +9,14 @@ from __future__ import annotations
 from collectors.html import HtmlCollector
 from collectors.http import HttpCollector
 from collectors.json import JsonCollector
+from collectors.lgsp import LgspCollector
+from collectors.portal import PortalCollector
 from exporter.plugin import Collector
 
 KINDS: dict[str, type[Collector]] = {cls.kind: cls for cls in (
     HttpCollector,
     JsonCollector,
     HtmlCollector,
+    PortalCollector,
+    LgspCollector,
 )}

@@ -1,0 +1,439 @@
+"""``lgsp``: the provincial data integration and sharing platform (Nền tảng tích hợp, chia sẻ dữ liệu, LGSP),
+WSO2 API Manager shape by default.
+
+One poll asks, through the target's client (OAuth2 client credentials for WSO2):
+
+* the **version** endpoint (WSO2's ``GET /services/Version`` SOAP answer): the gateway's health, so the
+  target's up state is the gateway's, and ``egov_lgsp_gateway_info{version}``;
+* the **published APIs** and the **applications** (paged JSON lists, WSO2 publisher / admin REST APIs);
+* the **statistics** source, once per period: requests, faults and average latency per API, period to date;
+* the **shared-data applications**: the province's applications that must share data through the LGSP
+  (configured list, matched against the gateway's connected applications), or two counts from a payload;
+* the **national platform** (NDXP) through the gateway: a configured health/API URL, up or not.
+
+Where each of these lives and how its answer is read is the vendor profile's business
+(``collectors/profiles/lgsp-<name>.yaml``); a target can move one endpoint with ``endpoints:``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from collectors.extract import compile_jsonpath, jsonpath_values, parse_number
+from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
+from collectors.profiles import load_profile, resolve
+from exporter.config import Strict
+from exporter.fetch import Response
+from exporter.plugin import Collected, CollectError, MetricSpec
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+PERIODS = ("month", "quarter", "year")
+OTHER = "other"
+
+# ------------------------------------------------------------------------------------- profile
+
+
+def _jsonpath(v: str) -> str:
+    compile_jsonpath(v)
+    return v
+
+
+JsonPath = Annotated[str, AfterValidator(_jsonpath)]
+
+
+def _present(items: str, data: Any) -> bool:
+    """Whether the list ``items`` selects from is in the answer at all (an empty list is)."""
+    container = items[:-3] if items.endswith("[*]") else items
+    return bool(compile_jsonpath(container).find(data))
+
+
+class _Source(Strict):
+    #: path relative to the target URL, or an absolute URL
+    path: str
+
+
+class VersionSource(_Source):
+    #: the first group is the version (from the SOAP/XML or JSON text)
+    regex: str
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            if re.compile(v).groups < 1:
+                raise ValueError("needs a group ( ) around the version")
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+class ListSource(_Source):
+    """A paged JSON list (``{limit}`` and ``{offset}`` in the path, WSO2's ``count``/``list``/``pagination``)."""
+
+    page_size: int = Field(default=25, ge=1, le=1000)
+    max_pages: int = Field(default=50, ge=1, le=1000)
+    #: JSONPath of the items of one page
+    items: JsonPath = "$.list[*]"
+    #: JSONPath of the total number of items over all pages (none: read until a short page)
+    total: JsonPath | None = "$.pagination.total"
+    #: JSONPath (in an item) of its name
+    name: JsonPath = "$.name"
+    #: JSONPath (in an item) of its state, and the states that count (none: every item counts)
+    status: JsonPath | None = None
+    counted: list[str] = []
+
+
+
+class StatisticsSource(_Source):
+    """Per-API traffic since a period's start.  The path may hold ``{period}`` (month, quarter, year),
+    ``{from}``/``{to}`` (ISO 8601, +07:00) and ``{from_ms}``/``{to_ms}`` (unix milliseconds)."""
+
+    items: JsonPath = "$.list[*]"
+    api: JsonPath = "$.apiName"
+    requests: JsonPath
+    faults: JsonPath
+    #: average response time of the API's requests over the period (optional)
+    latency: JsonPath | None = None
+    #: multiply the latency into seconds (0.001 for milliseconds)
+    latency_scale: float = 0.001
+
+
+
+class SharedDataSource(_Source):
+    """A payload that counts shared-data applications itself (instead of a configured list)."""
+
+    #: JSONPath of the applications connected through the LGSP
+    connected: JsonPath
+    #: JSONPath of the applications that should be
+    expected: JsonPath
+
+
+
+class NationalPlatformRead(Strict):
+    """How the national platform's health answer is read: any 2xx is up, unless ``status`` is set."""
+
+    #: JSONPath of a status field, and the values meaning up
+    status: JsonPath | None = None
+    up_values: list[str] = ["UP"]
+
+
+
+class LgspProfile(Strict):
+    description: str = ""
+    version: VersionSource
+    apis: ListSource | None = None
+    applications: ListSource | None = None
+    statistics: StatisticsSource | None = None
+    shared_data: SharedDataSource | None = None
+    national_platform: NationalPlatformRead = NationalPlatformRead()
+
+
+SOURCES = ("version", "apis", "applications", "statistics", "shared_data")
+
+# ---------------------------------------------------------------------------------------- config
+
+
+class LgspConfig(HttpConfig):
+    kind: Literal["lgsp"] = "lgsp"  # type: ignore[assignment]
+    #: a shipped profile (collectors/profiles/lgsp-<name>.yaml)
+    profile: str = "wso2"
+    #: or a profile file of your own (overrides ``profile``)
+    profile_file: str | None = None
+    #: move a profile's endpoint: {version|apis|applications|statistics|shared_data: path or URL}
+    endpoints: dict[str, str] = {}
+    #: calendar periods of the per-API traffic counters
+    periods: list[Literal["month", "quarter", "year"]] = Field(default=list(PERIODS), min_length=1)
+    #: at most this many APIs are named in the api label; the rest are summed into api="other"
+    max_apis: int = Field(default=200, ge=1, le=5000)
+    #: the province's applications that share data and must connect through the LGSP (names as the
+    #: gateway lists them); unset: the profile's shared_data payload, if any
+    shared_data_applications: list[str] | None = None
+    #: the national platform (NDXP) health/API URL through the gateway (relative to the target URL or
+    #: absolute); unset: not checked
+    national_platform_url: str | None = None
+
+    @field_validator("periods")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("periods must be distinct")
+        return v
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in SOURCES:
+                raise ValueError(f"unknown endpoint {key!r}; endpoints: {', '.join(SOURCES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _profile(self) -> "LgspConfig":
+        profile = load_profile("lgsp", LgspProfile, self.profile, self.profile_file)
+        for key in self.endpoints:
+            if getattr(profile, key) is None:
+                raise ValueError(f"endpoints.{key}: the profile has no {key} source to move")
+        return self
+
+
+# --------------------------------------------------------------------------------------- metrics
+
+_PERIOD_NOTE = (" Counted since the start of the calendar period (label period: month, quarter, year; "
+                "Asia/Ho_Chi_Minh) and reset to 0 at the period's start, so rate()/increase() work (a reset is "
+                "a counter reset) and a quarter's total is the last value of period=\"quarter\" before the reset.")
+_API_NOTE = (" At most max_apis APIs (the busiest over the longest period) are named; the rest are summed "
+             "into api=\"other\".")
+
+LGSP_METRICS = (
+    MetricSpec("egov_lgsp_gateway_info", "gauge",
+               "The LGSP gateway's product and version as its version endpoint reports it (value 1).",
+               ("version",), vi="phiên bản nền tảng LGSP"),
+    MetricSpec("egov_lgsp_api_requests_total", "counter", "Requests to the API through the LGSP gateway."
+               + _PERIOD_NOTE + _API_NOTE, ("api", "period"), vi="số lượt gọi API"),
+    MetricSpec("egov_lgsp_api_faults_total", "counter", "Requests to the API that failed (faults, errors)."
+               + _PERIOD_NOTE + _API_NOTE, ("api", "period"), vi="số lượt gọi API lỗi"),
+    MetricSpec("egov_lgsp_api_latency_seconds", "gauge",
+               "Average response time of the API's requests since the start of the calendar period (label "
+               "period), in seconds; absent while the API has no request in the period." + _API_NOTE,
+               ("api", "period"), vi="thời gian phản hồi trung bình của API"),
+    MetricSpec("egov_lgsp_apis_published", "gauge", "APIs published on the LGSP (lifecycle state published).",
+               vi="số API đã công bố"),
+    MetricSpec("egov_lgsp_applications_connected", "gauge",
+               "Applications connected to the LGSP (registered and approved on the gateway).",
+               vi="số ứng dụng đã kết nối LGSP"),
+    MetricSpec("egov_lgsp_shared_data_applications_connected", "gauge",
+               "The province's applications with shared data that are connected through the LGSP "
+               "(numerator of the PAR Index ratio).", vi="số ứng dụng có dữ liệu chia sẻ đã kết nối qua LGSP"),
+    MetricSpec("egov_lgsp_shared_data_applications", "gauge",
+               "The province's applications with shared data that should connect through the LGSP "
+               "(denominator of the PAR Index ratio).", vi="số ứng dụng có dữ liệu chia sẻ cần kết nối"),
+    MetricSpec("egov_lgsp_shared_data_application_connected", "gauge",
+               "1 when the configured shared-data application is connected through the LGSP, else 0.",
+               ("application",), vi="ứng dụng đã kết nối qua LGSP"),
+    MetricSpec("egov_lgsp_national_platform_up", "gauge",
+               "1 when the national data sharing platform (NDXP) answered through the gateway as up, else 0.",
+               vi="kết nối nền tảng chia sẻ dữ liệu quốc gia (NDXP)"),
+    MetricSpec("egov_lgsp_national_platform_response_seconds", "gauge",
+               "Time of the last call to the national platform (NDXP) through the gateway, in seconds.",
+               vi="thời gian phản hồi NDXP"),
+)
+
+
+def period_bounds(now: float, period: str) -> tuple[dt.datetime, dt.datetime]:
+    """Start of the calendar month / quarter / year containing ``now`` (local midnight) and ``now``."""
+    local = dt.datetime.fromtimestamp(now, TZ)
+    month = {"month": local.month, "quarter": 3 * ((local.month - 1) // 3) + 1, "year": 1}[period]
+    return local.replace(month=month, day=1, hour=0, minute=0, second=0, microsecond=0), local
+
+
+def app_key(name: str) -> str:
+    """Application names compared case-, accent-composition- and spacing-insensitively."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def _first(expr: str | None, data: Any) -> Any:
+    if expr is None:
+        return None
+    found = jsonpath_values(expr, data)
+    return found[0] if found else None
+
+
+class _Traffic:
+    __slots__ = ("requests", "faults", "latency_sum", "latency_weight")
+
+    def __init__(self) -> None:
+        self.requests = self.faults = self.latency_sum = self.latency_weight = 0.0
+
+    def add(self, requests: float, faults: float | None, latency: float | None) -> None:
+        self.requests += requests
+        self.faults += faults or 0.0
+        if latency is not None and requests > 0:
+            self.latency_sum += latency * requests
+            self.latency_weight += requests
+
+
+class LgspCollector(HttpCollector):
+    kind = "lgsp"
+    summary = ("data sharing platform (WSO2 API Manager by default): gateway version, per-API traffic, published "
+               "APIs, connected and shared-data applications, national platform link")
+    Config = LgspConfig
+    default_system = "lgsp"
+    metrics = HTTP_METRICS + LGSP_METRICS
+    target: LgspConfig
+
+    def __init__(self, target: LgspConfig, ctx: Any) -> None:
+        super().__init__(target, ctx)
+        self.profile = load_profile("lgsp", LgspProfile, target.profile, target.profile_file)
+
+    def url(self, source: str, path: str) -> str:
+        return resolve(self.target.url, self.target.endpoints.get(source, path))
+
+    def json_of(self, resp: Response, what: str) -> Any:
+        if "html" in resp.content_type:
+            raise CollectError("parse", f"{what}: expected JSON, got {resp.content_type}")
+        return resp.json()
+
+    # ------------------------------------------------------------------------------------ poll
+    def collect(self) -> Collected:
+        p = self.profile
+        out = Collected()
+        self.read_version(p.version, out)
+        found = len(out.samples)
+        if p.apis is not None:
+            items = self.read_list("apis", p.apis, out, "egov_lgsp_apis_published")
+            if items is not None:
+                out.add("egov_lgsp_apis_published", len(items))
+        connected: list[str] | None = None
+        if p.applications is not None:
+            connected = self.read_list("applications", p.applications, out, "egov_lgsp_applications_connected")
+            if connected is not None:
+                out.add("egov_lgsp_applications_connected", len(connected))
+        self.read_shared_data(connected, out)
+        if p.statistics is not None:
+            self.read_statistics(p.statistics, out)
+        if self.target.national_platform_url:
+            self.read_national_platform(out)
+        extracted = {s.name for s in out.samples[found:]} - {"egov_lgsp_national_platform_up",
+                                                             "egov_lgsp_national_platform_response_seconds"}
+        if out.skipped and not extracted and not any(s.name == "egov_lgsp_gateway_info" for s in out.samples):
+            raise CollectError("parse", "no LGSP figure found in the answers: " + out.skipped[0])
+        return out
+
+    def read_version(self, src: VersionSource, out: Collected) -> None:
+        resp = self.fetch("GET", self.url("version", src.path), what="version")
+        self.checked(resp, out)
+        m = re.search(src.regex, resp.text())
+        version = m.group(1).strip() if m else ""
+        if not version:
+            out.skipped.append(f"egov_lgsp_gateway_info: no version matches {src.regex!r}")
+            return
+        out.add("egov_lgsp_gateway_info", 1, version=version[:100])
+
+    def read_list(self, source: str, src: ListSource, out: Collected, metric: str) -> list[str] | None:
+        """Names of the counted items over all pages; None (and a skip) when the list is not in the answer."""
+        names: list[str] = []
+        offset = 0
+        paged = "{offset}" in src.path
+        for page in range(src.max_pages if paged else 1):
+            path = src.path.replace("{limit}", str(src.page_size)).replace("{offset}", str(offset))
+            data = self.json_of(self.fetch("GET", self.url(source, path), what=f"{source} page {page + 1}"), source)
+            if page == 0 and not _present(src.items, data):
+                out.skipped.append(f"{metric}: nothing at {src.items}")
+                return None
+            items = jsonpath_values(src.items, data)
+            for item in items:
+                status = _first(src.status, item)
+                if src.status is None or not src.counted or str(status) in src.counted:
+                    name = _first(src.name, item)
+                    names.append(str(name) if name is not None else "")
+            offset += len(items)
+            total = parse_number(_first(src.total, data)) if src.total else None
+            if not items or len(items) < src.page_size or (total is not None and offset >= total):
+                break
+        return names
+
+    def read_shared_data(self, connected: list[str] | None, out: Collected) -> None:
+        wanted = self.target.shared_data_applications
+        if wanted is not None:
+            if connected is None:
+                out.skipped.append("egov_lgsp_shared_data_applications_connected: no application list")
+                return
+            have = {app_key(n) for n in connected}
+            names = list(dict.fromkeys(wanted))
+            hits = 0
+            for name in names:
+                ok = app_key(name) in have
+                hits += ok
+                out.add("egov_lgsp_shared_data_application_connected", int(ok), application=name)
+            out.add("egov_lgsp_shared_data_applications_connected", hits)
+            out.add("egov_lgsp_shared_data_applications", len(names))
+            return
+        src = self.profile.shared_data
+        if src is None:
+            return
+        data = self.json_of(self.fetch("GET", self.url("shared_data", src.path), what="shared data"), "shared data")
+        for name, expr in (("egov_lgsp_shared_data_applications_connected", src.connected),
+                           ("egov_lgsp_shared_data_applications", src.expected)):
+            value = parse_number(_first(expr, data))
+            if value is None:
+                out.skipped.append(f"{name}: no number at {expr}")
+            out.add(name, value)
+
+    def read_statistics(self, src: StatisticsSource, out: Collected) -> None:
+        now = self.ctx.clock()
+        by_period: dict[str, dict[str, _Traffic]] = {}
+        problems: dict[str, str] = {}
+        for period in self.target.periods:
+            start, end = period_bounds(now, period)
+            path = (src.path.replace("{period}", period).replace("{from}", start.isoformat(timespec="seconds"))
+                    .replace("{to}", end.isoformat(timespec="seconds"))
+                    .replace("{from_ms}", str(int(start.timestamp() * 1000)))
+                    .replace("{to_ms}", str(int(end.timestamp() * 1000))))
+            data = self.json_of(self.fetch("GET", self.url("statistics", path), what=f"statistics {period}"),
+                                "statistics")
+            if not _present(src.items, data):
+                problems.setdefault("egov_lgsp_api_requests_total", f"nothing at {src.items} ({period})")
+                continue
+            apis = by_period[period] = {}
+            for item in jsonpath_values(src.items, data):
+                api = _first(src.api, item)
+                requests = parse_number(_first(src.requests, item))
+                if api is None or requests is None:
+                    problems.setdefault("egov_lgsp_api_requests_total",
+                                        f"an item without {src.api if api is None else src.requests}")
+                    continue
+                faults = parse_number(_first(src.faults, item))
+                if faults is None:
+                    problems.setdefault("egov_lgsp_api_faults_total", f"an item without {src.faults}")
+                latency = parse_number(_first(src.latency, item)) if src.latency else None
+                if src.latency and latency is None and requests > 0:
+                    problems.setdefault("egov_lgsp_api_latency_seconds", f"an item without {src.latency}")
+                apis.setdefault(str(api), _Traffic()).add(
+                    requests, faults, None if latency is None else latency * src.latency_scale)
+        out.skipped += [f"{name}: {why}" for name, why in problems.items()]
+        if not by_period:
+            return
+        # the named APIs: all when they fit, else the busiest over the longest period read; one set for all periods
+        named = {api for apis in by_period.values() for api in apis}
+        if len(named) > self.target.max_apis:
+            longest = max(by_period, key=PERIODS.index)
+            ranked = sorted(by_period[longest].items(), key=lambda kv: (-kv[1].requests, kv[0]))
+            named = {api for api, _ in ranked[: self.target.max_apis]}
+        for period, apis in by_period.items():
+            shown: dict[str, _Traffic] = {}
+            for api, traffic in apis.items():
+                agg = shown.setdefault(api if api in named else OTHER, _Traffic())
+                agg.requests += traffic.requests
+                agg.faults += traffic.faults
+                agg.latency_sum += traffic.latency_sum
+                agg.latency_weight += traffic.latency_weight
+            for api, t in sorted(shown.items()):
+                out.add("egov_lgsp_api_requests_total", t.requests, api=api, period=period)
+                if "egov_lgsp_api_faults_total" not in problems:
+                    out.add("egov_lgsp_api_faults_total", t.faults, api=api, period=period)
+                if t.latency_weight > 0:
+                    out.add("egov_lgsp_api_latency_seconds", t.latency_sum / t.latency_weight, api=api, period=period)
+
+    def read_national_platform(self, out: Collected) -> None:
+        read = self.profile.national_platform
+        url = resolve(self.target.url, self.target.national_platform_url or "")
+        try:
+            resp = self.fetch("GET", url, what="national platform")
+        except CollectError:
+            out.add("egov_lgsp_national_platform_up", 0)  # the link is down: that is the measurement
+            return
+        out.add("egov_lgsp_national_platform_response_seconds", resp.elapsed)
+        up = True
+        if read.status is not None:
+            try:
+                status = _first(read.status, resp.json()) if "json" in resp.content_type else None
+            except CollectError:
+                status = None
+            up = status is not None and str(status) in read.up_values
+        out.add("egov_lgsp_national_platform_up", int(up))

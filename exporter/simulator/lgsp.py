@@ -1,0 +1,224 @@
+"""The simulated LGSP: a WSO2 API Manager-like data sharing platform under ``/lgsp/``.
+
+* ``GET  /services/Version`` — Carbon's SOAP answer with the product version (no authentication);
+* ``POST /oauth2/token`` — OAuth2 client credentials (form fields or HTTP Basic), bearer tokens valid
+  for an hour of real time;
+* ``GET  /api/am/publisher/v4/apis?limit=&offset=`` — paged API list (``count``, ``list``, ``pagination``);
+* ``GET  /api/am/admin/v4/applications?limit=&offset=`` — paged application list;
+* ``GET  /api/am/analytics/v1/apis/usage?period=month|quarter|year`` — per-API requests, faults and
+  average latency since the period's start, growing with the world's office hours;
+* ``GET  /api/lgsp/v1/bao-cao/ung-dung-chia-se`` — a report counting the shared-data applications;
+* ``GET  /ndxp/1.0/health`` — the national platform (NDXP) health API, through the gateway.
+
+Everything but the version and the token endpoint needs ``Authorization: Bearer <token>``, else WSO2's
+401 ``{"code": 900901, "message": "Invalid Credentials"}``.  Figures are deterministic for the world's
+seed and simulated time: :meth:`LgspSystem.usage` and friends are what tests compare the collector with.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import secrets
+import threading
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from exporter.simulator.server import Reply, Request
+from exporter.simulator.world import TZ, Unit, World, period_start
+
+VERSION = "WSO2 API Manager-4.2.0"
+CLIENT_ID = "egov-exporter"
+CLIENT_SECRET = "demo-lgsp-secret"
+TOKEN_LIFETIME = 3600.0
+
+#: (API name, context, state, requests per working day and owner weight unit) — the province's APIs
+_APIS: tuple[tuple[str, str, str, float], ...] = (
+    ("CSDLQuocGiaVeDanCu", "/dancu", "PUBLISHED", 900.0),
+    ("DangKyDoanhNghiep", "/dkdn", "PUBLISHED", 260.0),
+    ("HoTichDienTu", "/hotich", "PUBLISHED", 420.0),
+    ("DatDai", "/datdai", "PUBLISHED", 310.0),
+    ("ThueDienTu", "/thue", "PUBLISHED", 150.0),
+    ("BaoHiemXaHoi", "/bhxh", "PUBLISHED", 180.0),
+    ("DichVuCongQuocGia", "/dvcqg", "PUBLISHED", 700.0),
+    ("TrucLienThongVanBan", "/vdxp", "PUBLISHED", 520.0),
+    ("ThanhToanTrucTuyen", "/payment", "PUBLISHED", 240.0),
+    ("BuuChinhCongIch", "/bcci", "PUBLISHED", 90.0),
+    ("XacThucChuKySo", "/kyso", "PUBLISHED", 380.0),
+    ("CanBoCongChuc", "/cbcc", "PUBLISHED", 60.0),
+    ("KhoDuLieuSoHoa", "/sohoa", "PUBLISHED", 330.0),
+    ("LyLichTuPhap", "/lltp", "PUBLISHED", 75.0),
+    ("DanhMucDungChung", "/danhmuc", "PUBLISHED", 640.0),
+    ("TaiNguyenMoiTruong", "/tnmt", "PUBLISHED", 55.0),
+    ("DangKiemPhuongTien", "/dangkiem", "PUBLISHED", 40.0),
+    ("BaoCaoKinhTeXaHoi", "/baocao", "PUBLISHED", 120.0),
+    ("GiaoDucDaoTao", "/giaoduc", "PUBLISHED", 95.0),
+    ("YTeKhamChuaBenh", "/yte", "PUBLISHED", 85.0),
+    ("LaoDongViecLam", "/laodong", "PUBLISHED", 45.0),
+    ("ChinhSachXaHoi", "/chinhsach", "PUBLISHED", 35.0),
+    ("PhanAnhKienNghi", "/pakn", "PUBLISHED", 70.0),
+    ("CapPhepXayDung", "/xaydung", "DEPRECATED", 8.0),
+    ("QuanLyGiaDat", "/giadat", "CREATED", 0.0),
+    ("ThongTinQuyHoach", "/quyhoach", "PROTOTYPED", 0.0),
+)
+
+#: (application name, status, shares data) — applications registered on the gateway
+_APPLICATIONS: tuple[tuple[str, str, bool], ...] = (
+    ("HeThongThongTinGiaiQuyetTTHC", "APPROVED", True),
+    ("CongDichVuCongTinh", "APPROVED", True),
+    ("QuanLyVanBanDieuHanh", "APPROVED", True),
+    ("CongThongTinDienTu", "APPROVED", False),
+    ("HeThongBaoCaoTinh", "APPROVED", True),
+    ("QuanLyCanBoCongChuc", "APPROVED", True),
+    ("HoTichDienTuTinh", "APPROVED", True),
+    ("QuanLyDatDaiTinh", "APPROVED", True),
+    ("TrungTamDieuHanhIOC", "APPROVED", True),
+    ("KhoDuLieuDungChung", "APPROVED", True),
+    ("QuanLyGiaoDuc", "APPROVED", False),
+    ("YTeDienTu", "CREATED", True),  # registered, waiting for approval: not connected yet
+    ("QuanLyDoanhNghiepTinh", "REJECTED", False),
+    ("DefaultApplication", "APPROVED", False),
+)
+#: shared-data applications that have not even registered on the gateway yet
+UNREGISTERED_SHARED = ("QuanLyTaiNguyenNuoc",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    api: str
+    version: str
+    requests: int
+    faults: int
+    latency_ms: float  # average response time
+
+
+class LgspSystem:
+    name = "lgsp"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.tokens: dict[str, float] = {}
+        self._lock = threading.Lock()
+        depts = [u for u in world.units if u.level == "DEPARTMENT"] or world.units[1:]
+        self.owner: dict[str, Unit] = {name: depts[i % len(depts)] for i, (name, *_) in enumerate(_APIS)}
+
+    # the model -------------------------------------------------------------------------------
+    def apis(self) -> list[dict[str, Any]]:
+        return [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp/{self.world.seed}/{name}")), "name": name,
+                 "description": f"API {name} chia sẻ qua LGSP tỉnh Mô Phỏng", "context": context, "version": "1.0.0",
+                 "provider": "admin", "type": "HTTP", "lifeCycleStatus": state, "hasThumbnail": False}
+                for name, context, state, _ in _APIS]
+
+    def applications(self) -> list[dict[str, Any]]:
+        return [{"applicationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp-app/{self.world.seed}/{name}")),
+                 "name": name, "owner": "admin" if name == "DefaultApplication" else f"{name.lower()}_svc",
+                 "status": status, "groupId": ""} for name, status, _ in _APPLICATIONS]
+
+    @staticmethod
+    def shared_data_applications() -> list[str]:
+        """The province's applications that share data and must connect through the LGSP."""
+        return [name for name, _, shared in _APPLICATIONS if shared] + list(UNREGISTERED_SHARED)
+
+    def connected_shared(self) -> int:
+        return sum(1 for name, status, shared in _APPLICATIONS if shared and status == "APPROVED")
+
+    def usage(self, period: str) -> list[Usage]:
+        """Per-API traffic since the start of ``period`` (APIs never called have no row)."""
+        now = self.world.now()
+        out = []
+        for name, _, _, per_day in _APIS:
+            if per_day <= 0:
+                continue
+            unit = self.owner[name]
+            requests = self.world.count(unit, f"lgsp.api.{name}", per_day, period, at=now)
+            faults = self.world.part(requests, unit, f"lgsp.fault.{name}", 0.002, 0.04)
+            latency = round(self.world.share(unit, f"lgsp.latency.{name}", 35.0, 900.0), 1)
+            out.append(Usage(name, "1.0.0", requests, faults, latency))
+        return out
+
+    # HTTP ------------------------------------------------------------------------------------
+    def handle(self, req: Request) -> Reply | None:
+        path = req.path.rstrip("/") or "/"
+        if path == "/services/Version":
+            return Reply(200, '<ns:getVersionResponse xmlns:ns="http://version.services.core.carbon.wso2.org">'
+                              f"<return>{VERSION}</return></ns:getVersionResponse>", "application/xml; charset=UTF-8")
+        if path == "/oauth2/token":
+            return self._token(req)
+        routes = {
+            "/api/am/publisher/v4/apis": lambda: self._paged(req, self.apis()),
+            "/api/am/admin/v4/applications": lambda: self._paged(req, self.applications()),
+            "/api/am/analytics/v1/apis/usage": lambda: self._usage(req),
+            "/api/lgsp/v1/bao-cao/ung-dung-chia-se": lambda: Reply.json({"code": "0", "data": {
+                "tongSoUngDungCanKetNoi": len(self.shared_data_applications()),
+                "soUngDungDaKetNoi": self.connected_shared()}}),
+            "/ndxp/1.0/health": lambda: Reply.json({"status": "UP", "platform": "NDXP",
+                                                    "checkedAt": self.world.now().isoformat(timespec="seconds")}),
+        }
+        route = routes.get(path)
+        if route is None:
+            return None
+        if not self._authorized(req):
+            return Reply(401, '{"code":900901,"message":"Invalid Credentials","description":"Invalid Credentials. '
+                              'Make sure you have provided the correct security credentials"}',
+                         "application/json", {"WWW-Authenticate": 'OAuth2 realm="WSO2 API Manager"'})
+        return route()
+
+    def _token(self, req: Request) -> Reply:
+        if req.method != "POST":
+            return Reply(405, '{"error":"invalid_request"}', "application/json")
+        form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        auth = req.headers.get("authorization", "")
+        if auth.lower().startswith("basic "):
+            try:
+                client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                client_id = client_secret = None
+        if form.get("grant_type") != "client_credentials":
+            return Reply(400, '{"error":"unsupported_grant_type"}', "application/json")
+        if client_id != CLIENT_ID or client_secret != CLIENT_SECRET:
+            return Reply(401, '{"error":"invalid_client","error_description":"A valid OAuth client could not be found '
+                              'for client_id"}', "application/json")
+        token = secrets.token_hex(16)
+        now = self.world.clock()
+        with self._lock:
+            self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}  # forget expired ones
+            self.tokens[token] = now + TOKEN_LIFETIME
+        return Reply.json({"access_token": token, "scope": form.get("scope", "default"), "token_type": "Bearer",
+                           "expires_in": int(TOKEN_LIFETIME)})
+
+    def _authorized(self, req: Request) -> bool:
+        auth = req.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return False
+        with self._lock:
+            expiry = self.tokens.get(auth[7:].strip())
+        return expiry is not None and expiry > self.world.clock()
+
+    @staticmethod
+    def _paged(req: Request, items: list[dict[str, Any]]) -> Reply:
+        try:
+            limit = min(1000, max(1, int(req.arg("limit", "25") or 25)))
+            offset = max(0, int(req.arg("offset", "0") or 0))
+        except ValueError:
+            return Reply(400, '{"code":400,"message":"Bad Request","description":"limit and offset must be integers"}',
+                         "application/json")
+        page = items[offset:offset + limit]
+        path = req.path
+        nxt = f"{path}?limit={limit}&offset={offset + limit}" if offset + limit < len(items) else ""
+        prev = f"{path}?limit={limit}&offset={max(0, offset - limit)}" if offset > 0 else ""
+        return Reply.json({"count": len(page), "list": page,
+                           "pagination": {"offset": offset, "limit": limit, "total": len(items),
+                                          "next": nxt, "previous": prev}})
+
+    def _usage(self, req: Request) -> Reply:
+        period = req.arg("period", "month")
+        if period not in ("month", "quarter", "year"):
+            return Reply(400, '{"code":400,"message":"period must be month, quarter or year"}', "application/json")
+        now = self.world.now()
+        rows = [{"apiName": u.api, "apiVersion": u.version, "apiCreator": "admin", "totalRequestCount": u.requests,
+                 "successCount": u.requests - u.faults, "faultCount": u.faults, "avgResponseTime": u.latency_ms}
+                for u in self.usage(period)]
+        return Reply.json({"period": period, "from": period_start(now, period).isoformat(timespec="seconds"),
+                           "to": now.astimezone(TZ).isoformat(timespec="seconds"), "count": len(rows), "list": rows})

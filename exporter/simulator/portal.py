@@ -1,0 +1,235 @@
+"""The simulated provincial web portal (Cổng thông tin điện tử) and its department sub-sites.
+
+``/portal/`` is the province's portal; ``/portal/<slug>/`` a department's sub-site (``so-tu-phap`` for
+Sở Tư pháp), one per department of the world.  Each site has a home page whose menu links the sections
+Decree 42/2022 requires (a department may lack some), a paged article list (``tin-tuc?page=N``, 20 per
+page) whose dates move with ``World.now()`` and are printed in the site's own Vietnamese style
+(``Thứ Sáu, 27/11/2026 08:15`` and ``2 giờ trước`` on the province's portal; ``27/11/2026``,
+``27-11-2026 08:15`` or ``Ngày 27 tháng 11 năm 2026`` on sub-sites), and, on most sites, a Q&A page with
+all-time counters of questions received and answered.
+
+Everything is deterministic for the world's seed and simulated time: :meth:`PortalSystem.articles` and
+:meth:`PortalSystem.questions` are what tests compare the collector with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import html
+import math
+import unicodedata
+
+from exporter.simulator.server import Reply, Request
+from exporter.simulator.world import TZ, Unit, World, _hash01, _weekday_weight
+
+PAGE_SIZE = 20
+#: how far back article lists go (days)
+HISTORY_DAYS = 400
+
+#: (section name, menu text, path) — the menu of a site; names follow the shipped checklist
+MENU: tuple[tuple[str, str, str], ...] = (
+    ("organization", "Giới thiệu", "gioi-thieu"),
+    ("news", "Tin tức - Sự kiện", "tin-tuc"),
+    ("legal_documents", "Văn bản pháp luật", "van-ban-phap-luat"),
+    ("procedures", "Thủ tục hành chính", "thu-tuc-hanh-chinh"),
+    ("plans", "Chiến lược - Quy hoạch - Kế hoạch", "quy-hoach-ke-hoach"),
+    ("budget", "Công khai ngân sách", "cong-khai-ngan-sach"),
+    ("public_investment", "Đầu tư công - Mua sắm công", "dau-tu-cong"),
+    ("draft_consultation", "Lấy ý kiến dự thảo văn bản", "lay-y-kien-du-thao"),
+    ("qa", "Hỏi đáp", "hoi-dap"),
+    ("statistics", "Số liệu thống kê", "thong-ke"),
+    ("research", "Đề tài khoa học", "de-tai-khoa-hoc"),
+    ("spokesperson", "Phát ngôn báo chí", "phat-ngon"),
+)
+#: sections every site has (the footer's contact link is always there too)
+ALWAYS = frozenset({"news", "organization"})
+
+_WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+_TOPICS = (
+    "Hội nghị triển khai nhiệm vụ chuyển đổi số", "Công bố danh mục thủ tục hành chính mới",
+    "Đoàn công tác kiểm tra tiến độ giải ngân vốn đầu tư công", "Tập huấn sử dụng dịch vụ công trực tuyến",
+    "Thông báo tuyển dụng công chức", "Kết quả chỉ số cải cách hành chính", "Tiếp công dân định kỳ",
+    "Hướng dẫn thanh toán trực tuyến phí, lệ phí", "Sơ kết công tác quý", "Đối thoại với doanh nghiệp",
+    "Lấy ý kiến nhân dân về dự thảo nghị quyết", "Phát động phong trào thi đua",
+)
+
+
+def slugify(text: str) -> str:
+    """``Sở Tư pháp`` -> ``so-tu-phap``."""
+    plain = unicodedata.normalize("NFD", text.replace("Đ", "D").replace("đ", "d"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in plain).split())
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    slug: str  # "" for the province's portal
+    unit: Unit
+    title: str
+    style: str  # how dates are printed: province, dmy, dmy_time, long
+    per_day: float  # articles per working day
+    sections: frozenset[str]
+    has_qa: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    published: float  # unix time
+    shown: str  # the date as the list prints it
+    shown_at: float  # the moment that printed text names (what a reader of the page can know)
+
+
+class PortalSystem:
+    name = "portal"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        province = world.units[0]
+        self.sites: dict[str, Site] = {"": Site("", province, "Cổng thông tin điện tử tỉnh Mô Phỏng", "province",
+                                                3.0, frozenset(s for s, _, _ in MENU), True)}
+        styles = ("dmy", "dmy_time", "long")
+        depts = [u for u in world.units if u.level == "DEPARTMENT"]
+        for i, unit in enumerate(depts):
+            sections = frozenset(s for s, _, _ in MENU if s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2)
+            self.sites[slugify(unit.name)] = Site(
+                slugify(unit.name), unit, f"{unit.name} - Cổng thông tin điện tử tỉnh Mô Phỏng", styles[i % 3],
+                world.share(unit, "portal.articles", 0.1, 1.6), sections, "qa" in sections)
+
+    # the model -------------------------------------------------------------------------------
+    @functools.lru_cache(maxsize=4096)
+    def _day(self, slug: str, day: dt.date) -> tuple[tuple[float, str, str], ...]:
+        """The articles a site publishes on a local day: (unix time, id, title), oldest first."""
+        site = self.sites[slug]
+        expected = site.per_day * _weekday_weight(day)
+        n = int(expected + _hash01(self.world.seed, "portal.n", slug, day))
+        out = []
+        for i in range(n):
+            minute = int(450 + 570 * _hash01(self.world.seed, "portal.t", slug, day, i))  # 07:30-17:00
+            when = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=TZ)
+            topic = _TOPICS[int(len(_TOPICS) * _hash01(self.world.seed, "portal.topic", slug, day, i))]
+            out.append((when.timestamp(), f"{day:%Y%m%d}-{i + 1}", topic))
+        return tuple(sorted(out))
+
+    def articles(self, slug: str, now: dt.datetime | None = None, limit: int | None = None) -> list[Article]:
+        """The site's articles published by ``now``, newest first (at most ``limit``)."""
+        now = (now or self.world.now()).astimezone(TZ)
+        stamp = now.timestamp()
+        out: list[Article] = []
+        for back in range(HISTORY_DAYS):
+            day = now.date() - dt.timedelta(days=back)
+            for ts, ident, title in reversed(self._day(slug, day)):
+                if ts <= stamp:
+                    shown, shown_at = self._shown(self.sites[slug].style, ts, now)
+                    out.append(Article(ident, title, ts, shown, shown_at))
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+        return out
+
+    @staticmethod
+    def _shown(style: str, ts: float, now: dt.datetime) -> tuple[str, float]:
+        local = dt.datetime.fromtimestamp(ts, TZ)
+        midnight = local.replace(hour=0, minute=0).timestamp()
+        ago = now.timestamp() - ts
+        if style == "province":
+            if ago < 60:
+                return "Vừa xong", now.timestamp()
+            if ago < 3600:
+                return f"{int(ago // 60)} phút trước", now.timestamp() - 60 * int(ago // 60)
+            if ago < 86400:
+                return f"{int(ago // 3600)} giờ trước", now.timestamp() - 3600 * int(ago // 3600)
+            if local.date() == now.date() - dt.timedelta(days=1):
+                return f"Hôm qua, {local:%H:%M}", ts
+            return f"{_WEEKDAY_NAMES[local.weekday()]}, {local:%d/%m/%Y %H:%M}", ts
+        if style == "dmy":
+            return f"{local:%d/%m/%Y}", midnight
+        if style == "dmy_time":
+            return f"{local:%d-%m-%Y %H:%M}", ts
+        return f"Ngày {local.day} tháng {local.month} năm {local.year}", midnight
+
+    def questions(self, slug: str, now: dt.datetime | None = None) -> tuple[int, int]:
+        """All-time (received, answered) of the site's Q&A."""
+        site = self.sites[slug]
+        now = (now or self.world.now()).astimezone(TZ)
+        per_day = 6.0 if slug == "" else 0.8
+        unit = site.unit if not site.unit.is_province else self.world.units[1]
+        base = int(300 + 2000 * _hash01(self.world.seed, "portal.qa.base", slug))
+        received = base + self.world.count(unit, f"portal.qa.{slug}", per_day, "year", at=now)
+        for year in range(2020, now.year):  # the years before this one, whole
+            end = dt.datetime(year, 12, 31, 23, 59, 59, tzinfo=TZ)
+            received += self.world.count(unit, f"portal.qa.{slug}", per_day, "year", at=end)
+        answered = math.floor(received * self.world.share(unit, f"portal.qa.answered.{slug}", 0.86, 0.98))
+        return received, answered
+
+    # HTTP ------------------------------------------------------------------------------------
+    def handle(self, req: Request) -> Reply | None:
+        parts = [p for p in req.path.split("/") if p]
+        slug = ""
+        if parts and parts[0] in self.sites and parts[0] != "":
+            slug, parts = parts[0], parts[1:]
+        site = self.sites[slug]
+        base = "/portal/" + (slug + "/" if slug else "")
+        if not parts:
+            return Reply.html(self._page(site, base, self._home(site, base)))
+        if parts == ["tin-tuc"]:
+            try:
+                page = max(1, int(req.arg("page", "1") or 1))
+            except ValueError:
+                page = 1
+            return Reply.html(self._page(site, base, self._list(site, base, page)))
+        if parts[0] == "tin-tuc" and len(parts) == 2:
+            return Reply.html(self._page(site, base, f"<article><h2>Tin bài {html.escape(parts[1])}</h2></article>"))
+        if parts == ["hoi-dap"] and site.has_qa:
+            return Reply.html(self._page(site, base, self._qa(site)))
+        if len(parts) == 1 and any(path == parts[0] and name in site.sections for name, _, path in MENU) \
+                or parts == ["lien-he"]:
+            return Reply.html(self._page(site, base, f"<h2>{html.escape(parts[0])}</h2><p>Đang cập nhật.</p>"))
+        return None
+
+    def _page(self, site: Site, base: str, main: str) -> str:
+        menu = "".join(f'<li><a href="{base}{path}">{text}</a></li>'
+                       for name, text, path in MENU if name in site.sections)
+        subsites = "".join(f'<li><a href="/portal/{s.slug}/">{html.escape(s.unit.name)}</a></li>'
+                           for s in self.sites.values() if s.slug) if not site.slug else ""
+        return f"""<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>{html.escape(site.title)}</title></head>
+<body>
+<header class="portal-header"><div class="banner"><h1>{html.escape(site.title.upper())}</h1></div>
+<nav class="main-menu"><ul><li><a href="{base}">Trang chủ</a></li>{menu}</ul></nav></header>
+<main class="portal-body">{main}</main>
+<aside class="links"><h3>Đơn vị trực thuộc</h3><ul>{subsites}</ul></aside>
+<footer class="portal-footer"><p>Cơ quan chủ quản: {html.escape(site.unit.name)}</p>
+<p><a href="{base}lien-he">Liên hệ</a> | Điện thoại: 0228.3640.000 | Email: congthongtin@mophong.gov.vn</p></footer>
+</body></html>"""
+
+    def _home(self, site: Site, base: str) -> str:
+        latest = "".join(f'<li><a href="{base}tin-tuc/{a.id}">{html.escape(a.title)}</a> '
+                         f'<span class="date">{html.escape(a.shown)}</span></li>'
+                         for a in self.articles(site.slug, limit=5))
+        return (f'<section class="tin-moi"><h2>Tin mới</h2><ul>{latest}</ul></section>'
+                '<section class="dich-vu"><a href="https://dichvucong.gov.vn">Cổng Dịch vụ công quốc gia</a></section>')
+
+    def _list(self, site: Site, base: str, page: int) -> str:
+        shown = self.articles(site.slug, limit=page * PAGE_SIZE)[(page - 1) * PAGE_SIZE:]
+        items = "".join(f'<div class="news-item"><h3><a class="news-title" href="{base}tin-tuc/{a.id}">'
+                        f'{html.escape(a.title)}</a></h3><span class="news-date">{html.escape(a.shown)}</span>'
+                        f'<p class="news-summary">{html.escape(a.title)} ({html.escape(site.unit.name)}).</p></div>'
+                        for a in shown)
+        pager = f'<div class="pagination"><a href="{base}tin-tuc?page={page + 1}">Trang sau</a></div>' if shown else ""
+        return f'<h2>Tin tức - Sự kiện</h2><div class="news-list">{items}</div>{pager}'
+
+    def _qa(self, site: Site) -> str:
+        received, answered = self.questions(site.slug)
+
+        def vi(n: int) -> str:  # 1.234 (Vietnamese thousands separator)
+            return f"{n:,}".replace(",", ".")
+
+        return ('<h2>Hỏi đáp doanh nghiệp, nhà đầu tư</h2><div class="qa-stats">'
+                f'<p class="qa-received">Tổng số câu hỏi đã tiếp nhận: <strong>{vi(received)}</strong></p>'
+                f'<p class="qa-answered">Đã trả lời: <strong>{vi(answered)}</strong></p>'
+                f'<p class="qa-pending">Đang xử lý: <strong>{vi(received - answered)}</strong></p></div>'
+                '<ul class="qa-list"><li>Doanh nghiệp hỏi về thủ tục cấp giấy chứng nhận đầu tư'
+                ' <span class="status">Đã trả lời</span></li></ul>')

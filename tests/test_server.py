@@ -1,0 +1,316 @@
+"""The HTTP server on a real loopback socket, polling a real loopback upstream: /metrics, /, health and
+readiness, reload, /probe (known, unknown, redaction), basic auth from the web config, disabled endpoints."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import bcrypt
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.app import App
+from exporter.server import Server, parse_listen_address, wait_until
+from exporter.webconfig import load_web_config
+
+BODIES = Path(__file__).parent / "fixtures" / "http" / "generic"
+TOKEN = "secret-token-8812"
+
+
+class Upstream:
+    """A loopback upstream: /stats answers stats.json plus an echo of the Authorization header (as some
+    error pages do, which is why /probe must redact), /page the portal page.  Counts requests."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                upstream.requests.append(self.path)
+                if self.path == "/stats":
+                    data = json.loads((BODIES / "stats.json").read_text())
+                    data["echo"] = self.headers.get("Authorization", "")
+                    body, ctype = json.dumps(data).encode(), "application/json"
+                else:
+                    body, ctype = (BODIES / "portal-home.html").read_bytes(), "text/html; charset=utf-8"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def config_text(port: int, extra_target: bool = False) -> str:
+    text = f"""
+scheduler:
+  start_spread: 100ms
+defaults:
+  interval: 1h
+  timeout: 5s
+  retries: 0
+  labels:
+    unit: H44
+targets:
+  - name: lgsp-stats
+    kind: json
+    system: lgsp
+    url: http://127.0.0.1:{port}/stats
+    auth:
+      type: bearer
+      token: {TOKEN}
+    metrics:
+      - name: egov_lgsp_api_calls_total
+        type: counter
+        path: "$.apis[*]"
+        value: "@.calls"
+        labels:
+          api: "@.name"
+  - name: portal-home
+    kind: http
+    system: portal
+    url: http://127.0.0.1:{port}/page
+    body_must_match: ["Cổng thông tin"]
+"""
+    if extra_target:
+        text += f"""
+  - name: portal-contact
+    kind: http
+    system: portal
+    url: http://127.0.0.1:{port}/lien-he
+"""
+    return text
+
+
+class Running:
+    def __init__(self, tmp_path: Path, *, web=None, probe: bool = True, lifecycle: bool = True,
+                 start: bool = True) -> None:
+        self.upstream = Upstream()
+        self.config = tmp_path / "config.yml"
+        self.config.write_text(config_text(self.upstream.port), encoding="utf-8")
+        self.app = App(str(self.config))
+        self.app.load()
+        self.server = Server(("127.0.0.1", 0), self.app, web, enable_lifecycle=lifecycle, enable_probe=probe)
+        # like Server.serve_in_thread, with a short poll interval so that teardown is quick
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        self.app.start()
+        self.started = True
+        assert wait_until(self.app.ready, 5.0), "first polls did not finish"
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.http.get(self.base + path, timeout=5, **kw)
+
+    def post(self, path: str, **kw) -> requests.Response:
+        return self.http.post(self.base + path, timeout=10, **kw)
+
+    def metrics(self) -> dict[tuple, float]:
+        text = self.get("/metrics").text
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        if self.started:
+            self.app.stop()
+        self.upstream.close()
+        self.http.close()
+
+
+@pytest.fixture()
+def running(tmp_path):
+    made: list[Running] = []
+
+    def make(**kw) -> Running:
+        r = Running(tmp_path, **kw)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def up(name: str, system: str) -> tuple:
+    return ("egov_target_up", (("system", system), ("target", name), ("unit", "H44")))
+
+
+# ---------------------------------------------------------------------------------------- endpoints
+
+
+def test_ready_only_after_first_polls(running):
+    r = running(start=False)
+    assert r.get("/-/healthy").status_code == 200
+    resp = r.get("/-/ready")
+    assert resp.status_code == 503 and "not been polled" in resp.text
+    r.start()
+    assert r.get("/-/ready").status_code == 200
+
+
+def test_metrics_text(running):
+    r = running()
+    resp = r.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    got = r.metrics()
+    assert got[up("lgsp-stats", "lgsp")] == 1 and got[up("portal-home", "portal")] == 1
+    key = ("egov_lgsp_api_calls_total", (("api", "dvc-hoso"), ("system", "lgsp"), ("target", "lgsp-stats"),
+                                         ("unit", "H44")))
+    assert got[key] == 15230
+    assert got[("egov_exporter_config_last_reload_successful", ())] == 1
+    assert got[("egov_exporter_targets", (("system", "lgsp"),))] == 1
+
+
+def test_metrics_openmetrics_and_gzip(running):
+    r = running()
+    om = r.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert om.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert om.text.endswith("# EOF\n")
+    raw = r.http.get(r.base + "/metrics", headers={"Accept-Encoding": "gzip"}, timeout=5, stream=True)
+    assert raw.headers["Content-Encoding"] == "gzip"
+    body = gzip.decompress(raw.raw.read())
+    assert b"egov_target_up{" in body
+
+
+def test_landing_page_lists_targets(running):
+    r = running()
+    resp = r.get("/")
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
+    for name in ("lgsp-stats", "portal-home"):
+        assert f"/probe?target={name}" in resp.text
+    assert "2 up" in resp.text and "poll cache" in resp.text
+
+
+def test_unknown_path_is_404(running):
+    assert running(start=False).get("/debug/vars").status_code == 404
+
+
+def test_secrets_never_served(running):
+    r = running()
+    for path in ("/metrics", "/", "/probe?target=lgsp-stats", "/probe?target=lgsp-stats&format=json"):
+        resp = r.get(path)
+        assert resp.status_code == 200, path
+        assert TOKEN not in resp.text, path
+
+
+# ------------------------------------------------------------------------------------------ reload
+
+
+def test_reload_good_then_bad(running):
+    r = running()
+    assert r.get("/-/reload").status_code == 405
+    r.config.write_text(config_text(r.upstream.port, extra_target=True), encoding="utf-8")
+    resp = r.post("/-/reload")
+    assert resp.status_code == 200, resp.text
+    assert [t.name for t in r.app.config.targets] == ["lgsp-stats", "portal-home", "portal-contact"]
+    assert wait_until(lambda: r.metrics().get(up("portal-contact", "portal")) == 1, 5.0)
+
+    r.config.write_text("targets:\n  - name: broken\n    kind: http\n    interval: fast\n", encoding="utf-8")
+    resp = r.post("/-/reload")
+    assert resp.status_code == 400
+    assert "the running configuration is kept" in resp.text
+    assert "targets[0].interval: must be a duration like 30s or 5m, got \"fast\"" in resp.text
+    assert [t.name for t in r.app.config.targets] == ["lgsp-stats", "portal-home", "portal-contact"]
+    assert wait_until(lambda: r.metrics().get(("egov_exporter_config_last_reload_successful", ())) == 0, 3.0)
+    got = r.metrics()
+    assert got[up("lgsp-stats", "lgsp")] == 1 and got[up("portal-contact", "portal")] == 1
+
+
+def test_reload_disabled(running):
+    r = running(start=False, lifecycle=False)
+    assert r.post("/-/reload").status_code == 403
+
+
+# ------------------------------------------------------------------------------------------- probe
+
+
+def test_probe_known_target_shows_fetched_and_extracted(running):
+    r = running()
+    before = len(r.upstream.requests)
+    resp = r.get("/probe?target=lgsp-stats")
+    assert resp.status_code == 200
+    text = resp.text
+    assert text.startswith("target lgsp-stats (kind json, system lgsp): up")
+    assert f"fetched GET http://127.0.0.1:{r.upstream.port}/stats: HTTP 200" in text
+    assert '"dvc-hoso"' in text  # the body it fetched
+    assert "Bearer <redacted>" in text and TOKEN not in text
+    assert 'egov_lgsp_api_calls_total{api="dancu-tracuu"} 8841' in text
+    assert len(r.upstream.requests) == before + 1  # polled now
+
+    data = r.get("/probe?target=lgsp-stats&format=json").json()
+    assert data["state"] == "up" and data["reason"] is None
+    assert {"name": "egov_lgsp_api_calls_total", "labels": {"api": "dat-dai"}, "value": 77.0} in data["samples"]
+    assert data["fetched"][0]["status"] == 200
+
+
+@pytest.mark.parametrize("query", ["target=nope", f"target=http://127.0.0.1:{{port}}/stats", "", "target=",
+                                   "target=lgsp-stats&target=portal-home"])
+def test_probe_unknown_target_is_400_and_fetches_nothing(running, query):
+    r = running()
+    before = list(r.upstream.requests)
+    resp = r.get("/probe?" + query.format(port=r.upstream.port))
+    assert resp.status_code == 400
+    assert r.upstream.requests == before
+
+
+def test_probe_disabled(running):
+    r = running(start=False, probe=False)
+    assert r.get("/probe?target=lgsp-stats").status_code == 403
+    assert r.upstream.requests == []
+
+
+# -------------------------------------------------------------------------------------- basic auth
+
+
+def test_basic_auth_from_web_config(running, tmp_path):
+    hashed = bcrypt.hashpw(b"prom-pass", bcrypt.gensalt(4)).decode()
+    web_file = tmp_path / "web.yml"
+    web_file.write_text(f"basic_auth_users:\n  prometheus: '{hashed.replace('$2b$', '$2y$', 1)}'\n")
+    r = running(web=load_web_config(str(web_file)))
+    for path in ("/metrics", "/", "/-/ready", "/probe?target=lgsp-stats"):
+        resp = r.get(path)
+        assert resp.status_code == 401, path
+        assert resp.headers["WWW-Authenticate"] == 'Basic realm="egov-exporter"'
+    assert r.post("/-/reload").status_code == 401
+    assert r.get("/metrics", auth=("prometheus", "wrong")).status_code == 401
+    assert r.get("/metrics", auth=("someone", "prom-pass")).status_code == 401
+    assert r.get("/metrics", auth=("prometheus", "prom-pass")).status_code == 200
+    assert r.get("/metrics", auth=("prometheus", "prom-pass")).status_code == 200  # remembered pair
+
+
+@pytest.mark.parametrize("text,address", [(":9877", ("0.0.0.0", 9877)), ("127.0.0.1:0", ("127.0.0.1", 0)),
+                                          ("[::1]:9100", ("::1", 9100))])
+def test_parse_listen_address(text, address):
+    assert parse_listen_address(text) == address
+
+
+@pytest.mark.parametrize("bad", ["9877", "localhost", "host:port", ":99999", ""])
+def test_parse_listen_address_refuses(bad):
+    with pytest.raises(ValueError, match=r"--web.listen-address must be \[host\]:port"):
+        parse_listen_address(bad)

@@ -55,6 +55,8 @@ class App:
         self.page_sections: list[Callable[[], str]] = []
         #: called with the new config after every successful (re)load
         self.on_config: list[Callable[[Config], None]] = []
+        #: called by stop(), after the scheduler stopped (e.g. the history writer's last write)
+        self.on_stop: list[Callable[[], None]] = []
 
     # configuration -------------------------------------------------------------------------
     def _select_shard(self, config: Config) -> Config:
@@ -104,6 +106,8 @@ class App:
 
     def stop(self) -> None:
         self.scheduler.stop()
+        for hook in self.on_stop:
+            hook()
 
     # reading -------------------------------------------------------------------------------
     def ready(self) -> bool:

@@ -248,12 +248,50 @@ class MaintenanceWindow(Strict):
         return self
 
 
+#: metric families the embedded history records by default: scores, provincial counts and ratios,
+#: and each target's availability (shell-style patterns on the metric name)
+HISTORY_FAMILIES: tuple[str, ...] = (
+    "egov_qd766_*", "egov_par7_*", "egov_services_*", "egov_documents_*", "egov_lgsp_shared_data_*",
+    "egov_portal_required_section*", "egov_portal_newest_article_timestamp_seconds",
+    "egov_target_up", "egov_target_state", "egov_target_poll_duration_seconds",
+)
+_FAMILY_RE = re.compile(r"^[a-zA-Z_:*?\[][a-zA-Z0-9_:*?\[\]!]*$")
+
+
 class HistoryConfig(Strict):
     enabled: bool = True
+    #: the SQLite file; a relative path is taken from the working directory (like Prometheus's
+    #: --storage.tsdb.path)
     path: str = "egov-history.sqlite"
     #: how often indicator values are written
     interval: Duration = 300.0
     retention: Duration = 3 * 366 * 86400.0
+    #: metric families recorded (shell-style patterns on the metric name)
+    families: list[str] = list(HISTORY_FAMILIES)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must be a file path, got an empty string")
+        return v
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not _FAMILY_RE.match(name):
+                raise ValueError(f"{_show(name)} is not a metric name or a pattern like egov_qd766_*")
+        return v
+
+    @model_validator(mode="after")
+    def _durations(self) -> "HistoryConfig":
+        if self.interval < 1:
+            raise ValueError(f"interval must be at least 1s, got {self.interval:g}s")
+        if self.retention < self.interval:
+            raise ValueError(f"retention ({self.retention:g}s) must not be shorter than interval "
+                             f"({self.interval:g}s)")
+        return self
 
 
 class ScoringConfig(Strict):

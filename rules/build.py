@@ -356,8 +356,8 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
             "This " + n.period + " so far, " + what + " at {{ $labels.target }} is {{ $value | humanizePercentage }}"
             " of the total, below the national target of " + _num(100 * target.min) + " %. See the units "
             "dragging it down on the dashboard.",
-            _link(th, "egov-qd766" if not key.startswith(("documents", "work")) else "egov-documents",
-                  "var-period=" + n.period), indicator=key))
+            _link(th, "egov-" + ratio.split(":")[1].split("_")[1],
+                  "var-target={{ $labels.target }}&var-period=" + n.period), indicator=key))
     return out
 
 

@@ -21,6 +21,7 @@ import datetime as dt
 import re
 import unicodedata
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
@@ -29,7 +30,6 @@ from collectors.extract import compile_jsonpath, jsonpath_values, parse_number
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
 from collectors.profiles import load_profile, resolve
 from exporter.config import Strict
-from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, MetricSpec
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -49,8 +49,7 @@ JsonPath = Annotated[str, AfterValidator(_jsonpath)]
 
 def _present(items: str, data: Any) -> bool:
     """Whether the list ``items`` selects from is in the answer at all (an empty list is)."""
-    container = items[:-3] if items.endswith("[*]") else items
-    return bool(compile_jsonpath(container).find(data))
+    return bool(compile_jsonpath(items.removesuffix("[*]")).find(data))
 
 
 class _Source(Strict):
@@ -74,7 +73,7 @@ class VersionSource(_Source):
 
 
 class ListSource(_Source):
-    """A paged JSON list (``{limit}`` and ``{offset}`` in the path, WSO2's ``count``/``list``/``pagination``)."""
+    """A paged JSON list with ``{limit}`` and ``{offset}`` in its path (WSO2: count, list, pagination)."""
 
     page_size: int = Field(default=25, ge=1, le=1000)
     max_pages: int = Field(default=50, ge=1, le=1000)
@@ -174,7 +173,7 @@ class LgspConfig(HttpConfig):
         return v
 
     @model_validator(mode="after")
-    def _profile(self) -> "LgspConfig":
+    def _profile(self) -> LgspConfig:
         profile = load_profile("lgsp", LgspProfile, self.profile, self.profile_file)
         for key in self.endpoints:
             if getattr(profile, key) is None:
@@ -185,8 +184,9 @@ class LgspConfig(HttpConfig):
 # --------------------------------------------------------------------------------------- metrics
 
 _PERIOD_NOTE = (" Counted since the start of the calendar period (label period: month, quarter, year; "
-                "Asia/Ho_Chi_Minh) and reset to 0 at the period's start, so rate()/increase() work (a reset is "
-                "a counter reset) and a quarter's total is the last value of period=\"quarter\" before the reset.")
+                "Asia/Ho_Chi_Minh) and reset to 0 at the period's start, so rate()/increase() work (a reset "
+                "is a counter reset) and a quarter's total is the last value of period=\"quarter\" before "
+                "the reset.")
 _API_NOTE = (" At most max_apis APIs (the busiest over the longest period) are named; the rest are summed "
              "into api=\"other\".")
 
@@ -209,7 +209,8 @@ LGSP_METRICS = (
                vi="số ứng dụng đã kết nối LGSP"),
     MetricSpec("egov_lgsp_shared_data_applications_connected", "gauge",
                "The province's applications with shared data that are connected through the LGSP "
-               "(numerator of the PAR Index ratio).", vi="số ứng dụng có dữ liệu chia sẻ đã kết nối qua LGSP"),
+               "(numerator of the PAR Index ratio).",
+               vi="số ứng dụng có dữ liệu chia sẻ đã kết nối qua LGSP"),
     MetricSpec("egov_lgsp_shared_data_applications", "gauge",
                "The province's applications with shared data that should connect through the LGSP "
                "(denominator of the PAR Index ratio).", vi="số ứng dụng có dữ liệu chia sẻ cần kết nối"),
@@ -245,7 +246,7 @@ def _first(expr: str | None, data: Any) -> Any:
 
 
 class _Traffic:
-    __slots__ = ("requests", "faults", "latency_sum", "latency_weight")
+    __slots__ = ("faults", "latency_sum", "latency_weight", "requests")
 
     def __init__(self) -> None:
         self.requests = self.faults = self.latency_sum = self.latency_weight = 0.0
@@ -257,11 +258,17 @@ class _Traffic:
             self.latency_sum += latency * requests
             self.latency_weight += requests
 
+    def merge(self, other: _Traffic) -> None:
+        self.requests += other.requests
+        self.faults += other.faults
+        self.latency_sum += other.latency_sum
+        self.latency_weight += other.latency_weight
+
 
 class LgspCollector(HttpCollector):
     kind = "lgsp"
-    summary = ("data sharing platform (WSO2 API Manager by default): gateway version, per-API traffic, published "
-               "APIs, connected and shared-data applications, national platform link")
+    summary = ("data sharing platform (WSO2 API Manager by default): gateway version, per-API traffic, "
+               "published APIs, connected and shared-data applications, national platform link")
     Config = LgspConfig
     default_system = "lgsp"
     metrics = HTTP_METRICS + LGSP_METRICS
@@ -271,10 +278,13 @@ class LgspCollector(HttpCollector):
         super().__init__(target, ctx)
         self.profile = load_profile("lgsp", LgspProfile, target.profile, target.profile_file)
 
-    def url(self, source: str, path: str) -> str:
-        return resolve(self.target.url, self.target.endpoints.get(source, path))
+    def path(self, source: str, src: _Source) -> str:
+        """The source's path (or URL) template: the target's ``endpoints`` entry, else the profile's."""
+        return self.target.endpoints.get(source, src.path)
 
-    def json_of(self, resp: Response, what: str) -> Any:
+    def get_json(self, path: str, what: str) -> Any:
+        """GET a JSON answer (an HTML page where JSON is expected is a parse failure)."""
+        resp = self.fetch("GET", resolve(self.target.url, path), what=what)
         if "html" in resp.content_type:
             raise CollectError("parse", f"{what}: expected JSON, got {resp.content_type}")
         return resp.json()
@@ -284,14 +294,14 @@ class LgspCollector(HttpCollector):
         p = self.profile
         out = Collected()
         self.read_version(p.version, out)
-        found = len(out.samples)
         if p.apis is not None:
             items = self.read_list("apis", p.apis, out, "egov_lgsp_apis_published")
             if items is not None:
                 out.add("egov_lgsp_apis_published", len(items))
         connected: list[str] | None = None
         if p.applications is not None:
-            connected = self.read_list("applications", p.applications, out, "egov_lgsp_applications_connected")
+            connected = self.read_list("applications", p.applications, out,
+                                       "egov_lgsp_applications_connected")
             if connected is not None:
                 out.add("egov_lgsp_applications_connected", len(connected))
         self.read_shared_data(connected, out)
@@ -299,14 +309,15 @@ class LgspCollector(HttpCollector):
             self.read_statistics(p.statistics, out)
         if self.target.national_platform_url:
             self.read_national_platform(out)
-        extracted = {s.name for s in out.samples[found:]} - {"egov_lgsp_national_platform_up",
-                                                             "egov_lgsp_national_platform_response_seconds"}
-        if out.skipped and not extracted and not any(s.name == "egov_lgsp_gateway_info" for s in out.samples):
+        # every figure missing (the national platform's state is a measurement of its own): not an LGSP answer
+        figures = [s for s in out.samples if s.name.startswith("egov_lgsp_")
+                   and not s.name.startswith("egov_lgsp_national_platform")]
+        if out.skipped and not figures:
             raise CollectError("parse", "no LGSP figure found in the answers: " + out.skipped[0])
         return out
 
     def read_version(self, src: VersionSource, out: Collected) -> None:
-        resp = self.fetch("GET", self.url("version", src.path), what="version")
+        resp = self.fetch("GET", resolve(self.target.url, self.path("version", src)), what="version")
         self.checked(resp, out)
         m = re.search(src.regex, resp.text())
         version = m.group(1).strip() if m else ""
@@ -319,10 +330,11 @@ class LgspCollector(HttpCollector):
         """Names of the counted items over all pages; None (and a skip) when the list is not in the answer."""
         names: list[str] = []
         offset = 0
-        paged = "{offset}" in src.path
+        template = self.path(source, src)
+        paged = "{offset}" in template
         for page in range(src.max_pages if paged else 1):
-            path = src.path.replace("{limit}", str(src.page_size)).replace("{offset}", str(offset))
-            data = self.json_of(self.fetch("GET", self.url(source, path), what=f"{source} page {page + 1}"), source)
+            path = template.replace("{limit}", str(src.page_size)).replace("{offset}", str(offset))
+            data = self.get_json(path, f"{source} page {page + 1}")
             if page == 0 and not _present(src.items, data):
                 out.skipped.append(f"{metric}: nothing at {src.items}")
                 return None
@@ -357,7 +369,7 @@ class LgspCollector(HttpCollector):
         src = self.profile.shared_data
         if src is None:
             return
-        data = self.json_of(self.fetch("GET", self.url("shared_data", src.path), what="shared data"), "shared data")
+        data = self.get_json(self.path("shared_data", src), "shared data")
         for name, expr in (("egov_lgsp_shared_data_applications_connected", src.connected),
                            ("egov_lgsp_shared_data_applications", src.expected)):
             value = parse_number(_first(expr, data))
@@ -371,12 +383,12 @@ class LgspCollector(HttpCollector):
         problems: dict[str, str] = {}
         for period in self.target.periods:
             start, end = period_bounds(now, period)
-            path = (src.path.replace("{period}", period).replace("{from}", start.isoformat(timespec="seconds"))
-                    .replace("{to}", end.isoformat(timespec="seconds"))
-                    .replace("{from_ms}", str(int(start.timestamp() * 1000)))
-                    .replace("{to_ms}", str(int(end.timestamp() * 1000))))
-            data = self.json_of(self.fetch("GET", self.url("statistics", path), what=f"statistics {period}"),
-                                "statistics")
+            values = {"period": period, "from": start.isoformat(timespec="seconds"),
+                      "to": end.isoformat(timespec="seconds"), "from_ms": str(int(start.timestamp() * 1000)),
+                      "to_ms": str(int(end.timestamp() * 1000))}
+            path = re.sub(r"\{(period|from|to|from_ms|to_ms)\}",
+                          lambda m, v=values: quote(v[m.group(1)], safe=""), self.path("statistics", src))
+            data = self.get_json(path, f"statistics {period}")
             if not _present(src.items, data):
                 problems.setdefault("egov_lgsp_api_requests_total", f"nothing at {src.items} ({period})")
                 continue
@@ -399,7 +411,7 @@ class LgspCollector(HttpCollector):
         out.skipped += [f"{name}: {why}" for name, why in problems.items()]
         if not by_period:
             return
-        # the named APIs: all when they fit, else the busiest over the longest period read; one set for all periods
+        # the named APIs: all when they fit, else the busiest over the longest period (one set for all)
         named = {api for apis in by_period.values() for api in apis}
         if len(named) > self.target.max_apis:
             longest = max(by_period, key=PERIODS.index)
@@ -408,17 +420,14 @@ class LgspCollector(HttpCollector):
         for period, apis in by_period.items():
             shown: dict[str, _Traffic] = {}
             for api, traffic in apis.items():
-                agg = shown.setdefault(api if api in named else OTHER, _Traffic())
-                agg.requests += traffic.requests
-                agg.faults += traffic.faults
-                agg.latency_sum += traffic.latency_sum
-                agg.latency_weight += traffic.latency_weight
+                shown.setdefault(api if api in named else OTHER, _Traffic()).merge(traffic)
             for api, t in sorted(shown.items()):
                 out.add("egov_lgsp_api_requests_total", t.requests, api=api, period=period)
                 if "egov_lgsp_api_faults_total" not in problems:
                     out.add("egov_lgsp_api_faults_total", t.faults, api=api, period=period)
                 if t.latency_weight > 0:
-                    out.add("egov_lgsp_api_latency_seconds", t.latency_sum / t.latency_weight, api=api, period=period)
+                    out.add("egov_lgsp_api_latency_seconds", t.latency_sum / t.latency_weight, api=api,
+                            period=period)
 
     def read_national_platform(self, out: Collected) -> None:
         read = self.profile.national_platform

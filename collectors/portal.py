@@ -39,10 +39,12 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _UNIT_SECONDS = {"giây": 1, "phút": 60, "giờ": 3600, "tiếng": 3600, "ngày": 86400, "tuần": 7 * 86400,
                  "tháng": 30 * 86400, "năm": 365 * 86400}
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(z|[+-]\d{2}:?\d{2})?)?")
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})"
+                  r"(?:[t ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(z|[+-]\d{2}:?\d{2})?)?")
 _LONG = re.compile(r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})")
 _DMY = re.compile(r"(?<![\d/.-])(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{4}|\d{2})(?![\d/.-])")
-_TIME = re.compile(r"(?<![\d/.:-])(\d{1,2})\s*(?::|h|giờ)\s*(\d{2})(?:\s*:\s*(\d{2}))?(?:\s*(am|pm|sa|ch))?(?![\d/.-])")
+_TIME = re.compile(r"(?<![\d/.:-])(\d{1,2})\s*(?::|h|giờ)\s*(\d{2})(?:\s*:\s*(\d{2}))?"
+                   r"(?:\s*(am|pm|sa|ch))?(?![\d/.-])")
 _RELATIVE = re.compile(r"(\d+)\s*(giây|phút|giờ|tiếng|ngày|tuần|tháng|năm)\s*trước")
 _JUST_NOW = re.compile(r"vừa\s*(?:xong|đăng|cập nhật)|mới\s*đăng")
 _DAY_WORDS = {"hôm nay": 0, "hôm qua": 1, "hôm kia": 2}
@@ -64,6 +66,10 @@ def _clock_time(text: str) -> tuple[int, int, int] | None:
     if hour > 23 or minute > 59 or second > 59:
         return None
     return hour, minute, second
+
+
+def _without(text: str, m: re.Match) -> str:
+    return text[:m.start()] + " " + text[m.end():]
 
 
 def _local(year: int, month: int, day: int, clock: tuple[int, int, int] | None) -> float | None:
@@ -97,13 +103,13 @@ def parse_vi_datetime(text: str | None, now: float) -> float | None:
                 return None
         return _local(y, mo, d, clock)
     m = _LONG.search(t)
-    if m:
-        return _local(int(m.group(3)), int(m.group(2)), int(m.group(1)), _clock_time(t[:m.start()] + " " + t[m.end():]))
+    if m:  # the time, if any, is printed before or after the date
+        return _local(int(m.group(3)), int(m.group(2)), int(m.group(1)), _clock_time(_without(t, m)))
     m = _DMY.search(t)
     if m:
         year = int(m.group(4))
         year += 2000 if year < 100 else 0
-        return _local(year, int(m.group(3)), int(m.group(1)), _clock_time(t[:m.start()] + " " + t[m.end():]))
+        return _local(year, int(m.group(3)), int(m.group(1)), _clock_time(_without(t, m)))
     m = _RELATIVE.search(t)
     if m:
         return now - int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
@@ -126,7 +132,7 @@ def _css(value: str) -> str:
 
     try:
         soupsieve.compile(value)
-    except Exception as exc:  # soupsieve.SelectorSyntaxError and friends
+    except soupsieve.SelectorSyntaxError as exc:
         raise ValueError(f"not a valid CSS selector {value!r}: {str(exc).splitlines()[0]}") from None
     return value
 
@@ -158,7 +164,7 @@ class Section(Strict):
         return [_css(s) for s in v]
 
     @model_validator(mode="after")
-    def _something(self) -> "Section":
+    def _something(self) -> Section:
         if not (self.links or self.select or self.href):
             raise ValueError(f"section {self.name} needs links, select or href")
         return self
@@ -257,9 +263,9 @@ class PortalConfig(HttpConfig):
     required_sections: list[Section] | None = None
     #: windows of egov_portal_articles_published (label ``window``)
     article_windows: list[str] = ["7d", "30d"]
-    #: read the article list (false: a site without one)
+    #: read the profile's article list (false: a site without one)
     articles: bool = True
-    #: read the Q&A counters (false: a sub-site without a Q&A page)
+    #: read the profile's Q&A page (false: a sub-site without one)
     qa: bool = True
 
     @field_validator("article_windows")
@@ -272,7 +278,7 @@ class PortalConfig(HttpConfig):
         return v
 
     @model_validator(mode="after")
-    def _profile(self) -> "PortalConfig":
+    def _profile(self) -> PortalConfig:
         load_profile("portal", PortalProfile, self.profile, self.profile_file)
         return self
 
@@ -345,21 +351,16 @@ class PortalCollector(HttpCollector):
         resp, home = self.page(self.profile.home, "home page")
         self.checked(resp, out)
         self.read_sections(home, out)
-        if self.target.articles:
-            if self.profile.articles is None:
-                out.skipped.append("egov_portal_newest_article_timestamp_seconds: the profile has no article list")
-            else:
-                self.read_articles(self.profile.articles, out)
-        if self.target.qa:
-            if self.profile.qa is None:
-                out.skipped.append("egov_portal_questions_received_total: the profile has no Q&A page")
-            else:
-                self.read_qa(self.profile.qa, out)
+        if self.target.articles and self.profile.articles is not None:
+            self.read_articles(self.profile.articles, out)
+        if self.target.qa and self.profile.qa is not None:
+            self.read_qa(self.profile.qa, out)
         return out
 
     # sections --------------------------------------------------------------------------------
     def read_sections(self, soup: Any, out: Collected) -> None:
-        scope = soup.select(self.profile.sections_scope) if self.profile.sections_scope else [soup]
+        # links are looked for in the menus; a redesign without them: the whole page (links are still links)
+        scope = (soup.select(self.profile.sections_scope) if self.profile.sections_scope else []) or [soup]
         links = [a for part in scope for a in part.find_all("a")]
         texts = {_match_text(t) for a in links for t in (a.get_text(" "), a.get("title") or "") if t.strip()}
         hrefs = [a.get("href") or "" for a in links]
@@ -404,18 +405,21 @@ class PortalCollector(HttpCollector):
             if new == 0 or oldest < horizon:  # an empty (or repeated) page, or past the longest window
                 break
         if not dates:
-            why = f"no dated article matches {rules.item!r}" + (f" ({undated} without a readable date)" if undated else "")
+            why = f"no dated article matches {rules.item!r}"
+            if undated:
+                why += f" ({undated} without a readable date)"
             out.skipped += [f"egov_portal_newest_article_timestamp_seconds: {why}",
                             f"egov_portal_articles_published: {why}"]
             return
         if undated:
-            out.skipped.append(f"egov_portal_articles_published: {undated} of {undated + len(dates)} articles "
-                               "without a readable date")
+            out.skipped.append(f"egov_portal_articles_published: {undated} of {undated + len(dates)} "
+                               "articles without a readable date")
         newest = max(dates)
         out.add("egov_portal_newest_article_timestamp_seconds", newest)
         out.add("egov_portal_newest_article_age_seconds", max(0.0, now - newest))
         for label, seconds in self.windows:
-            out.add("egov_portal_articles_published", sum(1 for d in dates if d >= now - seconds), window=label)
+            published = sum(1 for d in dates if d >= now - seconds)  # a future date counts as published
+            out.add("egov_portal_articles_published", published, window=label)
 
     # Q&A -------------------------------------------------------------------------------------
     def read_qa(self, rules: QA, out: Collected) -> None:

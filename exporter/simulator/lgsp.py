@@ -29,6 +29,12 @@ from exporter.simulator.server import Reply, Request
 from exporter.simulator.world import TZ, Unit, World, period_start
 
 VERSION = "WSO2 API Manager-4.2.0"
+VERSION_ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+                  'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+                  '<ns:getVersionResponse xmlns:ns="http://version.services.core.carbon.wso2.org">'
+                  f"<return>{VERSION}</return></ns:getVersionResponse></soapenv:Body></soapenv:Envelope>")
+INVALID_CREDENTIALS = ('{"code":900901,"message":"Invalid Credentials","description":"Invalid Credentials. '
+                       'Make sure you have provided the correct security credentials"}')
 CLIENT_ID = "egov-exporter"
 CLIENT_SECRET = "demo-lgsp-secret"
 TOKEN_LIFETIME = 3600.0
@@ -106,8 +112,9 @@ class LgspSystem:
     # the model -------------------------------------------------------------------------------
     def apis(self) -> list[dict[str, Any]]:
         return [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp/{self.world.seed}/{name}")), "name": name,
-                 "description": f"API {name} chia sẻ qua LGSP tỉnh Mô Phỏng", "context": context, "version": "1.0.0",
-                 "provider": "admin", "type": "HTTP", "lifeCycleStatus": state, "hasThumbnail": False}
+                 "description": f"API {name} chia sẻ qua LGSP tỉnh Mô Phỏng", "context": context,
+                 "version": "1.0.0", "provider": "admin", "type": "HTTP", "lifeCycleStatus": state,
+                 "hasThumbnail": False}
                 for name, context, state, _ in _APIS]
 
     def applications(self) -> list[dict[str, Any]]:
@@ -141,10 +148,10 @@ class LgspSystem:
     def handle(self, req: Request) -> Reply | None:
         path = req.path.rstrip("/") or "/"
         if path == "/services/Version":
-            return Reply(200, '<ns:getVersionResponse xmlns:ns="http://version.services.core.carbon.wso2.org">'
-                              f"<return>{VERSION}</return></ns:getVersionResponse>", "application/xml; charset=UTF-8")
+            return Reply(200, VERSION_ANSWER, "application/xml; charset=UTF-8")
         if path == "/oauth2/token":
             return self._token(req)
+        checked = self.world.now().isoformat(timespec="seconds")
         routes = {
             "/api/am/publisher/v4/apis": lambda: self._paged(req, self.apis()),
             "/api/am/admin/v4/applications": lambda: self._paged(req, self.applications()),
@@ -152,16 +159,14 @@ class LgspSystem:
             "/api/lgsp/v1/bao-cao/ung-dung-chia-se": lambda: Reply.json({"code": "0", "data": {
                 "tongSoUngDungCanKetNoi": len(self.shared_data_applications()),
                 "soUngDungDaKetNoi": self.connected_shared()}}),
-            "/ndxp/1.0/health": lambda: Reply.json({"status": "UP", "platform": "NDXP",
-                                                    "checkedAt": self.world.now().isoformat(timespec="seconds")}),
+            "/ndxp/1.0/health": lambda: Reply.json({"status": "UP", "platform": "NDXP", "checkedAt": checked}),
         }
         route = routes.get(path)
         if route is None:
             return None
         if not self._authorized(req):
-            return Reply(401, '{"code":900901,"message":"Invalid Credentials","description":"Invalid Credentials. '
-                              'Make sure you have provided the correct security credentials"}',
-                         "application/json", {"WWW-Authenticate": 'OAuth2 realm="WSO2 API Manager"'})
+            return Reply(401, INVALID_CREDENTIALS, "application/json",
+                         {"WWW-Authenticate": 'OAuth2 realm="WSO2 API Manager"'})
         return route()
 
     def _token(self, req: Request) -> Reply:
@@ -178,15 +183,15 @@ class LgspSystem:
         if form.get("grant_type") != "client_credentials":
             return Reply(400, '{"error":"unsupported_grant_type"}', "application/json")
         if client_id != CLIENT_ID or client_secret != CLIENT_SECRET:
-            return Reply(401, '{"error":"invalid_client","error_description":"A valid OAuth client could not be found '
-                              'for client_id"}', "application/json")
+            return Reply(401, '{"error":"invalid_client","error_description":"A valid OAuth client could not '
+                              'be found for client_id"}', "application/json")
         token = secrets.token_hex(16)
         now = self.world.clock()
         with self._lock:
             self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}  # forget expired ones
             self.tokens[token] = now + TOKEN_LIFETIME
-        return Reply.json({"access_token": token, "scope": form.get("scope", "default"), "token_type": "Bearer",
-                           "expires_in": int(TOKEN_LIFETIME)})
+        return Reply.json({"access_token": token, "scope": form.get("scope", "default"),
+                           "token_type": "Bearer", "expires_in": int(TOKEN_LIFETIME)})
 
     def _authorized(self, req: Request) -> bool:
         auth = req.headers.get("authorization", "")
@@ -202,8 +207,8 @@ class LgspSystem:
             limit = min(1000, max(1, int(req.arg("limit", "25") or 25)))
             offset = max(0, int(req.arg("offset", "0") or 0))
         except ValueError:
-            return Reply(400, '{"code":400,"message":"Bad Request","description":"limit and offset must be integers"}',
-                         "application/json")
+            return Reply(400, '{"code":400,"message":"Bad Request","description":"limit and offset must be '
+                              'integers"}', "application/json")
         page = items[offset:offset + limit]
         path = req.path
         nxt = f"{path}?limit={limit}&offset={offset + limit}" if offset + limit < len(items) else ""
@@ -215,10 +220,12 @@ class LgspSystem:
     def _usage(self, req: Request) -> Reply:
         period = req.arg("period", "month")
         if period not in ("month", "quarter", "year"):
-            return Reply(400, '{"code":400,"message":"period must be month, quarter or year"}', "application/json")
+            return Reply(400, '{"code":400,"message":"period must be month, quarter or year"}',
+                         "application/json")
         now = self.world.now()
-        rows = [{"apiName": u.api, "apiVersion": u.version, "apiCreator": "admin", "totalRequestCount": u.requests,
-                 "successCount": u.requests - u.faults, "faultCount": u.faults, "avgResponseTime": u.latency_ms}
-                for u in self.usage(period)]
+        rows = [{"apiName": u.api, "apiVersion": u.version, "apiCreator": "admin",
+                 "totalRequestCount": u.requests, "successCount": u.requests - u.faults,
+                 "faultCount": u.faults, "avgResponseTime": u.latency_ms} for u in self.usage(period)]
         return Reply.json({"period": period, "from": period_start(now, period).isoformat(timespec="seconds"),
-                           "to": now.astimezone(TZ).isoformat(timespec="seconds"), "count": len(rows), "list": rows})
+                           "to": now.astimezone(TZ).isoformat(timespec="seconds"), "count": len(rows),
+                           "list": rows})

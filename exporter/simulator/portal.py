@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import html
 import math
 import unicodedata
@@ -24,6 +23,7 @@ import unicodedata
 from exporter.simulator.server import Reply, Request
 from exporter.simulator.world import TZ, Unit, World, _hash01, _weekday_weight
 
+PORTAL_TITLE = "Cổng thông tin điện tử tỉnh Mô Phỏng"
 PAGE_SIZE = 20
 #: how far back article lists go (days)
 HISTORY_DAYS = 400
@@ -88,21 +88,25 @@ class PortalSystem:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        self._days: dict[tuple[str, dt.date], tuple[tuple[float, str, str], ...]] = {}
         province = world.units[0]
-        self.sites: dict[str, Site] = {"": Site("", province, "Cổng thông tin điện tử tỉnh Mô Phỏng", "province",
-                                                3.0, frozenset(s for s, _, _ in MENU), True)}
+        self.sites: dict[str, Site] = {"": Site("", province, PORTAL_TITLE, "province", 3.0,
+                                                frozenset(s for s, _, _ in MENU), True)}
         styles = ("dmy", "dmy_time", "long")
         depts = [u for u in world.units if u.level == "DEPARTMENT"]
         for i, unit in enumerate(depts):
-            sections = frozenset(s for s, _, _ in MENU if s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2)
+            sections = frozenset(s for s, _, _ in MENU
+                                 if s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2)
             self.sites[slugify(unit.name)] = Site(
-                slugify(unit.name), unit, f"{unit.name} - Cổng thông tin điện tử tỉnh Mô Phỏng", styles[i % 3],
+                slugify(unit.name), unit, f"{unit.name} - {PORTAL_TITLE}", styles[i % 3],
                 world.share(unit, "portal.articles", 0.1, 1.6), sections, "qa" in sections)
 
     # the model -------------------------------------------------------------------------------
-    @functools.lru_cache(maxsize=4096)
     def _day(self, slug: str, day: dt.date) -> tuple[tuple[float, str, str], ...]:
         """The articles a site publishes on a local day: (unix time, id, title), oldest first."""
+        cached = self._days.get((slug, day))
+        if cached is not None:
+            return cached
         site = self.sites[slug]
         expected = site.per_day * _weekday_weight(day)
         n = int(expected + _hash01(self.world.seed, "portal.n", slug, day))
@@ -112,7 +116,10 @@ class PortalSystem:
             when = dt.datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=TZ)
             topic = _TOPICS[int(len(_TOPICS) * _hash01(self.world.seed, "portal.topic", slug, day, i))]
             out.append((when.timestamp(), f"{day:%Y%m%d}-{i + 1}", topic))
-        return tuple(sorted(out))
+        if len(self._days) > 20000:  # bounded: a long-running simulator moves on through the days
+            self._days.clear()
+        self._days[(slug, day)] = result = tuple(sorted(out))
+        return result
 
     def articles(self, slug: str, now: dt.datetime | None = None, limit: int | None = None) -> list[Article]:
         """The site's articles published by ``now``, newest first (at most ``limit``)."""
@@ -181,12 +188,14 @@ class PortalSystem:
                 page = 1
             return Reply.html(self._page(site, base, self._list(site, base, page)))
         if parts[0] == "tin-tuc" and len(parts) == 2:
-            return Reply.html(self._page(site, base, f"<article><h2>Tin bài {html.escape(parts[1])}</h2></article>"))
+            return Reply.html(self._page(site, base, f"<article><h2>Tin bài {html.escape(parts[1])}</h2>"
+                                                     "</article>"))
         if parts == ["hoi-dap"] and site.has_qa:
             return Reply.html(self._page(site, base, self._qa(site)))
         if len(parts) == 1 and any(path == parts[0] and name in site.sections for name, _, path in MENU) \
                 or parts == ["lien-he"]:
-            return Reply.html(self._page(site, base, f"<h2>{html.escape(parts[0])}</h2><p>Đang cập nhật.</p>"))
+            return Reply.html(self._page(site, base, f"<h2>{html.escape(parts[0])}</h2>"
+                                                     "<p>Đang cập nhật.</p>"))
         return None
 
     def _page(self, site: Site, base: str, main: str) -> str:
@@ -202,7 +211,8 @@ class PortalSystem:
 <main class="portal-body">{main}</main>
 <aside class="links"><h3>Đơn vị trực thuộc</h3><ul>{subsites}</ul></aside>
 <footer class="portal-footer"><p>Cơ quan chủ quản: {html.escape(site.unit.name)}</p>
-<p><a href="{base}lien-he">Liên hệ</a> | Điện thoại: 0228.3640.000 | Email: congthongtin@mophong.gov.vn</p></footer>
+<p><a href="{base}lien-he">Liên hệ</a> | Điện thoại: 0228.3640.000 |
+Email: congthongtin@mophong.gov.vn</p></footer>
 </body></html>"""
 
     def _home(self, site: Site, base: str) -> str:
@@ -210,15 +220,18 @@ class PortalSystem:
                          f'<span class="date">{html.escape(a.shown)}</span></li>'
                          for a in self.articles(site.slug, limit=5))
         return (f'<section class="tin-moi"><h2>Tin mới</h2><ul>{latest}</ul></section>'
-                '<section class="dich-vu"><a href="https://dichvucong.gov.vn">Cổng Dịch vụ công quốc gia</a></section>')
+                '<section class="dich-vu"><a href="https://dichvucong.gov.vn">Cổng Dịch vụ công quốc gia</a>'
+                '</section>')
 
     def _list(self, site: Site, base: str, page: int) -> str:
         shown = self.articles(site.slug, limit=page * PAGE_SIZE)[(page - 1) * PAGE_SIZE:]
         items = "".join(f'<div class="news-item"><h3><a class="news-title" href="{base}tin-tuc/{a.id}">'
-                        f'{html.escape(a.title)}</a></h3><span class="news-date">{html.escape(a.shown)}</span>'
-                        f'<p class="news-summary">{html.escape(a.title)} ({html.escape(site.unit.name)}).</p></div>'
-                        for a in shown)
-        pager = f'<div class="pagination"><a href="{base}tin-tuc?page={page + 1}">Trang sau</a></div>' if shown else ""
+                        f'{html.escape(a.title)}</a></h3>'
+                        f'<span class="news-date">{html.escape(a.shown)}</span>'
+                        f'<p class="news-summary">{html.escape(a.title)} ({html.escape(site.unit.name)}).</p>'
+                        '</div>' for a in shown)
+        pager = (f'<div class="pagination"><a href="{base}tin-tuc?page={page + 1}">Trang sau</a></div>'
+                 if shown else "")
         return f'<h2>Tin tức - Sự kiện</h2><div class="news-list">{items}</div>{pager}'
 
     def _qa(self, site: Site) -> str:

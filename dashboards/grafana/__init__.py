@@ -1,0 +1,1 @@
+"""Grafana dashboards as code (grafana-foundation-sdk): one module per dashboard, generated to json/ by build.py."""

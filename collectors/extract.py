@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from typing import Any, Literal
 
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as jsonpath_parse
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from exporter.config import Strict
 from exporter.plugin import Collected
@@ -222,3 +223,223 @@ def extract_html(rules: list[HtmlMetric], soup: Any, out: Collected, base_labels
                     out.skipped.append(f"{rule.name}: no number in {rule.select!r} (got {str(raw)[:40]!r})")
                 continue
             out.add(rule.name, value, **labels)
+
+
+# ------------------------------------------------------------------------------------ HTML tables
+
+
+def norm_text(text: str) -> str:
+    """Header and cell text compared the way people read it: NFC (some systems send decomposed
+    Vietnamese), case-folded, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def _header_parts(text: str) -> list[str]:
+    return [p for p in (norm_text(x) for x in text.split("/")) if p]
+
+
+class TableCell(Strict):
+    """Where a label or value is in a table row: the column whose header text is ``column`` (stacked
+    headers joined with ``/``: ``Tiếp nhận / Trực tuyến``; the last parts suffice when they are unique),
+    optionally an element inside the cell (``css``), one of its attributes (``attr``, default its text)
+    and a regular expression whose first group (or whole match) is taken."""
+
+    column: str
+    css: str | None = None
+    attr: str | None = None
+    regex: str | None = None
+
+    @field_validator("column")
+    @classmethod
+    def _column(cls, v: str) -> str:
+        if not _header_parts(v):
+            raise ValueError("column must name a header text")
+        return v
+
+    @field_validator("css")
+    @classmethod
+    def _css(cls, v: str | None) -> str | None:
+        return HtmlMetric._select(v) if v is not None else v
+
+    @field_validator("regex")
+    @classmethod
+    def _cell_regex(cls, v: str | None) -> str | None:
+        return HtmlMetric._regex(v)
+
+    def read(self, cell: Any) -> str | None:
+        el = cell.select_one(self.css) if self.css else cell
+        if el is None:
+            return None
+        if self.attr:
+            raw = el.get(self.attr)
+            text = " ".join(raw) if isinstance(raw, list) else raw
+        else:
+            text = el.get_text(" ", strip=True)
+        if text is not None and self.regex:
+            m = re.search(self.regex, text)
+            text = (m.group(1) if m.groups() else m.group(0)) if m else None
+        return text
+
+
+class TableValue(TableCell, MetricRule):
+    """One metric from one column of a table: a sample per row (``labels`` here are literal values)."""
+
+
+class HtmlTable(Strict):
+    """Metrics from the rows of an HTML table, columns found by their header text (so a vendor adding or
+    reordering columns changes nothing).  Merged cells (``colspan``/``rowspan``) are expanded.  Each row
+    gives one sample per value; rows whose label cell is empty or has no match (totals, sub-headings) are
+    passed over; rows giving the same labels are added up (e.g. the levels of one unit)."""
+
+    #: CSS selector of the table(s)
+    select: str = "table"
+    #: labels read from cells: a column header, or a TableCell
+    label_columns: dict[str, str | TableCell] = {}
+    #: only rows whose cell in that column matches the regular expression (``re.search``, any case)
+    where: dict[str, str] = {}
+    #: header rows at the top; default: the rows of <thead>, else the leading rows made only of <th>
+    header_rows: int | None = Field(default=None, ge=0, le=20)
+    values: list[TableValue] = Field(min_length=1)
+
+    @field_validator("select")
+    @classmethod
+    def _table_select(cls, v: str) -> str:
+        return HtmlMetric._select(v)
+
+    @field_validator("where")
+    @classmethod
+    def _where(cls, v: dict[str, str]) -> dict[str, str]:
+        for expr in v.values():
+            HtmlMetric._regex(expr)
+        return v
+
+    def cells(self) -> dict[str, TableCell]:
+        return {k: (TableCell(column=ref) if isinstance(ref, str) else ref)
+                for k, ref in self.label_columns.items()}
+
+
+def table_grid(table: Any, header_rows: int | None = None) -> tuple[list[list[str]], list[list[Any]]]:
+    """The table as a grid of cells with merged cells expanded: (header path of each column, body rows)."""
+    trs = table.select(":scope > tr, :scope > thead > tr, :scope > tbody > tr, :scope > tfoot > tr")
+    grid: list[list[Any]] = []
+    carry: dict[int, tuple[int, Any]] = {}  # column -> (rows still covered, cell) of a rowspan
+    for tr in trs:
+        row: list[Any] = []
+        cells = iter(tr.find_all(["td", "th"], recursive=False))
+        while True:
+            while len(row) in carry:
+                left, held = carry.pop(len(row))
+                if left > 1:
+                    carry[len(row)] = (left - 1, held)
+                row.append(held)
+            cell = next(cells, None)
+            if cell is None:
+                break
+            span_c = _span(cell.get("colspan"), 200)
+            span_r = _span(cell.get("rowspan"), 5000)
+            for _ in range(span_c):
+                if span_r > 1:
+                    carry[len(row)] = (span_r - 1, cell)
+                row.append(cell)
+        for col in sorted(c for c in carry if c >= len(row)):  # rowspans right of the row's own cells
+            while len(row) < col:
+                row.append(None)
+            left, held = carry.pop(col)
+            if left > 1:
+                carry[col] = (left - 1, held)
+            row.append(held)
+        grid.append(row)
+    if header_rows is None:
+        thead = table.select(":scope > thead > tr")
+        header_rows = len(thead) if thead else next(
+            (i for i, row in enumerate(grid) if not row or any(c is None or c.name != "th" for c in row)),
+            len(grid))
+    head, body = grid[:header_rows], grid[header_rows:]
+    width = max((len(r) for r in grid), default=0)
+    paths: list[list[str]] = []
+    for col in range(width):
+        parts: list[str] = []
+        seen: Any = None
+        for row in head:
+            cell = row[col] if col < len(row) else None
+            if cell is not None and cell is not seen:
+                parts += _header_parts(cell.get_text(" ", strip=True))
+            seen = cell
+        paths.append(parts)
+    return paths, body
+
+
+def _span(raw: Any, limit: int) -> int:
+    try:
+        return max(1, min(int(str(raw).strip()), limit))
+    except (TypeError, ValueError):
+        return 1
+
+
+def find_column(paths: list[list[str]], column: str) -> int | None:
+    """Index of the first column whose header path ends with ``column``'s parts."""
+    want = _header_parts(column)
+    return next((i for i, path in enumerate(paths) if path[-len(want):] == want), None)
+
+
+def extract_tables(rules: list[HtmlTable], soup: Any, out: Collected, base_labels: dict[str, str] | None = None,
+                   number_format: str = "vi") -> None:
+    # rules often read the same table: expand it once
+    grids: dict[tuple[int, int | None], tuple[list[list[str]], list[list[Any]]]] = {}
+    for rule in rules:
+        tables = soup.select(rule.select)
+        problems: dict[str, list[str]] = {v.name: [] for v in rule.values}
+        sums: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        if not tables:
+            for v in rule.values:
+                problems[v.name].append(f"no table matches {rule.select!r}")
+        label_cells = rule.cells()
+        for table in tables:
+            key = (id(table), rule.header_rows)
+            if key not in grids:
+                grids[key] = table_grid(table, rule.header_rows)
+            paths, body = grids[key]
+            where = [(col, find_column(paths, col), re.compile(expr, re.I)) for col, expr in rule.where.items()]
+            labels_at = {k: (find_column(paths, c.column), c) for k, c in label_cells.items()}
+            absent = [col for col, i, _ in where if i is None] + \
+                     [c.column for i, c in labels_at.values() if i is None]
+            if absent:
+                for v in rule.values:
+                    problems[v.name].append(f"no column {absent[0]!r} in {rule.select!r}")
+                continue
+            values_at = []
+            for v in rule.values:
+                i = find_column(paths, v.column)
+                if i is None:
+                    problems[v.name].append(f"no column {v.column!r} in {rule.select!r}")
+                else:
+                    values_at.append((v, i))
+            for n, row in enumerate(body):
+                if any(i >= len(row) or row[i] is None or not rx.search(row[i].get_text(" ", strip=True))
+                       for _, i, rx in where):
+                    continue
+                labels = dict(base_labels or {})
+                for key, (i, cell) in labels_at.items():
+                    text = cell.read(row[i]) if i < len(row) and row[i] is not None else None
+                    if not text:
+                        break
+                    labels[key] = text
+                else:
+                    for v, i in values_at:
+                        raw = v.read(row[i]) if i < len(row) and row[i] is not None else None
+                        value = v.number(raw, number_format) if raw is not None else None
+                        if value is None:
+                            problems[v.name].append(f"no number in column {v.column!r}, row {n + 1} "
+                                                    f"(got {str(raw)[:40]!r})")
+                            continue
+                        key = (v.name, tuple(sorted({**labels, **v.labels}.items())))
+                        sums[key] = sums.get(key, 0.0) + value
+        emitted = {name for name, _ in sums}
+        for v in rule.values:
+            if v.optional:
+                continue
+            if not problems[v.name] and v.name not in emitted:
+                problems[v.name].append(f"no row of {rule.select!r} matched")
+            out.skipped.extend(f"{v.name}: {p}" for p in dict.fromkeys(problems[v.name]))
+        for (name, labels), value in sums.items():
+            out.add(name, value, **dict(labels))

@@ -6,11 +6,13 @@ kinds from the ``egov_exporter.collectors`` entry-point group, see ``exporter.re
 
 from __future__ import annotations
 
+from collectors.documents import DocumentsCollector
 from collectors.html import HtmlCollector
 from collectors.http import HttpCollector
 from collectors.json import JsonCollector
 from collectors.lgsp import LgspCollector
 from collectors.portal import PortalCollector
+from collectors.services import ServicesCollector
 from exporter.plugin import Collector
 
 KINDS: dict[str, type[Collector]] = {cls.kind: cls for cls in (
@@ -19,4 +21,6 @@ KINDS: dict[str, type[Collector]] = {cls.kind: cls for cls in (
     HtmlCollector,
     PortalCollector,
     LgspCollector,
+    DocumentsCollector,
+    ServicesCollector,
 )}

@@ -1,0 +1,212 @@
+"""The simulated public-service portal / administrative-procedure system (Cổng dịch vụ công, iGate-like).
+
+Under ``/services/``:
+
+* ``GET /`` — the portal's home page.
+* ``POST /realms/igate/protocol/openid-connect/token`` — a Keycloak-like token endpoint: client
+  credentials (``client_id`` :data:`CLIENT_ID`, ``client_secret`` :data:`CLIENT_SECRET`) in, a bearer token
+  valid :data:`TOKEN_LIFETIME` seconds out.
+* ``GET /pa/dossier-statistic/--by-agency?fromDate=&toDate=&page=&size=`` — per-agency statistics for a
+  reporting period as a Spring page; needs a bearer token from the endpoint above.
+* ``GET /thong-ke/ket-qua-giai-quyet?tuNgay=&denNgay=`` — the public "Kết quả giải quyết TTHC" table (no
+  login): per unit one row per service level (Toàn trình, Một phần), the unit's cell merged over them.
+
+Every figure comes from :func:`figures` (World-based, deterministic, growing through office hours):
+``paid_online <= with_fee <= received``, ``full_online <= online``, ``digitized <= received``,
+``early + on_time + late <= received``.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import threading
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from exporter.simulator.reports import reporting_period, vi_number
+from exporter.simulator.server import Reply, Request
+from exporter.simulator.world import PROVINCE_NAME, Unit, World
+
+CLIENT_ID = "egov-exporter"
+CLIENT_SECRET = "sim-services-secret"
+REALM = "igate"
+TOKEN_LIFETIME = 300
+#: dossiers received per working day by a unit of weight 1
+PER_DAY = 12.0
+MAX_PAGE_SIZE = 200
+#: the service levels of the public table, in its order
+LEVELS = ("Toàn trình", "Một phần")
+
+
+def figures(world: World, unit: Unit, period: str) -> dict[str, int]:
+    """A unit's statistics for the reporting period to the simulated now (``pending_*``: the backlog now)."""
+    received = world.count(unit, "svc.received", PER_DAY, period)
+    online = world.part(received, unit, "svc.online", 0.45, 0.95)
+    postal = world.part(received - online, unit, "svc.postal", 0.0, 0.1)
+    with_fee = world.part(received, unit, "svc.fee", 0.2, 0.6)
+    completed = world.part(received, unit, "svc.done", 0.75, 0.95)
+    late = world.part(completed, unit, "svc.late", 0.0, 0.12)
+    early = world.part(completed - late, unit, "svc.early", 0.3, 0.7)
+    # the backlog: this month's dossiers not yet completed plus a carry-over from before
+    month = world.count(unit, "svc.received", PER_DAY, "month")
+    carry = int(PER_DAY * world.weight(unit, "svc.received") * world.share(unit, "svc.carry", 1.0, 3.0))
+    pending = month - world.part(month, unit, "svc.done", 0.75, 0.95) + carry
+    overdue = world.part(pending, unit, "svc.overdue", 0.0, 0.15)
+    return {
+        "received": received, "online": online, "direct": received - online - postal, "postal": postal,
+        "full_online": world.part(online, unit, "svc.full", 0.5, 0.95),
+        "with_fee": with_fee, "paid_online": world.part(with_fee, unit, "svc.paid", 0.3, 0.95),
+        "digitized": world.part(received, unit, "svc.digitized", 0.4, 0.95),
+        "completed": completed, "early": early, "on_time": completed - late - early, "late": late,
+        "pending": pending, "pending_in_time": pending - overdue, "pending_overdue": overdue,
+    }
+
+
+class ServicesSystem:
+    name = "services"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._tokens: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def handle(self, req: Request) -> Reply | None:
+        if req.path in ("/", ""):
+            return Reply.html(_HOME)
+        if req.path == f"/realms/{REALM}/protocol/openid-connect/token":
+            return self._token(req)
+        if req.path == "/pa/dossier-statistic/--by-agency":
+            return self._by_agency(req)
+        if req.path == "/thong-ke/ket-qua-giai-quyet":
+            return self._table(req)
+        return None
+
+    # Keycloak --------------------------------------------------------------------------------
+    def _token(self, req: Request) -> Reply:
+        if req.method != "POST":
+            return Reply.json({"error": "invalid_request", "error_description": "HTTP method not allowed"}, 405)
+        form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", errors="replace")).items()}
+        if form.get("grant_type") != "client_credentials":
+            return Reply.json({"error": "unsupported_grant_type",
+                               "error_description": "Unsupported grant_type"}, 400)
+        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+            return Reply.json({"error": "unauthorized_client",
+                               "error_description": "Invalid client or Invalid client credentials"}, 401)
+        token = secrets.token_urlsafe(32)
+        now = self.world.clock()
+        with self._lock:
+            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}  # forget expired ones
+            if len(self._tokens) >= 10000:
+                self._tokens.clear()
+            self._tokens[token] = now + TOKEN_LIFETIME
+        return Reply.json({"access_token": token, "expires_in": TOKEN_LIFETIME, "refresh_expires_in": 0,
+                           "token_type": "Bearer", "not-before-policy": 0, "scope": "profile email"})
+
+    def _authorized(self, req: Request) -> bool:
+        scheme, _, token = req.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        return expiry is not None and expiry > self.world.clock()
+
+    # statistics API --------------------------------------------------------------------------
+    def _by_agency(self, req: Request) -> Reply:
+        if not self._authorized(req):
+            reply = Reply.json({"error": "invalid_token",
+                                "error_description": "Token verification failed"}, 401)
+            reply.headers["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
+            return reply
+        period = reporting_period(req.arg("fromDate"), req.arg("toDate"), self.world.now())
+        if period is None:
+            return Reply.json({"status": 400, "error": "Bad Request", "path": "/pa/dossier-statistic/--by-agency",
+                               "message": "fromDate must be the first day of a month, quarter or year and "
+                                          "toDate within it"}, 400)
+        try:
+            page = max(0, int(req.arg("page", "0") or 0))
+            size = min(MAX_PAGE_SIZE, max(1, int(req.arg("size", "20") or 20)))
+        except ValueError:
+            return Reply.json({"status": 400, "error": "Bad Request",
+                               "message": "page and size are numbers"}, 400)
+        units = self.world.children
+        chunk = units[page * size:(page + 1) * size]
+        pages = -(-len(units) // size)
+        content = [self._item(u, figures(self.world, u, period)) for u in chunk]
+        sort = {"empty": False, "sorted": True, "unsorted": False}
+        return Reply.json({
+            "content": content,
+            "pageable": {"sort": sort, "offset": page * size, "pageNumber": page, "pageSize": size,
+                         "paged": True, "unpaged": False},
+            "totalElements": len(units), "totalPages": pages, "last": page >= pages - 1, "size": size,
+            "number": page, "sort": sort, "numberOfElements": len(content), "first": page == 0,
+            "empty": not content,
+        })
+
+    @staticmethod
+    def _item(unit: Unit, f: dict[str, int]) -> dict[str, Any]:
+        return {
+            "agency": {"id": unit.id, "code": unit.code, "name": unit.name},
+            "received": {"total": f["received"], "online": f["online"], "direct": f["direct"],
+                         "postal": f["postal"]},
+            "fullOnline": f["full_online"], "feeRequired": f["with_fee"], "paidOnline": f["paid_online"],
+            "digitized": f["digitized"],
+            "resolved": {"total": f["completed"], "early": f["early"], "onTime": f["on_time"],
+                         "late": f["late"]},
+            "processing": {"total": f["pending"], "inTime": f["pending_in_time"],
+                           "overdue": f["pending_overdue"]},
+        }
+
+    # public table ----------------------------------------------------------------------------
+    def level_rows(self, unit: Unit, f: dict[str, int]) -> list[dict[str, int]]:
+        """The unit's figures split by service level (rows of the public table; they add up to ``f``)."""
+        full = {"online": f["full_online"]}
+        for key in ("direct", "postal", "early", "on_time", "late", "pending_in_time", "pending_overdue"):
+            full[key] = self.world.part(f[key], unit, "svc.level", 0.3, 0.7)
+        rest = {key: f[key] - value for key, value in full.items()}
+        return [full, rest]
+
+    def _table(self, req: Request) -> Reply:
+        first, last = req.arg("tuNgay"), req.arg("denNgay")
+        period = reporting_period(first, last, self.world.now())
+        if period is None:
+            return Reply.html(_page("Kết quả giải quyết TTHC", "<p class='loi'>Khoảng thời gian không hợp lệ: "
+                                    "từ ngày phải là ngày đầu tháng, quý hoặc năm.</p>"), 400)
+        rows = []
+        totals: dict[str, int] = {}
+        for unit in self.world.children:
+            f = figures(self.world, unit, period)
+            link = (f"<a href='/services/thong-ke/chi-tiet?maDonVi={quote(unit.code)}'>"
+                    f"{html.escape(unit.name)}</a>")
+            for i, (level, row) in enumerate(zip(LEVELS, self.level_rows(unit, f))):
+                for key, value in row.items():
+                    totals[key] = totals.get(key, 0) + value
+                head = f"<td rowspan='{len(LEVELS)}' class='don-vi'>{link}</td>" if i == 0 else ""
+                rows.append(f"<tr>{head}<td>{level}</td>{_cells(row)}</tr>")
+        rows.append(f"<tr class='tong'><td colspan='2'><b>Tổng cộng</b></td>{_cells(totals)}</tr>")
+        table = (
+            "<table class='table table-bordered ket-qua-giai-quyet'><thead>"
+            "<tr><th rowspan='2'>Đơn vị</th><th rowspan='2'>Mức độ</th><th colspan='4'>Tiếp nhận</th>"
+            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th></tr>"
+            "<tr><th>Tổng</th><th>Trực tuyến</th><th>Trực tiếp</th><th>BCCI</th><th>Tổng</th><th>Trước hạn</th>"
+            "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+        return Reply.html(_page("Kết quả giải quyết TTHC",
+                                f"<p class='ky'>Từ ngày {html.escape(first or '')} đến ngày "
+                                f"{html.escape(last or '')}</p>{table}"))
+
+
+def _cells(row: dict[str, int]) -> str:
+    received = row["online"] + row["direct"] + row["postal"]
+    done = row["early"] + row["on_time"] + row["late"]
+    values = (received, row["online"], row["direct"], row["postal"], done, row["early"], row["on_time"],
+              row["late"], row["pending_in_time"], row["pending_overdue"])
+    return "".join(f"<td class='so'>{vi_number(v)}</td>" for v in values)
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>{title} - Cổng dịch vụ công "
+            f"{PROVINCE_NAME}</title></head><body><header><h1>Cổng dịch vụ công</h1></header><main>"
+            f"<h2>{title}</h2>{body}</main></body></html>")
+
+
+_HOME = _page("Trang chủ", "<nav><a href='/services/thong-ke/ket-qua-giai-quyet'>Kết quả giải quyết TTHC</a>"
+                           "</nav><p>Nộp hồ sơ trực tuyến, tra cứu hồ sơ, thanh toán trực tuyến.</p>")

@@ -294,11 +294,30 @@ class HistoryConfig(Strict):
         return self
 
 
+class ManualValue(Strict):
+    """A criterion's value set by a person (a PAR 7 criterion no system measures), with who and when."""
+
+    #: the criterion's code in a scorecard that takes manual values (e.g. C03 of par7)
+    criterion: str
+    #: the criterion's ratio from 0 to 1; true / false for met / not met
+    value: bool | float
+    set_by: str = Field(min_length=1)
+    set_at: dt.datetime | dt.date
+    note: str = ""
+
+    @field_validator("value")
+    @classmethod
+    def _ratio(cls, v: bool | float) -> bool | float:
+        if not isinstance(v, bool) and not 0 <= v <= 1:
+            raise ValueError(f"must be between 0 and 1 (a ratio; true/false for met / not met), got {_show(v)}")
+        return v
+
+
 class ScoringConfig(Strict):
     #: scorecard files; relative paths are taken from the config file's folder, then the package's
     scorecards: list[str] = ["indicators/qd766.yaml", "indicators/par7.yaml"]
     #: values of criteria no system can measure (PAR 7), with who set them and when
-    manual: list[dict[str, Any]] = []
+    manual: list[ManualValue] = []
 
 
 class Config(Strict):
@@ -579,10 +598,22 @@ def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] 
             for k, name in enumerate(window.targets):
                 if name not in seen:
                     errors.append(f"maintenance[{j}].targets[{k}]: no target named {_show(name)}")
+        errors.extend(_check_scoring(cfg.scoring, base_dir or Path(".")))
     if errors:
         raise ConfigError(errors)
     assert cfg is not None
     return cfg.model_copy(update={"targets": targets, "defaults": defaults})
+
+
+def _check_scoring(scoring: ScoringConfig, base_dir: Path) -> list[str]:
+    """Problems of the scorecard files and manual values (checked by the indicator engine, when present)."""
+    try:
+        from exporter.scoring import check_scoring
+    except ModuleNotFoundError as exc:
+        if exc.name in ("exporter.scoring",):
+            return []
+        raise
+    return check_scoring(scoring, base_dir)
 
 
 def load_config(path: str | os.PathLike, *, kinds: dict[str, type] | None = None,

@@ -12,6 +12,7 @@ from collectors.http import HttpCollector
 from collectors.json import JsonCollector
 from collectors.lgsp import LgspCollector
 from collectors.portal import PortalCollector
+from collectors.qd766 import Qd766Collector
 from collectors.services import ServicesCollector
 from exporter.plugin import Collector
 
@@ -23,4 +24,5 @@ KINDS: dict[str, type[Collector]] = {cls.kind: cls for cls in (
     LgspCollector,
     DocumentsCollector,
     ServicesCollector,
+    Qd766Collector,
 )}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +40,16 @@ class Server(ThreadingHTTPServer):
         if ctx is not None:
             self.socket = ctx.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line, never a traceback on stderr: a client that speaks plain HTTP to the TLS port, fails
+        the handshake or goes away is routine (debug); anything else is a warning."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # ssl.SSLError, resets, broken pipes, timeouts
+            log.debug("connection from %s ended: %s", client_address[0], exc)
+        else:
+            log.warning("request from %s failed: %s: %s", client_address[0], type(exc).__name__, exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="egov-http", daemon=True)
         thread.start()
@@ -57,6 +68,9 @@ class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
     server_version = f"egov-exporter/{__version__}"
+    #: seconds a connection may sit idle (or half-sent, or mid-handshake) before it is closed, so that
+    #: clients that open connections and send nothing cannot hold the server's threads forever
+    timeout = 120
 
     def log_message(self, fmt: str, *args: Any) -> None:  # access log at debug level only
         log.debug("%s %s", self.address_string(), fmt % args)
@@ -101,9 +115,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if not self._authorized():
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= 65536:
+            self.close_connection = True
+            self._send(400, "Bad Content-Length (at most 65536 bytes).\n")
+            return
         if length:
-            self.rfile.read(min(length, 65536))
+            self.rfile.read(length)
         if urlsplit(self.path).path == "/-/reload":
             self._reload()
         else:

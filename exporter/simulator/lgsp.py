@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from exporter.simulator.server import Reply, Request
-from exporter.simulator.world import TZ, Unit, World, period_start
+from exporter.simulator.world import TZ, Unit, World, _hash01, period_start
 
 VERSION = "WSO2 API Manager-4.2.0"
 VERSION_ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
@@ -140,7 +140,10 @@ class LgspSystem:
             unit = self.owner[name]
             requests = self.world.count(unit, f"lgsp.api.{name}", per_day, period, at=now)
             faults = self.world.part(requests, unit, f"lgsp.fault.{name}", 0.002, 0.04)
-            latency = round(self.world.share(unit, f"lgsp.latency.{name}", 35.0, 900.0), 1)
+            # an API's typical latency, a little different in each period (averages over different days)
+            typical = self.world.share(unit, f"lgsp.latency.{name}", 35.0, 900.0)
+            start = period_start(now, period).date()
+            latency = round(typical * (0.9 + 0.2 * _hash01(self.world.seed, "lgsp.latency", name, start)), 1)
             out.append(Usage(name, "1.0.0", requests, faults, latency))
         return out
 

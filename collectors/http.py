@@ -79,8 +79,11 @@ class HttpCollector(Collector):
         except CollectError as exc:
             self.ctx.note(request=f"{method} {url}", error=f"{exc.reason}: {exc.message}")
             raise
+        # an upstream may echo the request's credentials: they go before the excerpt is cut (the configured
+        # secrets are redacted from the whole /probe answer later)
+        redact = getattr(self.ctx.http, "redact", None) or (lambda text: text)
         self.ctx.note(request=f"{method} {url}", status=resp.status, seconds=round(resp.elapsed, 4),
-                      bytes=len(resp.body), content_type=resp.content_type, body=resp.text()[:2000])
+                      bytes=len(resp.body), content_type=resp.content_type, body=redact(resp.text())[:2000])
         return resp
 
     def checked(self, resp: Response, out: Collected) -> None:

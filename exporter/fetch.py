@@ -237,7 +237,7 @@ def _cert_not_after(raw: Any) -> float | None:
     if isinstance(sock, ssl.SSLSocket):
         try:
             cert = sock.getpeercert()
-        except (ValueError, OSError):
+        except (ValueError, OSError, AttributeError):  # AttributeError: the connection was closed meanwhile
             return None
         if cert and cert.get("notAfter"):
             return float(ssl.cert_time_to_seconds(cert["notAfter"]))
@@ -258,7 +258,9 @@ class _OAuth2Token:
     def get(cls, client: "HttpClient", force: bool = False) -> str:
         auth = client.target.auth
         assert auth is not None and auth.token_url and auth.client_secret is not None
-        key = (auth.token_url, auth.client_id, tuple(auth.scopes))
+        # the secret is part of the key: a target with other (or wrong) credentials never borrows a token
+        key = (auth.token_url, auth.client_id, auth.client_secret, tuple(auth.scopes),
+               tuple(sorted(auth.params.items())))
         now = client.clock()
         with cls._lock:
             cached = cls._cache.get(key)
@@ -301,6 +303,9 @@ class HttpClient:
         self.sessions = sessions or SessionPool()
         self.clock = clock
         self.stats = {"retries": 0, "requests": 0, "token_requests": 0}
+        #: the credentials the last request carried (an auth header's value; of ``Authorization``, the part
+        #: after "Basic " / "Bearer "): an upstream that echoes them must not have them shown (``redact``)
+        self.sent_credentials: tuple[str, ...] = ()
 
     def _auth_headers(self, force_token: bool = False) -> dict[str, str]:
         auth = self.target.auth
@@ -316,6 +321,13 @@ class HttpClient:
         if auth.type == "header":
             return {auth.name: auth.value.reveal()}
         return {"Authorization": "Bearer " + _OAuth2Token.get(self, force=force_token)}
+
+    def redact(self, text: str) -> str:
+        """``text`` without the credentials this client sent (an upstream may echo its request headers)."""
+        for secret in sorted(self.sent_credentials, key=len, reverse=True):
+            if len(secret) >= 3 and secret in text:
+                text = text.replace(secret, "<redacted>")
+        return text
 
     def request(self, method: str = "GET", url: str | None = None, *, json: Any = None,
                 data: Any = None, headers: dict[str, str] | None = None, ok_statuses: Any = None,
@@ -368,7 +380,11 @@ class HttpClient:
         target = self.target
         hdrs = dict(target.headers)
         if authenticate:
-            hdrs.update(self._auth_headers(force_token))
+            auth_headers = self._auth_headers(force_token)
+            hdrs.update(auth_headers)
+            self.sent_credentials = tuple(
+                v.partition(" ")[2] if k.lower() == "authorization" and " " in v else v
+                for k, v in auth_headers.items())
         if headers:
             hdrs.update(headers)
         verify: Any = not target.tls.insecure_skip_verify
@@ -414,7 +430,9 @@ class HttpClient:
                                    retryable=True) from None
             if isinstance(exc, requests.exceptions.ConnectionError) and resp is None:
                 raise CollectError("connect", f"{label}: cannot connect: {_short(exc)}", retryable=True) from None
-            raise CollectError("other", f"{label}: connection broken: {_short(exc)}", retryable=True) from None
+            # the connection broke after the answer began (e.g. a body shorter than its Content-Length)
+            raise CollectError("connect", f"{label}: connection broken mid-answer: {_short(exc)}",
+                               retryable=True) from None
         except requests.exceptions.RequestException as exc:
             raise CollectError("other", f"{label}: {_short(exc)}") from None
         finally:

@@ -68,6 +68,10 @@ def load_web_config(path: str) -> WebConfig:
     return cfg
 
 
+#: checked for an unknown user name (exporter-toolkit does the same)
+_NO_USER_HASH = b"$2b$10$TIxmqGXI9GePaW7K1uwe2OdPmURXgqt0LJQqXrFtbo2BtRm0MH3Vi"
+
+
 class BasicAuth:
     """Checks ``Authorization: Basic`` against bcrypt hashes; remembers good pairs (bcrypt is slow)."""
 
@@ -87,6 +91,8 @@ class BasicAuth:
             return False
         hashed = self.users.get(user)
         if hashed is None:
+            # as slow as a known user's wrong password, so that timing does not tell which users exist
+            bcrypt.checkpw(password.encode(), _NO_USER_HASH)
             return False
         key = hmac.new(hashed.encode(), password.encode(), "sha256").digest()
         with self._lock:

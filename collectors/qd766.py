@@ -7,7 +7,7 @@ endpoints, and the raw counts of the tree-shaped ones, under one scheme the scor
 
 * ``egov_qd766_score{unit, group, period, source="published"}``, ``egov_qd766_max_score``;
 * ``egov_qd766_metric_numerator|denominator|score{unit, group, period, metric}`` (metrics shape);
-* ``egov_qd766_count{unit, group, period, field}`` (tree shape: received, on_time, paid_online, ...).
+* ``egov_qd766_figure{unit, group, period, field}`` (tree shape: received, on_time, paid_online, ...).
 
 ``unit`` is the portal's ``departmentCode`` (H44, H44.100).  transparency and handling-satisfaction give
 only ``departmentId``; it is joined to the code the tree endpoints gave (polled first in each round; the
@@ -76,7 +76,7 @@ QD766_METRICS = (
                ("unit", "group", "period", "metric"), vi="tỷ lệ công bố"),
     MetricSpec("egov_qd766_metric_info", "gauge", "Vietnamese name of each metric code.",
                ("group", "metric", "name"), vi="tên chỉ số"),
-    MetricSpec("egov_qd766_count", "gauge",
+    MetricSpec("egov_qd766_figure", "gauge",
                "Raw count behind a tree-shaped group score, as published. TDGQ: received, on_time, completed "
                "(province), overdue (units); TTTT: with_fee, paid_online, fee_procedures, fee_procedures_distinct, "
                "fee_procedures_paid_online, fee_procedures_with_dossiers; CLGQ (province only): "
@@ -125,6 +125,8 @@ class Endpoint(Strict):
     #: the period is sent as fromDate/toDate (first and last day) instead of timeType/year/month
     dates: bool = False
     formality_key: str = "formalityId"
+    #: rows carry departmentCode (false: departmentId only, joined to the code another endpoint gave)
+    codes: bool = True
     parent: NodeFields = NodeFields()
     child: NodeFields = NodeFields()
     row: NodeFields = NodeFields()
@@ -204,6 +206,11 @@ class Qd766Config(HttpConfig):
         unknown = [e for e in self.endpoints if e not in known]
         if unknown:
             raise ValueError(f"unknown endpoint {unknown[0]!r}; the profile has {', '.join(known)}")
+        chosen = [e for e in profile.endpoints if e.name in (self.endpoints or known)]
+        if not any(e.codes for e in chosen):
+            with_codes = ", ".join(e.name for e in profile.endpoints if e.codes)
+            raise ValueError(f"{', '.join(e.name for e in chosen)} name units by departmentId only: also poll one of "
+                             f"{with_codes}, which give the departmentCode")
         return self
 
     def load_profile(self) -> Qd766Profile:
@@ -329,8 +336,9 @@ class Qd766Collector(HttpCollector):
         assert slowest is not None
         self.checked(slowest, out)
         if rnd.rows == 0:
-            missing = next((f"{ep}: {field}" for ep, fields in rnd.missing.items() for field in fields), "no rows")
-            raise CollectError("parse", f"no evaluation data in any answer ({missing})")
+            missing = [f"{ep} {', '.join(fields)}" for ep, fields in rnd.missing.items() if fields]
+            raise CollectError("parse", "no evaluation data in any answer"
+                               + (f" (missing: {'; '.join(missing)})" if missing else " (no rows)"))
         self._finish(rnd, starts, out)
         return out
 
@@ -403,7 +411,7 @@ class Qd766Collector(HttpCollector):
             rnd.add("egov_qd766_score", rnd.get(ep.name, node, fields.score, where), **labels, source="published")
             rnd.add("egov_qd766_max_score", rnd.get(ep.name, node, fields.max_score, where), **labels)
             for label, field in fields.counts.items():
-                rnd.add("egov_qd766_count", rnd.get(ep.name, node, field, where), **labels, field=label)
+                rnd.add("egov_qd766_figure", rnd.get(ep.name, node, field, where), **labels, field=label)
 
     def _metrics(self, ep: Endpoint, period: str, data: dict, rnd: _Round, first_page: bool) -> int:
         """Read one page; return the number of pages the portal says there are."""

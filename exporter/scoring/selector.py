@@ -1,6 +1,6 @@
 """Metric selectors of the scorecards: a PromQL-like subset.
 
-    egov_qd766_count{group="TTTT",field="paid_online"}
+    egov_qd766_figure{group="TTTT",field="paid_online"}
     egov_services_dossiers_completed_total{timeliness=~"early|on_time"}
     min(egov_target_up{system="lgsp"})
 

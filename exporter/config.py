@@ -301,9 +301,16 @@ class ManualValue(Strict):
     criterion: str
     #: the criterion's ratio from 0 to 1; true / false for met / not met
     value: bool | float
-    set_by: str = Field(min_length=1)
+    set_by: str
     set_at: dt.datetime | dt.date
     note: str = ""
+
+    @field_validator("set_by")
+    @classmethod
+    def _who(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name who set the value")
+        return v
 
     @field_validator("value")
     @classmethod

@@ -262,11 +262,11 @@ def evaluate(card: Scorecard, index: Index, manual: Mapping[str, Manual] | None 
                     indicators[(source.name, key, g.code, ind.code)] = r
         for key in own:
             for g in card.groups:
-                parts = [indicators.get((source.name, key, g.code, i.code)) for i in g.indicators
+                parts = [(i, indicators.get((source.name, key, g.code, i.code))) for i in g.indicators
                          if not i.informational]
-                if any(p is None for p in parts):
+                if any(r is None and not i.optional for i, r in parts) or all(r is None for _i, r in parts):
                     continue
-                total = sum((p.points or 0.0) for p in parts)  # type: ignore[union-attr]
+                total = sum((r.points or 0.0) for _i, r in parts if r is not None)
                 groups[(source.name, key, g.code)] = ROUNDINGS[g.round](total) if g.round else total
     if card.published is not None:
         pub = card.published

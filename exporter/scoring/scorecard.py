@@ -28,6 +28,10 @@ _METRIC = re.compile(r"^egov_[a-z0-9_]+$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
+#: the official totals of the scorecards the province is judged by: a file with these ids must add up to them
+OFFICIAL_TOTALS = {"qd766": (Decimal(100), "Decision 766/QĐ-TTg"), "par7": (Decimal("13.5"), "PAR Index component 7")}
+
+
 class ScorecardError(Exception):
     """A scorecard file is unusable; ``messages`` holds one line per problem (``<file>: <place>: <what>``)."""
 
@@ -99,6 +103,9 @@ class Indicator(Strict):
     when_zero: Literal["zero", "full", "unscored"] = "zero"
     #: shown but worth no points (max 0)
     informational: bool = False
+    #: may be absent altogether (the upstream leaves it out in some scopes): the group is then scored
+    #: without it, instead of not at all
+    optional: bool = False
     inputs: dict[str, Inputs] = {}
     #: no system measures it: only a manual value (scoring.manual) scores it
     manual_only: bool = False
@@ -287,6 +294,10 @@ class Scorecard(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scorecard":
+        official = OFFICIAL_TOTALS.get(self.scorecard)
+        if official is not None and exact(self.total_max) != official[0]:
+            raise ValueError(f"scorecard {self.scorecard} must total {_fmt(official[0])} points ({official[1]}), "
+                             f"got total_max {_fmt(self.total_max)}")
         total = sum((exact(g.max) for g in self.groups), Decimal(0))
         if total != exact(self.total_max):
             raise ValueError(f"groups' maxima add up to {_fmt(total)}, expected total_max {_fmt(self.total_max)}")

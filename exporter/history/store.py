@@ -108,7 +108,7 @@ class HistoryDB:
 
     # --------------------------------------------------------------------------------- errors
     def _error(self, exc: BaseException) -> HistoryError:
-        text = str(exc) or type(exc).__name__
+        text = " ".join(str(exc).split()) or type(exc).__name__
         if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
             return HistoryError(f"history file {self.path} is corrupt or not a SQLite database ({text}); "
                                 "move it away to start a new one")
@@ -156,8 +156,8 @@ class HistoryDB:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         if result != "ok":
-            raise HistoryError(f"history file {self.path} is corrupt ({result}); move it away to start a "
-                               "new one")
+            raise HistoryError(f"history file {self.path} is corrupt ({' '.join(str(result).split())}); move it "
+                               "away to start a new one")
 
     def close(self) -> None:
         try:

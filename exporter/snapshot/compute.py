@@ -1,0 +1,484 @@
+"""Building a snapshot: every figure of the report definition for a period and for the one before it,
+read from one source (history or Prometheus), as one JSON-able document that every output renders.
+
+How a figure is read (the same for both sources, see :mod:`exporter.snapshot.sources`):
+
+* **period-to-date counters** (``read: counter``) of a calendar period: each series' last sample before the
+  period ends, with ``period="<quarter|month|year>"``, within ``lookback`` (1 day) of the end, or anywhere
+  in the period when nothing was sampled in that last day.  For a ``--from/--to`` range: the increase of the
+  ``period="year"`` counters over the range (resets at the year's start counted as resets).
+* **gauges**: the last sample before the period ends, the same way.
+* **rows**: series are added up per value of the breakdown label (``unit``); where several targets report
+  the same row, the one reporting the most is kept (``combine_targets``).  The province figure is the
+  upstream's own aggregate row when there is one (the province unit, by its level or because other unit
+  codes extend it: H44 -> H44.100), else the rows' sum; a ratio's province figure is the ratio of sums.
+* **trends**: the same figure at the end of each day (``step``) of the period.
+* **availability**: the mean of the target's ``egov_target_up`` samples over the period (means are
+  rounded to 12 decimals, below any figure shown, so that the sources' summation order does not show).
+* **ranks**: units ranked on the total of their group scores (highest first, then unit code), within
+  their level when it is known; the province row is not ranked.
+
+All sums use ``math.fsum`` (exact, independent of the order series arrive in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, TextIO
+
+from exporter import __version__
+from exporter.snapshot.periods import TZ, Period
+from exporter.snapshot.selectors import Selector, parse_selector
+from exporter.snapshot.sources import Series, iso
+from exporter.snapshot.spec import Indicator, ReportSpec, Scorecard
+
+EPS = 0.001  # evaluate "before the end": samples at the end instant belong to the next period
+SCHEMA = "egov-exporter/snapshot/v1"
+Row = tuple[float | None, float | None, float | None]  # value, numerator, denominator
+
+
+class NoDataError(Exception):
+    """Nothing to report for the period (one line for the user)."""
+
+
+class Progress:
+    """``snapshot: [3/40] ...`` lines on stderr while a long pull runs."""
+
+    def __init__(self, stream: TextIO | None = sys.stderr, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled and stream is not None
+        self.total = 0
+        self.done = 0
+
+    def __call__(self, what: str) -> None:
+        self.done += 1
+        if self.enabled:
+            print(f"snapshot: [{self.done}/{self.total}] {what}", file=self.stream, flush=True)
+
+
+def natural_key(code: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
+
+
+def r2(x: float) -> float:
+    """Two decimals, ties away from zero (how published scores are shown)."""
+    return float(Decimal(repr(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _ratio(n: float | None, d: float | None) -> float | None:
+    return n / d if n is not None and d else None
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return a - b if a is not None and b is not None else None
+
+
+# ------------------------------------------------------------------------------------------ rows
+
+
+def _grouped(series: list[Series], by: str) -> dict[str, dict[str, list[float]]]:
+    out: dict[str, dict[str, list[float]]] = {}
+    for labels, v in series:
+        key = labels.get(by, "") if by else ""
+        out.setdefault(key, {}).setdefault(labels.get("target", ""), []).append(v)
+    return out
+
+
+def _pick(by_target: dict[str, float], combine: str) -> tuple[str | None, float]:
+    if combine == "sum":
+        return None, math.fsum(by_target.values())
+    target = min(by_target, key=lambda t: (-by_target[t], t))
+    return target, by_target[target]
+
+
+def figure_rows(ind: Indicator, values: dict[str, list[Series]]) -> dict[str, Row]:
+    """One row per value of the breakdown label: (value, numerator, denominator)."""
+    if ind.is_ratio:
+        num = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in _grouped(values["numerator"], ind.by).items()}
+        den = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in _grouped(values["denominator"], ind.by).items()}
+        rows: dict[str, Row] = {}
+        for key, by_target in den.items():
+            target, d = _pick(by_target, ind.combine_targets)
+            nums = num.get(key, {})
+            if ind.combine_targets == "sum":
+                n = math.fsum(nums.values()) if nums else None
+            else:
+                n = nums.get(target)  # type: ignore[arg-type]
+            rows[key] = (_ratio(n, d), n, d)
+        return rows
+    grouped = _grouped(values["value"], ind.by)
+    return {k: (_pick({t: math.fsum(v) for t, v in ts.items()}, ind.combine_targets)[1], None, None)
+            for k, ts in grouped.items()}
+
+
+def aggregate_keys(keys: list[str], levels: dict[str, str], aggregate_levels: list[str]) -> set[str]:
+    """Rows that are the province itself: by level, or a unit code that other codes extend (H44, H44.1)."""
+    out = {k for k in keys if levels.get(k) in aggregate_levels}
+    out |= {k for k in keys if k and any(o.startswith(k + ".") for o in keys)}
+    return out
+
+
+def figure_total(ind: Indicator, rows: dict[str, Row], aggregates: set[str]) -> Row:
+    if not rows:
+        return (None, None, None)
+    agg = sorted(k for k in rows if k in aggregates) if ind.by == "unit" else []
+    if agg:
+        return rows[agg[0]]
+    parts = [r for k, r in rows.items() if k not in aggregates]
+    if ind.is_ratio:
+        both = [r for r in parts if r[1] is not None and r[2] is not None]
+        if not both:
+            return (None, None, None)
+        n, d = math.fsum(r[1] for r in both), math.fsum(r[2] for r in both)
+        return (_ratio(n, d), n, d)
+    vals = [r[0] for r in parts if r[0] is not None]
+    if not vals:
+        return (None, None, None)
+    fn: Callable[[list[float]], float] = {"sum": math.fsum, "max": max, "min": min}[ind.aggregate]
+    return (fn(vals), None, None)
+
+
+def _increase(points: list[tuple[float, float]], start: float) -> list[tuple[float, float]]:
+    """Cumulative increase since ``start`` at each sample in [start, ...), a drop counting as a reset;
+    the base is the last sample before ``start`` (or the first one after it, when there is none)."""
+    before = [v for t, v in points if t < start]
+    inside = [(t, v) for t, v in points if t >= start]
+    prev = before[-1] if before else (inside[0][1] if inside else 0.0)
+    total, out = 0.0, []
+    for t, v in inside:
+        total += v - prev if v >= prev else v
+        prev = v
+        out.append((t, total))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ builder
+
+
+class Builder:
+    def __init__(self, source: Any, spec: ReportSpec, period: Period, *, lookback: float = 86400.0,
+                 step: float = 86400.0, progress: Progress | None = None) -> None:
+        self.source = source
+        self.spec = spec
+        self.period = period
+        self.lookback = lookback
+        self.step = step
+        self.progress = progress or Progress(enabled=False)
+        self.warnings: list[str] = []
+        self.levels: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+
+    # reading -------------------------------------------------------------------------------
+    def _windows(self, p: Period) -> list[float]:
+        return [self.lookback, p.seconds] if self.lookback < p.seconds else [p.seconds]
+
+    def _last(self, sel: Selector, p: Period) -> list[Series]:
+        t = p.end.timestamp() - EPS
+        for window in self._windows(p):
+            found = self.source.last_over(sel, t, window)
+            if found:
+                return found
+        return []
+
+    def _counter(self, sel: Selector, p: Period) -> Selector:
+        return sel.with_labels(period=p.counter_period or "year")
+
+    def _indicator_values(self, ind: Indicator, p: Period) -> dict[str, list[Series]]:
+        out = {}
+        for role, sel in ind.selectors().items():
+            if ind.read == "gauge":
+                out[role] = self._last(sel.with_labels(period=p.counter_period or "month")
+                                       if ind.period_label else sel, p)
+            elif p.counter_period:
+                out[role] = self._last(self._counter(sel, p), p)
+            else:
+                start = p.start.timestamp()
+                raw = self.source.samples_over(self._counter(sel, p), p.end.timestamp() - EPS,
+                                               p.seconds + self.lookback)
+                out[role] = [(labels, inc[-1][1]) for labels, pts in raw if (inc := _increase(pts, start))]
+        return out
+
+    def _indicator_trend(self, ind: Indicator, p: Period) -> list[tuple[float, float]]:
+        start, end = p.start.timestamp(), p.end.timestamp()
+        first, last = start + self.step - EPS, end - EPS
+        by_point: dict[float, dict[str, list[Series]]] = {}
+        for role, sel in ind.selectors().items():
+            if ind.read == "counter" and not p.counter_period:
+                raw = self.source.samples_over(self._counter(sel, p), last, p.seconds + self.lookback)
+                points = [first + i * self.step for i in range(int((last - first) // self.step) + 1)]
+                for labels, pts in raw:
+                    inc = _increase(pts, start)
+                    j = 0
+                    for point in points:
+                        while j < len(inc) and inc[j][0] <= point:
+                            j += 1
+                        if j and inc[j - 1][0] > point - self.step:
+                            by_point.setdefault(point, {}).setdefault(role, []).append((labels, inc[j - 1][1]))
+                continue
+            if ind.read == "counter":
+                sel = self._counter(sel, p)
+            elif ind.period_label:
+                sel = sel.with_labels(period=p.counter_period or "month")
+            for labels, pts in self.source.last_over_range(sel, first, last, self.step):
+                for t, v in pts:
+                    by_point.setdefault(round(t, 3), {}).setdefault(role, []).append((labels, v))
+        out = []
+        for t in sorted(by_point):
+            values = {role: by_point[t].get(role, []) for role in ind.selectors()}
+            rows = figure_rows(ind, values)
+            total = figure_total(ind, rows, self._aggregates(ind, list(rows)))[0]
+            if total is not None:
+                out.append((t, total))
+        return out
+
+    def _aggregates(self, ind: Indicator, keys: list[str]) -> set[str]:
+        if ind.by != "unit":
+            return set()
+        return aggregate_keys(keys, self.levels, self.spec.unit_names.aggregate_levels)
+
+    # unit names ----------------------------------------------------------------------------
+    def _read_names(self, p: Period) -> None:
+        un = self.spec.unit_names
+        for text in un.metrics:
+            for labels, _v in sorted(self._last(parse_selector(text), p), key=lambda s: sorted(s[0].items())):
+                unit = labels.get("unit")
+                if not unit:
+                    continue
+                if labels.get(un.name_label):
+                    self.names.setdefault(unit, labels[un.name_label])
+                if labels.get(un.level_label):
+                    self.levels.setdefault(unit, labels[un.level_label])
+
+    # figures -------------------------------------------------------------------------------
+    def indicator(self, ind: Indicator, p: Period) -> tuple[Row, dict[str, Row]]:
+        rows = figure_rows(ind, self._indicator_values(ind, p))
+        return figure_total(ind, rows, self._aggregates(ind, list(rows))), rows
+
+    def scorecard(self, sc: Scorecard, p: Period) -> dict[str, Any]:
+        sel = parse_selector(sc.metric).with_labels(period=p.counter_period or "month")
+        data: dict[str, dict[str, dict[str, float]]] = {}
+        for labels, v in sorted(self._last(sel, p), key=lambda s: sorted(s[0].items())):
+            unit, group = labels.get("unit", ""), labels.get(sc.group_label, "")
+            source = labels.get(sc.source_label, "")
+            if unit and source in sc.sources:
+                data.setdefault(source, {}).setdefault(unit, {}).setdefault(group, v)
+        units = sorted({u for by_unit in data.values() for u in by_unit}, key=natural_key)
+        primary = next((s for s in sc.sources if s in data), None)
+        aggregates = aggregate_keys(units, self.levels, self.spec.unit_names.aggregate_levels)
+        group_codes = [g.code for g in sc.groups]
+
+        def entry(unit: str) -> dict[str, Any]:
+            totals = {}
+            for source in sc.sources:
+                groups = data.get(source, {}).get(unit)
+                if groups:
+                    totals[source] = r2(math.fsum(groups.get(g, 0.0) for g in group_codes))
+            groups = data.get(primary, {}).get(unit, {}) if primary else {}
+            return {"unit": unit, "name": self.names.get(unit, ""), "level": self.levels.get(unit, ""),
+                    "total": totals.get(primary) if primary else None, "totals": totals,
+                    "groups": {g: groups.get(g) for g in group_codes}}
+
+        rows = [entry(u) for u in units]
+        ranked = [r for r in rows if r["unit"] not in aggregates and r["total"] is not None]
+        by_level: dict[str, list[dict[str, Any]]] = {}
+        for r in ranked:
+            by_level.setdefault(r["level"] if sc.rank_within_level else "", []).append(r)
+        for members in by_level.values():
+            members.sort(key=lambda r: (-r["total"], natural_key(r["unit"])))
+            for i, r in enumerate(members):
+                r["rank"] = i + 1
+                r["ranked_among"] = len(members)
+        return {"source": primary, "province": [r for r in rows if r["unit"] in aggregates],
+                "units": sorted(ranked, key=lambda r: (r["level"], r["rank"], natural_key(r["unit"])))}
+
+    def scorecard_trend(self, sc: Scorecard, p: Period, current: dict[str, Any]) -> list[tuple[float, float]]:
+        if not current["province"] or not current["source"]:
+            return []
+        unit = current["province"][0]["unit"]
+        sel = parse_selector(sc.metric).with_labels(period=p.counter_period or "month", unit=unit)
+        sel = sel.with_labels(**{sc.source_label: current["source"]})
+        first, last = p.start.timestamp() + self.step - EPS, p.end.timestamp() - EPS
+        by_point: dict[float, dict[str, float]] = {}
+        codes = {g.code for g in sc.groups}
+        for labels, pts in sorted(self.source.last_over_range(sel, first, last, self.step),
+                                  key=lambda s: sorted(s[0].items())):
+            group = labels.get(sc.group_label, "")
+            if group in codes:
+                for t, v in pts:
+                    by_point.setdefault(round(t, 3), {}).setdefault(group, v)
+        return [(t, r2(math.fsum(g.values()))) for t, g in sorted(by_point.items())]
+
+    def availability(self, p: Period) -> dict[str, Any]:
+        spec = self.spec.availability
+        t, window = p.end.timestamp() - EPS, p.seconds
+        up_sel, dur_sel = parse_selector(spec.metric), parse_selector(spec.duration_metric)
+
+        def by_target(series: list[Series]) -> dict[str, tuple[str, float]]:
+            out: dict[str, tuple[str, float]] = {}
+            for labels, v in sorted(series, key=lambda s: sorted(s[0].items())):
+                out.setdefault(labels.get("target", ""), (labels.get("system", ""), v))
+            return out
+
+        # means are rounded to 12 decimals: sources add samples up in different orders (last-bit noise)
+        avg = {k: (s, round(v, 12)) for k, (s, v) in by_target(self.source.avg_over(up_sel, t, window)).items()}
+        count = by_target(self.source.count_over(up_sel, t, window))
+        dur = {k: (s, round(v, 12)) for k, (s, v) in by_target(self.source.avg_over(dur_sel, t, window)).items()}
+        targets = [{"target": name, "system": system, "availability": value,
+                    "observations": int(count[name][1]) if name in count else 0,
+                    "mean_poll_duration_seconds": dur[name][1] if name in dur else None}
+                   for name, (system, value) in sorted(avg.items())]
+        systems: dict[str, list[float]] = {}
+        for row in targets:
+            systems.setdefault(row["system"], []).append(row["availability"])
+        return {"targets": targets,
+                "systems": [{"system": s, "availability": math.fsum(v) / len(v), "targets": len(v)}
+                            for s, v in sorted(systems.items())],
+                "overall": math.fsum(r["availability"] for r in targets) / len(targets) if targets else None}
+
+    def coverage(self, p: Period) -> tuple[str | None, int]:
+        """(the last day with data, days with data), from the availability series."""
+        first, last = p.start.timestamp() + self.step - EPS, p.end.timestamp() - EPS
+        points: set[float] = set()
+        for _labels, pts in self.source.last_over_range(parse_selector(self.spec.availability.metric),
+                                                        first, last, self.step):
+            points.update(round(t, 3) for t, _ in pts)
+        if not points:
+            return None, 0
+        return iso(max(points)), len(points)
+
+    # the document --------------------------------------------------------------------------
+    def build(self) -> dict[str, Any]:
+        spec, cur, prev = self.spec, self.period, self.period.previous()
+        n_ind, n_sc = len(spec.indicators), len(spec.scorecards)
+        self.progress.total = 2 * (1 + n_ind + n_sc + 1) + (n_ind + n_sc) * 2 + 1
+        results: dict[str, dict[str, Any]] = {}
+        for label, p in (("current", cur), ("previous", prev)):
+            self.progress(f"{p.label}: unit names")
+            self._read_names(p)
+            ind_out = {}
+            for ind in spec.indicators:
+                self.progress(f"{p.label}: {ind.id}")
+                ind_out[ind.id] = self.indicator(ind, p)
+            sc_out = {}
+            for sc in spec.scorecards:
+                self.progress(f"{p.label}: {sc.id} scores")
+                sc_out[sc.id] = self.scorecard(sc, p)
+            self.progress(f"{p.label}: availability")
+            results[label] = {"indicators": ind_out, "scorecards": sc_out, "availability": self.availability(p)}
+        c = results["current"]
+        empty = (not c["availability"]["targets"]
+                 and all(v[0][0] is None and not v[1] for v in c["indicators"].values())
+                 and all(not s["units"] and not s["province"] for s in c["scorecards"].values()))
+        if empty:
+            raise NoDataError(f"no data for {cur.label} ({cur.start:%Y-%m-%d} to {cur.last_day:%Y-%m-%d}, "
+                              f"Asia/Ho_Chi_Minh): {self.source.holds()}")
+        self.progress(f"{cur.label}: coverage")
+        as_of, days = self.coverage(cur)
+        doc: dict[str, Any] = {
+            "schema": SCHEMA,
+            "generator": f"egov-exporter {__version__}",
+            "generated_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
+            "title_vi": spec.title_vi, "title_en": spec.title_en,
+            "period": cur.describe(), "previous_period": prev.describe(),
+            "data_until": as_of, "days_with_data": days,
+            "days_in_period": round(cur.seconds / self.step),
+            "source": self.source.description,
+            "method": {
+                "report_definition": spec.source,
+                "evaluated_at": iso(cur.end.timestamp() - EPS),
+                "lookback_seconds": self.lookback, "trend_step_seconds": self.step,
+                "counters": ("last value before the period end of the period-to-date counters with "
+                             f"period=\"{cur.counter_period}\"") if cur.counter_period else
+                            "increase over the range of the period-to-date counters with period=\"year\"",
+                "gauges": "last value before the period end",
+                "window": "the last lookback_seconds before the end, or the whole period when that is empty",
+                "availability": "mean of the egov_target_up samples in the period",
+            },
+            "sections": [s.model_dump() for s in spec.sections],
+            "indicators": [self._indicator_doc(ind, results) for ind in spec.indicators],
+            "scorecards": [self._scorecard_doc(sc, results) for sc in spec.scorecards],
+            "availability": self._availability_doc(results),
+        }
+        for ind in doc["indicators"]:
+            self.progress(f"{cur.label}: trend of {ind['id']}")
+            spec_ind = next(i for i in spec.indicators if i.id == ind["id"])
+            ind["trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, cur)]
+            self.progress(f"{prev.label}: trend of {ind['id']}")
+            ind["previous_trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, prev)]
+        for sc_doc, sc in zip(doc["scorecards"], spec.scorecards):
+            self.progress(f"{cur.label}: trend of {sc.id}")
+            sc_doc["trend"] = [[iso(t), v] for t, v in self.scorecard_trend(sc, cur, results["current"]["scorecards"][sc.id])]
+            self.progress(f"{prev.label}: trend of {sc.id}")
+            sc_doc["previous_trend"] = [[iso(t), v] for t, v in
+                                        self.scorecard_trend(sc, prev, results["previous"]["scorecards"][sc.id])]
+        for ind in doc["indicators"]:
+            if ind["value"] is None and not ind["rows"]:
+                self.warnings.append(f"no data for {ind['id']} ({', '.join(ind['selectors'].values())})")
+        doc["warnings"] = self.warnings
+        doc["queries"] = self.source.queries
+        return doc
+
+    def _indicator_doc(self, ind: Indicator, results: dict[str, Any]) -> dict[str, Any]:
+        (value, num, den), rows = results["current"]["indicators"][ind.id]
+        (pvalue, pnum, pden), prows = results["previous"]["indicators"][ind.id]
+        aggregates = self._aggregates(ind, list(rows) + list(prows))
+        keys = sorted(set(rows) | set(prows), key=natural_key)
+        return {
+            "id": ind.id, "section": ind.section, "vi": ind.vi, "en": ind.en, "read": ind.read,
+            "display": ind.display, "by": ind.by, "aggregate": ind.aggregate,
+            "combine_targets": ind.combine_targets, "target": ind.target, "target_note": ind.target_note,
+            "selectors": {role: sel.promql() for role, sel in ind.selectors().items()},
+            "value": value, "numerator": num, "denominator": den,
+            "previous": {"value": pvalue, "numerator": pnum, "denominator": pden},
+            "delta": _delta(value, pvalue),
+            "rows": [{"key": k, "name": self.names.get(k, "") if ind.by == "unit" else "",
+                      "aggregate": k in aggregates,
+                      "value": rows.get(k, (None,))[0], "numerator": rows.get(k, (None, None))[1],
+                      "denominator": rows.get(k, (None, None, None))[2],
+                      "previous_value": prows.get(k, (None,))[0],
+                      "delta": _delta(rows.get(k, (None,))[0], prows.get(k, (None,))[0])}
+                     for k in keys if ind.by],
+        }
+
+    def _scorecard_doc(self, sc: Scorecard, results: dict[str, Any]) -> dict[str, Any]:
+        cur, prev = results["current"]["scorecards"][sc.id], results["previous"]["scorecards"][sc.id]
+        prev_units = {r["unit"]: r for r in prev["units"]}
+        prev_prov = {r["unit"]: r for r in prev["province"]}
+        units = []
+        for r in cur["units"]:
+            p = prev_units.get(r["unit"], {})
+            units.append({**r, "previous_total": p.get("total"), "delta": _delta(r["total"], p.get("total")),
+                          "previous_rank": p.get("rank"),
+                          "rank_change": p["rank"] - r["rank"] if p.get("rank") else None})
+        province = []
+        for r in cur["province"]:
+            p = prev_prov.get(r["unit"], {})
+            province.append({**r, "previous_total": p.get("total"), "delta": _delta(r["total"], p.get("total")),
+                             "previous_groups": p.get("groups")})
+        return {"id": sc.id, "vi": sc.vi, "en": sc.en, "metric": sc.metric, "source": cur["source"],
+                "max_total": sc.max_total, "groups": [g.model_dump() for g in sc.groups],
+                "province": province, "units": units}
+
+    def _availability_doc(self, results: dict[str, Any]) -> dict[str, Any]:
+        cur, prev = results["current"]["availability"], results["previous"]["availability"]
+        pt = {r["target"]: r for r in prev["targets"]}
+        ps = {r["system"]: r for r in prev["systems"]}
+        return {
+            "objective": self.spec.availability.objective,
+            "overall": cur["overall"], "previous_overall": prev["overall"],
+            "delta": _delta(cur["overall"], prev["overall"]),
+            "targets": [{**r, "previous_availability": pt.get(r["target"], {}).get("availability"),
+                         "delta": _delta(r["availability"], pt.get(r["target"], {}).get("availability"))}
+                        for r in cur["targets"]],
+            "systems": [{**r, "previous_availability": ps.get(r["system"], {}).get("availability"),
+                         "delta": _delta(r["availability"], ps.get(r["system"], {}).get("availability"))}
+                        for r in cur["systems"]],
+        }
+
+
+def build_snapshot(source: Any, spec: ReportSpec, period: Period, **options: Any) -> dict[str, Any]:
+    return Builder(source, spec, period, **options).build()

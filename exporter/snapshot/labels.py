@@ -1,0 +1,119 @@
+"""Bilingual headings and number formatting shared by the snapshot outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from exporter.snapshot.periods import TZ
+
+HEADINGS: dict[str, tuple[str, str]] = {
+    "section": ("Lĩnh vực", "Area"),
+    "indicator": ("Chỉ tiêu", "Indicator"),
+    "id": ("Mã chỉ tiêu", "Indicator id"),
+    "value": ("Giá trị", "Value"),
+    "previous": ("Kỳ trước", "Previous period"),
+    "delta": ("Thay đổi", "Change"),
+    "target": ("Mục tiêu", "Target"),
+    "met": ("Đạt mục tiêu", "Target met"),
+    "numerator": ("Tử số", "Numerator"),
+    "denominator": ("Mẫu số", "Denominator"),
+    "key": ("Đơn vị / nhóm", "Unit / row"),
+    "unit": ("Mã đơn vị", "Unit code"),
+    "unit_name": ("Tên đơn vị", "Unit name"),
+    "level": ("Cấp", "Level"),
+    "rank": ("Hạng", "Rank"),
+    "previous_rank": ("Hạng kỳ trước", "Previous rank"),
+    "rank_change": ("Thay đổi hạng", "Rank change"),
+    "total": ("Tổng điểm", "Total score"),
+    "system": ("Hệ thống", "System"),
+    "monitored": ("Đối tượng giám sát", "Monitored target"),
+    "availability": ("Tỷ lệ sẵn sàng", "Availability"),
+    "observations": ("Số lần đo", "Observations"),
+    "poll_duration": ("Thời gian phản hồi TB (giây)", "Mean poll duration (s)"),
+    "definition": ("Cách tính", "How it is computed"),
+    "selectors": ("Chuỗi truy vấn", "Series selectors"),
+    "note": ("Ghi chú", "Note"),
+    "province": ("Toàn tỉnh", "Province"),
+    "figure": ("Số liệu", "Figure"),
+}
+
+SYSTEMS: dict[str, tuple[str, str]] = {
+    "portal": ("Cổng thông tin điện tử", "Web portal"),
+    "lgsp": ("Nền tảng LGSP", "LGSP platform"),
+    "documents": ("QLVB&ĐH", "Document management"),
+    "services": ("Cổng dịch vụ công", "Public-service portal"),
+    "national": ("Cổng DVC quốc gia", "National public-service portal"),
+}
+
+LEVELS: dict[str, tuple[str, str]] = {
+    "PROVINCE": ("Tỉnh", "Province"),
+    "DEPARTMENT": ("Sở, ban, ngành", "Departments"),
+    "COMMUNE": ("UBND cấp xã", "Communes"),
+    "": ("Đơn vị", "Units"),
+}
+
+
+def head(key: str, sep: str = " / ") -> str:
+    vi, en = HEADINGS[key]
+    return f"{vi}{sep}{en}"
+
+
+def both(pair: tuple[str, str], sep: str = " / ") -> str:
+    return pair[0] if pair[0] == pair[1] else f"{pair[0]}{sep}{pair[1]}"
+
+
+def system_name(system: str) -> str:
+    return both(SYSTEMS.get(system, (system, system)))
+
+
+def level_name(level: str) -> str:
+    return both(LEVELS.get(level, (level, level)))
+
+
+def local_time(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, TZ)
+
+
+def vn_number(x: float, decimals: int = 0) -> str:
+    """Vietnamese style: 12.345,67"""
+    text = f"{abs(x):,.{decimals}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return ("-" if x < 0 and float(text.replace(".", "").replace(",", ".")) != 0 else "") + text
+
+
+def fmt_value(value: Any, display: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if display == "ratio":
+        return vn_number(100 * value, 2) + " %"
+    if display == "points":
+        return vn_number(value, 2)
+    if display == "timestamp":
+        return f"{local_time(value):%d/%m/%Y %H:%M}"
+    if display == "seconds":
+        return vn_number(value, 3) + " s"
+    return vn_number(value, 0 if float(value).is_integer() else 2)
+
+
+def fmt_delta(delta: Any, display: str) -> str:
+    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
+        return "—"
+    sign = "+" if delta > 0 else ("−" if delta < 0 else "±")
+    if display == "ratio":
+        return f"{sign}{vn_number(abs(100 * delta), 2)} điểm % / pp"
+    if display == "timestamp":
+        return f"{sign}{vn_number(abs(delta) / 86400, 1)} ngày / days"
+    if display == "points":
+        return f"{sign}{vn_number(abs(delta), 2)}"
+    return f"{sign}{vn_number(abs(delta), 0 if float(delta).is_integer() else 2)}"
+
+
+def met(value: Any, target: Any) -> bool | None:
+    if value is None or target is None:
+        return None
+    return value >= target - 1e-12
+
+
+def file_base(doc: dict[str, Any]) -> str:
+    return "egov-snapshot-" + doc["period"]["label"].replace("..", "_to_").replace(":", "")

@@ -1,0 +1,175 @@
+"""What a snapshot reports: the indicators, scorecards and availability, as data (``report.yaml``).
+
+Each figure names the metric families it reads by Prometheus selectors; the same selectors are read
+from the embedded history or from Prometheus.  A province whose collectors differ (another metric name,
+another label) passes its own file with ``--report.file``; nothing here is hard-coded in the snapshot code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import ValidationError, field_validator, model_validator
+
+from exporter.config import ConfigError, Strict, _errors_of
+from exporter.snapshot.selectors import Selector, SelectorError, parse_selector
+
+DEFAULT_REPORT = Path(__file__).with_name("report.yaml")
+
+
+def _selector(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            parse_selector(v)
+        except SelectorError as exc:
+            raise ValueError(str(exc)) from None
+    return v
+
+
+class Section(Strict):
+    id: str
+    vi: str
+    en: str
+
+
+class Indicator(Strict):
+    """One figure: a period-to-date count, a ratio of two, or a gauge (or ratio of gauges) at period end."""
+
+    id: str
+    section: str
+    vi: str
+    en: str
+    #: counter: period-to-date counters (label period); gauge: the value at the end of the period
+    read: Literal["counter", "gauge"] = "counter"
+    metric: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    #: a gauge that carries the period label too (published scores per period)
+    period_label: bool = False
+    #: breakdown label (unit, target, level, criterion, ...); "" for one figure only
+    by: str = "unit"
+    #: the province figure from the rows: their sum, max or min (an aggregate row such as the province's
+    #: own unit, when the upstream reports one, is used as it is)
+    aggregate: Literal["sum", "max", "min"] = "sum"
+    #: several targets reporting the same row (the same system read two ways): keep the one reporting
+    #: the most (largest), or add them up (sum: they count different things)
+    combine_targets: Literal["largest", "sum"] = "largest"
+    display: Literal["count", "ratio", "points", "timestamp", "seconds"] = "count"
+    #: the national target for this figure (a ratio 0-1 or points), shown beside it
+    target: float | None = None
+    target_note: str = ""
+
+    _sel = field_validator("metric", "numerator", "denominator")(lambda cls, v: _selector(v))
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Indicator":
+        ratio = self.numerator is not None or self.denominator is not None
+        if ratio and (self.numerator is None or self.denominator is None):
+            raise ValueError("a ratio needs both numerator and denominator")
+        if ratio == (self.metric is not None):
+            raise ValueError("set either metric, or numerator and denominator")
+        return self
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.numerator is not None
+
+    def selectors(self) -> dict[str, Selector]:
+        if self.is_ratio:
+            return {"numerator": parse_selector(self.numerator), "denominator": parse_selector(self.denominator)}
+        return {"value": parse_selector(self.metric)}
+
+
+class Group(Strict):
+    code: str
+    vi: str
+    en: str
+    max: float
+
+
+class Scorecard(Strict):
+    """Scores per unit and group (Decision 766): units ranked on the total of their group scores."""
+
+    id: str
+    vi: str
+    en: str
+    metric: str
+    group_label: str = "group"
+    source_label: str = "source"
+    #: values of source_label, in order of preference: ranks use the first one that has data
+    sources: list[str]
+    groups: list[Group]
+    #: ranks are given within each value of the unit's level (departments, communes), when known
+    rank_within_level: bool = True
+
+    _sel = field_validator("metric")(lambda cls, v: _selector(v))
+
+    @property
+    def max_total(self) -> float:
+        return sum(g.max for g in self.groups)
+
+
+class UnitNames(Strict):
+    #: info gauges with labels unit and unit_name (and level, when known)
+    metrics: list[str]
+    name_label: str = "unit_name"
+    level_label: str = "level"
+    #: level values that mean the province itself (an aggregate row, not ranked)
+    aggregate_levels: list[str] = ["PROVINCE", "province"]
+
+    @field_validator("metrics")
+    @classmethod
+    def _sels(cls, v: list[str]) -> list[str]:
+        for s in v:
+            _selector(s)
+        return v
+
+
+class Availability(Strict):
+    metric: str = "egov_target_up"
+    duration_metric: str = "egov_target_poll_duration_seconds"
+    #: drawn as a line on the availability chart (an objective, not a legal figure)
+    objective: float = 0.99
+
+
+class ReportSpec(Strict):
+    title_vi: str
+    title_en: str
+    sections: list[Section]
+    indicators: list[Indicator]
+    scorecards: list[Scorecard] = []
+    unit_names: UnitNames
+    availability: Availability = Availability()
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _refs(self) -> "ReportSpec":
+        known = {s.id for s in self.sections}
+        ids: set[str] = set()
+        for ind in self.indicators:
+            if ind.section not in known:
+                raise ValueError(f"indicator {ind.id}: unknown section {ind.section!r} "
+                                 f"(sections: {', '.join(sorted(known))})")
+            if ind.id in ids:
+                raise ValueError(f"indicator id {ind.id!r} is used twice")
+            ids.add(ind.id)
+        return self
+
+
+def load_report(path: str | Path | None = None) -> ReportSpec:
+    """Read and validate a report definition; raise ConfigError with one line per problem."""
+    p = Path(path) if path else DEFAULT_REPORT
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{p}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{p}: the top level must be a mapping"])
+    try:
+        return ReportSpec.model_validate({**data, "source": str(p)})
+    except ValidationError as exc:
+        raise ConfigError([f"{p}: {line}" for line in _errors_of(exc, (), ReportSpec)]) from None

@@ -421,9 +421,11 @@ def test_the_scoring_section_is_checked_with_the_configuration():
                    "manual": [{"criterion": "C03", "value": True, "set_by": "x", "set_at": "2026-10-15"}]}) == [
         f"scoring.scorecards[1]: {fixtures}/bad-sum.yaml: groups' maxima add up to 98, expected total_max 100",
         "scoring.scorecards[2]: nope.yaml: cannot read: No such file or directory",
-        'scoring.manual[0].criterion: unknown criterion "C03"; criteria taking manual values: none (no scorecard '
-        "takes manual values)",
     ]
+    assert config({"scorecards": ["indicators/qd766.yaml"],
+                   "manual": [{"criterion": "C03", "value": True, "set_by": "x", "set_at": "2026-10-15"}]}) == [
+        'scoring.manual[0].criterion: unknown criterion "C03"; criteria taking manual values: none (no scorecard '
+        "takes manual values)"]
 
 
 @pytest.mark.parametrize("manual, message", [

@@ -56,6 +56,8 @@ def load_scoring(scoring: Any, base_dir: Path) -> tuple[list[Scorecard], dict[st
                           "scorecard")
             continue
         cards.append(card)
+    if errors:  # which criteria exist is unknown while a scorecard is broken: no second-hand complaints
+        raise ScorecardError(errors)
     manual: dict[str, dict[str, Manual]] = {c.scorecard: {} for c in cards}
     criteria = {g.code: c for c in cards if c.manual for g in c.groups}
     first: dict[str, int] = {}

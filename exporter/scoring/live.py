@@ -55,6 +55,7 @@ class LiveScoring:
         self.computed_at: float | None = None
         self.problems: list[str] = []
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -86,9 +87,10 @@ class LiveScoring:
         self._wake.set()
 
     def _run(self) -> None:
-        while True:
+        while not self._stop.is_set():
             self._wake.wait()
-            time.sleep(self.debounce)
+            if self._stop.wait(self.debounce):
+                return
             self._wake.clear()
             try:
                 self.recompute()
@@ -129,7 +131,11 @@ class LiveScoring:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        """Nothing to release: the thread is a daemon and holds no resources."""
+        """End the recompute thread (it is a daemon: the process does not wait for it)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 def attach(app: Any) -> LiveScoring:

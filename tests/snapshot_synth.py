@@ -48,7 +48,7 @@ class Province:
         self.periods = periods
         self.province = self.world.units[0]
         self.children = self.world.children
-        #: the public HTML table (a second target) repeats the first few units, lagging behind the API
+        #: the public HTML table (a second target) repeats the first few units, with smaller figures
         self.table_units = self.children[:table_units]
         self._cache: dict[int, list] | None = {} if cache else None
 
@@ -76,11 +76,8 @@ class Province:
                 "late": w.part(completed, unit, "svc.late", 0.0, 0.1)}
 
     def table(self, unit, period: str, ts: int) -> dict[str, int]:
-        """What the HTML table shows: this period's figures as of a day before (never more than the API)."""
-        lag = ts - 86400
-        if lag < _period_start(ts, period):
-            return {k: 0 for k in self.services(unit, period, ts)}
-        return self.services(unit, period, lag)
+        """What the public HTML table shows: the procedures it lists, 90 % of the API's dossiers."""
+        return {k: int(v * 0.9) for k, v in self.services(unit, period, ts).items()}
 
     def documents(self, unit, period: str, ts: int) -> dict[str, int]:
         w, at = self.world, dt.datetime.fromtimestamp(ts, TZ)

@@ -9,7 +9,8 @@ How a figure is read (the same for both sources, see :mod:`exporter.snapshot.sou
   ``period="year"`` counters over the range (resets at the year's start counted as resets).
 * **gauges**: the last sample before the period ends, the same way.
 * **rows**: series are added up per value of the breakdown label (``unit``); where several targets report
-  the same row, the one reporting the most is kept (``combine_targets``).  The province figure is the
+  the same row (one system read two ways), the one reporting the most is kept (``combine_targets``); for a
+  ratio, the one with the largest denominator among those reporting the numerator too.  The province figure is the
   upstream's own aggregate row when there is one (the province unit, by its level or because other unit
   codes extend it: H44 -> H44.100), else the rows' sum; a ratio's province figure is the ratio of sums.
 * **trends**: the same figure at the end of each day (``step``) of the period.
@@ -102,8 +103,10 @@ def figure_rows(ind: Indicator, values: dict[str, list[Series]]) -> dict[str, Ro
         den = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in _grouped(values["denominator"], ind.by).items()}
         rows: dict[str, Row] = {}
         for key, by_target in den.items():
-            target, d = _pick(by_target, ind.combine_targets)
             nums = num.get(key, {})
+            # a target that reports the denominator without the numerator is only used when none has both
+            both = {t: v for t, v in by_target.items() if t in nums} or by_target
+            target, d = _pick(both if ind.combine_targets == "largest" else by_target, ind.combine_targets)
             if ind.combine_targets == "sum":
                 n = math.fsum(nums.values()) if nums else None
             else:

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 from exporter.plugin import MetricSpec, Sample
 from exporter.scoring.rounding import ROUNDINGS, exact, percent
 from exporter.scoring.scorecard import Group, Indicator, Scorecard
-from exporter.scoring.selector import Index, Key
+from exporter.scoring.selector import Index, Key, SampleIndex
 
 # ----------------------------------------------------------------------------------- single rules
 
@@ -313,7 +313,7 @@ def _measure(ind: Indicator, g: Group, source: str, index: Index, by: tuple[str,
     out: dict[Key, IndicatorResult] = {}
     if manual is not None:
         s = score(ind, manual.value, None)
-        gr, ev = gap(ind, manual.value, None)
+        gr, ev = gap(ind, manual.value, None) if ind.gap else (None, None)
         out[()] = IndicatorResult(g.code, ind.code, source, (), manual.value, None, s.ratio, s.points, gr, ev,
                                   origin="manual")
         return out
@@ -324,7 +324,7 @@ def _measure(ind: Indicator, g: Group, source: str, index: Index, by: tuple[str,
         values = inputs.value.evaluate(index, by)
         for key, v in values.items():
             s = score(ind, v, None)
-            gr, ev = gap(ind, v, None)
+            gr, ev = gap(ind, v, None) if ind.gap else (None, None)
             out[key] = IndicatorResult(g.code, ind.code, source, key, v, None, s.ratio, s.points, gr, ev)
         return out
     assert inputs.numerator is not None and inputs.denominator is not None
@@ -333,7 +333,7 @@ def _measure(ind: Indicator, g: Group, source: str, index: Index, by: tuple[str,
     for key in nums.keys() & dens.keys():
         n, d = nums[key], dens[key]
         s = score(ind, n, d)
-        gr, ev = gap(ind, n, d)
+        gr, ev = gap(ind, n, d) if ind.gap else (None, None)
         out[key] = IndicatorResult(g.code, ind.code, source, key, n, d, s.ratio, s.points, gr, ev)
     return out
 
@@ -453,8 +453,8 @@ def metric_specs(card: Scorecard) -> tuple[MetricSpec, ...]:
     return tuple(out)
 
 
-def build_index(samples: Iterable[tuple[str, dict[str, str], float]]) -> dict[str, list[tuple[dict[str, str], float]]]:
-    index: dict[str, list[tuple[dict[str, str], float]]] = {}
+def build_index(samples: Iterable[tuple[str, dict[str, str], float]]) -> SampleIndex:
+    index = SampleIndex()
     for name, labels, value in samples:
         index.setdefault(name, []).append((labels, value))
     return index

@@ -30,6 +30,9 @@ log = logging.getLogger("egov.scoring")
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: seconds to wait after a result for more before recomputing (polls often finish in bursts)
 DEBOUNCE = 0.5
+#: at most one evaluation per this many seconds (period-to-date figures move slowly; an evaluation of a
+#: province of 164 units over three periods takes about half a second)
+MIN_INTERVAL = 5.0
 SOURCE_NAME = "scoring"
 
 
@@ -44,9 +47,13 @@ def store_samples(snapshot: dict[str, Any]) -> Iterable[tuple[str, dict[str, str
 
 
 class LiveScoring:
-    def __init__(self, app: Any, debounce: float = DEBOUNCE) -> None:
+    def __init__(self, app: Any, debounce: float = DEBOUNCE, min_interval: float = MIN_INTERVAL) -> None:
         self.app = app
         self.debounce = debounce
+        self.min_interval = min_interval
+        #: metric names the scorecards read, and the last state seen per target (for egov_target_up)
+        self.inputs: set[str] = set()
+        self._states: dict[str, str] = {}
         self.cards: list[Scorecard] = []
         self.manual: dict[str, dict[str, Manual]] = {}
         #: the last evaluation of each scorecard, and the unit names seen (for the landing page)
@@ -81,10 +88,20 @@ class LiveScoring:
             return
         with self._lock:
             self.cards, self.manual, self.problems = cards, manual, []
+            self.inputs = {name for card in cards for name in input_names(card)}
         self._wake.set()
 
-    def _changed(self, _target: str) -> None:
-        self._wake.set()
+    def _changed(self, target: str) -> None:
+        """A poll finished (in the poll's thread): wake the evaluation when it may change a score."""
+        result = self.app.store.get(target)
+        if result is None:
+            return
+        kind = self.app.kinds.get(result.kind)
+        produces = {s.name for s in kind.describe()} if kind is not None else set()
+        moved = self._states.get(target) != result.state
+        self._states[target] = result.state
+        if produces & self.inputs or (moved and "egov_target_up" in self.inputs) or not produces:
+            self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -96,6 +113,8 @@ class LiveScoring:
                 self.recompute()
             except Exception:  # a bug in a scorecard's evaluation must not stop later ones
                 log.exception("scoring: evaluation failed")
+            if self._stop.wait(self.min_interval):
+                return
 
     # computing -------------------------------------------------------------------------------
     def recompute(self) -> list[Evaluation]:
@@ -136,6 +155,20 @@ class LiveScoring:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def input_names(card: Scorecard) -> set[str]:
+    """Every metric name a scorecard reads."""
+    names = set()
+    for g in card.groups:
+        for ind in g.indicators:
+            for inputs in ind.inputs.values():
+                names |= {sel.name for sel in (inputs.numerator, inputs.denominator, inputs.value) if sel}
+    if card.published is not None:
+        names.add(card.published.score.name)
+    if card.ranking is not None and card.ranking.info is not None:
+        names.add(card.ranking.info.name)
+    return names
 
 
 def attach(app: Any) -> LiveScoring:

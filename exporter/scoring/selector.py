@@ -27,6 +27,24 @@ Key = tuple[str, ...]
 Index = Mapping[str, list[tuple[dict[str, str], float]]]
 
 
+class SampleIndex(dict):
+    """Samples by metric name, plus lookups by one label's value, built on first use (selectors of one
+    metric that differ by ``metric="..."`` or ``field="..."`` then read only their own samples)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_label: dict[tuple[str, str], dict[str, list[tuple[dict[str, str], float]]]] = {}
+
+    def equal(self, name: str, label: str, value: str) -> list[tuple[dict[str, str], float]]:
+        table = self._by_label.get((name, label))
+        if table is None:
+            table = {}
+            for labels, v in self.get(name, ()):
+                table.setdefault(labels.get(label, ""), []).append((labels, v))
+            self._by_label[(name, label)] = table
+        return table.get(value, [])
+
+
 @dataclasses.dataclass(frozen=True)
 class Matcher:
     label: str
@@ -68,8 +86,15 @@ class Selector:
     def evaluate(self, index: Index, by: tuple[str, ...]) -> dict[Key, float]:
         """Aggregate the matching samples by the key labels."""
         groups: dict[Key, list[float]] = {}
-        for labels, value in index.get(self.name, ()):
-            if not self.matches(labels):
+        first = next((m for m in self.matchers if m.op == "="), None)
+        rest = self.matchers
+        if first is not None and isinstance(index, SampleIndex):
+            candidates = index.equal(self.name, first.label, first.value)
+            rest = tuple(m for m in self.matchers if m is not first)
+        else:
+            candidates = index.get(self.name, ())
+        for labels, value in candidates:
+            if rest and not all(m(labels) for m in rest):
                 continue
             try:
                 key = tuple(labels[k] for k in by)

@@ -41,6 +41,10 @@ def _duration(v: Any) -> str:
     return v
 
 
+def _show(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else repr(v)
+
+
 def _seconds(d: str) -> float:
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
     return sum(float(n) * units[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", d))
@@ -88,7 +92,7 @@ class Availability(_Strict):
     def _slow(cls, v: PerSystem) -> PerSystem:
         for value in (v.default, *v.overrides().values()):
             if not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"must be a number of seconds > 0, got {value!r}")
+                raise ValueError(f"must be a number of seconds > 0, got {_show(value)}")
         return v
 
 
@@ -186,8 +190,8 @@ def load_thresholds(path: Path = THRESHOLDS) -> Thresholds:
         lines = []
         for err in exc.errors(include_url=False):
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else \
-                err["msg"].removeprefix("Value error, ")
+            msg = {"extra_forbidden": "unknown key", "missing": "required"}.get(
+                err["type"], err["msg"].removeprefix("Value error, "))
             lines.append(f"{path}: {where}: {msg}")
         raise ThresholdsError("\n".join(lines)) from None
 

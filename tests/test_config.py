@@ -158,6 +158,13 @@ def test_env_expansion_and_secret_file(full_config):
                                      "s3cret-from-file-4471"]
 
 
+def test_credentials_in_urls_count_as_secrets():
+    cfg = parse_config({"targets": [{"name": "a", "kind": "http", "system": "portal",
+                                     "url": "https://monitor:pass-in-url@h.example.vn/x?access_token=tok-in-url&page=2"}]},
+                       kinds=GENERIC_KINDS, env={})
+    assert cfg.secrets() == ["pass-in-url", "tok-in-url"]
+
+
 def test_secrets_never_in_repr_or_str(full_config):
     texts = [repr(full_config), str(full_config), repr(full_config.targets), str(full_config.targets[1].auth),
              full_config.model_dump_json()]

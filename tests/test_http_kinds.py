@@ -245,8 +245,8 @@ def test_parse_number(raw, fmt, value):
 
 def test_json_number_format_en(rsps):
     rsps.get(URL, json={"total": "1,234.5"})
-    out = make(JsonCollector, number_format="en", metrics=[{"name": "egov_total", "path": "$.total"}]).collect()
-    assert samples(out)[("egov_total", ())] == 1234.5
+    out = make(JsonCollector, number_format="en", metrics=[{"name": "egov_amount", "path": "$.total"}]).collect()
+    assert samples(out)[("egov_amount", ())] == 1234.5
 
 
 # ------------------------------------------------------------------------------------------- html

@@ -102,10 +102,10 @@ targets:
 
 class Running:
     def __init__(self, tmp_path: Path, *, web=None, probe: bool = True, lifecycle: bool = True,
-                 start: bool = True) -> None:
+                 start: bool = True, text=config_text) -> None:
         self.upstream = Upstream()
         self.config = tmp_path / "config.yml"
-        self.config.write_text(config_text(self.upstream.port), encoding="utf-8")
+        self.config.write_text(text(self.upstream.port), encoding="utf-8")
         self.app = App(str(self.config))
         self.app.load()
         self.server = Server(("127.0.0.1", 0), self.app, web, enable_lifecycle=lifecycle, enable_probe=probe)
@@ -217,6 +217,25 @@ def test_secrets_never_served(running):
         resp = r.get(path)
         assert resp.status_code == 200, path
         assert TOKEN not in resp.text, path
+
+
+def test_credentials_in_urls_are_redacted(running):
+    def text(port: int) -> str:
+        return config_text(port) + f"""
+  - name: legacy-api
+    kind: http
+    system: documents
+    url: http://monitor:url-pass-5531@127.0.0.1:{port}/missing?api_key=qs-secret-7790&page=1
+    valid_status_codes: [204]
+"""
+
+    r = running(text=text)
+    landing = r.get("/").text
+    assert "legacy-api" in landing and "HTTP 200" in landing  # its error message is shown...
+    probe = r.get("/probe?target=legacy-api").text
+    assert "fetched GET http://monitor:<redacted>@127.0.0.1" in probe
+    for out in (landing, probe, r.get("/metrics").text, r.get("/probe?target=legacy-api&format=json").text):
+        assert "url-pass-5531" not in out and "qs-secret-7790" not in out  # ...without the credentials
 
 
 # ------------------------------------------------------------------------------------------ reload

@@ -330,6 +330,7 @@ class LgspCollector(HttpCollector):
         """Names of the counted items over all pages; None (and a skip) when the list is not in the answer."""
         names: list[str] = []
         offset = 0
+        previous: list[Any] | None = None
         template = self.path(source, src)
         paged = "{offset}" in template
         for page in range(src.max_pages if paged else 1):
@@ -339,6 +340,9 @@ class LgspCollector(HttpCollector):
                 out.skipped.append(f"{metric}: nothing at {src.items}")
                 return None
             items = jsonpath_values(src.items, data)
+            if items and items == previous:  # a server that ignores the offset: counted once
+                break
+            previous = items
             for item in items:
                 status = _first(src.status, item)
                 if src.status is None or not src.counted or str(status) in src.counted:

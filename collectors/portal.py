@@ -385,7 +385,7 @@ class PortalCollector(HttpCollector):
         paged = "{page}" in rules.page
         for number in range(rules.first_page, rules.first_page + (rules.max_pages if paged else 1)):
             _, soup = self.page(rules.page.replace("{page}", str(number)), f"article list page {number}")
-            new, oldest = 0, now
+            new, last = 0, now
             for item in soup.select(rules.item):
                 link = item.select_one(rules.link) if rules.link else None
                 key = (link.get("href") if link is not None else None) or item.get_text(" ", strip=True)
@@ -401,8 +401,10 @@ class PortalCollector(HttpCollector):
                     undated += 1
                     continue
                 dates.append(ts)
-                oldest = min(oldest, ts)
-            if new == 0 or oldest < horizon:  # an empty (or repeated) page, or past the longest window
+                last = ts
+            # an empty (or repeated) page, or one whose last entry is past the longest window (lists run newest
+            # first; the last entry, not the oldest, so that an old article pinned on top does not stop the walk)
+            if new == 0 or last < horizon:
                 break
         if not dates:
             why = f"no dated article matches {rules.item!r}"

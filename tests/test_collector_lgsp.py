@@ -237,6 +237,16 @@ def test_periods_and_endpoints_are_configurable(rsps):
     assert {k[1][1][1] for k in got if k[0] == "egov_lgsp_api_requests_total"} == {"quarter"}
 
 
+def test_a_server_ignoring_the_offset_is_counted_once(rsps, tmp_path):
+    serve_token(rsps)
+    serve_version(rsps)
+    serve_json(rsps, "api/am/publisher/v4/apis", "apis-page1.json", {"limit": "20", "offset": "0"})
+    serve_json(rsps, "api/am/publisher/v4/apis", "apis-page1.json", {"limit": "20", "offset": "20"})
+    got = samples(make(profile_file=only(tmp_path, "apis")).collect())
+    assert got[key("egov_lgsp_apis_published")] == sum(
+        1 for a in fixture("apis-page1.json")["list"] if a["lifeCycleStatus"] == "PUBLISHED")
+
+
 @pytest.mark.parametrize("answer,up", [
     ("ndxp-up.json", 1), ("ndxp-down.json", 0), ("5xx", 0), ("timeout", 0), ("waf", 0),
 ])

@@ -269,6 +269,19 @@ def test_undated_entries_are_counted_as_skipped(rsps):
     assert samples(out)[key("egov_portal_articles_published", window="7d")] == within(dated, 7) == 7
 
 
+def test_an_old_pinned_article_does_not_stop_the_walk(rsps):
+    pinned = ('<div class="news-list">\n  <div class="news-item"><h3><a class="news-title" href="/tin-tuc/-/view/'
+              'quy-che-cong-thong-tin">Quy chế hoạt động của Cổng thông tin điện tử</a></h3>'
+              '<span class="news-date">02/01/2024</span></div>')
+    body = page("articles-1.html").decode().replace('<div class="news-list">', pinned, 1)
+    html(rsps, URL, "home.html")
+    rsps.get(URL + "tin-tuc?page=1", body=body.encode(), content_type="text/html")
+    html(rsps, URL + "tin-tuc?page=2", "articles-2.html")  # still read: page 1 ends inside the window
+    got = samples(make(qa=False).collect())
+    assert got[key("egov_portal_articles_published", window="30d")] == within(LISTED, 30)
+    assert got[key("egov_portal_newest_article_timestamp_seconds")] == max(LISTED).timestamp()
+
+
 def test_stops_at_an_empty_page(rsps):
     html(rsps, URL, "home.html")
     html(rsps, URL + "tin-tuc?page=1", "articles-1.html")

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from exporter import __version__
-from exporter.cli import main, serve
+from exporter.cli import build_parser, main, serve
 from exporter.registry import load_kinds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,8 +115,12 @@ def test_serve_runs_until_stopped(tmp_path):
         where.append(url)
         ready.set()
 
+    args = build_parser().parse_args(["run", "--config.file", str(cfg), "--web.listen-address", "127.0.0.1:0",
+                                      "--no-web.enable-probe", "--no-web.enable-lifecycle"])
+    assert (args.probe, args.lifecycle) == (False, False)
     thread = threading.Thread(target=lambda: codes.append(
-        serve(str(cfg), "127.0.0.1:0", ready=on_ready, stop_event=stop)), daemon=True)
+        serve(args.config_file, args.listen, probe=args.probe, lifecycle=args.lifecycle, ready=on_ready,
+              stop_event=stop)), daemon=True)
     thread.start()
     try:
         assert ready.wait(10), "the exporter did not start"
@@ -125,6 +129,8 @@ def test_serve_runs_until_stopped(tmp_path):
         session.trust_env = False
         assert session.get(where[0] + "/-/healthy", timeout=5).status_code == 200
         assert "egov_exporter_build_info" in session.get(where[0] + "/metrics", timeout=5).text
+        assert session.get(where[0] + "/probe?target=nowhere", timeout=5).status_code == 403
+        assert session.post(where[0] + "/-/reload", timeout=5).status_code == 403
     finally:
         stop.set()
         thread.join(10)

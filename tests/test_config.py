@@ -175,6 +175,13 @@ def test_secrets_never_in_repr_or_str(full_config):
     assert repr(Secret("abc")) == "Secret('<redacted>')" == str(Secret("abc"))
 
 
+def test_env_default_used_only_when_unset():
+    data = {"targets": [{"name": "p", "kind": "http", "system": "portal", "url": "${SIM:-http://127.0.0.1:9880}/p"}]}
+    assert parse_config(data, kinds=GENERIC_KINDS, env={}).targets[0].url == "http://127.0.0.1:9880/p"
+    assert parse_config(data, kinds=GENERIC_KINDS, env={"SIM": "https://dvc.example.vn"}).targets[0].url == \
+        "https://dvc.example.vn/p"
+
+
 def test_parse_config_from_data_and_empty_document():
     cfg = parse_config(None, kinds=GENERIC_KINDS, env={})
     assert cfg.targets == [] and cfg.scheduler.max_concurrency == 32

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -185,6 +187,17 @@ def test_metrics_text(running):
     assert got[key] == 15230
     assert got[("egov_exporter_config_last_reload_successful", ())] == 1
     assert got[("egov_exporter_targets", (("system", "lgsp"),))] == 1
+    assert got[("egov_exporter_scheduler_lag_seconds_count", ())] == 2
+
+
+def test_live_metrics_pass_promtool(running):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not found on PATH: install the Debian package 'prometheus' (CI does)"
+    r = running()
+    body = r.get("/metrics").content  # promtool check metrics reads the Prometheus text format
+    proc = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
+    report = (proc.stdout + proc.stderr).decode()
+    assert proc.returncode == 0 and report.strip() == "", report
 
 
 def test_metrics_openmetrics_and_gzip(running):

@@ -199,6 +199,8 @@ def load_thresholds(path: Path = THRESHOLDS) -> Thresholds:
 # --------------------------------------------------------------------------------------- the rules
 
 MAINTENANCE = "egov_maintenance_window_active == 1"
+#: the province's own unit on the national portal (joined on unit)
+PROVINCE_UNIT = 'egov_qd766_unit_info{level="province"}'
 
 #: indicators with a national target: the recording rule of the province's period-to-date ratio (one
 #: series per target and period; see rules/recording/province-ratios.yml), its denominator, its name, and
@@ -215,6 +217,9 @@ INDICATORS: dict[str, tuple[str, ...]] = {
                            "digitized dossiers (số hóa hồ sơ)"),
     "documents_electronic": ("target:egov_documents_sent_electronic:ratio", "target:egov_documents_sent:sum",
                              "documents sent electronically (văn bản điện tử)"),
+    # the national portal's figure for the province (recording rule of rules/recording/scorecards.yml)
+    "procedures_online": ("unit_period:egov_qd766_procedures_online:ratio", PROVINCE_UNIT,
+                          "procedures offered online (TTHC cung cấp trực tuyến, Decision 766)"),
     "work_files_online": ("target:egov_documents_work_files_online:ratio", "target:egov_documents_work_files:sum",
                           "work files handled online at province level (hồ sơ công việc trên môi trường mạng)",
                           'level="province"'),
@@ -351,17 +356,22 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
     for key, target in n.targets.items():
         ratio, denominator, what, *extra = INDICATORS[key]
         sel = "{" + ", ".join([f'period="{n.period}"', *extra]) + "}"
-        expr = (f"{ratio}{sel} < {_num(target.min)}\n"
-                f"and {denominator}{sel} >= {_num(target.min_volume)}")
+        if denominator == PROVINCE_UNIT:  # a published figure of the province's unit: no volume to guard
+            expr = f"{ratio}{sel} < {_num(target.min)}\nand on(unit) {PROVINCE_UNIT}"
+            who, link = "{{ $labels.unit }}", _link(th, "egov-qd766", "var-period=" + n.period)
+        else:
+            expr = (f"{ratio}{sel} < {_num(target.min)}\n"
+                    f"and {denominator}{sel} >= {_num(target.min_volume)}")
+            who = "{{ $labels.target }}"
+            link = _link(th, "egov-" + ratio.split(":")[1].split("_")[1],
+                         "var-target={{ $labels.target }}&var-period=" + n.period)
         out.append(_alert(
             "EgovIndicatorBelowNationalTarget", expr, n.for_, "warning",
-            "{{ $labels.target }}: " + what.split(" (")[0] + " at {{ $value | humanizePercentage }}, below the "
+            who + ": " + what.split(" (")[0] + " at {{ $value | humanizePercentage }}, below the "
             "national target of " + _num(100 * target.min) + " %",
-            "This " + n.period + " so far, " + what + " at {{ $labels.target }} is {{ $value | humanizePercentage }}"
+            "This " + n.period + " so far, " + what + " at " + who + " is {{ $value | humanizePercentage }}"
             " of the total, below the national target of " + _num(100 * target.min) + " %. See the units "
-            "dragging it down on the dashboard.",
-            _link(th, "egov-" + ratio.split(":")[1].split("_")[1],
-                  "var-target={{ $labels.target }}&var-period=" + n.period), indicator=key))
+            "dragging it down on the dashboard.", link, indicator=key))
     return out
 
 

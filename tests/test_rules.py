@@ -89,7 +89,8 @@ def test_for_override_only_for_test_copies(tmp_path):
                                                        "than 1"),
     (("    online_dossiers:", "    online_dosiers:"), "national_targets.targets: unknown indicator 'online_dosiers'; "
                                                    "known: online_dossiers, online_payment, full_process_online, "
-                                                   "digitized_dossiers, documents_electronic, work_files_online"),
+                                                   "digitized_dossiers, documents_electronic, procedures_online, "
+                                                   "work_files_online"),
     (("  period: month\n", "  period: week\n"), "national_targets.period: must be month, quarter or year, got "
                                                 "'week'"),
 ])

@@ -355,6 +355,8 @@ class PortalCollector(HttpCollector):
             self.read_articles(self.profile.articles, out)
         if self.target.qa and self.profile.qa is not None:
             self.read_qa(self.profile.qa, out)
+        if out.skipped and not any(s.name.startswith("egov_portal_") for s in out.samples):
+            raise CollectError("parse", "no portal figure found in the pages: " + out.skipped[0])
         return out
 
     # sections --------------------------------------------------------------------------------
@@ -362,6 +364,10 @@ class PortalCollector(HttpCollector):
         # links are looked for in the menus; a redesign without them: the whole page (links are still links)
         scope = (soup.select(self.profile.sections_scope) if self.profile.sections_scope else []) or [soup]
         links = [a for part in scope for a in part.find_all("a")]
+        if not links:  # not a portal's home page (a maintenance page, a stripped answer): no finding either way
+            out.skipped += [f"{name}: no link on the home page" for name in (
+                "egov_portal_required_section_present", "egov_portal_required_sections_present")]
+            return
         texts = {_match_text(t) for a in links for t in (a.get_text(" "), a.get("title") or "") if t.strip()}
         hrefs = [a.get("href") or "" for a in links]
         present = 0

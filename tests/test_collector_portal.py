@@ -243,6 +243,31 @@ def test_missing_fields_keeps_the_other_figures(rsps):
     assert got[key("egov_portal_articles_published", window="7d")] == 8
 
 
+def test_a_page_without_links_is_no_finding(rsps):
+    """A stripped home page (no link at all) says nothing about sections: skipped, not 0 of 13."""
+    rsps.get(URL, body="<!doctype html><html><body><div id='main'>Hệ thống đang bảo trì</div></body></html>",
+             content_type="text/html")
+    html(rsps, URL + "tin-tuc?page=1", "articles-1.html")
+    html(rsps, URL + "tin-tuc?page=2", "articles-2.html")
+    out = make(qa=False).collect()
+    got = samples(out)
+    assert [s.split(":")[0] for s in out.skipped] == ["egov_portal_required_section_present",
+                                                     "egov_portal_required_sections_present"]
+    assert not any(k[0].startswith("egov_portal_required_section") for k in got)
+    assert got[key("egov_portal_articles_published", window="7d")] == within(LISTED, 7)
+
+
+def test_nothing_found_anywhere_is_parse(rsps):
+    stripped = "<!doctype html><html><body><div id='main'></div></body></html>"
+    for url in (URL, URL + "tin-tuc?page=1", URL + "hoi-dap"):
+        rsps.get(url, body=stripped, content_type="text/html")
+    with pytest.raises(CollectError) as info:
+        make().collect()
+    assert info.value.reason == "parse"
+    assert info.value.message == ("no portal figure found in the pages: egov_portal_required_section_present: "
+                                  "no link on the home page")
+
+
 def test_changed_layout_read_by_a_profile_file(rsps):
     """A redesign is configuration: the province points the target at its own profile."""
     html(rsps, URL, "home-redesign.html")

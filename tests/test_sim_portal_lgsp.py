@@ -162,6 +162,7 @@ shared_data: {path: api/lgsp/v1/bao-cao/ung-dung-chia-se, connected: $.data.soUn
 @pytest.mark.parametrize("system,mode,reason", [
     ("portal", "5xx", "http_status"), ("portal", "waf", "blocked"), ("portal", "forbidden", "blocked"),
     ("portal", "429", "blocked"), ("portal", "wrong_content_type", "parse"), ("portal", "redirect_loop", "http_status"),
+    ("portal", "missing_fields", "parse"),
     ("lgsp", "5xx", "http_status"), ("lgsp", "waf", "blocked"), ("lgsp", "unauthorized", "auth"),
     ("lgsp", "wrong_content_type", "parse"), ("lgsp", "malformed", "parse"), ("lgsp", "missing_fields", "parse"),
 ])

@@ -412,8 +412,9 @@ def _prepare(node: Any, path: tuple, env: dict[str, str], base_dir: Path, errors
                 full = Path(file_path) if os.path.isabs(file_path) else base_dir / file_path
                 try:
                     out[base] = Secret(full.read_text(encoding="utf-8").strip())
-                except OSError as exc:
-                    errors.append(f"{_path(path + (key,))}: cannot read {file_path}: {exc.strerror or exc}")
+                except (OSError, UnicodeDecodeError) as exc:
+                    why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
+                    errors.append(f"{_path(path + (key,))}: cannot read {file_path}: {why}")
                     out[base] = Secret("<unreadable>")  # reported above; not "missing" a second time
                 continue
             out[key] = _prepare(value, path + (key,), env, base_dir, errors)

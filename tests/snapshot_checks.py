@@ -60,7 +60,7 @@ def check_doc(doc: dict, case: Case) -> None:
     assert sc["source"] == "published"
     [prov] = sc["province"]
     assert (prov["unit"], prov["level"], prov["total"], prov["previous_total"]) == \
-        ("H99", "PROVINCE", totals["H99"], ptotals["H99"])
+        ("H99", "province", totals["H99"], ptotals["H99"])
     assert prov["groups"] == {g: case.p.score(case.p.province, g, cur.score_period(), cur.last) for g in GROUPS}
     ranks, pranks = cur.ranks(), prev.ranks()
     assert {u["unit"]: (u["level"], u["rank"], u["total"]) for u in sc["units"]} == \
@@ -210,7 +210,7 @@ def check_html(path: Path, case: Case) -> None:
         "line", attrs={"data-series": "target"}) is not None
     assert soup.find("svg", attrs={"data-chart": "qd766-total"}).find("path", attrs={"data-series": "current"})
     totals = case.cur.totals()
-    bars = {r["data-key"]: float(r["data-value"]) for level in ("DEPARTMENT", "COMMUNE")
+    bars = {r["data-key"]: float(r["data-value"]) for level in ("department", "commune")
             for r in soup.find("svg", attrs={"data-chart": f"qd766-ranking-{level}"}).find_all("rect")}
     assert bars == {code: totals[code] for code in case.cur.ranks()}
     systems = {r["data-key"]: float(r["data-value"])

@@ -187,7 +187,7 @@ class Province:
                     add("egov_qd766_score", None, self.score(unit, group, period, ts, "computed"), unit=unit.code,
                         group=group, period=period, source="computed")
         for unit in self.world.units:
-            add("egov_qd766_unit_info", "dvcqg", 1.0, unit=unit.code, unit_name=unit.name, level=unit.level)
+            add("egov_qd766_unit_info", "dvcqg", 1.0, unit=unit.code, unit_name=unit.name, level=unit.level.lower())
         for unit in self.children:
             add("egov_services_unit_info", "services-api", 1.0, unit=unit.code, unit_name=unit.name)
         scores = {c: self.par7(c, ts) for c in PAR7}
@@ -312,8 +312,8 @@ class Expected:
         """unit -> (level, rank within the level)"""
         totals = self.totals()
         out: dict[str, tuple[str, int]] = {}
-        for level in ("DEPARTMENT", "COMMUNE"):
-            members = sorted((u.code for u in self.p.children if u.level == level),
+        for level in ("department", "commune"):  # the levels egov_qd766_unit_info gives
+            members = sorted((u.code for u in self.p.children if u.level.lower() == level),
                              key=lambda c: (-totals[c], natural(c)))
             out.update({c: (level, i + 1) for i, c in enumerate(members)})
         return out

@@ -291,3 +291,24 @@ def test_history_config_mistakes(history, message):
     with pytest.raises(ConfigError) as exc:
         parse_config({"history": history})
     assert exc.value.messages == [message]
+
+
+def test_history_metrics_pass_promtool(tmp_path):
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed (Debian package prometheus)")
+    app = _app(tmp_path, f"  path: {tmp_path / 'h.sqlite'}\n  interval: 1s\n")
+    writer = attach(app)
+    try:
+        assert _wait(lambda: writer.writes >= 1)
+        text = generate_latest(app.registry)
+    finally:
+        app.stop()
+    from exporter.history import METRICS
+
+    assert all(f"# HELP {s.name} {s.help}" in text.decode() for s in METRICS)
+    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
+    assert (check.returncode, check.stdout, check.stderr) == (0, b"", b"")

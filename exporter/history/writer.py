@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector as PromCollector
 
 from exporter.history.store import HistoryDB, HistoryError
+from exporter.plugin import MetricSpec
 
 log = logging.getLogger("egov.history")
 
@@ -199,33 +200,49 @@ class HistoryWriter:
         self.last_ok = False
 
 
+#: the history writer's own metrics (for the README's reference)
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("egov_exporter_history_enabled", "gauge",
+               "1 when the embedded history (history.enabled) is being recorded.", vi="lưu lịch sử"),
+    MetricSpec("egov_exporter_history_writes_total", "counter", "Intervals written to the history file.",
+               vi="số lần ghi lịch sử"),
+    MetricSpec("egov_exporter_history_write_errors_total", "counter",
+               "Failures to open or write the history file (see the log).", vi="số lần ghi lịch sử lỗi"),
+    MetricSpec("egov_exporter_history_rows_written_total", "counter",
+               "Rows written to the history file (only changed values are written).", vi="số dòng đã ghi"),
+    MetricSpec("egov_exporter_history_last_write_successful", "gauge",
+               "1 when the last attempt to write the history file succeeded.", vi="lần ghi gần nhất thành công"),
+    MetricSpec("egov_exporter_history_last_write_timestamp_seconds", "gauge",
+               "When an interval was last written to the history file.", vi="thời điểm ghi gần nhất"),
+    MetricSpec("egov_exporter_history_last_write_duration_seconds", "gauge", "Time the last history write took.",
+               vi="thời gian ghi gần nhất"),
+)
+
+
 class HistoryMetrics(PromCollector):
     """``egov_exporter_history_*``: is history being written?"""
 
     def __init__(self, writer: HistoryWriter) -> None:
         self.writer = writer
+        self.specs = {s.name: s for s in METRICS}
+
+    def _family(self, name: str, value: float) -> Any:
+        spec = self.specs[name]
+        if spec.type == "counter":
+            return CounterMetricFamily(name.removesuffix("_total"), spec.help, value=value)
+        return GaugeMetricFamily(name, spec.help, value=value)
 
     def collect(self) -> Iterable[Any]:
         w = self.writer
-        yield GaugeMetricFamily("egov_exporter_history_enabled",
-                                "1 when the embedded history (history.enabled) is being recorded.",
-                                value=1.0 if w.settings is not None else 0.0)
-        yield CounterMetricFamily("egov_exporter_history_writes", "Intervals written to the history file.",
-                                  value=w.writes)
-        yield CounterMetricFamily("egov_exporter_history_write_errors",
-                                  "Failures to open or write the history file (see the log).", value=w.errors)
-        yield CounterMetricFamily("egov_exporter_history_rows_written",
-                                  "Rows written to the history file (only changed values are written).",
-                                  value=w.rows)
+        yield self._family("egov_exporter_history_enabled", 1.0 if w.settings is not None else 0.0)
+        yield self._family("egov_exporter_history_writes_total", w.writes)
+        yield self._family("egov_exporter_history_write_errors_total", w.errors)
+        yield self._family("egov_exporter_history_rows_written_total", w.rows)
         if w.last_ok is not None:
-            yield GaugeMetricFamily("egov_exporter_history_last_write_successful",
-                                    "1 when the last attempt to write the history file succeeded.",
-                                    value=1.0 if w.last_ok else 0.0)
+            yield self._family("egov_exporter_history_last_write_successful", 1.0 if w.last_ok else 0.0)
         if w.last_write is not None:
-            yield GaugeMetricFamily("egov_exporter_history_last_write_timestamp_seconds",
-                                    "When an interval was last written to the history file.", value=w.last_write)
-            yield GaugeMetricFamily("egov_exporter_history_last_write_duration_seconds",
-                                    "Time the last history write took.", value=w.last_duration)
+            yield self._family("egov_exporter_history_last_write_timestamp_seconds", w.last_write)
+            yield self._family("egov_exporter_history_last_write_duration_seconds", w.last_duration)
 
 
 def attach(app: Any) -> HistoryWriter:

@@ -120,7 +120,8 @@ def figure_rows(ind: Indicator, values: dict[str, list[Series]]) -> dict[str, Ro
 
 def aggregate_keys(keys: list[str], levels: dict[str, str], aggregate_levels: list[str]) -> set[str]:
     """Rows that are the province itself: by level, or a unit code that other codes extend (H44, H44.1)."""
-    out = {k for k in keys if levels.get(k) in aggregate_levels}
+    wanted = {level.lower() for level in aggregate_levels}
+    out = {k for k in keys if levels.get(k, "").lower() in wanted}
     out |= {k for k in keys if k and any(o.startswith(k + ".") for o in keys)}
     return out
 

@@ -48,9 +48,10 @@ SYSTEMS: dict[str, tuple[str, str]] = {
 }
 
 LEVELS: dict[str, tuple[str, str]] = {
-    "PROVINCE": ("Tỉnh", "Province"),
-    "DEPARTMENT": ("Sở, ban, ngành", "Departments"),
-    "COMMUNE": ("UBND cấp xã", "Communes"),
+    "province": ("Tỉnh", "Province"),
+    "department": ("Sở, ban, ngành", "Departments"),
+    "district": ("Cấp huyện", "Districts"),
+    "commune": ("UBND cấp xã", "Communes"),
     "": ("Đơn vị", "Units"),
 }
 
@@ -69,7 +70,7 @@ def system_name(system: str) -> str:
 
 
 def level_name(level: str) -> str:
-    return both(LEVELS.get(level, (level, level)))
+    return both(LEVELS.get(level.lower(), (level, level)))
 
 
 def local_time(ts: float) -> dt.datetime:

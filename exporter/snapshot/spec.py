@@ -116,8 +116,8 @@ class UnitNames(Strict):
     metrics: list[str]
     name_label: str = "unit_name"
     level_label: str = "level"
-    #: level values that mean the province itself (an aggregate row, not ranked)
-    aggregate_levels: list[str] = ["PROVINCE", "province"]
+    #: level values (any case) that mean the province itself (an aggregate row, not ranked)
+    aggregate_levels: list[str] = ["province"]
 
     @field_validator("metrics")
     @classmethod

@@ -69,15 +69,16 @@ class App:
 
     def load(self) -> Config:
         """Load (or reload) the configuration.  On error the last good config keeps running; the
-        errors are logged, counted in egov_exporter_config_last_reload_successful, and raised."""
+        errors are raised and counted in egov_exporter_config_last_reload_successful, and a reload's are
+        logged too (the first load's are printed by the caller, once)."""
         with self._reload_lock:
             try:
                 config = self._select_shard(load_config(self.config_path, kinds=self.kinds))
             except ConfigError as exc:
                 self.self_metrics.reload_ok.set(0)
-                for line in exc.messages:
-                    log.error("config %s: %s", "reload rejected, keeping the running one" if self.config
-                              else "invalid", line)
+                if self.config is not None:  # a first load's errors are the caller's to print (once)
+                    for line in exc.messages:
+                        log.error("config reload rejected, keeping the running one: %s", line)
                 raise
             self.scheduler.apply(config)
             self.config = config

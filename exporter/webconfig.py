@@ -59,10 +59,22 @@ def load_web_config(path: str) -> WebConfig:
         if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
             errors.append(f"{path}: basic_auth_users.{user}: must be a bcrypt hash ($2y$...)")
     if cfg.tls_server_config is not None:
-        try:
-            cfg.ssl_context()
-        except (OSError, ssl.SSLError) as exc:
-            errors.append(f"{path}: tls_server_config: cannot load certificate or key: {exc}")
+        # relative paths are taken from the web config file's folder, as exporter-toolkit does
+        tls = cfg.tls_server_config
+        files = {key: str(Path(path).parent / getattr(tls, key)) if not Path(getattr(tls, key)).is_absolute()
+                 else getattr(tls, key) for key in ("cert_file", "key_file")}
+        cfg = cfg.model_copy(update={"tls_server_config": tls.model_copy(update=files)})
+        for key, file in files.items():
+            try:
+                Path(file).read_bytes()
+            except OSError as exc:
+                errors.append(f"{path}: tls_server_config.{key}: cannot read {getattr(tls, key)}: "
+                              f"{exc.strerror or exc}")
+        if not errors:
+            try:
+                cfg.ssl_context()
+            except (OSError, ssl.SSLError) as exc:
+                errors.append(f"{path}: tls_server_config: cannot load certificate or key: {exc}")
     if errors:
         raise ConfigError(errors)
     return cfg

@@ -63,6 +63,12 @@ def test_invalid_yaml(tmp_path):
 
 def test_tls_files_that_cannot_be_loaded(tmp_path):
     path = write(tmp_path, "tls_server_config:\n  cert_file: /nonexistent/tls.crt\n  key_file: /nonexistent/tls.key\n")
+    assert messages(path) == [
+        f"{path}: tls_server_config.cert_file: cannot read /nonexistent/tls.crt: No such file or directory",
+        f"{path}: tls_server_config.key_file: cannot read /nonexistent/tls.key: No such file or directory"]
+    (tmp_path / "tls.crt").write_text("not a certificate")
+    (tmp_path / "tls.key").write_text("not a key")
+    path = write(tmp_path, "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n")  # next to the file
     (msg,) = messages(path)
     assert msg.startswith(f"{path}: tls_server_config: cannot load certificate or key:")
 

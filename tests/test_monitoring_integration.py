@@ -348,9 +348,15 @@ def test_every_recording_rule_returns_data(stack):
 
 
 def _alert_summary(alerts: list[dict]) -> list[str]:
-    return sorted({f"{a['labels']['alertname']}{{severity={a['labels'].get('severity')}, "
-                   f"target={a['labels'].get('target', a['labels'].get('instance', ''))}}} {a['state']}"
-                   for a in alerts})
+    def who(labels: dict) -> str:
+        for key in ("target", "unit", "instance"):
+            if key in labels:
+                extra = f", indicator={labels['indicator']}" if "indicator" in labels else ""
+                return f"{key}={labels[key]}{extra}"
+        return ""
+
+    return sorted({f"{a['labels']['alertname']}{{severity={a['labels'].get('severity')}, {who(a['labels'])}}} "
+                   f"{a['state']}" for a in alerts})
 
 
 def test_faults_fire_their_alerts_and_maintenance_suppresses(stack):

@@ -67,6 +67,7 @@ def parse_listen_address(text: str) -> tuple[str, int]:
 class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are written separately: no 40 ms delayed-ACK stall
     server_version = f"egov-exporter/{__version__}"
     #: seconds a connection may sit idle (or half-sent, or mid-handshake) before it is closed, so that
     #: clients that open connections and send nothing cannot hold the server's threads forever

@@ -49,12 +49,12 @@ def _th(keys: tuple[str, ...], numeric: tuple[str, ...]) -> str:
 
 
 def _rank_change(value: int | None) -> str:
-    return "" if value is None else f"{value:+d}"
+    return "" if value is None else f"{value:+d}" if value else "0"
 
 
 def _delta_cell(delta: Any, display: str, higher_is_better: bool = True) -> str:
     cls = ""
-    if delta:
+    if delta and not fmt_delta(delta, display).startswith("±"):
         cls = "up" if (delta > 0) == higher_is_better else "down"
     return f'<td class="num {cls}">{_h(fmt_delta(delta, display))}</td>'
 
@@ -193,16 +193,16 @@ def _availability(doc: dict[str, Any]) -> str:
              "css": "low" if s["availability"] < av["objective"] else ""} for s in av["systems"]]
     chart = bar_chart(chart_id="availability-systems", title="Availability per system", rows=rows, x_max=1.0,
                       fmt=pct, objective=av["objective"])
-    head = _th(("system", "monitored", "availability", "previous", "delta", "observations", "poll_duration"),
+    head = _th(("system", "availability", "previous", "delta", "observations", "poll_duration"),
                ("availability", "previous", "delta", "observations", "poll_duration"))
     body = []
     for s in av["systems"]:
-        body.append(f'<tr class="province" data-system="{_h(s["system"])}"><td>{_h(system_name(s["system"]))}</td>'
-                    f'<td>{s["targets"]}</td><td class="num">{_h(pct(s["availability"]))}</td>'
+        body.append(f'<tr class="province" data-system="{_h(s["system"])}"><td>{_h(system_name(s["system"]))} '
+                    f'<span class="en">({s["targets"]})</span></td><td class="num">{_h(pct(s["availability"]))}</td>'
                     f'<td class="num">{_h(pct(s["previous_availability"]))}</td>{_delta_cell(s["delta"], "ratio")}'
                     f'<td></td><td></td></tr>')
         for t in (t for t in av["targets"] if t["system"] == s["system"]):
-            body.append(f'<tr data-target="{_h(t["target"])}"><td></td><td>{_h(t["target"])}</td>'
+            body.append(f'<tr data-target="{_h(t["target"])}"><td class="indent">{_h(t["target"])}</td>'
                         f'<td class="num">{_h(pct(t["availability"]))}</td>'
                         f'<td class="num">{_h(pct(t["previous_availability"]))}</td>{_delta_cell(t["delta"], "ratio")}'
                         f'<td class="num">{t["observations"]}</td>'

@@ -31,7 +31,7 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "monitored": ("Đối tượng giám sát", "Monitored target"),
     "availability": ("Tỷ lệ sẵn sàng", "Availability"),
     "observations": ("Số lần đo", "Observations"),
-    "poll_duration": ("Thời gian phản hồi TB (giây)", "Mean poll duration (s)"),
+    "poll_duration": ("Thời gian thu thập TB (giây)", "Mean poll (s)"),
     "definition": ("Cách tính", "How it is computed"),
     "selectors": ("Chuỗi truy vấn", "Series selectors"),
     "note": ("Ghi chú", "Note"),
@@ -98,16 +98,20 @@ def fmt_value(value: Any, display: str) -> str:
 
 
 def fmt_delta(delta: Any, display: str) -> str:
+    """A change with its sign; one that rounds to zero is shown as ±0."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return "—"
-    sign = "+" if delta > 0 else ("−" if delta < 0 else "±")
     if display == "ratio":
-        return f"{sign}{vn_number(abs(100 * delta), 2)} điểm % / pp"
-    if display == "timestamp":
-        return f"{sign}{vn_number(abs(delta) / 86400, 1)} ngày / days"
-    if display == "points":
-        return f"{sign}{vn_number(abs(delta), 2)}"
-    return f"{sign}{vn_number(abs(delta), 0 if float(delta).is_integer() else 2)}"
+        text, unit = vn_number(abs(100 * delta), 2), " điểm % / pp"
+    elif display == "timestamp":
+        text, unit = vn_number(abs(delta) / 86400, 1), " ngày / days"
+    elif display == "points":
+        text, unit = vn_number(abs(delta), 2), ""
+    else:
+        text, unit = vn_number(abs(delta), 0 if float(delta).is_integer() else 2), ""
+    zero = not any(c in "123456789" for c in text)
+    sign = "±" if zero else ("+" if delta > 0 else "−")
+    return f"{sign}{text}{unit}"
 
 
 def met(value: Any, target: Any) -> bool | None:

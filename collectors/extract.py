@@ -320,7 +320,7 @@ class HtmlTable(Strict):
 
 def table_grid(table: Any, header_rows: int | None = None) -> tuple[list[list[str]], list[list[Any]]]:
     """The table as a grid of cells with merged cells expanded: (header path of each column, body rows)."""
-    trs = table.select(":scope > tr, :scope > thead > tr, :scope > tbody > tr, :scope > tfoot > tr")
+    trs = list(_table_rows(table))
     grid: list[list[Any]] = []
     carry: dict[int, tuple[int, Any]] = {}  # column -> (rows still covered, cell) of a rowspan
     for tr in trs:
@@ -350,7 +350,7 @@ def table_grid(table: Any, header_rows: int | None = None) -> tuple[list[list[st
             row.append(held)
         grid.append(row)
     if header_rows is None:
-        thead = table.select(":scope > thead > tr")
+        thead = [tr for tr in trs if tr.parent is not None and tr.parent.name == "thead"]
         header_rows = len(thead) if thead else next(
             (i for i, row in enumerate(grid) if not row or any(c is None or c.name != "th" for c in row)),
             len(grid))
@@ -367,6 +367,16 @@ def table_grid(table: Any, header_rows: int | None = None) -> tuple[list[list[st
             seen = cell
         paths.append(parts)
     return paths, body
+
+
+def _table_rows(table: Any) -> Any:
+    """The table's own rows (not those of tables nested in its cells), in document order."""
+    for child in table.children:
+        name = getattr(child, "name", None)
+        if name == "tr":
+            yield child
+        elif name in ("thead", "tbody", "tfoot"):
+            yield from (tr for tr in child.children if getattr(tr, "name", None) == "tr")
 
 
 def _span(raw: Any, limit: int) -> int:

@@ -76,10 +76,13 @@ class App:
                 config = self._select_shard(load_config(self.config_path, kinds=self.kinds))
             except ConfigError as exc:
                 self.self_metrics.reload_ok.set(0)
+                # every line names the file, as check-config's do (the reload answer and the log show them)
+                messages = [line if line.startswith(self.config_path) else f"{self.config_path}: {line}"
+                            for line in exc.messages]
                 if self.config is not None:  # a first load's errors are the caller's to print (once)
-                    for line in exc.messages:
+                    for line in messages:
                         log.error("config reload rejected, keeping the running one: %s", line)
-                raise
+                raise ConfigError(messages) from None
             self.scheduler.apply(config)
             self.config = config
             self.redact = Redactor(config.secrets())

@@ -174,7 +174,10 @@ def serve(config_file: str, listen: str, *, web_config: str | None = None, lifec
     log.info("listening on %s (metrics at %s/metrics)", where, where)
     if ready:
         ready(where)
-    stop.wait()
+    # wake up now and then: the kernel may deliver SIGHUP/SIGTERM to any of our threads, and Python runs
+    # the handler only when the main thread runs, so an endless wait could hold a reload back for ever
+    while not stop.wait(0.5):
+        pass
     log.info("shutting down")
     server.shutdown()
     server.server_close()

@@ -14,7 +14,7 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as jsonpath_parse
 from pydantic import Field, field_validator, model_validator
 
-from exporter.config import Strict
+from exporter.config import Strict, TargetBase
 from exporter.plugin import Collected
 
 _METRIC_RE = re.compile(r"^egov_[a-z0-9_]+$")
@@ -81,10 +81,19 @@ class MetricRule(Strict):
     def _name(cls, v: str) -> str:
         return check_metric_name(v)
 
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
+        # the same rule as a target's labels: an invalid name would break the whole /metrics page, and
+        # target/system/... would overwrite the series' own labels
+        return TargetBase._labels(v)
+
     @model_validator(mode="after")
     def _counter_suffix(self) -> "MetricRule":
         if self.type == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name} must end in _total")
+        if self.type != "counter" and self.name.endswith("_total"):
+            raise ValueError(f"{self.name} ends in _total, which is for counters: set type: counter or rename it")
         return self
 
     def number(self, raw: Any, number_format: str = "vi") -> float | None:

@@ -36,8 +36,10 @@ class HtmlCollector(HttpCollector):
         self.checked(resp, out)
         if resp.content_type and "html" not in resp.content_type and "xml" not in resp.content_type:
             raise CollectError("parse", f"expected HTML, got {resp.content_type}")
+        before = len(out.samples)
         extract_html(t.metrics, parse_html(resp.body), out, number_format=t.number_format)
-        counted = [m for m in t.metrics if m.value != "count"]
-        if counted and len(out.skipped) >= len(counted):
+        # failed when no value was found at all (a count always is; one rule may skip several elements)
+        found = {m.name for m in t.metrics if m.value != "count"} & {s.name for s in out.samples[before:]}
+        if out.skipped and not found:
             raise CollectError("parse", "no configured metric found on the page: " + out.skipped[0])
         return out

@@ -131,6 +131,19 @@ def _check_url(value: str) -> str:
 
 HttpUrl = Annotated[str, BeforeValidator(_check_url)]
 
+_SECRET_PARAM = re.compile(r"token|key|secret|pass|pwd|sig|auth|credential", re.I)
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The password of a URL's user info and the values of query parameters named like secrets."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    found = [parts.password] if parts.password else []
+    found += [v for k, v in parse_qsl(parts.query) if _SECRET_PARAM.search(k) and v]
+    return found
+
+
 # ------------------------------------------------------------------------------------------- models
 
 
@@ -248,10 +261,14 @@ class MaintenanceWindow(Strict):
         return self
 
 
-#: metric families the embedded history records by default: scores, provincial counts and ratios,
-#: and each target's availability (shell-style patterns on the metric name)
+#: metric families the embedded history records by default (shell-style patterns on the metric name):
+#: Decision 766 scores, totals, ranks and the published raw figures, PAR 7, the provincial counts and
+#: ratios, and each target's availability.  The engine's derived detail (points, gaps, events needed,
+#: per-group ranks) is left out: it follows from these; add "egov_qd766_*" to keep it too.
 HISTORY_FAMILIES: tuple[str, ...] = (
-    "egov_qd766_*", "egov_par7_*", "egov_services_*", "egov_documents_*", "egov_lgsp_shared_data_*",
+    "egov_qd766_score", "egov_qd766_total_score", "egov_qd766_total_rank", "egov_qd766_unit_info",
+    "egov_qd766_figure", "egov_qd766_metric_numerator", "egov_qd766_metric_denominator",
+    "egov_par7_*", "egov_services_*", "egov_documents_*", "egov_lgsp_shared_data_*",
     "egov_portal_required_section*", "egov_portal_newest_article_timestamp_seconds",
     "egov_target_up", "egov_target_state", "egov_target_poll_duration_seconds",
 )
@@ -358,6 +375,8 @@ class Config(Strict):
                     walk(v)
 
         walk(self)
+        for target in self.targets:  # credentials written into a URL (user:pass@, ?token=...) are secrets too
+            found.extend(_url_secrets(target.url))
         return sorted({s for s in found if s}, key=len, reverse=True)
 
 

@@ -61,7 +61,7 @@ class Collected:
     #: extraction problems that skipped a metric without failing the target (counted).
     skipped: list[str] = dataclasses.field(default_factory=list)
 
-    def add(self, name: str, value: float | None, **labels: str) -> None:
+    def add(self, name: str, value: float | None, /, **labels: str) -> None:  # labels may be "name"
         if value is not None:
             self.samples.append(Sample(name, labels, float(value)))
 

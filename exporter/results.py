@@ -7,6 +7,7 @@ Every scrape is served from this cache, never by polling upstream.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from typing import Callable, Iterable
 
@@ -99,7 +100,11 @@ class ResultStore:
             self.results[result.target] = result
             self.version += 1
         for listener in list(self._listeners):
-            listener(result.target)
+            try:
+                listener(result.target)
+            except Exception:  # a failing reader must not stop the target's polling (scheduler's thread)
+                logging.getLogger("egov.results").exception("result listener %r failed for %s", listener,
+                                                            result.target)
 
     def set_derived(self, source: str, specs: tuple[MetricSpec, ...], samples: list[Sample]) -> None:
         with self._lock:

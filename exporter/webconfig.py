@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import ssl
 import threading
 from pathlib import Path
@@ -21,6 +22,9 @@ import yaml
 from pydantic import ValidationError
 
 from exporter.config import ConfigError, Strict, _errors_of
+
+
+_BCRYPT_RE = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 
 class TLSServerConfig(Strict):
@@ -56,7 +60,7 @@ def load_web_config(path: str) -> WebConfig:
         raise ConfigError([f"{path}: {m}" for m in _errors_of(exc, (), WebConfig)]) from None
     errors = []
     for user, hashed in cfg.basic_auth_users.items():
-        if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+        if not _BCRYPT_RE.match(hashed):  # a truncated or mangled hash would silently refuse everyone
             errors.append(f"{path}: basic_auth_users.{user}: must be a bcrypt hash ($2y$...)")
     if cfg.tls_server_config is not None:
         # relative paths are taken from the web config file's folder, as exporter-toolkit does

@@ -102,6 +102,8 @@ class TargetView:
         self.skips = {s.labels["target"]: s.value
                       for s in metrics.get("egov_target_extraction_skipped_total", [])}
         self.system = {s.labels["target"]: s.labels["system"] for s in metrics.get("egov_target_up", [])}
+        self.started = {s.labels["target"]: s.value
+                        for s in metrics.get("egov_target_last_poll_timestamp_seconds", [])}
 
 
 class ExporterProcess:
@@ -114,7 +116,7 @@ class ExporterProcess:
         out = open(log, "wb")
         self.popen = subprocess.Popen([sys.executable, "-m", "exporter", *args], cwd=ROOT, stdout=out,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                                      env=_env(env),
                                       start_new_session=True)
         out.close()
         self.pid = self.popen.pid
@@ -185,9 +187,14 @@ class ExporterProcess:
         return self.popen.returncode
 
 
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The test's environment, with the repository importable from any working directory."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(extra or {})}
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess:
-    """``python -m exporter ARGS`` to completion, output captured as text."""
+    """``python -m exporter ARGS`` to completion (in ``cwd``), output captured as text."""
     return subprocess.run([sys.executable, "-m", "exporter", *args], cwd=cwd or ROOT, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=_env(env))

@@ -133,7 +133,7 @@ def test_recording_rule_names_follow_level_metric_operation():
     mine = [r["record"] for _, _, r in load([RULES / "recording" / "availability.yml",
                                              RULES / "recording" / "province-ratios.yml"])]
     for name in mine:
-        assert re.fullmatch(r"(target|system):egov_[a-z0-9_]+:[a-z0-9_]+", name), name
+        assert re.fullmatch(r"(target|target_unit|system):egov_[a-z0-9_]+:[a-z0-9_]+", name), name
 
 
 # ------------------------------------------------------------------------------------------- coverage

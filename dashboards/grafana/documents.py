@@ -60,9 +60,9 @@ def electronic_hourly():
 def units_electronic():
     return table_panel(
         title("Đơn vị xếp theo văn bản điện tử", "Units ranked by documents sent electronically"),
-        "Each unit's documents sent electronically / all sent this period, lowest first.", "percentunit",
-        q(f'sum by (unit, level) (egov_documents_sent_total{{channel="electronic", {UNITS}}}) / '
-          f"sum by (unit, level) (egov_documents_sent_total{{{UNITS}}})", instant=True, table_format=True),
+        "Each unit's documents sent electronically / all sent this period, lowest first "
+        "(target_unit:egov_documents_sent_electronic:ratio).", "percentunit",
+        q(f"target_unit:egov_documents_sent_electronic:ratio{{{UNITS}}}", instant=True, table_format=True),
         sort_by="Value", desc=False, steps=((None, "red"), (national_target("documents_electronic"), "green")))
 
 

@@ -44,8 +44,9 @@ def sections_table():
 
 def qa_answered():
     return ratio_stat("Câu hỏi đã trả lời", "Questions answered",
-                      "Questions the Q&A for citizens, businesses and investors has answered / received, all time.",
-                      f"egov_portal_questions_answered_total{{{SEL}}} / egov_portal_questions_received_total{{{SEL}}}",
+                      "Questions the Q&A for citizens, businesses and investors has answered / received, all time "
+                      "(target:egov_portal_questions_answered:ratio).",
+                      f"target:egov_portal_questions_answered:ratio{{{SEL}}}",
                       w=12)
 
 

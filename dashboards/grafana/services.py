@@ -11,6 +11,8 @@ from dashboards.grafana.common import (national_target, new_dashboard, period_va
 UID = "egov-services"
 TP = 'target=~"$target", period="$period"'
 UNITS = 'target=~"$target", period="$period", unit=~"$unit"'
+#: per-unit ratios recorded by rules/recording/scorecards.yml (the indicator engine's rules)
+UNIT_RATIO = 'unit_period:egov_services_dossiers_%s:ratio{period="$period", unit=~"$unit"}'
 
 
 def province_ratios():
@@ -58,18 +60,18 @@ def received_by_channel():
 def units_online_payment():
     return table_panel(
         title("Đơn vị xếp theo thanh toán trực tuyến", "Units ranked by online payment"),
-        "Each unit's dossiers paid online / dossiers with a fee this period, lowest first.", "percentunit",
-        q(f"sum by (unit) (egov_services_dossiers_paid_online_total{{{UNITS}}}) / "
-          f"sum by (unit) (egov_services_dossiers_with_fee_total{{{UNITS}}})", instant=True, table_format=True),
+        "Each unit's dossiers paid online / dossiers with a fee this period, lowest first, from every services "
+        "target (unit_period:egov_services_dossiers_paid_online:ratio).", "percentunit",
+        q(UNIT_RATIO % "paid_online", instant=True, table_format=True),
         sort_by="Value", desc=False, steps=((None, "red"), (national_target("online_payment"), "green")))
 
 
 def units_online_dossiers():
     return table_panel(
         title("Đơn vị xếp theo hồ sơ trực tuyến", "Units ranked by online submission"),
-        "Each unit's dossiers received online / all received this period, lowest first.", "percentunit",
-        q(f'sum by (unit) (egov_services_dossiers_received_total{{channel="online", {UNITS}}}) / '
-          f"sum by (unit) (egov_services_dossiers_received_total{{{UNITS}}})", instant=True, table_format=True),
+        "Each unit's dossiers received online / all received this period, lowest first, from every services "
+        "target (unit_period:egov_services_dossiers_online:ratio).", "percentunit",
+        q(UNIT_RATIO % "online", instant=True, table_format=True),
         sort_by="Value", desc=False, steps=((None, "red"), (national_target("online_dossiers"), "green")))
 
 

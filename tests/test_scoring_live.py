@@ -119,6 +119,6 @@ def test_a_reload_with_a_broken_scorecard_is_refused(stack, tmp_path):
 
     with pytest.raises(ConfigError) as err:
         app.load()
-    assert err.value.messages == [f"scoring.scorecards[1]: {broken}: groups' maxima add up to 98, expected "
-                                  "total_max 100"]
+    assert [m.removeprefix(f"{config}: ") for m in err.value.messages] == [
+        f"scoring.scorecards[1]: {broken}: groups' maxima add up to 98, expected total_max 100"]
     assert [c.scorecard for c in app.scoring.cards] == ["qd766", "par7"]  # the last good ones keep running

@@ -385,9 +385,7 @@ def _rank(card: Scorecard, index: Index, groups: dict[tuple[str, Key, str], floa
 
 _ROLE_SPECS: dict[str, tuple[str, str, str]] = {
     # role: (help, labels kind, Vietnamese)
-    "score": ("Score of the {g} computed by egov-exporter from raw counts ({t}); source tells which counts. "
-              "Period-to-date for the current calendar period when keyed by period.", "key,group,source",
-              "điểm"),
+    "score": ("Score of the {g} computed by egov-exporter ({t}).", "key,group,source", "điểm"),
     "max_score": ("Maximum points of the {g} ({t}).", "group", "điểm tối đa"),
     "total_score": ("Total score ({t}): the sum of the {g} scores, present only when every group has a score.",
                     "key,source", "tổng điểm"),
@@ -449,6 +447,14 @@ def metric_specs(card: Scorecard) -> tuple[MetricSpec, ...]:
         if role == "total_score" and card.total_when_missing == "zero":
             help_text = help_text.replace("present only when every group has a score",
                                           f"a {noun} without data counts 0")
+        if "key" in kinds.split(",") and "period" in card.by:
+            help_text += (" Period-to-date, for the current calendar period named by `period` (month, quarter, year "
+                          "in Asia/Ho_Chi_Minh).")
+        if "source" in kinds.split(",") and card.source_label:
+            described = [f"{src.name} = {src.description}" for src in card.sources if src.description]
+            if card.published is not None and not role.startswith("indicator_") and role != "data_available":
+                described.insert(0, f"{card.published.source} = as published upstream")
+            help_text += f" Label {card.source_label}: " + "; ".join(described) + "."
         out.append(MetricSpec(name, "gauge", help_text, tuple(labels), vi=vi))
     return tuple(out)
 

@@ -9,7 +9,7 @@ Under ``/national/``:
   (``tests/fixtures/dvcqg-766``): *tree* (``data.parent`` + ``data.children[]``) or *metrics*
   (``data.overview`` + ``data.evaluation[]`` + ``data.pagination``).
 
-The request body is honoured: ``rootDepartmentId`` (the simulated province's, else 400), ``timeType`` with
+Figures move in steps of :data:`STEP_MINUTES` simulated minutes.  The request body is honoured: ``rootDepartmentId`` (the simulated province's, else 400), ``timeType`` with
 ``year`` and ``month``/``quarter`` (``handling-satisfaction``: ``fromDate``/``toDate``), and ``currentPage``/
 ``pageSize`` on the metrics-shaped endpoints (trees answer every child, as the real API does).  A request for
 the period the simulated now is in — or the period the real clock is in, which the exporter asks for when
@@ -26,6 +26,7 @@ raw counts of ``provide-online-tree``, and ``transparency``/``handling-satisfact
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any, Callable
 
 from exporter.scoring.rounding import r2
@@ -38,6 +39,8 @@ API = "/api/v1/reporting/evaluation/"
 PER_DAY = 40.0
 #: citizen petitions per working day by a unit of weight 1
 PETITIONS_PER_DAY = 0.08
+#: the portal's statistics move in steps of this many simulated minutes (its figures are not live either)
+STEP_MINUTES = 10
 ENDPOINTS = ("transparency", "dvc-progress-tree", "provide-online-tree", "formality-online-payment-tree",
              "handling-satisfaction", "dossier-digitized")
 
@@ -70,7 +73,29 @@ _METRIC_NAMES = {
 Figures = dict[str, int]
 
 
-def unit_figures(world: World, unit: Unit, period: str, at: dt.datetime | None) -> Figures:
+class _Shares:
+    """World.share and World.part with the unit's shares remembered (each is a hash: a request of a province of
+    ~100 units needs thousands)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._cache: dict[tuple[str, str, float, float], float] = {}
+
+    def share(self, unit: Unit, key: str, low: float, high: float) -> float:
+        k = (unit.code, key, low, high)
+        value = self._cache.get(k)
+        if value is None:
+            value = self._cache[k] = self.world.share(unit, key, low, high)
+        return value
+
+    def part(self, total: int, unit: Unit, key: str, low: float, high: float) -> int:
+        return int(total * self.share(unit, key, low, high))  # as World.part
+
+    def count(self, unit: Unit, key: str, per_day: float, period: str, at: dt.datetime) -> int:
+        return self.world.count(unit, key, per_day, period, at)
+
+
+def unit_figures(world: World | _Shares, unit: Unit, period: str, at: dt.datetime | None) -> Figures:
     """A department's or commune's counts for the period up to ``at`` (None: a future period, zeros)."""
     w = world
 
@@ -287,6 +312,25 @@ class NationalSystem:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        self.shares = _Shares(world)
+        self._figures: dict[tuple, tuple[list[tuple[Unit, Figures]], Figures]] = {}
+        self._lock = threading.Lock()
+
+    def figures(self, kind: str, at: dt.datetime | None) -> tuple[list[tuple[Unit, Figures]], Figures]:
+        """Every unit's figures and the province's, remembered for the step (a poll round asks for the same
+        period a dozen times)."""
+        key = (kind, at)
+        with self._lock:
+            hit = self._figures.get(key)
+        if hit is not None:
+            return hit
+        children = [(u, unit_figures(self.shares, u, kind, at)) for u in self.world.children]
+        made = (children, province_figures(self.world, [f for _, f in children]))
+        with self._lock:
+            if len(self._figures) > 32:
+                self._figures.clear()
+            self._figures[key] = made
+        return made
 
     def handle(self, req: Request) -> Reply | None:
         if req.path in ("/", ""):
@@ -309,15 +353,14 @@ class NationalSystem:
             size = _int(body, "pageSize", 1, 1000) if "pageSize" in body else 20
         except BadRequest as exc:
             return Reply.json({"code": "BAD_REQUEST", "message": str(exc)}, status=400)
-        at = self._as_of(kind, start)
-        children = [(u, unit_figures(self.world, u, kind, at)) for u in self.world.children]
-        province = province_figures(self.world, [f for _, f in children])
+        children, province = self.figures(kind, self._as_of(kind, start))
         data = getattr(self, "_" + endpoint.replace("-", "_"))(province, children, page, size)
         return Reply.json({"code": "OK", "data": data, "message": "OK"}, status=201)
 
     def _as_of(self, kind: str, start: dt.datetime) -> dt.datetime | None:
         """The moment the requested period is counted to (None: it has not started)."""
         now = self.world.now()
+        now = now.replace(minute=now.minute - now.minute % STEP_MINUTES, second=0, microsecond=0)
         real = dt.datetime.fromtimestamp(self.world.clock(), TZ)
         if start in (period_start(now, kind), period_start(real, kind)):
             return now

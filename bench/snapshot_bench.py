@@ -48,21 +48,23 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _time_snapshots(make_source, runs: int, out: Path) -> tuple[list[float], list[float], int]:
+def _time_snapshots(make_source, runs: int, out: Path) -> tuple[list[float], list[float], list[float], int]:
+    """Wall time of building the snapshot, CPU time of this process for it, wall time of the outputs."""
     spec, period = load_report(), quarter(2026, 3)
-    builds, writes, queries = [], [], 0
+    builds, cpus, writes, queries = [], [], [], 0
     for _ in range(runs):
         source = make_source()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         doc = Builder(source, spec, period).build()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         write_outputs(doc, ["xlsx", "csv", "json", "html"], out)
         t2 = time.perf_counter()
         source.close()
         builds.append(t1 - t0)
+        cpus.append(c1 - c0)
         writes.append(t2 - t1)
         queries = len(doc["queries"])
-    return builds, writes, queries
+    return builds, cpus, writes, queries
 
 
 def main() -> int:
@@ -73,6 +75,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="snapshots timed per source (default: 3)")
     ap.add_argument("--skip-prometheus", action="store_true")
     ap.add_argument("--keep", default=None, metavar="DIR", help="keep the data and reports in DIR")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: time the snapshots on the data a previous run left there")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -90,18 +94,23 @@ def main() -> int:
           f"(2026Q2-2026Q3) = {series * len(ticks):,} samples", flush=True)
 
     hist = work / "egov-history.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{hist}{suffix}").unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    db = HistoryDB(hist, synchronous="NORMAL")
-    rows = province.write_history(db)
-    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    fig.update(history_write_seconds=time.perf_counter() - t0, history_rows=rows, history_bytes=_size(hist))
-    print(f"history: written in {fig['history_write_seconds']:.1f}s (including generating the samples), "
-          f"{rows:,} rows, {_size(hist) / 1e6:.1f} MB", flush=True)
-    builds, writes, queries = _time_snapshots(lambda: HistorySource(str(hist)), args.runs, work / "out-history")
-    fig.update(history_snapshot_seconds=builds, history_output_seconds=writes, history_queries=queries)
+    reuse = args.reuse and args.keep and hist.exists() and (work / "tsdb").exists()
+    if not reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{hist}{suffix}").unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        db = HistoryDB(hist, synchronous="NORMAL")
+        rows = province.write_history(db)
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        fig.update(history_write_seconds=time.perf_counter() - t0, history_rows=rows, history_bytes=_size(hist))
+        print(f"history: written in {fig['history_write_seconds']:.1f}s (including generating the samples), "
+              f"{rows:,} rows, {_size(hist) / 1e6:.1f} MB", flush=True)
+    else:
+        print(f"history: reusing {hist} ({_size(hist) / 1e6:.1f} MB) and {work / 'tsdb'}", flush=True)
+    builds, cpus, writes, queries = _time_snapshots(lambda: HistorySource(str(hist)), args.runs, work / "out-history")
+    fig.update(history_snapshot_seconds=builds, history_snapshot_cpu_seconds=cpus, history_output_seconds=writes,
+               history_queries=queries)
 
     if not args.skip_prometheus:
         promtool, prom = shutil.which("promtool"), shutil.which("prometheus")
@@ -109,18 +118,19 @@ def main() -> int:
             print("promtool/prometheus not found (Debian package prometheus)", file=sys.stderr)
             return 1
         om, data = work / "quarters.om", work / "tsdb"
-        shutil.rmtree(data, ignore_errors=True)
-        t0 = time.perf_counter()
-        with open(om, "w", encoding="utf-8") as f:
-            f.writelines(province.openmetrics())
-        t1 = time.perf_counter()
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(om), str(data)],
-                       check=True)
-        t2 = time.perf_counter()
-        fig.update(openmetrics_seconds=t1 - t0, openmetrics_bytes=_size(om), promtool_seconds=t2 - t1,
-                   tsdb_bytes=_size(data))
-        print(f"prometheus: OpenMetrics {_size(om) / 1e6:.0f} MB in {t1 - t0:.1f}s, promtool backfill "
-              f"{t2 - t1:.1f}s, TSDB {_size(data) / 1e6:.1f} MB", flush=True)
+        if not reuse:
+            shutil.rmtree(data, ignore_errors=True)
+            t0 = time.perf_counter()
+            with open(om, "w", encoding="utf-8") as f:
+                f.writelines(province.openmetrics())
+            t1 = time.perf_counter()
+            subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(om), str(data)],
+                           check=True)
+            t2 = time.perf_counter()
+            fig.update(openmetrics_seconds=t1 - t0, openmetrics_bytes=_size(om), promtool_seconds=t2 - t1,
+                       tsdb_bytes=_size(data))
+            print(f"prometheus: OpenMetrics {_size(om) / 1e6:.0f} MB in {t1 - t0:.1f}s, promtool backfill "
+                  f"{t2 - t1:.1f}s, TSDB {_size(data) / 1e6:.1f} MB", flush=True)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -145,9 +155,10 @@ def main() -> int:
                     return 1
                 time.sleep(0.5)
             fig["prometheus_ready_seconds"] = time.perf_counter() - t0
-            builds, writes, queries = _time_snapshots(lambda: PrometheusSource(url), args.runs, work / "out-prometheus")
-            fig.update(prometheus_snapshot_seconds=builds, prometheus_output_seconds=writes,
-                       prometheus_queries=queries)
+            builds, cpus, writes, queries = _time_snapshots(lambda: PrometheusSource(url), args.runs,
+                                                            work / "out-prometheus")
+            fig.update(prometheus_snapshot_seconds=builds, prometheus_snapshot_cpu_seconds=cpus,
+                       prometheus_output_seconds=writes, prometheus_queries=queries)
             a = json.loads((work / "out-history" / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
             b = json.loads((work / "out-prometheus" / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
             fig["sources_agree"] = all(a[k] == b[k] for k in ("indicators", "scorecards", "availability"))
@@ -157,13 +168,14 @@ def main() -> int:
             log.close()
 
     print()
-    print(f"{'source':<12} {'snapshot (median of %d)' % args.runs:>24} {'min':>8} {'max':>8} {'outputs':>8} "
-          f"{'queries':>8}")
+    print(f"{'source':<12} {'snapshot (median of %d)' % args.runs:>24} {'min':>8} {'max':>8} {'client CPU':>11} "
+          f"{'outputs':>8} {'queries':>8}")
     for name in ("history", "prometheus"):
         if f"{name}_snapshot_seconds" in fig:
             b, w = fig[f"{name}_snapshot_seconds"], fig[f"{name}_output_seconds"]
+            c = fig[f"{name}_snapshot_cpu_seconds"]
             print(f"{name:<12} {statistics.median(b):>23.2f}s {min(b):>7.2f}s {max(b):>7.2f}s "
-                  f"{statistics.median(w):>7.2f}s {fig[f'{name}_queries']:>8}")
+                  f"{statistics.median(c):>10.2f}s {statistics.median(w):>7.2f}s {fig[f'{name}_queries']:>8}")
     if "sources_agree" in fig:
         print(f"\nfigures identical from both sources: {fig['sources_agree']}")
     print(f"data and reports in {work}" if args.keep else "")

@@ -96,11 +96,18 @@ def _pick(by_target: dict[str, float], combine: str) -> tuple[str | None, float]
     return target, by_target[target]
 
 
+Grouped = dict[str, dict[str, list[float]]]  # row key -> target -> values
+
+
 def figure_rows(ind: Indicator, values: dict[str, list[Series]]) -> dict[str, Row]:
     """One row per value of the breakdown label: (value, numerator, denominator)."""
+    return grouped_rows(ind, {role: _grouped(series, ind.by) for role, series in values.items()})
+
+
+def grouped_rows(ind: Indicator, grouped: dict[str, Grouped]) -> dict[str, Row]:
     if ind.is_ratio:
-        num = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in _grouped(values["numerator"], ind.by).items()}
-        den = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in _grouped(values["denominator"], ind.by).items()}
+        num = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in grouped.get("numerator", {}).items()}
+        den = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in grouped.get("denominator", {}).items()}
         rows: dict[str, Row] = {}
         for key, by_target in den.items():
             nums = num.get(key, {})
@@ -113,17 +120,16 @@ def figure_rows(ind: Indicator, values: dict[str, list[Series]]) -> dict[str, Ro
                 n = nums.get(target)  # type: ignore[arg-type]
             rows[key] = (_ratio(n, d), n, d)
         return rows
-    grouped = _grouped(values["value"], ind.by)
     return {k: (_pick({t: math.fsum(v) for t, v in ts.items()}, ind.combine_targets)[1], None, None)
-            for k, ts in grouped.items()}
+            for k, ts in grouped.get("value", {}).items()}
 
 
 def aggregate_keys(keys: list[str], levels: dict[str, str], aggregate_levels: list[str]) -> set[str]:
     """Rows that are the province itself: by level, or a unit code that other codes extend (H44, H44.1)."""
     wanted = {level.lower() for level in aggregate_levels}
     out = {k for k in keys if levels.get(k, "").lower() in wanted}
-    out |= {k for k in keys if k and any(o.startswith(k + ".") for o in keys)}
-    return out
+    prefixes = {k[:i] for k in keys for i, c in enumerate(k) if c == "."}
+    return out | (prefixes & set(keys))
 
 
 def figure_total(ind: Indicator, rows: dict[str, Row], aggregates: set[str]) -> Row:
@@ -209,31 +215,47 @@ class Builder:
     def _indicator_trend(self, ind: Indicator, p: Period) -> list[tuple[float, float]]:
         start, end = p.start.timestamp(), p.end.timestamp()
         first, last = start + self.step - EPS, end - EPS
-        by_point: dict[float, dict[str, list[Series]]] = {}
+        # (point, role, row key, target) -> values, one dict operation per sample
+        flat: dict[tuple[float, str, str, str], list[float]] = {}
+        rounded: dict[float, float] = {}
+
+        def place(role: str, labels: dict[str, str], points: list[tuple[float, float]]) -> None:
+            key, target = labels.get(ind.by, "") if ind.by else "", labels.get("target", "")
+            for t, v in points:
+                rt = rounded.get(t)
+                if rt is None:
+                    rt = rounded[t] = round(t, 3)
+                cell = flat.get((rt, role, key, target))
+                if cell is None:
+                    flat[(rt, role, key, target)] = [v]
+                else:
+                    cell.append(v)
+
         for role, sel in ind.selectors().items():
             if ind.read == "counter" and not p.counter_period:
                 raw = self.source.samples_over(self._counter(sel, p), last, p.seconds + self.lookback)
                 points = [first + i * self.step for i in range(int((last - first) // self.step) + 1)]
                 for labels, pts in raw:
-                    inc = _increase(pts, start)
-                    j = 0
+                    inc, j, at = _increase(pts, start), 0, []
                     for point in points:
                         while j < len(inc) and inc[j][0] <= point:
                             j += 1
                         if j and inc[j - 1][0] > point - self.step:
-                            by_point.setdefault(point, {}).setdefault(role, []).append((labels, inc[j - 1][1]))
+                            at.append((point, inc[j - 1][1]))
+                    place(role, labels, at)
                 continue
             if ind.read == "counter":
                 sel = self._counter(sel, p)
             elif ind.period_label:
                 sel = sel.with_labels(period=p.counter_period or "month")
             for labels, pts in self.source.last_over_range(sel, first, last, self.step):
-                for t, v in pts:
-                    by_point.setdefault(round(t, 3), {}).setdefault(role, []).append((labels, v))
+                place(role, labels, pts)
+        by_point: dict[float, dict[str, Grouped]] = {}
+        for (t, role, key, target), values in flat.items():
+            by_point.setdefault(t, {}).setdefault(role, {}).setdefault(key, {})[target] = values
         out = []
         for t in sorted(by_point):
-            values = {role: by_point[t].get(role, []) for role in ind.selectors()}
-            rows = figure_rows(ind, values)
+            rows = grouped_rows(ind, by_point[t])
             total = figure_total(ind, rows, self._aggregates(ind, list(rows)))[0]
             if total is not None:
                 out.append((t, total))

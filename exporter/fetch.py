@@ -14,9 +14,11 @@ Failures are raised as :class:`exporter.plugin.CollectError` with a reason from 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import heapq
 import itertools
 import json as jsonlib
+import math
 import re
 import socket
 import ssl
@@ -49,7 +51,15 @@ MAX_REDIRECTS = 10
 
 
 class _Watchdog:
-    """Shuts down the sockets of requests whose total deadline has passed."""
+    """Shuts down the sockets of requests whose total deadline has passed.
+
+    One thread sleeps until the earliest deadline of a request still in flight.  Finished requests are not
+    removed from the heap when they end (that would need the lock on every request); the thread drops them
+    when it next looks, and ``begin`` wakes it only when the new deadline comes before the one it sleeps
+    towards, so a steady stream of fast requests costs no thread switches."""
+
+    #: the heap is rebuilt without finished requests when it grows past this many entries
+    COMPACT_AT = 4096
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -57,16 +67,24 @@ class _Watchdog:
         self._cond = threading.Condition()
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+        self._wake_at = math.inf  # when the thread looks next (inf: it waits to be notified)
 
     def begin(self, deadline: float) -> dict:
         token = {"deadline": deadline, "socks": [], "done": False, "fired": False}
         self._local.token = token
         with self._cond:
-            heapq.heappush(self._heap, (deadline, next(self._seq), token))
+            seq = next(self._seq)
+            heap = self._heap
+            if len(heap) >= self.COMPACT_AT and seq % self.COMPACT_AT == 0:
+                heap[:] = [item for item in heap if not item[2]["done"]]
+                heapq.heapify(heap)
+            heapq.heappush(heap, (deadline, seq, token))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="egov-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if deadline < self._wake_at:
+                self._wake_at = deadline
+                self._cond.notify()
         return token
 
     def end(self, token: dict) -> None:
@@ -82,21 +100,26 @@ class _Watchdog:
                 _shutdown(sock)
 
     def _run(self) -> None:
+        heap = self._heap
         while True:
             with self._cond:
-                while not self._heap:
-                    self._cond.wait()
-                deadline, _, token = self._heap[0]
-                now = time.monotonic()
-                if token["done"]:
-                    heapq.heappop(self._heap)
-                    continue
-                if deadline > now:
-                    self._cond.wait(deadline - now)
-                    continue
-                heapq.heappop(self._heap)
-                token["fired"] = True
-                socks = list(token["socks"])
+                while True:
+                    while heap and heap[0][2]["done"]:
+                        heapq.heappop(heap)
+                    if not heap:
+                        self._wake_at = math.inf
+                        self._cond.wait()
+                        continue
+                    deadline, _, token = heap[0]
+                    now = time.monotonic()
+                    if deadline > now:
+                        self._wake_at = deadline
+                        self._cond.wait(deadline - now)
+                        continue
+                    heapq.heappop(heap)
+                    token["fired"] = True
+                    socks = list(token["socks"])
+                    break
             for sock in socks:
                 _shutdown(sock)
 
@@ -132,9 +155,65 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 
 
 class _WatchedAdapter(HTTPAdapter):
+    """The adapter of every session: watched connections, and the per-request work of ``HTTPAdapter.send``
+    that gives the same answer every time done once (``send`` itself is requests', so ``responses`` still
+    intercepts it in tests): the pool of a URL, the checks of its TLS settings, its path."""
+
+    #: remembered pools and paths are forgotten past this many URLs
+    MEMO_SIZE = 1024
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._pools: dict[tuple, Any] = {}
+        self._verified: dict[int, tuple] = {}
+        self._paths: dict[str, str] = {}
+
+    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
+                                        cert: Any = None) -> Any:
+        if proxies or cert is not None:
+            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        key = (request.url, verify)
+        pool = self._pools.get(key)
+        if pool is None or pool.pool is None:  # not seen yet, or closed when the pool manager dropped it
+            pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+            if len(self._pools) >= self.MEMO_SIZE:
+                self._pools.clear()
+            self._pools[key] = pool
+        return pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        done = self._verified.get(id(conn))
+        if done is not None and done[0] is conn and done[1:] == (verify, cert):
+            return
+        super().cert_verify(conn, url, verify, cert)
+        if len(self._verified) >= self.MEMO_SIZE:
+            self._verified.clear()
+        self._verified[id(conn)] = (conn, verify, cert)
+
+    def request_url(self, request: Any, proxies: Any) -> str:
+        if proxies:
+            return super().request_url(request, proxies)
+        path = self._paths.get(request.url)
+        if path is None:
+            path = request.path_url
+            if len(self._paths) >= self.MEMO_SIZE:
+                self._paths.clear()
+            self._paths[request.url] = path
+        return path
+
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        """``HTTPAdapter.build_response`` without filling ``response.cookies`` (cookies are never kept)."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
+        response.request = req
+        response.connection = self
+        return response
 
 
 class _NoCookies(DefaultCookiePolicy):
@@ -210,6 +289,7 @@ class Response:
             raise CollectError("parse", f"{self.url}: body is not valid JSON ({exc})") from None
 
 
+@functools.lru_cache(maxsize=8192)
 def public_url(url: str) -> str:
     """The URL without credentials, query or fragment (which may carry tokens)."""
     parts = urlsplit(url)
@@ -306,6 +386,22 @@ class HttpClient:
         #: the credentials the last request carried (an auth header's value; of ``Authorization``, the part
         #: after "Basic " / "Bearer "): an upstream that echoes them must not have them shown (``redact``)
         self.sent_credentials: tuple[str, ...] = ()
+        #: prepared requests by (method, url, headers, body): a poll repeats the same request, so it is
+        #: prepared once (requests' preparation and settings merge cost more than the exchange itself)
+        self._prepared: dict[tuple, requests.PreparedRequest] = {}
+
+    def _prepare(self, session: requests.Session, method: str, url: str, headers: dict[str, str],
+                 json: Any, data: Any) -> requests.PreparedRequest:
+        if json is not None or not (data is None or isinstance(data, (bytes, str))):
+            return session.prepare_request(requests.Request(method, url, headers=headers, json=json, data=data))
+        key = (method, url, tuple(headers.items()), data)
+        prep = self._prepared.get(key)
+        if prep is None:
+            prep = session.prepare_request(requests.Request(method, url, headers=headers, data=data))
+            if len(self._prepared) >= 16:  # e.g. a rotating token in the headers
+                self._prepared.clear()
+            self._prepared[key] = prep
+        return _copy_prepared(prep)
 
     def _auth_headers(self, force_token: bool = False) -> dict[str, str]:
         auth = self.target.auth
@@ -398,10 +494,15 @@ class HttpClient:
         label = what or url
         resp = None
         try:
-            resp = session.request(method, url, json=json, data=data, headers=hdrs, stream=True,
-                                   timeout=(target.timeout, target.timeout), verify=verify,
-                                   allow_redirects=True)
+            prep = self._prepare(session, method, url, hdrs, json, data)
+            resp = _send_prepared(session, prep, stream=True, timeout=(target.timeout, target.timeout),
+                                  verify=verify, cert=None, proxies={})
             not_after = _cert_not_after(resp.raw)
+            announced = resp.headers.get("Content-Length", "")
+            if method != "HEAD" and announced.isdigit() and int(announced) > target.max_body_size:
+                # refused before a byte of it is read (a body without a length is capped while streaming)
+                raise CollectError("parse", f"{label}: body of {announced} bytes announced, larger than "
+                                   f"max_body_size ({target.max_body_size} bytes)")
             chunks = []
             size = 0
             for chunk in resp.iter_content(65536):
@@ -439,6 +540,28 @@ class HttpClient:
             WATCHDOG.end(token)
             if resp is not None:
                 resp.close()
+
+
+def _copy_prepared(prep: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A copy to send (``PreparedRequest.copy`` without copying the cookie jar, which is never kept)."""
+    p = requests.PreparedRequest()
+    p.method, p.url, p.body, p.hooks = prep.method, prep.url, prep.body, prep.hooks
+    p.headers = prep.headers.copy()
+    p._cookies = prep._cookies
+    p._body_position = prep._body_position
+    return p
+
+
+def _send_prepared(session: requests.Session, prep: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    """What ``Session.send`` does for us, without what we never use (hooks, kept cookies, proxies from the
+    environment): the adapter sends the request (so ``responses`` still intercepts it in tests) and redirects
+    are followed by ``Session.resolve_redirects`` (method changes, auth stripping, ``max_redirects``)."""
+    resp = session.get_adapter(prep.url).send(prep, **kwargs)
+    if resp.is_redirect:
+        history = [resp, *session.resolve_redirects(resp, prep, **kwargs)]
+        resp = history.pop()
+        resp.history = history
+    return resp
 
 
 def _short(exc: BaseException) -> str:

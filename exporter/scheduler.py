@@ -3,9 +3,19 @@
 * First polls are spread over ``scheduler.start_spread`` seconds after start-up, not over the interval.
 * At most ``max_concurrency`` polls run at once, and at most ``per_host_concurrency`` against one host;
   a target whose host is busy waits for a slot without holding a worker.
+* Slow polls have slots of their own: a target whose last poll took longer than :data:`SLOW_POLL` seconds
+  (or timed out) is polled in the *slow lane*, which has another ``max_concurrency`` slots, and a poll still
+  running after :data:`SLOW_POLL` seconds moves there.  Statistics calls that take tens of seconds and
+  upstreams that hang until the timeout never hold the slots of the fast checks, so they delay no one
+  else's poll.  (The per-host limit counts both lanes.)
 * A poll's exception is the target's failure only (reason ``other`` unless a CollectError says better).
 * 429/503 with ``Retry-After`` delay the next poll; consecutive ``blocked`` failures back off
   exponentially up to ``max_backoff``.
+
+Workers take due polls themselves: a timer thread moves due targets into the ready queues and wakes idle
+workers; a worker that finishes a poll takes the next ready one without handing over to another thread.
+Due targets are ordered by due time, per lane; a target whose host is full waits in that host's queue and
+goes back to the ready queue when a poll of that host ends (no scanning of everything that waits).
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -29,9 +39,18 @@ from exporter.results import ResultStore, TargetResult
 
 log = logging.getLogger("egov.scheduler")
 
+#: a poll longer than this (seconds), or one that timed out, puts its target in the slow lane
+SLOW_POLL = 2.0
+#: the timer thread handles due polls in batches at most this often (seconds)
+TICK = 0.01
+
+_Item = tuple[float, int, str, int]  # (due, seq, target name, generation)
+_Ready = tuple[float, int, str, int, str]  # (due, seq, target name, generation, host)
+
 
 class _Entry:
-    __slots__ = ("target", "collector", "client", "host", "generation", "blocked_streak", "running")
+    __slots__ = ("target", "collector", "client", "host", "generation", "blocked_streak", "running", "slow",
+                 "lane", "started")
 
     def __init__(self, target: TargetBase, collector: Collector, client: HttpClient, generation: int) -> None:
         self.target = target
@@ -41,6 +60,11 @@ class _Entry:
         self.generation = generation
         self.blocked_streak = 0
         self.running = False
+        #: the last poll was slow: the next one goes to the slow lane
+        self.slow = False
+        #: the lane of the running poll (True: slow) and when it started (monotonic)
+        self.lane = False
+        self.started = 0.0
 
 
 def run_collector(collector: Collector, target: TargetBase, client: HttpClient,
@@ -82,13 +106,25 @@ class Scheduler:
         self._heap: list[tuple[float, int, str, int]] = []
         self._seq = itertools.count()
         self._generation = itertools.count(1)
-        self._cond = threading.Condition()
-        self._running = 0
+        self._cond = threading.Condition()  # the timer thread waits on it
+        self._work = threading.Condition(self._cond._lock)  # idle workers wait on it (same lock)
+        #: due polls not started yet, by lane (False: fast, True: slow), ordered by due time; a host has at
+        #: most as many there as it has free slots, so every poll in them can start when a lane slot is free
+        self._ready: dict[bool, list[_Ready]] = {False: [], True: []}
+        self._queued: dict[str, int] = {}  # polls of each host in the ready queues
+        #: due polls waiting for a slot of their host, by host, in due order
+        self._parked: dict[str, deque[_Ready]] = {}
+        self._running: dict[bool, int] = {False: 0, True: 0}
         self._per_host: dict[str, int] = {}
-        self._waiting: list[str] = []  # names whose host (or the pool) was full when due
+        #: fast-lane polls by the time they become slow: (when, seq, entry, started)
+        self._overrun: list[tuple[float, int, _Entry, float]] = []
+        self._timer_wake = 0.0  # when the timer thread looks next
+        self._workers = 0
+        self._idle = 0  # workers waiting for work and not woken yet
+        self._starting = 0  # workers started that have not looked for work yet
+        self._woken = 0  # workers woken that have not looked for work yet
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self.config: Config | None = None
         from exporter.exposition import SELF_METRICS
 
@@ -131,8 +167,6 @@ class Scheduler:
 
     def start(self) -> None:
         assert self.config is not None, "apply() a config first"
-        self._pool = ThreadPoolExecutor(max_workers=self.config.scheduler.max_concurrency,
-                                        thread_name_prefix="egov-poll")
         self._thread = threading.Thread(target=self._loop, name="egov-scheduler", daemon=True)
         self._thread.start()
 
@@ -140,57 +174,138 @@ class Scheduler:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
+            self._work.notify_all()
         if self._thread:
             self._thread.join(timeout)
-        if self._pool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
         for entry in self._entries.values():
             entry.collector.close()
         self.sessions.close()
 
-    # running -------------------------------------------------------------------------------
-    def _can_run(self, entry: _Entry) -> bool:
-        assert self.config is not None
-        return (self._running < self.config.scheduler.max_concurrency
-                and self._per_host.get(entry.host, 0) < self.config.scheduler.per_host_concurrency)
-
-    def _dispatch(self, entry: _Entry, due: float) -> None:
-        entry.running = True
-        self._running += 1
-        self._per_host[entry.host] = self._per_host.get(entry.host, 0) + 1
-        self.lag.observe(max(0.0, time.monotonic() - due))
-        assert self._pool is not None
-        self._pool.submit(self._poll, entry)
-
+    # running (everything below runs with the lock held, except the poll itself) --------------
     def _loop(self) -> None:
+        """The timer: moves due targets to the ready queues, moves overrunning polls to the slow lane."""
         with self._cond:
             while not self._stop:
                 now = time.monotonic()
-                # targets that waited for a slot go first, in the order they became due
-                still_waiting = []
-                for name in self._waiting:
-                    entry = self._entries.get(name)
-                    if entry is None or entry.running:
-                        continue
-                    if self._can_run(entry):
-                        self._dispatch(entry, now)
-                    else:
-                        still_waiting.append(name)
-                self._waiting = still_waiting
-                while self._heap and self._heap[0][0] <= now:
-                    due, _, name, generation = heapq.heappop(self._heap)
-                    entry = self._entries.get(name)
-                    if entry is None or entry.generation != generation or entry.running:
-                        continue
-                    if self._can_run(entry):
-                        self._dispatch(entry, due)
-                    else:
-                        self._waiting.append(name)
-                timeout = (self._heap[0][0] - now) if self._heap else 1.0
-                self._cond.wait(max(0.005, min(timeout, 1.0)))
+                heap = self._heap
+                while heap and heap[0][0] <= now:
+                    item = heapq.heappop(heap)
+                    entry = self._entries.get(item[2])
+                    if entry is None or entry.generation != item[3] or entry.running:
+                        continue  # removed, replaced, or still running (it reschedules itself)
+                    self._enqueue((*item, entry.host), entry)
+                overrun = self._overrun
+                while overrun and overrun[0][0] <= now:
+                    item = heapq.heappop(overrun)
+                    entry = item[2]
+                    if self._overruns(item) and self._running[True] < self._cap():
+                        entry.lane = True
+                        self._running[False] -= 1
+                        self._running[True] += 1
+                self._wake_workers()
+                while overrun and not self._overruns(overrun[0]):
+                    heapq.heappop(overrun)  # finished polls: do not wake up for them
+                wake = min(heap[0][0] if heap else now + 1.0, overrun[0][0] if overrun else now + 1.0,
+                           now + 1.0)
+                self._timer_wake = wake = max(wake, now + TICK)
+                self._cond.wait(wake - now)
 
-    def _poll(self, entry: _Entry) -> None:
-        result = run_collector(entry.collector, entry.target, entry.client, self.clock)
+    @staticmethod
+    def _overruns(item: tuple[float, int, _Entry, float]) -> bool:
+        entry = item[2]
+        return entry.running and not entry.lane and entry.started == item[3]
+
+    def _cap(self) -> int:
+        assert self.config is not None
+        return self.config.scheduler.max_concurrency
+
+    def _wake_workers(self) -> None:
+        """Wake (or start) as many workers as there are ready polls with a free slot."""
+        cap = self._cap()
+        want = sum(min(len(self._ready[lane]), cap - self._running[lane]) for lane in (False, True))
+        need = want - self._starting - self._woken  # those will take work anyway
+        if need <= 0:
+            return
+        wake = min(need, self._idle)
+        if wake:
+            self._idle -= wake
+            self._woken += wake
+            self._work.notify(wake)
+        for _ in range(min(need - wake, 2 * cap - self._workers)):
+            self._workers += 1
+            self._starting += 1
+            threading.Thread(target=self._worker, name="egov-poll", daemon=True).start()
+
+    def _enqueue(self, item: _Ready, entry: _Entry) -> None:
+        """Into the ready queue of the entry's lane if its host has a slot for it, else into the host's queue."""
+        host = item[4]
+        if self._per_host.get(host, 0) + self._queued.get(host, 0) >= \
+                self.config.scheduler.per_host_concurrency:  # type: ignore[union-attr]
+            self._parked.setdefault(host, deque()).append(item)
+        else:
+            self._queued[host] = self._queued.get(host, 0) + 1
+            heapq.heappush(self._ready[entry.slow], item)
+
+    def _take(self) -> _Entry | None:
+        """The next ready poll that has a slot in its lane and its host, started; None if there is none."""
+        cap = self._cap()
+        per_host = self.config.scheduler.per_host_concurrency  # type: ignore[union-attr]
+        while True:
+            fast, slow = self._ready[False], self._ready[True]
+            fast_ok = bool(fast) and self._running[False] < cap
+            slow_ok = bool(slow) and self._running[True] < cap
+            if fast_ok and (not slow_ok or fast[0][0] <= slow[0][0]):
+                lane, item = False, heapq.heappop(fast)
+            elif slow_ok:
+                lane, item = True, heapq.heappop(slow)
+            else:
+                return None
+            host = item[4]
+            self._queued[host] -= 1
+            entry = self._entries.get(item[2])
+            if entry is None or entry.generation != item[3] or entry.running:
+                self._unpark(host)
+                continue
+            if self._per_host.get(host, 0) >= per_host:  # per_host_concurrency was lowered by a reload
+                self._parked.setdefault(host, deque()).appendleft(item)
+                continue
+            now = time.monotonic()
+            entry.running, entry.lane, entry.started = True, lane, now
+            self._running[lane] += 1
+            self._per_host[entry.host] = self._per_host.get(entry.host, 0) + 1
+            self.lag.observe(max(0.0, now - item[0]))  # time spent due: waiting for a worker or a slot
+            if not lane:
+                when = now + SLOW_POLL
+                heapq.heappush(self._overrun, (when, next(self._seq), entry, now))
+                if when < self._timer_wake - TICK:
+                    self._timer_wake = when
+                    self._cond.notify()
+            return entry
+
+    def _worker(self) -> None:
+        with self._cond:
+            self._starting -= 1
+            entry = None
+            while not self._stop:
+                if entry is None:
+                    entry = self._take()
+                if entry is None:
+                    self._idle += 1  # whoever notifies counts the worker out of idle, into woken
+                    self._work.wait()
+                    if not self._stop:
+                        self._woken -= 1
+                    continue
+                self._cond.release()
+                try:
+                    result = run_collector(entry.collector, entry.target, entry.client, self.clock)
+                finally:
+                    self._cond.acquire()
+                self._finish(entry, result)
+                entry = None if self._stop else self._take()  # the next poll, on this same thread
+                self._wake_workers()  # and other workers only if more polls can start now
+            self._workers -= 1
+
+    def _next_delay(self, entry: _Entry, result: TargetResult) -> float:
         target = entry.target
         assert self.config is not None
         delay = target.interval * (1 + self.rng.uniform(-target.jitter, target.jitter))
@@ -202,17 +317,39 @@ class Scheduler:
             entry.blocked_streak = 0
         if result.retry_after:
             delay = max(delay, min(result.retry_after, self.config.scheduler.max_backoff))
-        now = time.monotonic()
         result.next_due = self.clock() + delay
-        with self._cond:
-            current = self._entries.get(target.name) is entry
-            if current:
+        return delay
+
+    def _finish(self, entry: _Entry, result: TargetResult) -> None:
+        target = entry.target
+        delay = self._next_delay(entry, result)
+        entry.slow = result.duration > SLOW_POLL or result.reason == "timeout"
+        if self._entries.get(target.name) is entry:
+            try:
                 self.store.record(result, retries=result.retries)
-                heapq.heappush(self._heap, (now + delay, next(self._seq), target.name, entry.generation))
-            entry.running = False
-            self._running -= 1
-            self._per_host[entry.host] -= 1
-            self._cond.notify_all()
+            except Exception:  # a failing reader of the results must not stop the polling
+                log.exception("target %s: recording the result failed", target.name)
+            due = time.monotonic() + delay
+            heapq.heappush(self._heap, (due, next(self._seq), target.name, entry.generation))
+            if due < self._timer_wake - TICK:
+                self._timer_wake = due
+                self._cond.notify()
+        entry.running = False
+        self._running[entry.lane] -= 1
+        self._per_host[entry.host] -= 1
+        self._unpark(entry.host)
+
+    def _unpark(self, host: str) -> None:
+        """A slot of ``host`` is free: its longest-waiting poll goes to the ready queue."""
+        parked = self._parked.get(host)
+        while parked:
+            item = parked.popleft()
+            waiting = self._entries.get(item[2])
+            if waiting is not None and waiting.generation == item[3] and not waiting.running:
+                self._enqueue(item, waiting)
+                break
+        if parked is not None and not parked:
+            del self._parked[host]
 
     def poll_now(self, name: str, trace: list | None = None) -> TargetResult | None:
         """Poll one configured target now, in the caller's thread (for /probe); not stored."""

@@ -3,12 +3,22 @@
 Every series here is served from the cache the scheduler fills in the background, never by polling an
 upstream during a scrape.  Rendering happens once per change of the cache (and at most once a second
 for the age series); scrapes in between are served the rendered bytes.
+
+The store's series are rendered by :meth:`StoreCollector.render`, which keeps each target's sample lines
+until that target's result changes, so a render costs the targets polled since the last one plus a join;
+the text is byte for byte what ``prometheus_client`` writes (``StoreCollector.collect`` still yields the
+families, for ``registry.get_sample_value`` and any other reader).  When a render is slow (a large store),
+:class:`MetricsCache` renders in a background thread, once a second at most while scrapes come, and a
+scrape is answered with the last rendered bytes at once instead of waiting for the next render.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
+import math
 import platform
+import re
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -18,10 +28,13 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector as PromCollector
+from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.plugin import REASONS, STATES, MetricSpec, Sample
 from exporter.results import ResultStore, TargetResult
+
+log = logging.getLogger("egov.exposition")
 
 CACHE_NOTE = " Served from the poll cache, not fetched at scrape time."
 
@@ -59,6 +72,91 @@ def _family(spec: MetricSpec) -> Metric:
     return Metric(base, spec.help, spec.type if spec.type != "info" else "gauge")
 
 
+class _NotFast(Exception):
+    """The store holds a name the fast renderer does not write like prometheus_client: use the slow path."""
+
+
+#: names written unchanged by prometheus_client in both formats (':' is escaped in OpenMetrics sample names)
+_PLAIN_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_AGE = "egov_target_result_age_seconds"
+
+
+#: names and label names checked against _PLAIN_NAME already
+_PLAIN_NAMES: set[str] = set()
+
+
+def _label_item(key: str, value: str) -> str:
+    if key not in _PLAIN_NAMES:
+        if not _PLAIN_NAME.match(key):
+            raise _NotFast(key)
+        _PLAIN_NAMES.add(key)
+    if "\\" in value or "\n" in value or '"' in value:
+        value = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return f'{key}="{value}"'
+
+
+def _labels_text(labels: dict[str, str]) -> str:
+    """``{k="v",...}`` with keys sorted and values escaped, as prometheus_client writes them."""
+    if not labels:
+        return ""
+    return "{" + ",".join(_label_item(k, v) for k, v in sorted(labels.items())) + "}"
+
+
+class _LabelText:
+    """The label texts of one target's samples: its own labels (formatted once) merged with each sample's,
+    remembered while the target's labels stay the same."""
+
+    __slots__ = ("items", "merged", "plain")
+
+    def __init__(self, base: dict[str, str]) -> None:
+        self.items = {k: _label_item(k, v) for k, v in sorted(base.items())}
+        self.plain = "{" + ",".join(self.items.values()) + "}" if base else ""
+        self.merged: dict[tuple, str] = {}
+
+    def text(self, extra: dict[str, str]) -> str:
+        if not extra:
+            return self.plain
+        key = tuple(extra.items())
+        text = self.merged.get(key)
+        if text is None:
+            merged = dict(self.items)
+            for k, v in extra.items():
+                merged[k] = _label_item(k, v)
+            text = "{" + ",".join(merged[k] for k in sorted(merged)) + "}"
+            if len(self.merged) >= 4096:  # a collector whose labels never repeat
+                self.merged.clear()
+            self.merged[key] = text
+        return text
+
+
+def _value(value: float) -> str:
+    """``floatToGoString(value)``: ``repr`` for the usual values, prometheus_client for the rest."""
+    f = float(value)
+    if -math.inf < f < 1e6:
+        return repr(f)
+    return floatToGoString(f)
+
+
+def _go_float(value: float) -> str:
+    """``floatToGoString(max(0.0, value))``; plain ``repr`` for the usual 0 <= value < 1e6."""
+    if value <= 0.0:
+        return "0.0"
+    return repr(value) if value < 1e6 else floatToGoString(value)
+
+
+def _headers(spec: MetricSpec, openmetrics: bool) -> str:
+    """``# HELP``/``# TYPE`` lines of a store family, as prometheus_client writes them."""
+    metric = _family(spec)
+    if metric.type not in ("gauge", "counter") or metric.unit or not _PLAIN_NAME.match(metric.name):
+        raise _NotFast(spec.name)
+    doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    if openmetrics:
+        doc = doc.replace('"', r'\"')
+        return f"# HELP {metric.name} {doc}\n# TYPE {metric.name} {metric.type}\n"
+    name = metric.name + "_total" if metric.type == "counter" else metric.name
+    return f"# HELP {name} {doc}\n# TYPE {name} {metric.type}\n"
+
+
 class StoreCollector(PromCollector):
     """A client_python collector building fresh families from the result store at each render."""
 
@@ -67,28 +165,37 @@ class StoreCollector(PromCollector):
         self.store = store
         self.specs = specs
         self.clock = clock
+        #: the fast renderer's state (see render): per target, what its lines were rendered from
+        self._pieces: dict[str, tuple[Any, ...]] = {}
+        self._headers: dict[tuple[MetricSpec, bool], str] = {}
+        self._render_lock = threading.Lock()
 
-    def collect(self) -> Iterable[Metric]:
-        snap = self.store.snapshot()
+    def _all_specs(self) -> dict[str, MetricSpec]:
         specs = dict(self.specs())
         for spec in HEALTH_METRICS:
             specs[spec.name] = spec
+        return specs
+
+    @staticmethod
+    def _fallback(name: str) -> MetricSpec:
+        return MetricSpec(name, "counter" if name.endswith("_total") else "gauge", f"{name} (no description)")
+
+    def collect(self) -> Iterable[Metric]:
+        snap = self.store.snapshot()
+        specs = self._all_specs()
         families: dict[str, Metric] = {}
 
         def add(name: str, labels: dict[str, str], value: float) -> None:
             fam = families.get(name)
             if fam is None:
-                spec = specs.get(name) or MetricSpec(name, "counter" if name.endswith("_total") else "gauge",
-                                                     f"{name} (no description)")
-                fam = families[name] = _family(spec)
+                fam = families[name] = _family(specs.get(name) or self._fallback(name))
             fam.add_sample(name, labels, value)
 
         now = self.clock()
         for r in sorted(snap["results"], key=lambda r: r.target):
-            self._health(r, snap, now, add)
             base = {"target": r.target, "system": r.system, **r.labels}
-            for s in r.samples:
-                add(s.name, {**base, **s.labels}, s.value)
+            self._target_samples(r, snap, now,
+                                 lambda name, extra, value, base=base: add(name, {**base, **extra}, value))
         for source in sorted(snap["derived"]):
             for spec in snap["derived_specs"].get(source, ()):
                 specs.setdefault(spec.name, spec)
@@ -96,25 +203,151 @@ class StoreCollector(PromCollector):
                 add(s.name, s.labels, s.value)
         yield from families.values()
 
+    # the fast renderer ---------------------------------------------------------------------
+    def _target_pieces(self, r: TargetResult, snap: dict, labels: _LabelText) -> list[tuple[str, str, tuple | None]]:
+        """(family, text, None) for the lines of one target, in the order ``collect`` adds them, consecutive
+        lines of a family joined; the age line, which changes with the clock, is (family, the line up to its
+        value, (started, duration) of the result)."""
+        pieces: list[tuple[str, str, tuple | None]] = []
+
+        def add(name: str, extra: dict[str, str], value: float) -> None:
+            if name not in _PLAIN_NAMES:
+                if not _PLAIN_NAME.match(name):
+                    raise _NotFast(name)
+                _PLAIN_NAMES.add(name)
+            if name == _AGE:
+                pieces.append((name, f"{name}{labels.text(extra)} ", (r.started, r.duration)))
+                return
+            line = f"{name}{labels.text(extra)} {_value(value)}\n"
+            if pieces and pieces[-1][0] == name and pieces[-1][2] is None:
+                pieces[-1] = (name, pieces[-1][1] + line, None)
+            else:
+                pieces.append((name, line, None))
+
+        self._target_samples(r, snap, 0.0, add)
+        return pieces
+
+    def render(self, openmetrics: bool = False) -> str:
+        """The store's families in the text format (or OpenMetrics without ``# EOF``), identical to what
+        ``prometheus_client`` writes for :meth:`collect`; raises _NotFast for names it does not handle.
+
+        Each family is kept as one text per target (``""`` where the target has none), in target order, so
+        a render re-formats the targets whose result changed, the age lines, and joins."""
+        with self._render_lock:
+            return self._render(openmetrics)
+
+    def _reset(self, names: list[str]) -> None:
+        self._names = names
+        self._pos = {name: i for i, name in enumerate(names)}
+        self._texts: dict[str, list[str]] = {}  # family -> text of each target
+        self._seqs: list[tuple[str, ...]] = [()] * len(names)  # families of each target, in order
+        self._ages: list[tuple[str, float, float] | None] = [None] * len(names)
+        self._pieces = {}
+        self._order: list[str] | None = None  # families in order of first appearance
+
+    def _render(self, openmetrics: bool) -> str:
+        snap = self.store.snapshot()
+        results = sorted(snap["results"], key=lambda r: r.target)
+        names = [r.target for r in results]
+        if names != getattr(self, "_names", None):
+            self._reset(names)
+        polls = snap["polls"]
+        texts, seqs, ages, cache = self._texts, self._seqs, self._ages, self._pieces
+        n = len(names)
+        for i, r in enumerate(results):
+            count = polls.get(r.target, 0)
+            cached = cache.get(r.target)
+            if cached is not None and cached[0] is r and cached[1] == r.labels and cached[2] == r.system \
+                    and cached[3] == count:
+                continue
+            if cached is not None and cached[1] == r.labels and cached[2] == r.system:
+                labels = cached[4]
+            else:
+                labels = _LabelText({"target": r.target, "system": r.system, **r.labels})
+            cache[r.target] = (r, dict(r.labels), r.system, count, labels)
+            mine: dict[str, str] = {}
+            ages[i] = None
+            for name, text, since in self._target_pieces(r, snap, labels):
+                if since is None:
+                    mine[name] = mine.get(name, "") + text
+                else:
+                    mine.setdefault(name, "")
+                    ages[i] = (text, since[0], since[1])
+            seq = tuple(mine)
+            for name in seqs[i]:
+                if name not in mine:
+                    texts[name][i] = ""
+            for name, text in mine.items():
+                column = texts.get(name)
+                if column is None:
+                    column = texts[name] = [""] * n
+                column[i] = text
+            if seq != seqs[i]:
+                seqs[i] = seq
+                self._order = None
+        if self._order is None:
+            seen: dict[str, None] = {}
+            for seq in seqs:
+                for name in seq:
+                    if name not in seen:
+                        seen[name] = None
+            self._order = list(seen)
+        specs = self._all_specs()
+        family_spec = {name: specs.get(name) or self._fallback(name) for name in self._order}
+        # series computed from other results come after the targets' (families in order of appearance)
+        derived: dict[str, list[str]] = {}
+        for source in sorted(snap["derived"]):
+            for spec in snap["derived_specs"].get(source, ()):
+                specs.setdefault(spec.name, spec)
+            for s in snap["derived"][source]:
+                if not _PLAIN_NAME.match(s.name):
+                    raise _NotFast(s.name)
+                if s.name not in derived:
+                    derived[s.name] = []
+                    if s.name not in family_spec:
+                        family_spec[s.name] = specs.get(s.name) or self._fallback(s.name)
+                derived[s.name].append(f"{s.name}{_labels_text(s.labels)} {_value(s.value)}\n")
+        now = self.clock()
+        out: list[str] = []
+        for name in [*self._order, *(d for d in derived if d not in texts)]:
+            key = (family_spec[name], openmetrics)
+            head = self._headers.get(key)
+            if head is None:
+                if len(self._headers) > 4096:
+                    self._headers.clear()
+                head = self._headers[key] = _headers(family_spec[name], openmetrics)
+            out.append(head)
+            if name == _AGE:
+                out.extend(f"{a[0]}{_go_float(now - a[1] - a[2])}\n" for a in ages if a is not None)
+            elif name in texts:
+                out.extend(texts[name])
+            out.extend(derived.get(name, ()))
+        return "".join(out)
+
     @staticmethod
-    def _health(r: TargetResult, snap: dict, now: float, add: Callable[[str, dict, float], None]) -> None:
-        base = {"target": r.target, "system": r.system, **r.labels}
-        add("egov_target_up", base, 1.0 if r.state in ("up", "degraded") else 0.0)
+    def _target_samples(r: TargetResult, snap: dict, now: float, add: Callable[[str, dict, float], None]) -> None:
+        """Every sample of one target: its health series, then its collector's samples, as
+        ``add(name, labels besides the target's own, value)``; the target's own labels are
+        ``{"target": ..., "system": ..., **r.labels}`` and the labels given here take precedence."""
+        none: dict[str, str] = {}
+        add("egov_target_up", none, 1.0 if r.state in ("up", "degraded") else 0.0)
         for state in (*STATES, "unknown"):
-            add("egov_target_state", {**base, "state": state}, 1.0 if r.state == state else 0.0)
+            add("egov_target_state", {"state": state}, 1.0 if r.state == state else 0.0)
         if r.started:
-            add("egov_target_poll_duration_seconds", base, r.duration)
-            add("egov_target_last_poll_timestamp_seconds", base, r.started)
-            add("egov_target_result_age_seconds", base, max(0.0, now - r.started - r.duration))
+            add("egov_target_poll_duration_seconds", none, r.duration)
+            add("egov_target_last_poll_timestamp_seconds", none, r.started)
+            add(_AGE, none, max(0.0, now - r.started - r.duration))
         if r.last_success:
-            add("egov_target_last_success_timestamp_seconds", base, r.last_success)
+            add("egov_target_last_success_timestamp_seconds", none, r.last_success)
+        failures = snap["failures"].get(r.target, {})
         for reason in REASONS:
-            add("egov_target_failures_total", {**base, "reason": reason},
-                snap["failures"].get(r.target, {}).get(reason, 0))
-        add("egov_target_retries_total", base, snap["retries"].get(r.target, 0))
-        add("egov_target_polls_total", base, snap["polls"].get(r.target, 0))
-        add("egov_target_extraction_skipped_total", base, snap["skips"].get(r.target, 0))
-        add("egov_target_info", {**base, "kind": r.kind, "url": r.url}, 1.0)
+            add("egov_target_failures_total", {"reason": reason}, failures.get(reason, 0))
+        add("egov_target_retries_total", none, snap["retries"].get(r.target, 0))
+        add("egov_target_polls_total", none, snap["polls"].get(r.target, 0))
+        add("egov_target_extraction_skipped_total", none, snap["skips"].get(r.target, 0))
+        add("egov_target_info", {"kind": r.kind, "url": r.url}, 1.0)
+        for s in r.samples:
+            add(s.name, s.labels, s.value)
 
 
 #: the exporter's own behaviour
@@ -150,40 +383,138 @@ class SelfMetrics:
         self.render_seconds = gauge("egov_exporter_render_duration_seconds")
 
 
+class _Group:
+    """Some collectors of a registry, collected in order (what ``generate_latest`` needs of a registry)."""
+
+    def __init__(self, collectors: list[Any]) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterable[Metric]:
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
+def render_registry(registry: CollectorRegistry, openmetrics: bool = False) -> bytes:
+    """``generate_latest(registry)`` (text or OpenMetrics), byte for byte, with the result store's families
+    written by the fast renderer of :class:`StoreCollector` and every other collector by prometheus_client."""
+    collectors = getattr(registry, "_collector_to_names", None)
+    if collectors is None or getattr(registry, "_target_info", None):
+        return (generate_openmetrics if openmetrics else generate_latest)(registry)
+    generate = generate_openmetrics if openmetrics else generate_latest
+    out: list[bytes] = []
+    others: list[Any] = []
+
+    def flush() -> None:
+        if others:
+            text = generate(_Group(list(others)))  # type: ignore[arg-type]
+            out.append(text[:-6] if openmetrics else text)  # one "# EOF" at the very end
+            others.clear()
+
+    try:
+        for collector in list(collectors):
+            if isinstance(collector, StoreCollector):
+                flush()
+                out.append(collector.render(openmetrics).encode("utf-8"))
+            else:
+                others.append(collector)
+        flush()
+    except _NotFast as exc:
+        log.debug("rendering with prometheus_client: %s is not a plain name", exc)
+        return generate(registry)
+    if openmetrics:
+        out.append(b"# EOF\n")
+    return b"".join(out)
+
+
 class MetricsCache:
     """Rendered /metrics bytes, re-rendered when the store changes or they are older than ``max_age``.
 
-    While one render runs, other scrapes get the previous bytes instead of waiting."""
+    A scrape gets cached bytes when they are current.  Otherwise, when the last rendered text was at most
+    ``inline_bytes`` long (a small store, rendered in a few milliseconds) the scrape renders; when it was
+    longer, the scrape gets the last rendered bytes at once and a background thread renders.  While scrapes come (one in the last
+    ``keep_warm`` seconds) the background thread keeps the variants they asked for (text or OpenMetrics,
+    gzipped or not) at most ``max_age`` old: the scrape of a large store never waits for a render, and
+    what it gets is at most about ``max_age`` plus one render older than the store."""
+
+    #: texts up to this size are rendered by the scrape that needs them (~2,500 series)
+    inline_bytes = 256 * 1024
+    #: gzip level of compressed answers: the fastest, /metrics is text that compresses well anyway
+    gzip_level = 1
 
     def __init__(self, registry: CollectorRegistry, store: ResultStore, self_metrics: SelfMetrics | None = None,
-                 max_age: float = 1.0) -> None:
+                 max_age: float = 1.0, keep_warm: float = 300.0) -> None:
         self.registry = registry
         self.store = store
         self.self_metrics = self_metrics
         self.max_age = max_age
-        self._lock = threading.Lock()
+        self.keep_warm = keep_warm
+        self._lock = threading.Lock()  # one render at a time
         self._cache: dict[tuple[bool, bool], tuple[int, float, bytes]] = {}
+        self._size: dict[tuple[bool, bool], int] = {}  # size of the last text of each variant, unzipped
+        self._asked: dict[tuple[bool, bool], float] = {}  # when each variant was last asked for
+        self._kick = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _fresh(self, key: tuple[bool, bool], now: float) -> tuple[int, float, bytes] | None:
+        entry = self._cache.get(key)
+        if entry is not None and entry[0] == self.store.version and now - entry[1] < self.max_age:
+            return entry
+        return None
 
     def get(self, openmetrics: bool = False, gz: bool = False) -> bytes:
         key = (openmetrics, gz)
-        entry = self._cache.get(key)
-        fresh = entry is not None and entry[0] == self.store.version and time.monotonic() - entry[1] < self.max_age
-        if fresh:
-            return entry[2]  # type: ignore[index]
-        if not self._lock.acquire(blocking=entry is None):
-            return entry[2]  # type: ignore[index]  # someone is rendering: serve the previous bytes
-        try:
-            version = self.store.version
-            t0 = time.monotonic()
-            body = (generate_openmetrics if openmetrics else generate_latest)(self.registry)
-            if gz:
-                body = gzip.compress(body, compresslevel=5)
-            if self.self_metrics is not None:
-                self.self_metrics.render_seconds.set(time.monotonic() - t0)
-            self._cache[key] = (version, time.monotonic(), body)
-            return body
-        finally:
-            self._lock.release()
+        now = time.monotonic()
+        self._asked[key] = now
+        entry = self._fresh(key, now)
+        if entry is not None:
+            return entry[2]
+        stale = self._cache.get(key)
+        if stale is None or self._size.get(key, 0) <= self.inline_bytes:
+            with self._lock:  # if another scrape renders right now, its bytes will do
+                entry = self._fresh(key, time.monotonic()) or self._render(key)
+            return entry[2]
+        self._start_thread()
+        self._kick.set()
+        return stale[2]
+
+    def _render(self, key: tuple[bool, bool]) -> tuple[int, float, bytes]:
+        """Render one variant (with ``_lock`` held)."""
+        openmetrics, gz = key
+        version = self.store.version
+        t0 = time.monotonic()
+        body = render_registry(self.registry, openmetrics)
+        self._size[key] = len(body)
+        if gz:
+            body = gzip.compress(body, compresslevel=self.gzip_level)
+        took = time.monotonic() - t0
+        if self.self_metrics is not None:
+            self.self_metrics.render_seconds.set(took)
+        entry = self._cache[key] = (version, time.monotonic(), body)
+        return entry
+
+    def _start_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="egov-render", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._kick.wait(self.max_age)
+            self._kick.clear()
+            now = time.monotonic()
+            wanted = [key for key, at in list(self._asked.items()) if now - at < self.keep_warm]
+            if not wanted:
+                self._thread = None
+                return  # nobody scrapes: stop; the next slow scrape starts the thread again
+            for key in wanted:
+                if self._fresh(key, time.monotonic()) is None:
+                    try:
+                        with self._lock:
+                            self._render(key)
+                    except Exception:  # keep serving the last bytes; the error shows in the log
+                        log.exception("rendering /metrics failed")
 
 
 def build_registry(store: ResultStore, specs: Callable[[], dict[str, MetricSpec]],

@@ -247,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(self._fault_reply(mode, url))
             return
         if mode == "huge":
-            self._stream_huge(int(fault.get("size", 50 * 1024 * 1024)))
+            self._stream_huge(int(fault.get("size", 50 * 1024 * 1024)), chunked=bool(fault.get("chunked")))
             return
         try:
             reply = system.handle(req)
@@ -325,18 +325,21 @@ class _Handler(BaseHTTPRequestHandler):
                 break
         self.close_connection = True
 
-    def _stream_huge(self, size: int) -> None:
+    def _stream_huge(self, size: int, chunked: bool = False) -> None:
+        """``size`` bytes, announced by Content-Length, or (``chunked``) with no length given up front."""
         chunk = (b'{"filler":"' + b"x" * 65500 + b'"},\n')
         try:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(size))
+            self.send_header(*(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(size))))
             self.end_headers()
             sent = 0
             while sent < size and not self.server.sim.stopping.is_set():
                 part = chunk[: size - sent]
-                self.wfile.write(part)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
                 sent += len(part)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         self.close_connection = True
@@ -400,7 +403,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
             system, mode = params.pop("system", ""), params.pop("mode", "")
             extra = {}
-            for key in ("delay", "size"):
+            for key in ("delay", "size", "chunked"):
                 if key in params:
                     try:
                         extra[key] = float(params[key])

@@ -245,6 +245,9 @@ def test_attach_records_in_the_background_and_writes_a_last_tick_on_stop(tmp_pat
     assert rows(db)[0][:2] == ("egov_par7_score", "{}") and [r[3] for r in rows(db)] == [11.5]
     text = generate_latest(app.registry).decode()
     assert f"egov_exporter_history_writes_total {float(writer.writes)}" in text
+    page = app.page_sections[-1]()
+    assert f"<code>{path}</code>: {writer.writes} intervals written" in page
+    assert f"egov-exporter snapshot --quarter {time.gmtime(time.time() + shift[0] + 7 * 3600).tm_year}Q" in page
     assert "egov_exporter_history_last_write_successful 1.0" in text
     assert "egov_exporter_history_enabled 1.0" in text
 
@@ -258,6 +261,8 @@ def test_reload_can_turn_history_off(tmp_path):
     assert writer.settings is None
     assert _wait(lambda: not any(t.name == "egov-history" and t.is_alive() for t in __import__("threading").enumerate()))
     assert "egov_exporter_history_enabled 0.0" in generate_latest(app.registry).decode()
+    assert app.page_sections[-1]() == ("<h2>History</h2><p>Embedded history is off "
+                                       "(<code>history.enabled: false</code>).</p>")
 
 
 def test_a_corrupt_file_at_start_is_one_log_line_and_the_exporter_goes_on(tmp_path, caplog):

@@ -245,6 +245,27 @@ class HistoryMetrics(PromCollector):
             yield self._family("egov_exporter_history_last_write_duration_seconds", w.last_duration)
 
 
+def page_section(writer: HistoryWriter) -> str:
+    """The landing page's history line: where, how often, last write, and how to take a snapshot."""
+    from html import escape
+
+    if writer.settings is None:
+        return "<h2>History</h2><p>Embedded history is off (<code>history.enabled: false</code>).</p>"
+    import datetime as dt
+
+    from exporter.snapshot.periods import TZ
+
+    now = dt.datetime.fromtimestamp(writer.clock(), TZ)
+    when = dt.datetime.fromtimestamp(writer.last_write, TZ).strftime("%Y-%m-%d %H:%M:%S") if writer.last_write \
+        else "not yet"
+    quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
+    problem = f'<p style="color:#b3261e">{escape(writer.last_error)}</p>' if writer.last_ok is False else ""
+    return (f"<h2>History</h2><p>Recording every {writer.settings.interval:g}s into "
+            f"<code>{escape(writer.settings.path)}</code>: {writer.writes} intervals written, last {escape(when)}."
+            f" Quarterly report: <code>egov-exporter snapshot --quarter {quarter} --history.file "
+            f"{escape(writer.settings.path)}</code></p>{problem}")
+
+
 def attach(app: Any) -> HistoryWriter:
     """Record history for a running App: called by the CLI after the first successful config load."""
     writer = HistoryWriter(app.store, clock=app.clock)
@@ -255,6 +276,7 @@ def attach(app: Any) -> HistoryWriter:
     if stop_hooks is not None:
         stop_hooks.append(writer.stop)
     app.history = writer
+    app.page_sections.append(lambda: page_section(writer))
     if app.config is not None:
         writer.configure(app.config)
     return writer

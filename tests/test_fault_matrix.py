@@ -1,22 +1,25 @@
 """The fault matrix: every upstream fault x every collector kind, against a real exporter process.
 
-The simulated province (every system the simulator serves, plus a small ``generic`` system for the
-generic json/html kinds) runs in this process over HTTPS with certificates made at run time; the exporter
-runs as a subprocess (``python -m exporter``) with short intervals and timeouts.  Its targets are the
-shipped ``config.yaml``'s (one or more per kind) plus, for kinds the shipped file does not use, the
-targets of :data:`EXTRA_TARGETS`.  A second, never-faulted simulator serves a ``control`` target.
+Two identical simulated provinces, A and B (every system the simulator serves, plus a small ``generic``
+system for the generic json/html kinds), run in this process over HTTPS with certificates made at run
+time; the exporter runs as a subprocess (``python -m exporter``) with short intervals and timeouts.  Its
+targets are the shipped ``config.yaml``'s (one per kind, profile and system) plus, for kinds the shipped
+file does not use, those of :func:`_generic` -- once against A (names ending ``.a``) and once against B
+(``.b``).  A third, never-faulted simulator serves a ``control`` target.
 
-Each row switches one fault on for every system at once, then asserts for every target of every kind:
+The rows run in pairs (:data:`SLOTS`): one fault switched on for every system of A, another for every
+system of B, at once.  For every target of every kind the test then asserts:
 
-* the target shows the state and ``reason`` of :func:`expected` (two failed polls with that reason, so a
-  poll that straddled the switch does not decide), or ``up`` with schema-drift skips counted;
-* ``/metrics`` keeps answering quickly (a scraper thread runs throughout; < 2 s, a bound that only catches
-  a blocked scrape) and never errs;
+* the first poll that started after the switch ends with the state and ``reason`` of :func:`expected`
+  (or ``up`` with schema-drift skips counted) -- polls are told apart on /metrics (:class:`PollLog`);
+* ``/metrics`` keeps answering quickly (a scraper thread runs throughout: 95 % under 2 s, none over 10 s,
+  bounds that only catch a scrape blocked by a poll) and never errs;
 * the control target keeps polling (its poll counter advances) and stays up;
 * memory stays bounded (VmRSS/VmHWM of the exporter from /proc), 100 MB bodies included;
 
-then switches the fault off and asserts every target recovers on its own.  A kind of ``collectors.KINDS``
-without a row in :data:`KIND_OUTCOMES`, or a simulated system no target polls, fails the first test.
+then switches both faults off and asserts every target recovers on its own.  A kind of
+``collectors.KINDS`` without expected outcomes in :data:`KIND_OUTCOMES`, or a simulated system no target
+polls, fails the first test.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ HUGE = 100 * 1000 * 1000  # the 100 MB body
 SCRAPE_BOUND = 2.0  # 95% of scrapes faster than this (a scrape blocked by a poll would wait TIMEOUT)
 SCRAPE_LIMIT = 10.0  # and none slower (a busy CI machine may stall one scrape now and then)
 ROW_TIMEOUT = 60.0
-PER_HOST = 8  # scheduler.per_host_concurrency: every faulted target is on the one simulator host
+PER_HOST = 8  # scheduler.per_host_concurrency: a province's targets are all on its simulator's host
 
 
 # ------------------------------------------------------------------------- a generic simulated system
@@ -177,8 +180,13 @@ TARGET_OUTCOMES: dict[str, dict[str, Outcome]] = {
 }
 
 
+def _base_name(target: str) -> str:
+    """The shipped target's name of a province's copy (``portal-main.a`` -> ``portal-main``)."""
+    return target[:-2] if target.endswith((".a", ".b")) else target
+
+
 def expected(fault: str, target: dict[str, Any]) -> Outcome:
-    out = TARGET_OUTCOMES.get(target["name"], {}).get(fault)
+    out = TARGET_OUTCOMES.get(_base_name(target["name"]), {}).get(fault)
     if out is not None:
         return out
     if fault in TRANSPORT:
@@ -242,14 +250,15 @@ def _system_of(url: str) -> str:
     return url.split("/")[3] if url.count("/") >= 3 else ""
 
 
-def write_config(path: Path, targets: list[dict[str, Any]], ca_file: str, control_url: str) -> None:
+def write_config(path: Path, targets: list[dict[str, Any]], control_url: str) -> None:
+    """The exporter's configuration: ``targets`` (already named and pointed at their province, with
+    their CA file) with the matrix's timings, and the control target."""
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     out = []
     for t in targets:
         t = dict(t)
         t.update(interval=INTERVAL, timeout=TIMEOUT, retries=0, jitter=0, degraded_after=DEGRADED_AFTER)
-        t["tls"] = {**t.get("tls", {}), "ca_file": ca_file}
-        # fewer requests per poll, so that two polls fit in a few seconds under every fault
+        # fewer requests per poll, so that a poll fits in a few seconds under every fault
         if isinstance(t.get("periods"), list):
             t["periods"] = t["periods"][:1]
         if "pause" in t:
@@ -259,11 +268,21 @@ def write_config(path: Path, targets: list[dict[str, Any]], ca_file: str, contro
         out.append(t)
     out.append({"name": "control", "kind": "http", "system": "national", "url": control_url,
                 "interval": INTERVAL, "timeout": TIMEOUT, "retries": 0})
-    cfg = {"scheduler": {"max_concurrency": 32, "per_host_concurrency": PER_HOST, "start_spread": "200ms",
+    cfg = {"scheduler": {"max_concurrency": 64, "per_host_concurrency": PER_HOST, "start_spread": "200ms",
                          "max_backoff": "2s"},
            "defaults": {"labels": shipped.get("defaults", {}).get("labels", {})},
            "history": {"enabled": False}, "targets": out}
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def province_targets(province: str, sim: Simulator) -> list[dict[str, Any]]:
+    """The matrix targets against one simulated province, named ``<name>.<province>``."""
+    out = []
+    for t in matrix_targets(sim.base_url):
+        t = {**t, "name": f"{t['name']}.{province}"}
+        t["tls"] = {**t.get("tls", {}), "ca_file": sim.tls.ca_file}
+        out.append(t)
+    return out
 
 
 class Scraper(threading.Thread):
@@ -290,13 +309,24 @@ class Scraper(threading.Thread):
 
 
 @dataclasses.dataclass
-class Stack:
+class Province:
+    """One simulated province: its simulator (port kept across a stop) and its targets."""
+
+    name: str
     sim: Simulator
-    control: Simulator
-    host: str
     port: int
+    targets: list[dict[str, Any]]
+
+    @property
+    def names(self) -> list[str]:
+        return [t["name"] for t in self.targets]
+
+
+@dataclasses.dataclass
+class Stack:
+    provinces: dict[str, Province]
+    control: Simulator
     config: Path
-    good_targets: list[dict[str, Any]]
     exporter: ExporterProcess
     scraper: Scraper
     tmp: Path
@@ -305,7 +335,13 @@ class Stack:
 
     @property
     def names(self) -> list[str]:
-        return [t["name"] for t in self.good_targets]
+        return [n for p in self.provinces.values() for n in p.names]
+
+    def targets(self) -> list[dict[str, Any]]:
+        return [t for p in self.provinces.values() for t in p.targets]
+
+    def write(self, targets: list[dict[str, Any]] | None = None) -> None:
+        write_config(self.config, targets or self.targets(), self.control.base_url + "/generic/")
 
 
 @pytest.fixture(scope="module")
@@ -313,32 +349,35 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("matrix")
     from exporter.simulator import system_classes
 
-    sim = Simulator(World(speed=60), systems=[*system_classes(), GenericSystem])
-    ca_file = sim.enable_tls(str(tmp / "tls"))
-    port = free_port()
-    base = sim.start("127.0.0.1", port)
+    provinces: dict[str, Province] = {}
     control = Simulator(World(), systems=[GenericSystem])
-    control_base = control.start("127.0.0.1", 0)
-    targets = matrix_targets(base)
+    control.start("127.0.0.1", 0)
+    for name in ("a", "b"):
+        sim = Simulator(World(speed=60), systems=[*system_classes(), GenericSystem])
+        sim.enable_tls(str(tmp / f"tls-{name}"))
+        port = free_port()
+        sim.start("127.0.0.1", port)
+        provinces[name] = Province(name, sim, port, province_targets(name, sim))
     config = tmp / "config.yaml"
-    write_config(config, targets, ca_file, control_base + "/generic/")
-    exporter = ExporterProcess.serve(config, tmp / "exporter.log", "--log.level", "info")
-    scraper = Scraper(exporter)
-    scraper.start()
-    st = Stack(sim, control, "127.0.0.1", port, config, targets, exporter, scraper, tmp)
+    st = Stack(provinces, control, config, None, None, tmp)  # type: ignore[arg-type]
+    st.write()
+    st.exporter = ExporterProcess.serve(config, tmp / "exporter.log", "--log.level", "info")
+    st.scraper = Scraper(st.exporter)
+    st.scraper.start()
     try:
         try:
             wait_for(lambda: all_up(st), 60, "every matrix target up before the matrix")
         except AssertionError:
             raise AssertionError(f"targets not up at start: {st.not_up}"
-                                 f"\n{exporter.output()[-2000:]}") from None
-        st.results["baseline"] = {"rss_kib": exporter.rss_kib(), "hwm_kib": exporter.peak_rss_kib()}
+                                 f"\n{st.exporter.output()[-2000:]}") from None
+        st.results["baseline"] = {"rss_kib": st.exporter.rss_kib(), "hwm_kib": st.exporter.peak_rss_kib()}
         yield st
     finally:
-        scraper.stop.set()
-        scraper.join(5)
-        exporter.stop()
-        sim.stop()
+        st.scraper.stop.set()
+        st.scraper.join(5)
+        st.exporter.stop()
+        for p in provinces.values():
+            p.sim.stop()
         control.stop()
 
 
@@ -351,56 +390,60 @@ def all_up(st: Stack) -> TargetView | None:
 # ------------------------------------------------------------------------------------ the faults
 
 
-def _sim_fault(mode: str, **params: Any) -> tuple[Callable[[Stack], None], Callable[[Stack], None]]:
-    def on(st: Stack) -> None:
-        assert st.sim.set_fault("all", mode, **params) is None
-
-    def off(st: Stack) -> None:
-        assert st.sim.set_fault("all", "none") is None
-
-    return on, off
+Switch = Callable[[Stack, Province], None]
 
 
-def _cert(mode: str) -> tuple[Callable[[Stack], None], Callable[[Stack], None]]:
-    def on(st: Stack) -> None:
-        assert st.sim.set_cert(mode) is None
+def _sim_fault(mode: str, **params: Any) -> tuple[Switch, Switch]:
+    def on(st: Stack, p: Province) -> None:
+        assert p.sim.set_fault("all", mode, **params) is None
 
-    def off(st: Stack) -> None:
-        assert st.sim.set_cert("good") is None
+    def off(st: Stack, p: Province) -> None:
+        assert p.sim.set_fault("all", "none") is None
 
     return on, off
 
 
-def _refuse_on(st: Stack) -> None:
+def _cert(mode: str) -> tuple[Switch, Switch]:
+    def on(st: Stack, p: Province) -> None:
+        assert p.sim.set_cert(mode) is None
+
+    def off(st: Stack, p: Province) -> None:
+        assert p.sim.set_cert("good") is None
+
+    return on, off
+
+
+def _refuse_on(st: Stack, p: Province) -> None:
     """The server goes away: nothing listens on its port, its open connections are closed."""
-    assert st.sim.server is not None
-    server = st.sim.server
+    server = p.sim.server
+    assert server is not None
     server.shutdown()
     server.server_close()
     server.close_connections()
 
 
-def _refuse_off(st: Stack) -> None:
-    st.sim.start(st.host, st.port)
+def _refuse_off(st: Stack, p: Province) -> None:
+    p.sim.start("127.0.0.1", p.port)
 
 
 def _reload(st: Stack, targets: list[dict[str, Any]]) -> None:
-    write_config(st.config, targets, st.sim.tls.ca_file, st.control.base_url + "/generic/")
+    st.write(targets)
     status, body = st.exporter.get("/-/reload", method="POST", data=b"")
     assert status == 200, body
 
 
-def _dns_on(st: Stack) -> None:
-    """The targets' host name stops resolving (a name under .invalid never does, RFC 6761)."""
-    good = f"127.0.0.1:{st.port}"
-    _reload(st, json.loads(json.dumps(st.good_targets).replace(good, f"egov-sim.invalid:{st.port}")))
+def _dns_on(st: Stack, p: Province) -> None:
+    """The province's host name stops resolving (a name under .invalid never does, RFC 6761)."""
+    good = f"127.0.0.1:{p.port}"
+    moved = json.loads(json.dumps(p.targets).replace(good, f"egov-sim.invalid:{p.port}"))
+    _reload(st, [t for q in st.provinces.values() for t in (moved if q is p else q.targets)])
 
 
-def _dns_off(st: Stack) -> None:
-    _reload(st, st.good_targets)
+def _dns_off(st: Stack, p: Province) -> None:
+    _reload(st, st.targets())
 
 
-FAULTS: dict[str, tuple[Callable[[Stack], None], Callable[[Stack], None]]] = {
+FAULTS: dict[str, tuple[Switch, Switch]] = {
     "connection_refused": (_refuse_on, _refuse_off),
     "dns_failure": (_dns_on, _dns_off),
     "hang": _sim_fault("hang"),
@@ -427,6 +470,14 @@ FAULTS: dict[str, tuple[Callable[[Stack], None], Callable[[Stack], None]]] = {
     "changed_layout": _sim_fault("changed_layout"),
 }
 
+#: the rows in pairs: (the fault of province A, the fault of province B), switched on at once
+SLOTS: list[tuple[str, str]] = [
+    ("connection_refused", "hang"), ("dns_failure", "trickle"), ("slow_headers", "5xx"), ("503", "slow"),
+    ("429", "tls_expired"), ("tls_self_signed", "waf"), ("forbidden", "tls_wrong_host"),
+    ("tls_expiring", "unauthorized"), ("redirect_loop", "malformed"), ("huge", "truncated"),
+    ("wrong_content_type", "huge_chunked"), ("missing_fields", "changed_layout"),
+]
+
 
 # ------------------------------------------------------------------------------------- the tests
 
@@ -445,6 +496,8 @@ def test_every_kind_and_system_is_in_the_matrix():
     polled = {_system_of(t["url"]) for t in targets}
     assert served <= polled, f"simulated systems no matrix target polls: {sorted(served - polled)}"
     assert set(FAULTS) == set(TRANSPORT) | set(CONTENT)
+    paired = [f for slot in SLOTS for f in slot]
+    assert sorted(paired) == sorted(FAULTS), "every fault in exactly one slot"
     for fault in FAULTS:  # every target has an outcome for every fault
         for t in targets:
             assert isinstance(expected(fault, t), Outcome)
@@ -457,11 +510,13 @@ class PollLog:
     grew (if any), the state and the skip counter's growth are that one poll's outcome, and
     egov_target_last_poll_timestamp_seconds is when it started.  When it grew by k > 1 (a slow scrape),
     the last of those polls is still known when all k had one outcome: one reason grew by k, or none grew
-    and the state is up or degraded.  So a row is decided by the first poll that started after the fault
-    was switched on, never by one that straddled the switch."""
+    and the state is up or degraded (with skips: when all k started after the switch, ``since``).  So a
+    row is decided by the first poll that started after the fault was switched on, never by one that
+    straddled the switch."""
 
-    def __init__(self, view: TargetView) -> None:
+    def __init__(self, view: TargetView, since: float) -> None:
         self.prev = view
+        self.since = since
         self.polls: dict[str, list[tuple[float, Outcome, float]]] = {}  # target -> [(started, outcome, skips)]
 
     def update(self, view: TargetView) -> None:
@@ -476,7 +531,9 @@ class PollLog:
             state = view.state.get(name, "unknown")
             if state == "down" and len(grew) == 1 and list(grew.values())[0] == k:
                 outcome = Outcome(state, next(iter(grew)))
-            elif state in ("up", "degraded") and not grew and (k == 1 or not skips):
+            elif state in ("up", "degraded") and not grew and (k == 1 or not skips
+                                                                or prev.started.get(name, 0) >= self.since):
+                # (k polls all after the switch meet the same fault: skips in one are skips in all)
                 outcome = Outcome(state, "skipped" if skips and state == "up" else None)
             else:
                 continue  # several polls with different outcomes: the next scrape will tell
@@ -497,40 +554,46 @@ def _pending(log: PollLog, want: dict[str, Outcome], since: float) -> dict[str, 
     return out
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
-def test_fault(stack: Stack, fault: str):
+@pytest.mark.parametrize("slot", SLOTS, ids=["|".join(slot) for slot in SLOTS])
+def test_faults(stack: Stack, slot: tuple[str, str]):
     st = stack
-    want = {t["name"]: expected(fault, t) for t in st.good_targets}
+    faults = dict(zip(st.provinces, slot))  # province -> fault
+    want = {t["name"]: expected(faults[p.name], t) for p in st.provinces.values() for t in p.targets}
     try:
-        before = wait_for(lambda: all_up(st), ROW_TIMEOUT, f"every target up before {fault}")
+        before = wait_for(lambda: all_up(st), ROW_TIMEOUT, f"every target up before {slot}")
     except AssertionError:
-        raise AssertionError(f"targets not up before {fault}: {st.not_up}") from None
-    on, off = FAULTS[fault]
-    log = PollLog(before)
+        raise AssertionError(f"targets not up before {slot}: {st.not_up}") from None
     t_on = time.monotonic()
     hwm_before = st.exporter.peak_rss_kib()
-    on(st)
-    wall_on = time.time()  # polls that started after this met the fault from their first byte
-    seen: dict[str, Any] = {}
+    switched = []
     try:
+        for p in st.provinces.values():
+            FAULTS[faults[p.name]][0](st, p)
+            switched.append(p)
+        wall_on = time.time()  # polls that started after this met the faults from their first byte
+        log = PollLog(before, wall_on)
+        seen: dict[str, Any] = {}
+
         def reached() -> TargetView | None:
             view = st.exporter.targets()
-            assert view.state.get("control") == "up", f"control target {view.state.get('control')} under {fault}"
+            assert view.state.get("control") == "up", f"control target {view.state.get('control')} under {slot}"
             log.update(view)
             seen["pending"] = _pending(log, want, wall_on)
             return view if not seen["pending"] else None
 
         try:
-            view = wait_for(reached, ROW_TIMEOUT, f"the outcomes of {fault}", step=0.25)
+            view = wait_for(reached, ROW_TIMEOUT, f"the outcomes of {slot}", step=0.25)
         except AssertionError:
-            raise AssertionError(f"{fault}: first poll after the switch not the expected outcome: "
-                                 + json.dumps({n: f"want {want[n]}, got {p}" for n, p in seen["pending"].items()},
+            raise AssertionError(f"{slot}: first poll after the switch not the expected outcome: "
+                                 + json.dumps({n: f"{faults[n[-1]]}: want {want[n]}, got {p}"
+                                               for n, p in seen["pending"].items()},
                                               ensure_ascii=False, indent=1)) from None
         t_reached = time.monotonic()
         rss_under_fault = st.exporter.rss_kib()
         hwm_under_fault = st.exporter.peak_rss_kib()
     finally:
-        off(st)
+        for p in switched:
+            FAULTS[faults[p.name]][1](st, p)
     t_off, wall_off = time.monotonic(), time.time()
 
     def recovered() -> TargetView | None:
@@ -538,36 +601,38 @@ def test_fault(stack: Stack, fault: str):
         return v if all(v.state.get(n) == "up" and v.started.get(n, 0) >= wall_off for n in st.names) else None
 
     try:
-        after = wait_for(recovered, ROW_TIMEOUT, f"recovery of every target after {fault}", step=0.25)
+        after = wait_for(recovered, ROW_TIMEOUT, f"recovery of every target after {slot}", step=0.25)
     except AssertionError:
         view = st.exporter.targets()
-        raise AssertionError(f"no recovery after {fault}: "
+        raise AssertionError(f"no recovery after {slot}: "
                              f"{ {n: view.state.get(n) for n in st.names if view.state.get(n) != 'up'} }") from None
     t_recovered = time.monotonic()
 
     scrapes = st.scraper.window(t_on, t_recovered)
     errors = [s for s in scrapes if s[2]]
-    assert scrapes and not errors, f"/metrics failed under {fault}: {errors[:3]}"
+    assert scrapes and not errors, f"/metrics failed under {slot}: {errors[:3]}"
     latencies = sorted(s[1] for s in scrapes)
     slowest, p95 = latencies[-1], latencies[int(0.95 * (len(latencies) - 1))]
     # a scrape that waits for a poll would wait up to the poll's timeout in every row with a slow upstream:
     # most scrapes must be quick, and none slower than a stalled poll could explain
     assert p95 < SCRAPE_BOUND and slowest < SCRAPE_LIMIT, \
-        f"/metrics p95 {p95:.2f}s, max {slowest:.2f}s under {fault}: blocked by a poll?"
+        f"/metrics p95 {p95:.2f}s, max {slowest:.2f}s under {slot}: blocked by a poll?"
     control_polls = after.polls["control"] - before.polls["control"]
-    assert control_polls >= 2, f"the control target stopped polling under {fault}"
-    st.results[fault] = {
-        "outcomes": {n: str(o) for n, o in want.items()},
-        "seconds_to_outcome": round(t_reached - t_on, 2), "seconds_to_recover": round(t_recovered - t_off, 2),
-        "scrapes": len(scrapes), "scrape_max_ms": round(slowest * 1000, 1),
-        "scrape_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1), "scrape_p95_ms": round(p95 * 1000, 1),
-        "control_polls": control_polls, "rss_kib": rss_under_fault, "hwm_before_kib": hwm_before,
-        "hwm_kib": hwm_under_fault,
-    }
-    if fault.startswith("huge"):
+    assert control_polls >= 2, f"the control target stopped polling under {slot}"
+    for p in st.provinces.values():
+        st.results[faults[p.name]] = {
+            "province": p.name, "paired_with": faults["b" if p.name == "a" else "a"],
+            "outcomes": {_base_name(n): str(want[n]) for n in p.names},
+            "seconds_to_outcome": round(t_reached - t_on, 2), "seconds_to_recover": round(t_recovered - t_off, 2),
+            "scrapes": len(scrapes), "scrape_max_ms": round(slowest * 1000, 1),
+            "scrape_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1), "scrape_p95_ms": round(p95 * 1000, 1),
+            "control_polls": control_polls, "rss_kib": rss_under_fault, "hwm_before_kib": hwm_before,
+            "hwm_kib": hwm_under_fault,
+        }
+    if any(f.startswith("huge") for f in slot):
         # a body announced larger than max_body_size (10 MiB) is refused unread; one without a length is
-        # read until the cap: at most per_host_concurrency polls hold up to 10 MiB each, whatever the
-        # number of targets -- never one 100 MB body per target
+        # read until the cap: at most per_host_concurrency polls per simulator hold up to 10 MiB each,
+        # whatever the number of targets -- never one 100 MB body per target
         grew_mib = (hwm_under_fault - hwm_before) / 1024
         bound = PER_HOST * 10 * 1.5 + 32
         assert grew_mib < bound, f"peak RSS grew {grew_mib:.0f} MiB under 100 MB bodies (bound {bound:.0f})"
@@ -580,7 +645,7 @@ def test_memory_bounded_and_no_traceback(stack: Stack):
     base = st.results["baseline"]
     end_rss = st.exporter.rss_kib()
     report = {"baseline": base, "end_rss_kib": end_rss, "peak_rss_kib": st.exporter.peak_rss_kib(),
-              "targets": st.names, **st.results}
+              "targets": sorted({_base_name(n) for n in st.names}), **st.results}
     out = st.tmp / "fault-matrix.json"
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(f"\nfault matrix report: {out}")

@@ -14,13 +14,14 @@ scrape is answered with the last rendered bytes at once instead of waiting for t
 
 from __future__ import annotations
 
-import gzip
+import bisect
 import logging
 import math
 import platform
 import re
 import threading
 import time
+import zlib
 from typing import Any, Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
@@ -79,6 +80,8 @@ class _NotFast(Exception):
 #: names written unchanged by prometheus_client in both formats (':' is escaped in OpenMetrics sample names)
 _PLAIN_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _AGE = "egov_target_result_age_seconds"
+#: a render lets other threads run after this many re-formatted targets (and after each family)
+_YIELD_EVERY = 32
 
 
 #: names and label names checked against _PLAIN_NAME already
@@ -103,30 +106,30 @@ def _labels_text(labels: dict[str, str]) -> str:
 
 
 class _LabelText:
-    """The label texts of one target's samples: its own labels (formatted once) merged with each sample's,
-    remembered while the target's labels stay the same."""
+    """The label texts of one target's samples: its own labels, formatted once, merged with each sample's
+    (usually one more label, put in its sorted place)."""
 
-    __slots__ = ("items", "merged", "plain")
+    __slots__ = ("items", "keys", "plain", "texts")
 
     def __init__(self, base: dict[str, str]) -> None:
-        self.items = {k: _label_item(k, v) for k, v in sorted(base.items())}
-        self.plain = "{" + ",".join(self.items.values()) + "}" if base else ""
-        self.merged: dict[tuple, str] = {}
+        self.keys = sorted(base)
+        self.texts = [_label_item(k, base[k]) for k in self.keys]
+        self.items = dict(zip(self.keys, self.texts))
+        self.plain = "{" + ",".join(self.texts) + "}" if base else ""
 
     def text(self, extra: dict[str, str]) -> str:
         if not extra:
             return self.plain
-        key = tuple(extra.items())
-        text = self.merged.get(key)
-        if text is None:
-            merged = dict(self.items)
-            for k, v in extra.items():
-                merged[k] = _label_item(k, v)
-            text = "{" + ",".join(merged[k] for k in sorted(merged)) + "}"
-            if len(self.merged) >= 4096:  # a collector whose labels never repeat
-                self.merged.clear()
-            self.merged[key] = text
-        return text
+        if len(extra) == 1:
+            (k, v), = extra.items()
+            if k not in self.items:
+                i = bisect.bisect(self.keys, k)
+                texts = self.texts
+                return "{" + ",".join((*texts[:i], _label_item(k, v), *texts[i:])) + "}"
+        merged = dict(self.items)
+        for k, v in extra.items():
+            merged[k] = _label_item(k, v)
+        return "{" + ",".join(merged[k] for k in sorted(merged)) + "}"
 
 
 def _value(value: float) -> str:
@@ -167,7 +170,7 @@ class StoreCollector(PromCollector):
         self.clock = clock
         #: the fast renderer's state (see render): per target, what its lines were rendered from
         self._pieces: dict[str, tuple[Any, ...]] = {}
-        self._headers: dict[tuple[MetricSpec, bool], str] = {}
+        self._headers: dict[tuple[MetricSpec, bool], bytes] = {}
         self._render_lock = threading.Lock()
 
     def _all_specs(self) -> dict[str, MetricSpec]:
@@ -229,23 +232,27 @@ class StoreCollector(PromCollector):
 
     def render(self, openmetrics: bool = False) -> str:
         """The store's families in the text format (or OpenMetrics without ``# EOF``), identical to what
-        ``prometheus_client`` writes for :meth:`collect`; raises _NotFast for names it does not handle.
+        ``prometheus_client`` writes for :meth:`collect`; raises _NotFast for names it does not handle."""
+        return b"".join(self.render_chunks(openmetrics)).decode("utf-8")
 
-        Each family is kept as one text per target (``""`` where the target has none), in target order, so
-        a render re-formats the targets whose result changed, the age lines, and joins."""
+    def render_chunks(self, openmetrics: bool = False) -> list[bytes]:
+        """:meth:`render`, UTF-8 encoded, one chunk per family.
+
+        Each family is kept as one text per target (``b""`` where the target has none), in target order, so
+        a render re-formats the targets whose result changed and the age lines, and joins."""
         with self._render_lock:
             return self._render(openmetrics)
 
     def _reset(self, names: list[str]) -> None:
         self._names = names
         self._pos = {name: i for i, name in enumerate(names)}
-        self._texts: dict[str, list[str]] = {}  # family -> text of each target
+        self._texts: dict[str, list[bytes]] = {}  # family -> text of each target
         self._seqs: list[tuple[str, ...]] = [()] * len(names)  # families of each target, in order
         self._ages: list[tuple[str, float, float] | None] = [None] * len(names)
         self._pieces = {}
         self._order: list[str] | None = None  # families in order of first appearance
 
-    def _render(self, openmetrics: bool) -> str:
+    def _render(self, openmetrics: bool) -> list[bytes]:
         snap = self.store.snapshot()
         results = sorted(snap["results"], key=lambda r: r.target)
         names = [r.target for r in results]
@@ -254,12 +261,16 @@ class StoreCollector(PromCollector):
         polls = snap["polls"]
         texts, seqs, ages, cache = self._texts, self._seqs, self._ages, self._pieces
         n = len(names)
+        changed = 0
         for i, r in enumerate(results):
             count = polls.get(r.target, 0)
             cached = cache.get(r.target)
             if cached is not None and cached[0] is r and cached[1] == r.labels and cached[2] == r.system \
                     and cached[3] == count:
                 continue
+            changed += 1
+            if changed % _YIELD_EVERY == 0:
+                time.sleep(0)  # let a scrape's thread have the GIL: a large render takes tens of ms
             if cached is not None and cached[1] == r.labels and cached[2] == r.system:
                 labels = cached[4]
             else:
@@ -276,12 +287,12 @@ class StoreCollector(PromCollector):
             seq = tuple(mine)
             for name in seqs[i]:
                 if name not in mine:
-                    texts[name][i] = ""
+                    texts[name][i] = b""
             for name, text in mine.items():
                 column = texts.get(name)
                 if column is None:
-                    column = texts[name] = [""] * n
-                column[i] = text
+                    column = texts[name] = [b""] * n
+                column[i] = text.encode("utf-8")
             if seq != seqs[i]:
                 seqs[i] = seq
                 self._order = None
@@ -308,21 +319,24 @@ class StoreCollector(PromCollector):
                         family_spec[s.name] = specs.get(s.name) or self._fallback(s.name)
                 derived[s.name].append(f"{s.name}{_labels_text(s.labels)} {_value(s.value)}\n")
         now = self.clock()
-        out: list[str] = []
+        out: list[bytes] = []
         for name in [*self._order, *(d for d in derived if d not in texts)]:
+            time.sleep(0)
             key = (family_spec[name], openmetrics)
             head = self._headers.get(key)
             if head is None:
                 if len(self._headers) > 4096:
                     self._headers.clear()
-                head = self._headers[key] = _headers(family_spec[name], openmetrics)
-            out.append(head)
+                head = self._headers[key] = _headers(family_spec[name], openmetrics).encode("utf-8")
             if name == _AGE:
-                out.extend(f"{a[0]}{_go_float(now - a[1] - a[2])}\n" for a in ages if a is not None)
-            elif name in texts:
-                out.extend(texts[name])
-            out.extend(derived.get(name, ()))
-        return "".join(out)
+                body = "".join(f"{a[0]}{_go_float(now - a[1] - a[2])}\n" for a in ages if a is not None)
+                chunk = head + body.encode("utf-8")
+            else:
+                chunk = head + b"".join(texts.get(name, ()))
+            if name in derived:
+                chunk += "".join(derived[name]).encode("utf-8")
+            out.append(chunk)
+        return out
 
     @staticmethod
     def _target_samples(r: TargetResult, snap: dict, now: float, add: Callable[[str, dict, float], None]) -> None:
@@ -394,13 +408,14 @@ class _Group:
             yield from collector.collect()
 
 
-def render_registry(registry: CollectorRegistry, openmetrics: bool = False) -> bytes:
-    """``generate_latest(registry)`` (text or OpenMetrics), byte for byte, with the result store's families
-    written by the fast renderer of :class:`StoreCollector` and every other collector by prometheus_client."""
+def render_chunks(registry: CollectorRegistry, openmetrics: bool = False) -> list[bytes]:
+    """``generate_latest(registry)`` (text or OpenMetrics) in pieces whose concatenation is byte for byte
+    what it returns, with the result store's families written by the fast renderer of
+    :class:`StoreCollector` and every other collector by prometheus_client."""
     collectors = getattr(registry, "_collector_to_names", None)
-    if collectors is None or getattr(registry, "_target_info", None):
-        return (generate_openmetrics if openmetrics else generate_latest)(registry)
     generate = generate_openmetrics if openmetrics else generate_latest
+    if collectors is None or getattr(registry, "_target_info", None):
+        return [generate(registry)]
     out: list[bytes] = []
     others: list[Any] = []
 
@@ -414,15 +429,28 @@ def render_registry(registry: CollectorRegistry, openmetrics: bool = False) -> b
         for collector in list(collectors):
             if isinstance(collector, StoreCollector):
                 flush()
-                out.append(collector.render(openmetrics).encode("utf-8"))
+                out.extend(collector.render_chunks(openmetrics))
             else:
                 others.append(collector)
         flush()
     except _NotFast as exc:
         log.debug("rendering with prometheus_client: %s is not a plain name", exc)
-        return generate(registry)
+        return [generate(registry)]
     if openmetrics:
         out.append(b"# EOF\n")
+    return out
+
+
+def render_registry(registry: CollectorRegistry, openmetrics: bool = False) -> bytes:
+    """``generate_latest(registry)`` byte for byte, rendered by :func:`render_chunks`."""
+    return b"".join(render_chunks(registry, openmetrics))
+
+
+def _gzip(chunks: list[bytes], level: int) -> bytes:
+    """The chunks gzipped as one stream, without joining them first."""
+    packer = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
+    out = [packer.compress(chunk) for chunk in chunks]
+    out.append(packer.flush())
     return b"".join(out)
 
 
@@ -431,10 +459,10 @@ class MetricsCache:
 
     A scrape gets cached bytes when they are current.  Otherwise, when the last rendered text was at most
     ``inline_bytes`` long (a small store, rendered in a few milliseconds) the scrape renders; when it was
-    longer, the scrape gets the last rendered bytes at once and a background thread renders.  While scrapes come (one in the last
-    ``keep_warm`` seconds) the background thread keeps the variants they asked for (text or OpenMetrics,
-    gzipped or not) at most ``max_age`` old: the scrape of a large store never waits for a render, and
-    what it gets is at most about ``max_age`` plus one render older than the store."""
+    longer, the scrape gets the last rendered bytes at once and a background thread renders.  While scrapes
+    come (one in the last ``keep_warm`` seconds) the background thread keeps the variants they asked for
+    (text or OpenMetrics, gzipped or not) at most ``max_age`` old: the scrape of a large store never waits
+    for a render, and what it gets is at most about ``max_age`` plus one render older than the store."""
 
     #: texts up to this size are rendered by the scrape that needs them (~2,500 series)
     inline_bytes = 256 * 1024
@@ -454,6 +482,7 @@ class MetricsCache:
         self._asked: dict[tuple[bool, bool], float] = {}  # when each variant was last asked for
         self._kick = threading.Event()
         self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
 
     def _fresh(self, key: tuple[bool, bool], now: float) -> tuple[int, float, bytes] | None:
         entry = self._cache.get(key)
@@ -482,10 +511,10 @@ class MetricsCache:
         openmetrics, gz = key
         version = self.store.version
         t0 = time.monotonic()
-        body = render_registry(self.registry, openmetrics)
-        self._size[key] = len(body)
-        if gz:
-            body = gzip.compress(body, compresslevel=self.gzip_level)
+        chunks = render_chunks(self.registry, openmetrics)
+        self._size[key] = sum(len(chunk) for chunk in chunks)
+        body = _gzip(chunks, self.gzip_level) if gz else b"".join(chunks)
+        del chunks
         took = time.monotonic() - t0
         if self.self_metrics is not None:
             self.self_metrics.render_seconds.set(took)
@@ -494,7 +523,7 @@ class MetricsCache:
 
     def _start_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
-            with self._lock:
+            with self._thread_lock:  # not _lock: a render may hold that one for a while
                 if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(target=self._run, name="egov-render", daemon=True)
                     self._thread.start()

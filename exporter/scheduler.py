@@ -4,8 +4,8 @@
 * At most ``max_concurrency`` polls run at once, and at most ``per_host_concurrency`` against one host;
   a target whose host is busy waits for a slot without holding a worker.
 * Slow polls have slots of their own: a target whose last poll took longer than :data:`SLOW_POLL` seconds
-  (or timed out) is polled in the *slow lane*, which has another ``max_concurrency`` slots, and a poll still
-  running after :data:`SLOW_POLL` seconds moves there.  Statistics calls that take tens of seconds and
+  (or timed out) is polled in the *slow lane*, which has another ``max_concurrency`` slots, and a poll that
+  runs much longer than polls usually take here (:meth:`Scheduler.overrun_after`) moves there.  Statistics calls that take tens of seconds and
   upstreams that hang until the timeout never hold the slots of the fast checks, so they delay no one
   else's poll.  (The per-host limit counts both lanes.)
 * A poll's exception is the target's failure only (reason ``other`` unless a CollectError says better).
@@ -41,6 +41,10 @@ log = logging.getLogger("egov.scheduler")
 
 #: a poll longer than this (seconds), or one that timed out, puts its target in the slow lane
 SLOW_POLL = 2.0
+#: a running poll moves to the slow lane after this many times the usual fast poll's duration...
+OVERRUN_FACTOR = 5.0
+#: ... but not before this many seconds, nor after SLOW_POLL seconds
+OVERRUN_MIN = 0.25
 #: the timer thread handles due polls in batches at most this often (seconds)
 TICK = 0.01
 
@@ -119,6 +123,7 @@ class Scheduler:
         #: fast-lane polls by the time they become slow: (when, seq, entry, started)
         self._overrun: list[tuple[float, int, _Entry, float]] = []
         self._timer_wake = 0.0  # when the timer thread looks next
+        self._usual = 0.0  # moving average of the duration of fast-lane polls (seconds; 0: none yet)
         self._workers = 0
         self._idle = 0  # workers waiting for work and not woken yet
         self._starting = 0  # workers started that have not looked for work yet
@@ -210,6 +215,11 @@ class Scheduler:
                 self._timer_wake = wake = max(wake, now + TICK)
                 self._cond.wait(wake - now)
 
+    def overrun_after(self) -> float:
+        """How long a fast-lane poll runs before it moves to the slow lane (and frees its fast slot):
+        OVERRUN_FACTOR times the usual duration of fast polls, between OVERRUN_MIN and SLOW_POLL seconds."""
+        return min(SLOW_POLL, max(OVERRUN_MIN, OVERRUN_FACTOR * self._usual))
+
     @staticmethod
     def _overruns(item: tuple[float, int, _Entry, float]) -> bool:
         entry = item[2]
@@ -275,7 +285,7 @@ class Scheduler:
             self._per_host[entry.host] = self._per_host.get(entry.host, 0) + 1
             self.lag.observe(max(0.0, now - item[0]))  # time spent due: waiting for a worker or a slot
             if not lane:
-                when = now + SLOW_POLL
+                when = now + self.overrun_after()
                 heapq.heappush(self._overrun, (when, next(self._seq), entry, now))
                 if when < self._timer_wake - TICK:
                     self._timer_wake = when
@@ -324,6 +334,8 @@ class Scheduler:
         target = entry.target
         delay = self._next_delay(entry, result)
         entry.slow = result.duration > SLOW_POLL or result.reason == "timeout"
+        if not entry.lane and result.reason != "timeout":
+            self._usual = result.duration if not self._usual else 0.95 * self._usual + 0.05 * result.duration
         if self._entries.get(target.name) is entry:
             try:
                 self.store.record(result, retries=result.retries)

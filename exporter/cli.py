@@ -6,6 +6,7 @@ clear line per problem on stderr and exit code 1 (2 for bad flags), never a trac
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -156,6 +157,10 @@ def serve(config_file: str, listen: str, *, web_config: str | None = None, lifec
         server = Server(address, app, web, enable_lifecycle=lifecycle, enable_probe=probe)
     except OSError as exc:
         return _error(f"cannot listen on {listen}: {exc.strerror or exc}")
+    # what start-up allocated (modules, the configuration's models) lives as long as the process: keep it out
+    # of the collector's full passes, which stop every thread, scrapes included, while they run
+    gc.collect()
+    gc.freeze()
     app.start()
     stop = stop_event or threading.Event()
 
@@ -182,6 +187,7 @@ def serve(config_file: str, listen: str, *, web_config: str | None = None, lifec
     server.shutdown()
     server.server_close()
     app.stop()
+    gc.unfreeze()
     return 0
 
 

@@ -110,9 +110,9 @@ class Proc:
             return ""
 
 
-def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.Popen:
     out = open(log, "wb")
-    popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+    popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
                              env={**os.environ, **(env or {})}, start_new_session=True)
     out.close()
     _STARTED.append(popen)
@@ -139,13 +139,15 @@ def stop_all() -> None:
             pass
 
 
-def start_ours(config: Path, workdir: Path, extra: list[str] | None = None, ready_timeout: float = 120.0) -> Proc:
-    """``python -m exporter --config.file CONFIG --web.listen-address 127.0.0.1:PORT``, up when /-/healthy is."""
+def start_ours(config: Path, workdir: Path, extra: list[str] | None = None, ready_timeout: float = 120.0,
+               root: Path = ROOT) -> Proc:
+    """``python -m exporter --config.file CONFIG --web.listen-address 127.0.0.1:PORT`` run from the source tree
+    ``root`` (this one by default), up when /-/healthy is."""
     port = free_port()
     address = f"127.0.0.1:{port}"
     log = workdir / f"exporter-{port}.log"
     popen = _spawn([sys.executable, "-m", "exporter", "--config.file", str(config), "--web.listen-address", address,
-                    "--log.level", "warning", *(extra or [])], log, env={"PYTHONPATH": str(ROOT)})
+                    "--log.level", "warning", *(extra or [])], log, env={"PYTHONPATH": str(root)}, cwd=root)
     proc = Proc(popen, address, log)
     _wait_healthy(proc, "/-/healthy", ready_timeout)
     return proc

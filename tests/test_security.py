@@ -135,7 +135,8 @@ def secured(tmp_path_factory):
     config = {
         "scheduler": {"start_spread": "200ms"},
         "defaults": {"interval": "1s", "timeout": "1s", "retries": 0},
-        "history": {"enabled": True, "path": str(tmp / "history.sqlite"), "interval": "1s"},
+        "history": {"enabled": True, "path": str(tmp / "history.sqlite"), "interval": "1s",
+                    "families": ["egov_*"]},  # everything, so that the grep of the history means something
         "targets": [
             {"name": "basic-env", "kind": "json", "system": "services", "url": up.base + "/echo.json",
              "auth": {"type": "basic", "username": "alice", "password": "${SEC_BASIC}"},
@@ -350,6 +351,40 @@ def test_unknown_user_costs_a_bcrypt_check(monkeypatch):
     assert auth.check(header("alice", "wrong")) is False
     assert auth.check(header("alice", "right")) is True
     assert len(calls) == 3 and calls[0] != hashed.encode()
+
+
+def test_history_and_snapshots_hold_no_secret(secured):
+    """The history file (raw bytes, WAL included) and a snapshot in every format, read back."""
+    import datetime as dt
+    import zipfile
+    from zoneinfo import ZoneInfo
+
+    from harness import run_cli
+
+    tmp, up = secured["tmp"], secured["up"]
+    history = tmp / "history.sqlite"
+    wait_for(lambda: history.exists() and history.stat().st_size > 0, 20, "the history file")
+    today = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
+    out = tmp / "snapshot"
+    proc = run_cli("snapshot", "--from", today, "--to", today, "--history.file", str(history),
+                   "--format", "xlsx,csv,json,html", "--output-dir", str(out), "--quiet", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    forms = secret_forms()
+    for i, token in enumerate(up.issued):
+        forms[f"issued access token {i}"] = token
+    texts: dict[str, str] = {}
+    for file in sorted(out.iterdir()):
+        if file.suffix == ".xlsx":
+            with zipfile.ZipFile(file) as z:
+                texts[file.name] = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        else:
+            texts[file.name] = file.read_text(encoding="utf-8", errors="replace")
+    assert {f.rsplit(".", 1)[-1] for f in texts} >= {"xlsx", "csv", "json", "html"}, sorted(texts)
+    for file in tmp.glob("history.sqlite*"):
+        texts[file.name] = file.read_bytes().decode("latin-1")
+    assert "basic-env" in texts["history.sqlite"] + texts.get("history.sqlite-wal", ""), "the history is empty"
+    found = {name: leaks(text, forms) for name, text in texts.items()}
+    assert not any(found.values()), {n: f for n, f in found.items() if f}
 
 
 def test_the_log_holds_no_secret_at_debug_level(secured):

@@ -221,6 +221,27 @@ class _NoCookies(DefaultCookiePolicy):
         return False
 
 
+#: what carries the credentials of the request this thread is sending: header names, and whether the body
+#: does (the OAuth2 token request's form holds the client secret)
+_CREDENTIALS = threading.local()
+
+
+class _Session(requests.Session):
+    """A session whose redirects to another host or port carry no credentials.  requests drops only
+    ``Authorization``; an auth header of type ``header`` (``X-Api-Key``) would follow a redirect to any
+    host, and a 307/308 would re-send the token request's client secret there."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if not self.should_strip_auth(response.request.url, prepared_request.url):
+            return
+        for name in getattr(_CREDENTIALS, "headers", ()):
+            prepared_request.headers.pop(name, None)
+        if getattr(_CREDENTIALS, "body", False) and prepared_request.body is not None:
+            raise CollectError("auth", f"{public_url(response.request.url)}: redirected to another host "
+                               f"({public_url(prepared_request.url)}); the credentials are not sent there")
+
+
 class SessionPool:
     """One ``requests.Session`` per (scheme, host, port), shared by the targets on that host, so
     connections are reused; cookies are never kept (sessions are shared between targets)."""
@@ -236,7 +257,7 @@ class SessionPool:
         with self._lock:
             session = self._sessions.get(key)
             if session is None:
-                session = requests.Session()
+                session = _Session()
                 session.cookies.set_policy(_NoCookies())
                 session.max_redirects = MAX_REDIRECTS
                 session.trust_env = False
@@ -475,12 +496,16 @@ class HttpClient:
         """One attempt within the total deadline ``target.timeout``; no status checks."""
         target = self.target
         hdrs = dict(target.headers)
+        auth_headers = self._auth_headers(force_token) if authenticate else {}
         if authenticate:
-            auth_headers = self._auth_headers(force_token)
             hdrs.update(auth_headers)
             self.sent_credentials = tuple(
                 v.partition(" ")[2] if k.lower() == "authorization" and " " in v else v
                 for k, v in auth_headers.items())
+        # a redirect to another host drops these (see _Session); an unauthenticated request with a body is
+        # the token request, whose form is the credentials
+        _CREDENTIALS.headers = tuple(auth_headers)
+        _CREDENTIALS.body = not authenticate and data is not None
         if headers:
             hdrs.update(headers)
         verify: Any = not target.tls.insecure_skip_verify

@@ -51,9 +51,10 @@ class Upstream:
 
     CONFIGURED = {"/echo.json", "/echo.html", "/fail", "/token"}
 
-    def __init__(self) -> None:
+    def __init__(self, redirect_to: str | None = None) -> None:
         self.issued: list[str] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         up = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,6 +74,13 @@ class Upstream:
             def do_POST(self) -> None:
                 up.paths.append(self.path)
                 form = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                up.headers.append({**dict(self.headers.items()), "body": form})
+                if self.path == "/token-moved" and redirect_to:  # 307: the client re-sends the same body
+                    self.send_response(307)
+                    self.send_header("Location", redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 fields = dict(urllib.parse.parse_qsl(form))
                 if self.path != "/token":
                     return self._answer(404, "no", "text/plain")
@@ -86,6 +94,13 @@ class Upstream:
             def do_GET(self) -> None:
                 up.paths.append(self.path)
                 echo = {k: v for k, v in self.headers.items()}
+                up.headers.append(echo)
+                if self.path == "/moved" and redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path == "/echo.json":
                     return self._answer(200, json.dumps({"value": 42, "request_headers": echo}), "application/json")
                 if self.path == "/echo.html":
@@ -397,6 +412,62 @@ def test_the_log_holds_no_secret_at_debug_level(secured):
     assert "level=debug" in log, "the log is not at debug level"
     assert not leaks(log, forms), leaks(log, forms)
     assert "Traceback" not in log, log[log.index("Traceback") - 300:][:2000]
+
+
+@pytest.mark.parametrize("auth", [
+    {"type": "header", "name": "X-Api-Key", "value": S_HEADER},
+    {"type": "bearer", "token": S_BEARER},
+    {"type": "basic", "username": "alice", "password": S_BASIC},
+], ids=["header", "bearer", "basic"])
+def test_credentials_do_not_follow_a_redirect_to_another_host(auth):
+    """A target that redirects to another host (a misconfigured proxy, a compromised portal): the other
+    host never receives the target's credentials, whatever header carries them."""
+    from exporter.config import Secret
+    from exporter.fetch import HttpClient
+    from collectors.http import HttpConfig
+
+    elsewhere = Upstream()
+    upstream = Upstream(redirect_to=elsewhere.base + "/echo.json")
+    try:
+        secret_key = {"header": "value", "bearer": "token", "basic": "password"}[auth["type"]]
+        cfg = HttpConfig.model_validate({"name": "t", "kind": "http", "system": "portal", "retries": 0,
+                                         "url": upstream.base + "/moved",
+                                         "auth": {**auth, secret_key: Secret(auth[secret_key])}})
+        resp = HttpClient(cfg).request()
+        assert resp.status == 200 and resp.redirects == 1
+        assert upstream.headers and elsewhere.headers, "the redirect was not followed"
+        sent_here = json.dumps(upstream.headers[0])
+        sent_there = json.dumps(elsewhere.headers)
+        assert leaks(sent_here, secret_forms()), "the credentials were not sent to the target itself"
+        assert leaks(sent_there, secret_forms()) == [], f"credentials followed the redirect: {sent_there}"
+    finally:
+        upstream.close()
+        elsewhere.close()
+
+
+def test_the_token_request_is_not_resent_to_another_host():
+    """A token endpoint answering 307 to another host would have the client secret posted there."""
+    from collectors.http import HttpConfig
+    from exporter.config import Secret
+    from exporter.fetch import HttpClient, _OAuth2Token
+    from exporter.plugin import CollectError
+
+    elsewhere = Upstream()
+    upstream = Upstream(redirect_to=elsewhere.base + "/token")
+    try:
+        cfg = HttpConfig.model_validate({
+            "name": "t", "kind": "http", "system": "lgsp", "retries": 0, "url": upstream.base + "/echo.json",
+            "auth": {"type": "oauth2", "token_url": upstream.base + "/token-moved", "client_id": "exporter",
+                     "client_secret": Secret(S_CLIENT)}})
+        _OAuth2Token.clear()
+        with pytest.raises(CollectError) as err:
+            HttpClient(cfg).request()
+        assert err.value.reason == "auth" and "redirected to another host" in err.value.message
+        assert upstream.paths == ["/token-moved"] and elsewhere.paths == [], elsewhere.paths
+        assert not leaks(err.value.message, secret_forms())
+    finally:
+        upstream.close()
+        elsewhere.close()
 
 
 def test_lifecycle_and_probe_can_be_switched_off(tmp_path):

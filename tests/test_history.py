@@ -255,11 +255,12 @@ def test_attach_records_in_the_background_and_writes_a_last_tick_on_stop(tmp_pat
 def test_reload_can_turn_history_off(tmp_path):
     app = _app(tmp_path, f"  path: {tmp_path / 'h.sqlite'}\n  interval: 1s\n")
     writer = attach(app)
-    assert writer._thread.is_alive()
+    thread = writer._thread
+    assert thread.is_alive()
     (tmp_path / "config.yaml").write_text("history:\n  enabled: false\n", encoding="utf-8")
     app.load()
     assert writer.settings is None
-    assert _wait(lambda: not any(t.name == "egov-history" and t.is_alive() for t in __import__("threading").enumerate()))
+    assert _wait(lambda: not thread.is_alive())
     assert "egov_exporter_history_enabled 0.0" in generate_latest(app.registry).decode()
     assert app.page_sections[-1]() == ("<h2>History</h2><p>Embedded history is off "
                                        "(<code>history.enabled: false</code>).</p>")
@@ -317,3 +318,42 @@ def test_history_metrics_pass_promtool(tmp_path):
     assert all(f"# HELP {s.name} {s.help}" in text.decode() for s in METRICS)
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert (check.returncode, check.stdout, check.stderr) == (0, b"", b"")
+
+
+def test_one_writer_per_file(tmp_path, caplog):
+    path = tmp_path / "h.sqlite"
+    first = HistoryDB(path)
+    first.write_tick(100, [("m", {}, 1.0)])
+    with pytest.raises(HistoryError) as exc:
+        HistoryDB(path)
+    assert str(exc.value) == (f"history file {path} is in use by another egov-exporter (its lock {path}-lock is "
+                              "held); give each exporter its own history.path")
+    reader = HistoryDB(path, readonly=True)  # snapshots read while the exporter writes
+    assert reader.tick_range() == (100, 100, 1)
+    first.close()
+    HistoryDB(path).close()  # free again once the writer closed it
+
+    # two exporters (here two Apps in one process) pointed at the same file: the second says so, once
+    app1 = _app(tmp_path / "a" if (tmp_path / "a").mkdir() is None else tmp_path, f"  path: {path}\n  interval: 1s\n")
+    app2 = _app(tmp_path / "b" if (tmp_path / "b").mkdir() is None else tmp_path, f"  path: {path}\n  interval: 1s\n")
+    with caplog.at_level(logging.ERROR, logger="egov.history"):
+        w1 = attach(app1)
+        assert _wait(lambda: w1.writes >= 1)
+        w2 = attach(app2)
+        assert _wait(lambda: w2.errors == 1)
+        w2._thread.join(5)
+    try:
+        assert [r.getMessage() for r in caplog.records if r.name == "egov.history"] == [
+            f"history file {path} is in use by another egov-exporter (its lock {path}-lock is held); give each "
+            "exporter its own history.path; history is not being recorded"]
+    finally:
+        app1.stop()
+
+
+def test_a_file_being_created_reads_as_empty(tmp_path):
+    path = tmp_path / "h.sqlite"
+    sqlite3.connect(path).execute("PRAGMA user_version").fetchone()  # created, no schema yet
+    path.write_bytes(b"")
+    with pytest.raises(HistoryError) as exc:
+        HistoryDB(path, readonly=True)
+    assert str(exc.value) == f"history file {path} is empty (the exporter has not written to it yet)"

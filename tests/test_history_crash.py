@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from exporter.history import HistoryDB
+from exporter.history import HistoryDB, HistoryError
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = 20000  # large ticks, so that a kill lands in the middle of a transaction
 
 WRITER = textwrap.dedent(f"""
     import sys
-    from exporter.history import HistoryDB
+    from exporter.history import HistoryDB, HistoryError
     db = HistoryDB(sys.argv[1])
     t = int(sys.argv[2])
     while True:
@@ -109,9 +109,10 @@ def test_kill_9_of_the_real_exporter_keeps_its_history(tmp_path):
     seen: list[int] = []
     try:
         def enough() -> bool:
-            if not history.exists():
+            try:
+                db = HistoryDB(history, readonly=True)
+            except HistoryError:  # not there yet, or being created
                 return False
-            db = HistoryDB(history, readonly=True)
             try:
                 seen[:] = db.ticks(0, 10**10)
             finally:

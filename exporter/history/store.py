@@ -13,6 +13,7 @@ Layout (schema version 1, ``PRAGMA user_version``):
 Reading the samples back at every tick gives exactly what a Prometheus scraping at those instants would
 hold, so ``egov-exporter snapshot`` computes the same figures from either.
 
+One process writes a file at a time (``<file>-lock``); snapshots read it while it is written.
 Each tick is one transaction: a crash or ``kill -9`` loses at most the tick being written, and SQLite's
 WAL never leaves a half-written transaction behind.  ``synchronous=FULL`` (the default) also survives a
 power cut; bulk loads may pass ``synchronous="NORMAL"``.
@@ -30,6 +31,11 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from exporter import __version__
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock, one writer is the operator's business
+    fcntl = None  # type: ignore[assignment]
 
 #: (version, statements): applied in order, each version in one transaction with its user_version.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
@@ -84,6 +90,9 @@ class HistoryDB:
         self._lock = threading.Lock()
         if readonly and not Path(self.path).exists():
             raise HistoryError(f"history file {self.path} does not exist")
+        self._lock_fd: int | None = None
+        if not readonly:
+            self._take_lock()
         try:
             if readonly:
                 uri = "file:" + Path(self.path).resolve().as_posix() + "?mode=ro"
@@ -97,14 +106,43 @@ class HistoryDB:
                 self.conn.execute(f"PRAGMA synchronous = {'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
             self.version = self._migrate(migrations)
         except sqlite3.Error as exc:
+            self._release_lock()
             raise self._error(exc) from None
-        except OSError as exc:
+        except (OSError, HistoryError) as exc:
+            self._release_lock()
+            if isinstance(exc, HistoryError):
+                raise
             raise HistoryError(f"history file {self.path}: {exc.strerror or exc}") from None
         # writer state: series ids and the last value written for each (None: disappeared)
         self._ids: dict[tuple[str, Labels], int] = {}
         self._last: dict[int, float | None] = {}
         self._last_tick: int | None = None
         self._loaded = False
+
+    # --------------------------------------------------------------------------------- one writer
+    def _take_lock(self) -> None:
+        """One writer per file: an exclusive lock on ``<file>-lock`` (released when the process dies, even
+        by kill -9).  Readers (snapshots) need no lock."""
+        if fcntl is None:  # pragma: no cover - not POSIX
+            return
+        lock = self.path + "-lock"
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise HistoryError(f"history file {self.path}: cannot create {lock}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise HistoryError(f"history file {self.path} is in use by another egov-exporter (its lock {lock} is "
+                               "held); give each exporter its own history.path") from None
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the lock
+            self._lock_fd = None
 
     # --------------------------------------------------------------------------------- errors
     def _error(self, exc: BaseException) -> HistoryError:
@@ -128,6 +166,8 @@ class HistoryDB:
             raise HistoryError(f"history file {self.path} lacks the tables of schema version {version}")
         if version == latest:
             return version
+        if self.readonly and version == 0:
+            raise HistoryError(f"history file {self.path} is empty (the exporter has not written to it yet)")
         if self.readonly:
             raise HistoryError(f"history file {self.path} has schema version {version}; open it once with "
                                f"the exporter (or without read-only) to upgrade it to {latest}")
@@ -164,6 +204,7 @@ class HistoryDB:
             self.conn.close()
         except sqlite3.Error:
             pass
+        self._release_lock()
 
     # --------------------------------------------------------------------------------- writing
     def _load_state(self) -> None:

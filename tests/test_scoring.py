@@ -217,6 +217,17 @@ def test_groups_totals_and_stable_ranks():
                                     ("unit", "P")))] == 10  # (30 + 10) / (40 + 10) = 0.8
 
 
+def test_ranking_only_the_sources_the_scorecard_names():
+    card = parse_scorecard({**MINI, "ranking": {**MINI["ranking"], "sources": ["provincial"]}}, "mini")
+    units = {"P": ("province", 30, 40, 7, 10), "P.9": ("commune", 3, 4, 4, 5), "P.2": ("commune", 4, 4, 1, 5)}
+    e = evaluate(card, build_index(samples_for(units)))
+    assert ("computed", ("P.9", "month")) in e.totals and not e.ranks  # nothing provincial to rank here
+    with pytest.raises(ScorecardError) as err:
+        parse_scorecard({**MINI, "ranking": {**MINI["ranking"], "sources": ["national"]}}, "mini")
+    assert err.value.messages == ["mini: ranking.sources: unknown source 'national' (sources: computed, provincial, "
+                                  "published)"]
+
+
 def test_provincial_source_falls_back_and_rolls_up_to_the_province():
     card = parse_scorecard(MINI, "mini")
     samples = samples_for({"P": ("province", 30, 40, 7, 10), "P.9": ("commune", 3, 4, 4, 5)})

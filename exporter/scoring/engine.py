@@ -363,15 +363,16 @@ def _rank(card: Scorecard, index: Index, groups: dict[tuple[str, Key, str], floa
     descending, then unit code: stable under ties."""
     levels = _levels(card, index)
     exclude = set(card.ranking.exclude_levels) if card.ranking else set()
+    ranked = set(card.ranking.sources) if card.ranking and card.ranking.sources is not None else None
     ui = card.by.index("unit")
     boards: dict[tuple, list[tuple[float, str, Key]]] = {}
     for (source, key, group), value in groups.items():
         level = levels.get(key[ui], "")
-        if level not in exclude:
+        if level not in exclude and (ranked is None or source in ranked):
             boards.setdefault((source, key[:ui] + key[ui + 1:], group, level), []).append((value, key[ui], key))
     for (source, key), value in totals.items():
         level = levels.get(key[ui], "")
-        if level not in exclude:
+        if level not in exclude and (ranked is None or source in ranked):
             boards.setdefault((source, key[:ui] + key[ui + 1:], None, level), []).append((value, key[ui], key))
     out: dict[tuple[str, Key, str | None], tuple[int, int, str]] = {}
     for (source, _rest, group, level), rows in boards.items():

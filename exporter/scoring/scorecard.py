@@ -217,6 +217,8 @@ class Ranking(Strict):
     level_label: str = "level"
     #: levels not ranked (the province itself)
     exclude_levels: list[str] = []
+    #: the sources whose scores are ranked (default: every source, published included)
+    sources: list[str] | None = None
 
 
 def _metric_name(v: str | None) -> str | None:
@@ -325,6 +327,10 @@ class Scorecard(Strict):
                                          f"(sources: {', '.join(s.name for s in self.sources)})")
         if not self.manual and any(i.manual_only for g in self.groups for i in g.indicators):
             raise ValueError("manual_only indicators need manual: true")
+        if self.ranking is not None and self.ranking.sources is not None:
+            unknown = [s for s in self.ranking.sources if s not in names]
+            if unknown:
+                raise ValueError(f"ranking.sources: unknown source {unknown[0]!r} (sources: {', '.join(names)})")
         if any(s.rollup for s in self.sources) and (self.ranking is None or self.ranking.info is None):
             raise ValueError("rollup needs ranking.info to know which unit is the province")
         if (self.ranking is not None or self.metrics.rank) and "unit" not in self.by:

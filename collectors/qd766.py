@@ -44,57 +44,117 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 #: units kept in the departmentId -> departmentCode mapping between rounds (a province has ~100-200)
 MAX_UNITS = 5000
 
-_PERIOD_NOTE = (" Figure for the current calendar period named by `period` (month, quarter or year, "
-                "Asia/Ho_Chi_Minh), period-to-date as the national portal publishes it at the last poll: a gauge, "
-                "not a counter (it restarts at each period).")
+_PERIOD_NOTE = (
+    " Figure for the current calendar period named by `period` (month, quarter or year, "
+    "Asia/Ho_Chi_Minh), period-to-date as the national portal publishes it at the last poll: a gauge, "
+    "not a counter (it restarts at each period)."
+)
 
 QD766_METRICS = (
-    MetricSpec("egov_qd766_score", "gauge",
-               "Decision 766 group score of a unit (group: CKMB, TDGQ, CLGQ, TTTT, MDHL, MDSH). "
-               "source=\"published\": totalScore as the national portal publishes it; source=\"computed\": "
-               "recomputed by egov-exporter from the portal's raw counts (indicators/qd766.yaml); "
-               "source=\"provincial\": scored from the province's own statistics." + _PERIOD_NOTE,
-               ("unit", "group", "period", "source"), vi="điểm nhóm chỉ số QĐ 766"),
-    MetricSpec("egov_qd766_max_score", "gauge", "Maximum of a unit's group score as published (totalMaxScore)."
-               + _PERIOD_NOTE, ("unit", "group", "period"), vi="điểm tối đa"),
-    MetricSpec("egov_qd766_metric_numerator", "gauge",
-               "Numerator of a metric of a metrics-shaped endpoint (transparency, dossier-digitized, "
-               "handling-satisfaction) as published; absent when the portal publishes null." + _PERIOD_NOTE,
-               ("unit", "group", "period", "metric"), vi="tử số"),
-    MetricSpec("egov_qd766_metric_denominator", "gauge",
-               "Denominator of a metric of a metrics-shaped endpoint as published; absent when null." + _PERIOD_NOTE,
-               ("unit", "group", "period", "metric"), vi="mẫu số"),
-    MetricSpec("egov_qd766_metric_score", "gauge",
-               "Points of a metric as published; absent when the portal publishes null (zero denominator, "
-               "or an informational metric)." + _PERIOD_NOTE, ("unit", "group", "period", "metric"),
-               vi="điểm chỉ số thành phần"),
-    MetricSpec("egov_qd766_metric_max_score", "gauge", "Maximum points of a metric as published (maxScore).",
-               ("group", "metric"), vi="điểm tối đa chỉ số thành phần"),
-    MetricSpec("egov_qd766_metric_ratio", "gauge",
-               "Ratio (0-1) the portal publishes for a metric that has no numerator and denominator "
-               "(e.g. ELECTRONIC_CERTIFIED_COPY); elsewhere divide numerator by denominator." + _PERIOD_NOTE,
-               ("unit", "group", "period", "metric"), vi="tỷ lệ công bố"),
-    MetricSpec("egov_qd766_metric_info", "gauge", "Vietnamese name of each metric code.",
-               ("group", "metric", "name"), vi="tên chỉ số"),
-    MetricSpec("egov_qd766_figure", "gauge",
-               "Raw count behind a tree-shaped group score, as published. TDGQ: received, on_time, completed "
-               "(province), overdue (units); TTTT: with_fee, paid_online, fee_procedures, fee_procedures_distinct, "
-               "fee_procedures_paid_online, fee_procedures_with_dossiers; CLGQ (province only): "
-               "procedures_authority, procedures_full_online, procedures_partial_online, online_services, "
-               "online_services_used, dossiers_online, dossiers_direct, dossiers_postal, online_dossiers_on_time, "
-               "online_dossiers_overdue." + _PERIOD_NOTE, ("unit", "group", "period", "field"), vi="số liệu gốc"),
-    MetricSpec("egov_qd766_unit_info", "gauge",
-               "A unit of the province on the national portal: code (departmentCode), name and level "
-               "(province, department, commune).", ("unit", "unit_name", "level"), vi="đơn vị"),
-    MetricSpec("egov_qd766_schema_drift", "gauge",
-               "Expected fields missing from the endpoint's answers in the last poll (0: the layout is as "
-               "expected); the metrics they carried are skipped.", ("endpoint",), vi="sai lệch cấu trúc dữ liệu"),
-    MetricSpec("egov_qd766_period_start_timestamp_seconds", "gauge",
-               "Start of the calendar period the figures labelled with this period refer to (unix time).",
-               ("period",), vi="thời điểm bắt đầu kỳ báo cáo"),
-    MetricSpec("egov_qd766_request_duration_seconds", "gauge",
-               "Time the endpoint took to answer for the period in the last poll (all pages), in seconds.",
-               ("endpoint", "period"), vi="thời gian phản hồi của API"),
+    MetricSpec(
+        "egov_qd766_score",
+        "gauge",
+        "Decision 766 group score of a unit (group: CKMB, TDGQ, CLGQ, TTTT, MDHL, MDSH). "
+        'source="published": totalScore as the national portal publishes it; source="computed": '
+        "recomputed by egov-exporter from the portal's raw counts (indicators/qd766.yaml); "
+        'source="provincial": scored from the province\'s own statistics.' + _PERIOD_NOTE,
+        ("unit", "group", "period", "source"),
+        vi="điểm nhóm chỉ số QĐ 766",
+    ),
+    MetricSpec(
+        "egov_qd766_max_score",
+        "gauge",
+        "Maximum of a unit's group score as published (totalMaxScore)." + _PERIOD_NOTE,
+        ("unit", "group", "period"),
+        vi="điểm tối đa",
+    ),
+    MetricSpec(
+        "egov_qd766_metric_numerator",
+        "gauge",
+        "Numerator of a metric of a metrics-shaped endpoint (transparency, dossier-digitized, "
+        "handling-satisfaction) as published; absent when the portal publishes null." + _PERIOD_NOTE,
+        ("unit", "group", "period", "metric"),
+        vi="tử số",
+    ),
+    MetricSpec(
+        "egov_qd766_metric_denominator",
+        "gauge",
+        "Denominator of a metric of a metrics-shaped endpoint as published; absent when null." + _PERIOD_NOTE,
+        ("unit", "group", "period", "metric"),
+        vi="mẫu số",
+    ),
+    MetricSpec(
+        "egov_qd766_metric_score",
+        "gauge",
+        "Points of a metric as published; absent when the portal publishes null (zero denominator, "
+        "or an informational metric)." + _PERIOD_NOTE,
+        ("unit", "group", "period", "metric"),
+        vi="điểm chỉ số thành phần",
+    ),
+    MetricSpec(
+        "egov_qd766_metric_max_score",
+        "gauge",
+        "Maximum points of a metric as published (maxScore).",
+        ("group", "metric"),
+        vi="điểm tối đa chỉ số thành phần",
+    ),
+    MetricSpec(
+        "egov_qd766_metric_ratio",
+        "gauge",
+        "Ratio (0-1) the portal publishes for a metric that has no numerator and denominator "
+        "(e.g. ELECTRONIC_CERTIFIED_COPY); elsewhere divide numerator by denominator." + _PERIOD_NOTE,
+        ("unit", "group", "period", "metric"),
+        vi="tỷ lệ công bố",
+    ),
+    MetricSpec(
+        "egov_qd766_metric_info",
+        "gauge",
+        "Vietnamese name of each metric code.",
+        ("group", "metric", "name"),
+        vi="tên chỉ số",
+    ),
+    MetricSpec(
+        "egov_qd766_figure",
+        "gauge",
+        "Raw count behind a tree-shaped group score, as published. TDGQ: received, on_time, completed "
+        "(province), overdue (units); TTTT: with_fee, paid_online, fee_procedures, fee_procedures_distinct, "
+        "fee_procedures_paid_online, fee_procedures_with_dossiers; CLGQ (province only): "
+        "procedures_authority, procedures_full_online, procedures_partial_online, online_services, "
+        "online_services_used, dossiers_online, dossiers_direct, dossiers_postal, online_dossiers_on_time, "
+        "online_dossiers_overdue." + _PERIOD_NOTE,
+        ("unit", "group", "period", "field"),
+        vi="số liệu gốc",
+    ),
+    MetricSpec(
+        "egov_qd766_unit_info",
+        "gauge",
+        "A unit of the province on the national portal: code (departmentCode), name and level "
+        "(province, department, commune).",
+        ("unit", "unit_name", "level"),
+        vi="đơn vị",
+    ),
+    MetricSpec(
+        "egov_qd766_schema_drift",
+        "gauge",
+        "Expected fields missing from the endpoint's answers in the last poll (0: the layout is as "
+        "expected); the metrics they carried are skipped.",
+        ("endpoint",),
+        vi="sai lệch cấu trúc dữ liệu",
+    ),
+    MetricSpec(
+        "egov_qd766_period_start_timestamp_seconds",
+        "gauge",
+        "Start of the calendar period the figures labelled with this period refer to (unix time).",
+        ("period",),
+        vi="thời điểm bắt đầu kỳ báo cáo",
+    ),
+    MetricSpec(
+        "egov_qd766_request_duration_seconds",
+        "gauge",
+        "Time the endpoint took to answer for the period in the last poll (all pages), in seconds.",
+        ("endpoint", "period"),
+        vi="thời gian phản hồi của API",
+    ),
 )
 
 # --------------------------------------------------------------------------------------- profile
@@ -170,7 +230,9 @@ class Qd766Config(HttpConfig):
     #: the province's departmentId on the national portal
     root_department_id: str
     #: current calendar periods to ask for (Asia/Ho_Chi_Minh)
-    periods: list[Literal["month", "quarter", "year"]] = Field(default=["month", "quarter", "year"], min_length=1)
+    periods: list[Literal["month", "quarter", "year"]] = Field(
+        default=["month", "quarter", "year"], min_length=1
+    )
     #: endpoints to poll (default: all of the profile's)
     endpoints: list[str] = []
     #: restrict the evaluation to one administrative procedure (formalityId)
@@ -209,8 +271,10 @@ class Qd766Config(HttpConfig):
         chosen = [e for e in profile.endpoints if e.name in (self.endpoints or known)]
         if not any(e.codes for e in chosen):
             with_codes = ", ".join(e.name for e in profile.endpoints if e.codes)
-            raise ValueError(f"{', '.join(e.name for e in chosen)} name units by departmentId only: also poll one of "
-                             f"{with_codes}, which give the departmentCode")
+            raise ValueError(
+                f"{', '.join(e.name for e in chosen)} name units by departmentId only: also poll one of "
+                f"{with_codes}, which give the departmentCode"
+            )
         return self
 
     def load_profile(self) -> Qd766Profile:
@@ -277,7 +341,9 @@ class _Round:
 
 class Qd766Collector(HttpCollector):
     kind = "qd766"
-    summary = "Decision 766 scores, ratios and raw counts of a province and its units from the national portal"
+    summary = (
+        "Decision 766 scores, ratios and raw counts of a province and its units from the national portal"
+    )
     Config = Qd766Config
     default_system = "national"
     metrics = HTTP_METRICS + QD766_METRICS
@@ -310,9 +376,12 @@ class Qd766Collector(HttpCollector):
                 while page <= pages:
                     if requests_sent and t.pause > 0:
                         time.sleep(t.pause)
-                    body: dict[str, Any] = {"rootDepartmentId": t.root_department_id, "currentPage": page,
-                                            "pageSize": t.page_size or ep.page_size,
-                                            **(dates if ep.dates else calendar)}
+                    body: dict[str, Any] = {
+                        "rootDepartmentId": t.root_department_id,
+                        "currentPage": page,
+                        "pageSize": t.page_size or ep.page_size,
+                        **(dates if ep.dates else calendar),
+                    }
                     if t.formality_id:
                         body[ep.formality_key] = t.formality_id
                     resp = self.fetch("POST", base + ep.name, json=body, what=f"{ep.name} ({period})")
@@ -337,8 +406,11 @@ class Qd766Collector(HttpCollector):
         self.checked(slowest, out)
         if rnd.rows == 0:
             missing = [f"{ep} {', '.join(fields)}" for ep, fields in rnd.missing.items() if fields]
-            raise CollectError("parse", "no evaluation data in any answer"
-                               + (f" (missing: {'; '.join(missing)})" if missing else " (no rows)"))
+            raise CollectError(
+                "parse",
+                "no evaluation data in any answer"
+                + (f" (missing: {'; '.join(missing)})" if missing else " (no rows)"),
+            )
         self._finish(rnd, starts, out)
         return out
 
@@ -356,8 +428,10 @@ class Qd766Collector(HttpCollector):
             for field, rows in fields.items():
                 out.skipped.append(f"{endpoint}: {field} missing" + (f" in {rows} rows" if rows > 1 else ""))
         for (endpoint, period), rows in rnd.unresolved.items():
-            out.skipped.append(f"{endpoint} ({period}): {rows} units have no departmentCode and are unknown to "
-                               "the tree endpoints")
+            out.skipped.append(
+                f"{endpoint} ({period}): {rows} units have no departmentCode and are unknown to "
+                "the tree endpoints"
+            )
         out.samples.extend(Sample(name, dict(labels), value) for (name, labels), value in rnd.values.items())
 
     # ------------------------------------------------------------------------------ answers
@@ -401,14 +475,21 @@ class Qd766Collector(HttpCollector):
             rnd.miss(ep.name, "children")
         for node, fields, where in nodes:
             raw_level = node.get("level")
-            level = "province" if where == "parent" else \
-                self.profile.tree_child_levels.get(str(raw_level), str(raw_level or "").lower() or "unknown")
+            level = (
+                "province"
+                if where == "parent"
+                else self.profile.tree_child_levels.get(
+                    str(raw_level), str(raw_level or "").lower() or "unknown"
+                )
+            )
             unit = self._unit(rnd, node, rnd.get(ep.name, node, "departmentCode", where), level)
             if unit is None:
                 continue
             rnd.rows += 1
             labels = {"unit": unit, "group": ep.group, "period": period}
-            rnd.add("egov_qd766_score", rnd.get(ep.name, node, fields.score, where), **labels, source="published")
+            rnd.add(
+                "egov_qd766_score", rnd.get(ep.name, node, fields.score, where), **labels, source="published"
+            )
             rnd.add("egov_qd766_max_score", rnd.get(ep.name, node, fields.max_score, where), **labels)
             for label, field in fields.counts.items():
                 rnd.add("egov_qd766_figure", rnd.get(ep.name, node, field, where), **labels, field=label)
@@ -433,7 +514,11 @@ class Qd766Collector(HttpCollector):
             is_root = unit_id == root
             code = row.get("departmentCode") or self.codes.get(str(unit_id))
             dtype = row.get("departmentType")
-            level = "province" if is_root else self.profile.levels.get(str(dtype), str(dtype or "").lower() or "unknown")
+            level = (
+                "province"
+                if is_root
+                else self.profile.levels.get(str(dtype), str(dtype or "").lower() or "unknown")
+            )
             unit = self._unit(rnd, row, code, level)
             if unit is None:
                 key = (ep.name, period)
@@ -441,7 +526,9 @@ class Qd766Collector(HttpCollector):
                 continue
             rnd.rows += 1
             labels = {"unit": unit, "group": ep.group, "period": period}
-            rnd.add("egov_qd766_score", rnd.get(ep.name, row, ep.row.score, where), **labels, source="published")
+            rnd.add(
+                "egov_qd766_score", rnd.get(ep.name, row, ep.row.score, where), **labels, source="published"
+            )
             rnd.add("egov_qd766_max_score", rnd.get(ep.name, row, ep.row.max_score, where), **labels)
             metrics = rnd.get(ep.name, row, "metrics", where)
             for m in metrics if isinstance(metrics, list) else ():

@@ -38,13 +38,27 @@ API = PORTAL + "/api/v1/reporting/evaluation/"
 AUGUST = dt.datetime(2026, 8, 20, 10, 0, tzinfo=TZ).timestamp()
 TREES = ("dvc-progress-tree", "formality-online-payment-tree", "provide-online-tree")
 ALL = (*TREES, "dossier-digitized", "transparency", "handling-satisfaction")
-GROUP = {"dvc-progress-tree": "TDGQ", "formality-online-payment-tree": "TTTT", "provide-online-tree": "CLGQ",
-         "dossier-digitized": "MDSH", "transparency": "CKMB", "handling-satisfaction": "MDHL"}
+GROUP = {
+    "dvc-progress-tree": "TDGQ",
+    "formality-online-payment-tree": "TTTT",
+    "provide-online-tree": "CLGQ",
+    "dossier-digitized": "MDSH",
+    "transparency": "CKMB",
+    "handling-satisfaction": "MDHL",
+}
 
 
 def target(**extra):
-    raw = {"name": "dvcqg", "kind": "qd766", "url": PORTAL, "root_department_id": ROOT_ID, "periods": ["month"],
-           "pause": "0s", "retries": 0, **extra}
+    raw = {
+        "name": "dvcqg",
+        "kind": "qd766",
+        "url": PORTAL,
+        "root_department_id": ROOT_ID,
+        "periods": ["month"],
+        "pause": "0s",
+        "retries": 0,
+        **extra,
+    }
     return parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
 
 
@@ -57,10 +71,23 @@ def manifest_payload(endpoint: str, scope: str = "all") -> dict:
     return next(c["payload"] for c in manifest["captures"] if c["file"] == f"{endpoint}/month-{scope}.json")
 
 
-def stub(rs, endpoint: str, path: Path, *, status: int = 201, content_type: str = "application/json; charset=utf-8",
-         match=()):
-    rs.add(responses.POST, API + endpoint, body=path.read_bytes(), status=status, content_type=content_type,
-           match=list(match))
+def stub(
+    rs,
+    endpoint: str,
+    path: Path,
+    *,
+    status: int = 201,
+    content_type: str = "application/json; charset=utf-8",
+    match=(),
+):
+    rs.add(
+        responses.POST,
+        API + endpoint,
+        body=path.read_bytes(),
+        status=status,
+        content_type=content_type,
+        match=list(match),
+    )
 
 
 def values(out) -> dict[tuple, float]:
@@ -84,29 +111,60 @@ def load(endpoint: str, scope: str = "all") -> dict:
 
 
 def test_the_configuration_of_the_issue_works_as_written():
-    cfg = parse_config({"targets": [{"name": "dvcqg", "kind": "qd766", "url": PORTAL,
-                                     "root_department_id": ROOT_ID, "periods": ["month", "quarter", "year"]}]},
-                       kinds=collectors.KINDS, env={})
+    cfg = parse_config(
+        {
+            "targets": [
+                {
+                    "name": "dvcqg",
+                    "kind": "qd766",
+                    "url": PORTAL,
+                    "root_department_id": ROOT_ID,
+                    "periods": ["month", "quarter", "year"],
+                }
+            ]
+        },
+        kinds=collectors.KINDS,
+        env={},
+    )
     t = cfg.targets[0]
-    assert (t.system, t.interval, t.timeout, t.pause, t.periods) == ("national", 3600.0, 120.0, 1.0,
-                                                                     ["month", "quarter", "year"])
+    assert (t.system, t.interval, t.timeout, t.pause, t.periods) == (
+        "national",
+        3600.0,
+        120.0,
+        1.0,
+        ["month", "quarter", "year"],
+    )
     assert [e.name for e in Qd766Collector(t, CollectContext(http=None)).endpoints] == list(ALL)
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"root_department_id": "H44"}, "targets[0].root_department_id: must be a UUID like "
-                                    "019d2be3-6a88-732b-8b17-b68020c8553a, got 'H44'"),
-    ({"periods": ["week"]}, "targets[0].periods[0]: must be one of 'month', 'quarter' or 'year', got \"week\""),
-    ({"periods": ["month", "month"]}, "targets[0].periods: period month is listed twice"),
-    ({"endpoints": ["transparancy"]}, "targets[0]: unknown endpoint 'transparancy'; the profile has "
-                                      "dvc-progress-tree, formality-online-payment-tree, provide-online-tree, "
-                                      "dossier-digitized, transparency, handling-satisfaction"),
-    ({"endpoints": ["transparency", "handling-satisfaction"]},
-     "targets[0]: transparency, handling-satisfaction name units by departmentId only: also poll one of "
-     "dvc-progress-tree, formality-online-payment-tree, provide-online-tree, dossier-digitized, which give the "
-     "departmentCode"),
-    ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind qd766; shipped: dvcqg"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            {"root_department_id": "H44"},
+            "targets[0].root_department_id: must be a UUID like "
+            "019d2be3-6a88-732b-8b17-b68020c8553a, got 'H44'",
+        ),
+        (
+            {"periods": ["week"]},
+            "targets[0].periods[0]: must be one of 'month', 'quarter' or 'year', got \"week\"",
+        ),
+        ({"periods": ["month", "month"]}, "targets[0].periods: period month is listed twice"),
+        (
+            {"endpoints": ["transparancy"]},
+            "targets[0]: unknown endpoint 'transparancy'; the profile has "
+            "dvc-progress-tree, formality-online-payment-tree, provide-online-tree, "
+            "dossier-digitized, transparency, handling-satisfaction",
+        ),
+        (
+            {"endpoints": ["transparency", "handling-satisfaction"]},
+            "targets[0]: transparency, handling-satisfaction name units by departmentId only: also poll "
+            "one of dvc-progress-tree, formality-online-payment-tree, provide-online-tree, "
+            "dossier-digitized, which give the departmentCode",
+        ),
+        ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind qd766; shipped: dvcqg"),
+    ],
+)
 def test_configuration_mistakes_are_reported_with_their_place(extra, message):
     raw = {"name": "dvcqg", "kind": "qd766", "url": PORTAL, "root_department_id": ROOT_ID, **extra}
     with pytest.raises(ConfigError) as err:
@@ -117,12 +175,18 @@ def test_configuration_mistakes_are_reported_with_their_place(extra, message):
 def test_periods_are_the_current_calendar_ones_in_vietnam():
     # 2026-09-30 20:00 UTC is already 1 October in Hanoi
     now = dt.datetime(2026, 9, 30, 20, 0, tzinfo=dt.timezone.utc)
-    assert period_request(now, "month")[:2] == ({"timeType": "month", "year": 2026, "month": 10},
-                                                {"fromDate": "2026-10-01", "toDate": "2026-10-31"})
-    assert period_request(now, "quarter")[:2] == ({"timeType": "quarter", "year": 2026, "quarter": 4},
-                                                  {"fromDate": "2026-10-01", "toDate": "2026-12-31"})
-    assert period_request(now, "year")[:2] == ({"timeType": "year", "year": 2026},
-                                               {"fromDate": "2026-01-01", "toDate": "2026-12-31"})
+    assert period_request(now, "month")[:2] == (
+        {"timeType": "month", "year": 2026, "month": 10},
+        {"fromDate": "2026-10-01", "toDate": "2026-10-31"},
+    )
+    assert period_request(now, "quarter")[:2] == (
+        {"timeType": "quarter", "year": 2026, "quarter": 4},
+        {"fromDate": "2026-10-01", "toDate": "2026-12-31"},
+    )
+    assert period_request(now, "year")[:2] == (
+        {"timeType": "year", "year": 2026},
+        {"fromDate": "2026-01-01", "toDate": "2026-12-31"},
+    )
     assert period_request(now, "month")[2] == dt.datetime(2026, 10, 1, tzinfo=TZ)
 
 
@@ -135,8 +199,12 @@ def august():
     t = target()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
         for endpoint in ALL:
-            stub(rs, endpoint, REAL / endpoint / "month-all.json",
-                 match=[matchers.json_params_matcher(manifest_payload(endpoint))])
+            stub(
+                rs,
+                endpoint,
+                REAL / endpoint / "month-all.json",
+                match=[matchers.json_params_matcher(manifest_payload(endpoint))],
+            )
         out = collector(t).collect()
         order = [call.request.url.rsplit("/", 1)[1] for call in rs.calls]
     return out, values(out), order
@@ -151,40 +219,67 @@ def test_trees_are_polled_first_and_bodies_are_the_manifests(august):
 def test_tree_scores_and_raw_counts_are_the_payloads(august):
     _out, table, _ = august
     fields = {
-        "dvc-progress-tree": ({"received": "totalReceived", "on_time": "totalOnTime", "completed": "totalCompleted"},
-                              {"received": "totalReceived", "on_time": "totalOnTime", "overdue": "totalOverdue"},
-                              ("totalScore", "totalMaxScore"), ("score", "maxScore")),
+        "dvc-progress-tree": (
+            {"received": "totalReceived", "on_time": "totalOnTime", "completed": "totalCompleted"},
+            {"received": "totalReceived", "on_time": "totalOnTime", "overdue": "totalOverdue"},
+            ("totalScore", "totalMaxScore"),
+            ("score", "maxScore"),
+        ),
         "formality-online-payment-tree": (
-            {"with_fee": "totalDossierFinancialObligation", "paid_online": "totalDossierOnlinePaymentSuccess",
-             "fee_procedures": "totalFeeFormality", "fee_procedures_distinct": "totalFeeDossierFormalityDistinct",
-             "fee_procedures_paid_online": "totalDossierOnlineFormalityPaymentSuccess",
-             "fee_procedures_with_dossiers": "totalFeeDossierFormality"}, None,
-            ("totalScore", "totalMaxScore"), ("totalScore", "totalMaxScore")),
+            {
+                "with_fee": "totalDossierFinancialObligation",
+                "paid_online": "totalDossierOnlinePaymentSuccess",
+                "fee_procedures": "totalFeeFormality",
+                "fee_procedures_distinct": "totalFeeDossierFormalityDistinct",
+                "fee_procedures_paid_online": "totalDossierOnlineFormalityPaymentSuccess",
+                "fee_procedures_with_dossiers": "totalFeeDossierFormality",
+            },
+            None,
+            ("totalScore", "totalMaxScore"),
+            ("totalScore", "totalMaxScore"),
+        ),
         "provide-online-tree": (
-            {"procedures_authority": "authorityCount", "procedures_full_online": "fullCount",
-             "procedures_partial_online": "partialCount", "online_services": "onlineServiceTotal",
-             "online_services_used": "onlineDossierCount", "dossiers_online": "channelOnlineSum",
-             "dossiers_direct": "channelDirectSum", "dossiers_postal": "channelPostalSum",
-             "online_dossiers_on_time": "onlineOnTimeSum", "online_dossiers_overdue": "onlineOverdueSum"}, {},
-            ("totalScore", "totalMaxScore"), ("totalScore", "totalMaxScore")),
+            {
+                "procedures_authority": "authorityCount",
+                "procedures_full_online": "fullCount",
+                "procedures_partial_online": "partialCount",
+                "online_services": "onlineServiceTotal",
+                "online_services_used": "onlineDossierCount",
+                "dossiers_online": "channelOnlineSum",
+                "dossiers_direct": "channelDirectSum",
+                "dossiers_postal": "channelPostalSum",
+                "online_dossiers_on_time": "onlineOnTimeSum",
+                "online_dossiers_overdue": "onlineOverdueSum",
+            },
+            {},
+            ("totalScore", "totalMaxScore"),
+            ("totalScore", "totalMaxScore"),
+        ),
     }
     checked = 0
     for endpoint, (parent_counts, child_counts, parent_score, child_score) in fields.items():
         data = load(endpoint)
         group = GROUP[endpoint]
         child_counts = parent_counts if child_counts is None else child_counts
-        for node, counts, (score, top) in [(data["parent"], parent_counts, parent_score)] + \
-                [(c, child_counts, child_score) for c in data["children"]]:
+        for node, counts, (score, top) in [(data["parent"], parent_counts, parent_score)] + [
+            (c, child_counts, child_score) for c in data["children"]
+        ]:
             unit = node["departmentCode"]
             labels = {"unit": unit, "group": group, "period": "month"}
             assert v(table, "egov_qd766_score", **labels, source="published") == node[score]
             assert v(table, "egov_qd766_max_score", **labels) == node[top]
             for label, field in counts.items():
-                assert v(table, "egov_qd766_figure", **labels, field=label) == node[field], (endpoint, unit, label)
+                assert v(table, "egov_qd766_figure", **labels, field=label) == node[field], (
+                    endpoint,
+                    unit,
+                    label,
+                )
                 checked += 1
             if not counts:  # provide-online-tree children publish no counts
-                assert not any(k[0] == "egov_qd766_figure" and ("unit", unit) in k[1] and ("group", "CLGQ") in k[1]
-                               for k in table)
+                assert not any(
+                    k[0] == "egov_qd766_figure" and ("unit", unit) in k[1] and ("group", "CLGQ") in k[1]
+                    for k in table
+                )
     assert checked == 164 * 3 + 164 * 6 + 10
     assert v(table, "egov_qd766_figure", unit="H44", group="TDGQ", period="month", field="received") == 184513
 
@@ -209,11 +304,16 @@ def test_metrics_rows_are_joined_to_unit_codes_and_exact(august):
                 assert v(table, "egov_qd766_metric_score", **ml) == m["score"]
                 expect_ratio = m["ratio"] / 100 if m["numerator"] is None and m["ratio"] is not None else None
                 assert v(table, "egov_qd766_metric_ratio", **ml) == expect_ratio
-                assert v(table, "egov_qd766_metric_max_score", group=GROUP[endpoint], metric=m["code"]) == m["maxScore"]
+                assert (
+                    v(table, "egov_qd766_metric_max_score", group=GROUP[endpoint], metric=m["code"])
+                    == m["maxScore"]
+                )
                 n += 1
     assert n == 164 * (7 + 4 + 5)
     # transparency gives only departmentId: Văn phòng UBND tỉnh is H44.01 through the trees
-    assert v(table, "egov_qd766_score", unit="H44.01", group="CKMB", period="month", source="published") == 1.96
+    assert (
+        v(table, "egov_qd766_score", unit="H44.01", group="CKMB", period="month", source="published") == 1.96
+    )
 
 
 def test_units_levels_and_round_metadata(august):
@@ -224,30 +324,56 @@ def test_units_levels_and_round_metadata(august):
         levels[s.labels["level"]] = levels.get(s.labels["level"], 0) + 1
     assert levels == {"province": 1, "department": 15, "commune": 148}
     assert v(table, "egov_qd766_unit_info", unit="H44", unit_name="UBND tỉnh Phú Thọ", level="province") == 1
-    assert v(table, "egov_qd766_unit_info", unit="H44.01", unit_name="Văn phòng UBND Tỉnh - Tỉnh Phú Thọ",
-             level="department") == 1
+    assert (
+        v(
+            table,
+            "egov_qd766_unit_info",
+            unit="H44.01",
+            unit_name="Văn phòng UBND Tỉnh - Tỉnh Phú Thọ",
+            level="department",
+        )
+        == 1
+    )
     for endpoint in ALL:
         assert v(table, "egov_qd766_schema_drift", endpoint=endpoint) == 0
         assert v(table, "egov_qd766_request_duration_seconds", endpoint=endpoint, period="month") >= 0
-    assert v(table, "egov_qd766_period_start_timestamp_seconds", period="month") == \
-        dt.datetime(2026, 8, 1, tzinfo=TZ).timestamp()
+    assert (
+        v(table, "egov_qd766_period_start_timestamp_seconds", period="month")
+        == dt.datetime(2026, 8, 1, tzinfo=TZ).timestamp()
+    )
     assert v(table, "egov_target_http_status_code") == 201
-    assert v(table, "egov_qd766_metric_info", group="MDHL", metric="PETITION_PROCESSING_ON_TIME",
-             name="Tỷ lệ PAKN xử lý đúng hạn") == 1
+    assert (
+        v(
+            table,
+            "egov_qd766_metric_info",
+            group="MDHL",
+            metric="PETITION_PROCESSING_ON_TIME",
+            name="Tỷ lệ PAKN xử lý đúng hạn",
+        )
+        == 1
+    )
 
 
 def test_formality_scope_sends_each_endpoints_own_key():
-    t = target(formality_id="019d2bfd-8e22-77ef-819f-e49460350904",
-               endpoints=["dvc-progress-tree", "dossier-digitized", "transparency"])
+    t = target(
+        formality_id="019d2bfd-8e22-77ef-819f-e49460350904",
+        endpoints=["dvc-progress-tree", "dossier-digitized", "transparency"],
+    )
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
         for endpoint in ("dvc-progress-tree", "dossier-digitized", "transparency"):
-            stub(rs, endpoint, REAL / endpoint / "month-formality.json",
-                 match=[matchers.json_params_matcher(manifest_payload(endpoint, "formality"))])
+            stub(
+                rs,
+                endpoint,
+                REAL / endpoint / "month-formality.json",
+                match=[matchers.json_params_matcher(manifest_payload(endpoint, "formality"))],
+            )
         out = collector(t).collect()
     table = values(out)
     parent = load("dvc-progress-tree", "formality")["parent"]
-    assert v(table, "egov_qd766_figure", unit="H44", group="TDGQ", period="month", field="on_time") == \
-        parent["totalOnTime"]
+    assert (
+        v(table, "egov_qd766_figure", unit="H44", group="TDGQ", period="month", field="on_time")
+        == parent["totalOnTime"]
+    )
     assert "formalityID" in manifest_payload("dossier-digitized", "formality")
 
 
@@ -256,24 +382,44 @@ def test_paged_endpoint_is_read_page_by_page():
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
         stub(rs, "dvc-progress-tree", NAT / "tree-small.json")
         for page in (1, 2):
-            stub(rs, "transparency", NAT / f"transparency-page-{page}.json",
-                 match=[matchers.json_params_matcher({"currentPage": page, "pageSize": 2}, strict_match=False)])
+            stub(
+                rs,
+                "transparency",
+                NAT / f"transparency-page-{page}.json",
+                match=[
+                    matchers.json_params_matcher({"currentPage": page, "pageSize": 2}, strict_match=False)
+                ],
+            )
         out = collector(t).collect()
     table = values(out)
-    pages = [json.loads((NAT / f"transparency-page-{p}.json").read_text(encoding="utf-8"))["data"] for p in (1, 2)]
+    pages = [
+        json.loads((NAT / f"transparency-page-{p}.json").read_text(encoding="utf-8"))["data"] for p in (1, 2)
+    ]
     tree = json.loads((NAT / "tree-small.json").read_text(encoding="utf-8"))["data"]
     codes = {c["departmentId"]: c["departmentCode"] for c in tree["children"]}
     rows = pages[0]["evaluation"] + pages[1]["evaluation"]
     known = [r for r in rows if r["departmentId"] in codes]
     assert len(known) == 3 and len(rows) == 4
     for r in known:
-        assert v(table, "egov_qd766_score", unit=codes[r["departmentId"]], group="CKMB", period="month",
-                 source="published") == r["totalScore"]
-    assert v(table, "egov_qd766_score", unit="H44", group="CKMB", period="month", source="published") == \
-        pages[0]["overview"]["totalScore"]
+        assert (
+            v(
+                table,
+                "egov_qd766_score",
+                unit=codes[r["departmentId"]],
+                group="CKMB",
+                period="month",
+                source="published",
+            )
+            == r["totalScore"]
+        )
+    assert (
+        v(table, "egov_qd766_score", unit="H44", group="CKMB", period="month", source="published")
+        == pages[0]["overview"]["totalScore"]
+    )
     # the fourth row's unit is not in the (trimmed) tree: skipped and said so, not guessed
-    assert out.skipped == ["transparency (month): 1 units have no departmentCode and are unknown to the tree "
-                           "endpoints"]
+    assert out.skipped == [
+        "transparency (month): 1 units have no departmentCode and are unknown to the tree endpoints"
+    ]
 
 
 # ------------------------------------------------------------------------------ unhappy answers
@@ -300,17 +446,31 @@ UNHAPPY = [
     ("5xx", [("dvc-progress-tree", NAT / "maintenance.html", {"status": 500, **HTML})], "http_status", 1),
     ("timeout", [("dvc-progress-tree", requests.exceptions.ReadTimeout("read timed out"), {})], "timeout", 1),
     ("waf page", [("dvc-progress-tree", NAT / "waf.html", {"status": 200, **HTML})], "blocked", 1),
-    ("waf page mid-round stops the round",
-     [("dvc-progress-tree", NAT / "tree-small.json", {}), ("transparency", NAT / "waf.html", {"status": 200, **HTML})],
-     "blocked", 2),
+    (
+        "waf page mid-round stops the round",
+        [
+            ("dvc-progress-tree", NAT / "tree-small.json", {}),
+            ("transparency", NAT / "waf.html", {"status": 200, **HTML}),
+        ],
+        "blocked",
+        2,
+    ),
     ("429", [("dvc-progress-tree", NAT / "error-code.json", {"status": 429})], "blocked", 1),
     ("403", [("dvc-progress-tree", NAT / "maintenance.html", {"status": 403, **HTML})], "blocked", 1),
     ("malformed body", [("dvc-progress-tree", NAT / "malformed.json", {})], "parse", 1),
-    ("html where json expected", [("dvc-progress-tree", NAT / "maintenance.html", {"status": 200, **HTML})],
-     "parse", 1),
+    (
+        "html where json expected",
+        [("dvc-progress-tree", NAT / "maintenance.html", {"status": 200, **HTML})],
+        "parse",
+        1,
+    ),
     ("upstream error code", [("dvc-progress-tree", NAT / "error-code.json", {})], "parse", 1),
-    ("no data in any answer", [("dvc-progress-tree", NAT / "no-data.json", {}),
-                               ("transparency", NAT / "no-data.json", {})], "parse", 2),
+    (
+        "no data in any answer",
+        [("dvc-progress-tree", NAT / "no-data.json", {}), ("transparency", NAT / "no-data.json", {})],
+        "parse",
+        2,
+    ),
 ]
 
 
@@ -322,45 +482,66 @@ def test_unusable_answers_fail_the_round_with_their_reason(case, stubs, reason, 
 
 
 def test_no_data_message_names_what_is_missing():
-    result, _ = _run(target(endpoints=TWO), [("dvc-progress-tree", NAT / "no-data.json", {}),
-                                             ("transparency", NAT / "no-data.json", {})])
-    assert result.message == ("no evaluation data in any answer (missing: dvc-progress-tree parent, children; "
-                              "transparency overview, evaluation, pagination)")
+    result, _ = _run(
+        target(endpoints=TWO),
+        [("dvc-progress-tree", NAT / "no-data.json", {}), ("transparency", NAT / "no-data.json", {})],
+    )
+    assert result.message == (
+        "no evaluation data in any answer (missing: dvc-progress-tree parent, children; "
+        "transparency overview, evaluation, pagination)"
+    )
 
 
 def test_missing_fields_skip_those_metrics_and_count_as_drift():
-    out, _ = _run(target(endpoints=TWO), [("dvc-progress-tree", NAT / "tree-missing-fields.json", {}),
-                                          ("transparency", REAL / "transparency" / "month-all.json", {})])
+    out, _ = _run(
+        target(endpoints=TWO),
+        [
+            ("dvc-progress-tree", NAT / "tree-missing-fields.json", {}),
+            ("transparency", REAL / "transparency" / "month-all.json", {}),
+        ],
+    )
     table = values(out)
     tree = json.loads((NAT / "tree-missing-fields.json").read_text(encoding="utf-8"))["data"]
     assert out.state == "up"
     assert v(table, "egov_qd766_schema_drift", endpoint="dvc-progress-tree") == 2
     assert v(table, "egov_qd766_schema_drift", endpoint="transparency") == 0
     # the trimmed tree names 3 of the 163 units: transparency's other rows cannot be given a code
-    assert sorted(out.skipped) == ["dvc-progress-tree: children[].totalOnTime missing",
-                                   "dvc-progress-tree: parent.totalCompleted missing",
-                                   "transparency (month): 160 units have no departmentCode and are unknown to the "
-                                   "tree endpoints"]
+    assert sorted(out.skipped) == [
+        "dvc-progress-tree: children[].totalOnTime missing",
+        "dvc-progress-tree: parent.totalCompleted missing",
+        "transparency (month): 160 units have no departmentCode and are unknown to the tree endpoints",
+    ]
     lost = tree["children"][1]["departmentCode"]
     assert v(table, "egov_qd766_figure", unit=lost, group="TDGQ", period="month", field="on_time") is None
-    assert v(table, "egov_qd766_figure", unit=lost, group="TDGQ", period="month", field="received") == \
-        tree["children"][1]["totalReceived"]
+    assert (
+        v(table, "egov_qd766_figure", unit=lost, group="TDGQ", period="month", field="received")
+        == tree["children"][1]["totalReceived"]
+    )
     assert v(table, "egov_qd766_figure", unit="H44", group="TDGQ", period="month", field="completed") is None
-    assert v(table, "egov_qd766_score", unit="H44", group="TDGQ", period="month", source="published") == \
-        tree["parent"]["totalScore"]
+    assert (
+        v(table, "egov_qd766_score", unit="H44", group="TDGQ", period="month", source="published")
+        == tree["parent"]["totalScore"]
+    )
 
 
 def test_changed_layout_is_drift_and_the_other_endpoints_still_count():
     # the tree endpoint renamed parent/children: no unit codes from it; dossier-digitized still gives them
     t = target(endpoints=["dvc-progress-tree", "dossier-digitized"])
-    out, _ = _run(t, [("dvc-progress-tree", NAT / "tree-changed-layout.json", {}),
-                      ("dossier-digitized", REAL / "dossier-digitized" / "month-all.json", {})])
+    out, _ = _run(
+        t,
+        [
+            ("dvc-progress-tree", NAT / "tree-changed-layout.json", {}),
+            ("dossier-digitized", REAL / "dossier-digitized" / "month-all.json", {}),
+        ],
+    )
     table = values(out)
     assert v(table, "egov_qd766_schema_drift", endpoint="dvc-progress-tree") == 2
     assert sorted(out.skipped) == ["dvc-progress-tree: children missing", "dvc-progress-tree: parent missing"]
     assert not any(k[0] == "egov_qd766_score" and ("group", "TDGQ") in k[1] for k in table)
-    assert v(table, "egov_qd766_score", unit="H44", group="MDSH", period="month", source="published") == \
-        load("dossier-digitized")["overview"]["totalScore"]
+    assert (
+        v(table, "egov_qd766_score", unit="H44", group="MDSH", period="month", source="published")
+        == load("dossier-digitized")["overview"]["totalScore"]
+    )
 
 
 def test_unit_codes_are_remembered_between_rounds():
@@ -374,8 +555,10 @@ def test_unit_codes_are_remembered_between_rounds():
         c.collect()
         second = values(c.collect())
     row = json.loads((NAT / "transparency-page-1.json").read_text(encoding="utf-8"))["data"]["evaluation"][0]
-    assert v(second, "egov_qd766_score", unit="H44.03", group="CKMB", period="month", source="published") == \
-        row["totalScore"]
+    assert (
+        v(second, "egov_qd766_score", unit="H44.03", group="CKMB", period="month", source="published")
+        == row["totalScore"]
+    )
 
 
 # ------------------------------------------------------------------------------ exposition
@@ -384,8 +567,17 @@ def test_unit_codes_are_remembered_between_rounds():
 def test_full_exposition_of_the_kind_passes_promtool(august, tmp_path):
     out, _table, _ = august
     store = ResultStore()
-    result = TargetResult(target="dvcqg", system="national", kind="qd766", labels={"province": "H44"},
-                          url=PORTAL, state="up", started=AUGUST, duration=1.0, samples=out.samples)
+    result = TargetResult(
+        target="dvcqg",
+        system="national",
+        kind="qd766",
+        labels={"province": "H44"},
+        url=PORTAL,
+        state="up",
+        started=AUGUST,
+        duration=1.0,
+        samples=out.samples,
+    )
     store.register(result)
     store.record(result)
     from prometheus_client import CollectorRegistry
@@ -396,12 +588,16 @@ def test_full_exposition_of_the_kind_passes_promtool(august, tmp_path):
     body = generate_latest(registry)
     text = body.decode()
     assert "# HELP egov_qd766_score Decision 766 group score of a unit" in text
-    assert 'egov_qd766_score{group="TDGQ",period="month",province="H44",source="published",system="national",' \
-           'target="dvcqg",unit="H44"} 15.68' in text
+    assert (
+        'egov_qd766_score{group="TDGQ",period="month",province="H44",source="published",system="national",'
+        'target="dvcqg",unit="H44"} 15.68' in text
+    )
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found: install Debian's prometheus package"
     lint = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=60)
-    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stderr.decode()[:2000]
+    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stderr.decode()[
+        :2000
+    ]
 
 
 def test_every_metric_is_documented_and_produced(august):

@@ -39,8 +39,10 @@ targets:
 
 
 def derived(app) -> dict[tuple, float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for s in app.store.snapshot()["derived"].get("scoring", [])}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for s in app.store.snapshot()["derived"].get("scoring", [])
+    }
 
 
 @pytest.fixture()
@@ -73,18 +75,32 @@ def test_par7_manual_values_show_before_the_first_poll(stack):
 def test_scores_ranks_gaps_after_a_poll_and_a_clean_exposition(stack):
     app, live, _config, _base = stack
     app.start()
-    assert wait_until(lambda: any(n == "egov_qd766_total_score" and ("source", "computed") in labels
-                                  for n, labels in derived(app)), 30), "no computed 766 score"
+    assert wait_until(
+        lambda: any(
+            n == "egov_qd766_total_score" and ("source", "computed") in labels for n, labels in derived(app)
+        ),
+        30,
+    ), "no computed 766 score"
     got = derived(app)
-    published = {(s.labels["unit"], s.labels["group"], s.labels["period"]): s.value
-                 for s in app.store.get("dvcqg").samples
-                 if s.name == "egov_qd766_score" and s.labels.get("source") == "published"}
-    computed = {(dict(labels)["unit"], dict(labels)["group"], dict(labels)["period"]): v
-                for (n, labels), v in got.items() if n == "egov_qd766_score" and ("source", "computed") in labels}
+    published = {
+        (s.labels["unit"], s.labels["group"], s.labels["period"]): s.value
+        for s in app.store.get("dvcqg").samples
+        if s.name == "egov_qd766_score" and s.labels.get("source") == "published"
+    }
+    computed = {
+        (dict(labels)["unit"], dict(labels)["group"], dict(labels)["period"]): v
+        for (n, labels), v in got.items()
+        if n == "egov_qd766_score" and ("source", "computed") in labels
+    }
     assert len(published) == 2 * 30 * 6 and len(computed) == 2 * (30 * 5 + 1)
     assert {k: published[k] for k in computed} == computed
-    ranks = [v for (n, labels), v in got.items() if n == "egov_qd766_total_rank"
-             and ("source", "published") in labels and ("period", "month") in labels]
+    ranks = [
+        v
+        for (n, labels), v in got.items()
+        if n == "egov_qd766_total_rank"
+        and ("source", "published") in labels
+        and ("period", "month") in labels
+    ]
     assert sorted(ranks) == sorted([*range(1, 6), *range(1, 25)])  # 5 departments, 24 communes
     assert any(n == "egov_qd766_indicator_events_needed" for n, _ in got)
     assert threading.current_thread().name != "egov-scoring" and live._thread.name == "egov-scoring"
@@ -92,33 +108,52 @@ def test_scores_ranks_gaps_after_a_poll_and_a_clean_exposition(stack):
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found: install Debian's prometheus package"
     lint = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=120)
-    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stderr.decode()[:2000]
+    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stderr.decode()[
+        :2000
+    ]
     text = body.decode()
     assert "# HELP egov_par7_score Total score" in text and "# TYPE egov_qd766_indicator_ratio gauge" in text
     page = render_landing(app)
-    for words in ("Decision 766", "Gap to target", "more online payments", "Units ranked by total",
-                  "PAR Index component 7", "criteria at maximum", "manual: Phòng CĐS, 2026-10-15", "no data"):
+    for words in (
+        "Decision 766",
+        "Gap to target",
+        "more online payments",
+        "Units ranked by total",
+        "PAR Index component 7",
+        "criteria at maximum",
+        "manual: Phòng CĐS, 2026-10-15",
+        "no data",
+    ):
         assert words in page, words
 
 
 def test_a_reload_brings_new_manual_values(stack):
     app, _live, config, base = stack
-    assert wait_until(lambda: derived(app).get(("egov_par7_criterion_score", (("criterion", "C12"),))) == 0.25, 10)
+    assert wait_until(
+        lambda: derived(app).get(("egov_par7_criterion_score", (("criterion", "C12"),))) == 0.25, 10
+    )
     config.write_text(CONFIG.format(base=base, root=ROOT_DEPARTMENT_ID, c12=1), encoding="utf-8")
     app.load()
-    assert wait_until(lambda: derived(app).get(("egov_par7_criterion_score", (("criterion", "C12"),))) == 0.5, 10)
+    assert wait_until(
+        lambda: derived(app).get(("egov_par7_criterion_score", (("criterion", "C12"),))) == 0.5, 10
+    )
 
 
 def test_a_reload_with_a_broken_scorecard_is_refused(stack, tmp_path):
     app, _live, config, base = stack
     broken = Path(__file__).parent / "fixtures" / "scorecards" / "bad-sum.yaml"
-    config.write_text(CONFIG.format(base=base, root=ROOT_DEPARTMENT_ID, c12=0.5).replace(
-        "scorecards: [indicators/qd766.yaml, indicators/par7.yaml]",
-        f"scorecards: [indicators/qd766.yaml, {broken}]"), encoding="utf-8")
+    config.write_text(
+        CONFIG.format(base=base, root=ROOT_DEPARTMENT_ID, c12=0.5).replace(
+            "scorecards: [indicators/qd766.yaml, indicators/par7.yaml]",
+            f"scorecards: [indicators/qd766.yaml, {broken}]",
+        ),
+        encoding="utf-8",
+    )
     from exporter.config import ConfigError
 
     with pytest.raises(ConfigError) as err:
         app.load()
     assert [m.removeprefix(f"{config}: ") for m in err.value.messages] == [
-        f"scoring.scorecards[1]: {broken}: groups' maxima add up to 98, expected total_max 100"]
+        f"scoring.scorecards[1]: {broken}: groups' maxima add up to 98, expected total_max 100"
+    ]
     assert [c.scorecard for c in app.scoring.cards] == ["qd766", "par7"]  # the last good ones keep running

@@ -26,8 +26,14 @@ REAL = Path(__file__).parent / "fixtures" / "dvcqg-766"
 API = "https://dichvucong.gov.vn/api/v1/reporting/evaluation/"
 ROOT_ID = "019d2be3-6a88-732b-8b17-b68020c8553a"
 FORMALITY = "019d2bfd-8e22-77ef-819f-e49460350904"
-ORDER = ("dvc-progress-tree", "formality-online-payment-tree", "provide-online-tree", "dossier-digitized",
-         "transparency", "handling-satisfaction")
+ORDER = (
+    "dvc-progress-tree",
+    "formality-online-payment-tree",
+    "provide-online-tree",
+    "dossier-digitized",
+    "transparency",
+    "handling-satisfaction",
+)
 MANIFEST = json.loads((REAL / "manifest.m0.json").read_text(encoding="utf-8"))
 PAYLOADS = sorted(p.relative_to(REAL).as_posix() for p in REAL.glob("*/*.json"))
 CARD = load_scorecard(ROOT / "indicators" / "qd766.yaml")
@@ -37,8 +43,16 @@ def run(scope: str) -> tuple[list, dict]:
     """One poll round over the captures of a scope ("all" or "formality"); (samples, files fed)."""
     files = [f"{ep}/month-{scope}.json" for ep in ORDER if (REAL / ep / f"month-{scope}.json").is_file()]
     endpoints = [f.split("/")[0] for f in files]
-    raw = {"name": "dvcqg", "kind": "qd766", "url": "https://dichvucong.gov.vn", "root_department_id": ROOT_ID,
-           "periods": ["month"], "pause": "0s", "endpoints": endpoints, "labels": {"province": "H44"}}
+    raw = {
+        "name": "dvcqg",
+        "kind": "qd766",
+        "url": "https://dichvucong.gov.vn",
+        "root_department_id": ROOT_ID,
+        "periods": ["month"],
+        "pause": "0s",
+        "endpoints": endpoints,
+        "labels": {"province": "H44"},
+    }
     if scope == "formality":
         raw["formality_id"] = FORMALITY
     t = parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
@@ -46,12 +60,20 @@ def run(scope: str) -> tuple[list, dict]:
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
         for f in files:
             payload = next(c["payload"] for c in MANIFEST["captures"] if c["file"] == f)
-            rs.add(responses.POST, API + f.split("/")[0], body=(REAL / f).read_bytes(), status=201,
-                   content_type="application/json; charset=utf-8", match=[matchers.json_params_matcher(payload)])
+            rs.add(
+                responses.POST,
+                API + f.split("/")[0],
+                body=(REAL / f).read_bytes(),
+                status=201,
+                content_type="application/json; charset=utf-8",
+                match=[matchers.json_params_matcher(payload)],
+            )
         out = Qd766Collector(t, CollectContext(http=HttpClient(t, clock=clock), clock=clock)).collect()
     assert out.skipped == []
-    samples = [(s.name, {"target": "dvcqg", "system": "national", "province": "H44", **s.labels}, s.value)
-               for s in out.samples]
+    samples = [
+        (s.name, {"target": "dvcqg", "system": "national", "province": "H44", **s.labels}, s.value)
+        for s in out.samples
+    ]
     return samples, files
 
 
@@ -81,23 +103,37 @@ def test_computed_equals_published_for_every_unit_and_group(scope, capsys):
     largest = abs(computed[worst] - published[worst])
     with capsys.disabled():
         where = f"at {worst[0][0]} {worst[1]}" if largest else "every score reproduced exactly"
-        print(f"\n[{name}] {len(files)} captures, {len(computed)} unit x group scores compared; largest "
-              f"|computed - published| = {largest:g} ({where})")
+        print(
+            f"\n[{name}] {len(files)} captures, {len(computed)} unit x group scores compared; largest "
+            f"|computed - published| = {largest:g} ({where})"
+        )
     for kg, value in computed.items():
         assert abs(value - published[kg]) <= 0.01, (kg, value, published[kg])
     assert largest == 0.0
-    per_group = {g: sum(1 for _k, gg in computed if gg == g) for g in ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH")}
-    expected = {g: (0 if f"{ep}/month-{name}.json" not in files else 1 if g == "CLGQ" else 164)
-                for g, ep in (("CKMB", "transparency"), ("TDGQ", "dvc-progress-tree"), ("CLGQ", "provide-online-tree"),
-                              ("TTTT", "formality-online-payment-tree"), ("MDHL", "handling-satisfaction"),
-                              ("MDSH", "dossier-digitized"))}
+    per_group = {
+        g: sum(1 for _k, gg in computed if gg == g) for g in ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH")
+    }
+    expected = {
+        g: (0 if f"{ep}/month-{name}.json" not in files else 1 if g == "CLGQ" else 164)
+        for g, ep in (
+            ("CKMB", "transparency"),
+            ("TDGQ", "dvc-progress-tree"),
+            ("CLGQ", "provide-online-tree"),
+            ("TTTT", "formality-online-payment-tree"),
+            ("MDHL", "handling-satisfaction"),
+            ("MDSH", "dossier-digitized"),
+        )
+    }
     assert per_group == expected
 
 
 def test_computed_metric_points_equal_published_metric_scores(scope):
     _name, samples, _files, e = scope
-    published = {(lab["unit"], lab["group"], lab["metric"]): v for n, lab, v in samples
-                 if n == "egov_qd766_metric_score"}
+    published = {
+        (lab["unit"], lab["group"], lab["metric"]): v
+        for n, lab, v in samples
+        if n == "egov_qd766_metric_score"
+    }
     compared = 0
     for (source, key, group, code), r in e.indicators.items():
         if source != "computed" or (key[0], group, code) not in published:
@@ -110,10 +146,14 @@ def test_computed_metric_points_equal_published_metric_scores(scope):
 def test_no_computed_series_without_raw_counts(scope):
     _name, _samples, _files, e = scope
     series = e.samples()
-    clgq_units = {s.labels["unit"] for s in series if s.name == "egov_qd766_score" and s.labels["group"] == "CLGQ"}
+    clgq_units = {
+        s.labels["unit"] for s in series if s.name == "egov_qd766_score" and s.labels["group"] == "CLGQ"
+    }
     assert clgq_units <= {"H44"}
-    assert not any(s.name == "egov_qd766_indicator_points" and s.labels["group"] == "CLGQ" and s.labels["unit"] != "H44"
-                   for s in series)
+    assert not any(
+        s.name == "egov_qd766_indicator_points" and s.labels["group"] == "CLGQ" and s.labels["unit"] != "H44"
+        for s in series
+    )
 
 
 def test_province_total_and_ranks(scope):

@@ -5,6 +5,7 @@ group and period of the simulated province, at the start of a period, mid-period
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,8 +20,6 @@ from exporter.scoring.scorecard import load_scorecard
 from exporter.simulator import Simulator, World
 from exporter.simulator.national import NationalSystem
 from exporter.simulator.world import PROVINCE_CODE, ROOT_DEPARTMENT_ID, TZ
-
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QD766 = load_scorecard(ROOT / "indicators" / "qd766.yaml")
@@ -51,8 +50,15 @@ def sim():
 
 
 def post(http, base, endpoint, **body):
-    payload = {"rootDepartmentId": ROOT_DEPARTMENT_ID, "currentPage": 1, "pageSize": 200, "timeType": "month",
-               "year": 2026, "month": 11, **body}
+    payload = {
+        "rootDepartmentId": ROOT_DEPARTMENT_ID,
+        "currentPage": 1,
+        "pageSize": 200,
+        "timeType": "month",
+        "year": 2026,
+        "month": 11,
+        **body,
+    }
     return http.post(base + API + endpoint, json=payload, timeout=10)
 
 
@@ -68,8 +74,17 @@ def test_tree_endpoint_answers_201_with_the_real_shape(sim):
     assert {c["level"] for c in children} == {"PROVINCE", "COMMUNE"}
     assert parent["totalReceived"] == sum(c["totalReceived"] for c in children)
     assert parent["totalOnTime"] == sum(c["totalOnTime"] for c in children)
-    assert set(children[0]) >= {"departmentId", "departmentName", "departmentCode", "level", "totalReceived",
-                                "totalOnTime", "totalOverdue", "score", "maxScore"}
+    assert set(children[0]) >= {
+        "departmentId",
+        "departmentName",
+        "departmentCode",
+        "level",
+        "totalReceived",
+        "totalOnTime",
+        "totalOverdue",
+        "score",
+        "maxScore",
+    }
 
 
 def test_metrics_endpoints_page_and_name_units_like_the_real_api(sim):
@@ -83,19 +98,32 @@ def test_metrics_endpoints_page_and_name_units_like_the_real_api(sim):
     digitized = post(http, base, "dossier-digitized").json()["data"]
     assert digitized["evaluation"][0]["departmentCode"].startswith(PROVINCE_CODE + ".")
     assert [m["code"] for m in digitized["overview"]["metrics"]][-1] == "ELECTRONIC_CERTIFIED_COPY"
-    satisfaction = http.post(base + API + "handling-satisfaction", timeout=10, json={
-        "rootDepartmentId": ROOT_DEPARTMENT_ID, "fromDate": "2026-11-01", "toDate": "2026-11-30",
-        "currentPage": 1, "pageSize": 200}).json()["data"]
-    assert satisfaction["overview"]["totalDossiers"] == \
-        post(http, base, "dvc-progress-tree").json()["data"]["parent"]["totalReceived"]
+    satisfaction = http.post(
+        base + API + "handling-satisfaction",
+        timeout=10,
+        json={
+            "rootDepartmentId": ROOT_DEPARTMENT_ID,
+            "fromDate": "2026-11-01",
+            "toDate": "2026-11-30",
+            "currentPage": 1,
+            "pageSize": 200,
+        },
+    ).json()["data"]
+    assert (
+        satisfaction["overview"]["totalDossiers"]
+        == post(http, base, "dvc-progress-tree").json()["data"]["parent"]["totalReceived"]
+    )
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"rootDepartmentId": "019d2be3-6a88-732b-8b17-b68020c8553a"}, 400),  # another province
-    ({"timeType": "week"}, 400),
-    ({"month": 13}, 400),
-    ({"year": "soon"}, 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"rootDepartmentId": "019d2be3-6a88-732b-8b17-b68020c8553a"}, 400),  # another province
+        ({"timeType": "week"}, 400),
+        ({"month": 13}, 400),
+        ({"year": "soon"}, 400),
+    ],
+)
 def test_bad_requests_are_400(sim, body, status):
     _simulator, base, _clock, http = sim
     r = post(http, base, "dvc-progress-tree", **body)
@@ -111,30 +139,43 @@ def test_unknown_endpoint_and_get_are_404(sim):
 
 def test_periods_past_current_and_future(sim):
     _simulator, base, clock, http = sim
-    received = lambda **kw: post(http, base, "dvc-progress-tree", **kw).json()["data"]["parent"]["totalReceived"]  # noqa: E731
+
+    def received(**kw) -> int:
+        return post(http, base, "dvc-progress-tree", **kw).json()["data"]["parent"]["totalReceived"]
+
     now = received()
     assert now > 0
-    assert received(month=12) == 0                              # has not started
+    assert received(month=12) == 0  # has not started
     october = received(month=10)
-    clock.t += 3 * 3600                                         # the afternoon goes on
-    assert received() > now                                     # this month grows
-    assert received(month=10) == october > 0                    # a finished month does not
+    clock.t += 3 * 3600  # the afternoon goes on
+    assert received() > now  # this month grows
+    assert received(month=10) == october > 0  # a finished month does not
     assert received(timeType="quarter", quarter=4) >= received()
     assert received(timeType="year") > received(timeType="quarter", quarter=4)
 
 
-@pytest.mark.parametrize("when", [
-    dt.datetime(2026, 10, 1, 6, 0, tzinfo=TZ),    # a new month, quarter: nothing received yet
-    dt.datetime(2026, 8, 20, 10, 30, tzinfo=TZ),
-    NOW,
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(2026, 10, 1, 6, 0, tzinfo=TZ),  # a new month, quarter: nothing received yet
+        dt.datetime(2026, 8, 20, 10, 30, tzinfo=TZ),
+        NOW,
+    ],
+)
 def test_collector_and_engine_reproduce_the_simulated_published_scores(when):
     clock = Clock(when)
     simulator = Simulator(World(units=60, start=when, clock=clock), systems=[NationalSystem])
     base = simulator.start("127.0.0.1", 0)
     try:
-        raw = {"name": "dvcqg", "kind": "qd766", "url": base + "/national", "root_department_id": ROOT_DEPARTMENT_ID,
-               "pause": "0s", "page_size": 25, "timeout": "10s"}
+        raw = {
+            "name": "dvcqg",
+            "kind": "qd766",
+            "url": base + "/national",
+            "root_department_id": ROOT_DEPARTMENT_ID,
+            "pause": "0s",
+            "page_size": 25,
+            "timeout": "10s",
+        }
         t = parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
         out = Qd766Collector(t, CollectContext(http=HttpClient(t, clock=clock), clock=clock)).collect()
         requests_made = simulator.requests["national"]
@@ -148,5 +189,6 @@ def test_collector_and_engine_reproduce_the_simulated_published_scores(when):
     assert {g for _k, g in published.keys() - computed.keys()} == {"CLGQ"}  # units publish no CLGQ counts
     assert len(computed) == 3 * (60 * 5 + 1)
     assert {kg: published[kg] for kg in computed} == computed
-    assert {k: v for (s, k), v in e.totals.items() if s == "computed"} == \
-        {k: v for (s, k), v in e.totals.items() if s == "published" and k[0] == PROVINCE_CODE}
+    assert {k: v for (s, k), v in e.totals.items() if s == "computed"} == {
+        k: v for (s, k), v in e.totals.items() if s == "published" and k[0] == PROVINCE_CODE
+    }

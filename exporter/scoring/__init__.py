@@ -30,8 +30,11 @@ def shipped_metrics() -> tuple:
     documented = {spec.name for cls in load_kinds().values() for spec in cls.describe()}
     out = []
     for name in ("qd766.yaml", "par7.yaml"):
-        out.extend(s for s in metric_specs(load_scorecard(PACKAGE_ROOT / "indicators" / name))
-                   if s.name not in documented)
+        out.extend(
+            s
+            for s in metric_specs(load_scorecard(PACKAGE_ROOT / "indicators" / name))
+            if s.name not in documented
+        )
     return tuple(out)
 
 
@@ -73,8 +76,9 @@ def load_scoring(scoring: Any, base_dir: Path) -> tuple[list[Scorecard], dict[st
         names = {n for c in cards for n in c.metrics.model_dump().values() if n}
         reused = sorted(n for n in card.metrics.model_dump().values() if n and n in names)
         if reused:
-            errors.append(f"scoring.scorecards[{i}]: {path}: metric name {reused[0]} is also used by another "
-                          "scorecard")
+            errors.append(
+                f"scoring.scorecards[{i}]: {path}: metric name {reused[0]} is also used by another scorecard"
+            )
             continue
         cards.append(card)
     if errors:  # which criteria exist is unknown while a scorecard is broken: no second-hand complaints
@@ -87,15 +91,20 @@ def load_scoring(scoring: Any, base_dir: Path) -> tuple[list[Scorecard], dict[st
         card = criteria.get(value.criterion)
         if card is None:
             known = ", ".join(sorted(criteria)) or "none (no scorecard takes manual values)"
-            errors.append(f'{where}: unknown criterion "{value.criterion}"; criteria taking manual values: {known}')
+            errors.append(
+                f'{where}: unknown criterion "{value.criterion}"; criteria taking manual values: {known}'
+            )
             continue
         if value.criterion in first:
-            errors.append(f"{where}: criterion {value.criterion} is set twice (first at scoring.manual"
-                          f"[{first[value.criterion]}])")
+            errors.append(
+                f"{where}: criterion {value.criterion} is set twice (first at scoring.manual"
+                f"[{first[value.criterion]}])"
+            )
             continue
         first[value.criterion] = j
-        manual[card.scorecard][value.criterion] = Manual(value.criterion, float(value.value), value.set_by,
-                                                         _timestamp(value.set_at), value.note)
+        manual[card.scorecard][value.criterion] = Manual(
+            value.criterion, float(value.value), value.set_by, _timestamp(value.set_at), value.note
+        )
     if errors:
         raise ScorecardError(errors)
     return cards, manual

@@ -71,7 +71,9 @@ def target_ratio(ind: Indicator) -> float:
     return ind.full_ratio()
 
 
-def gap(ind: Indicator, numerator: float | None, denominator: float | None) -> tuple[float | None, int | None]:
+def gap(
+    ind: Indicator, numerator: float | None, denominator: float | None
+) -> tuple[float | None, int | None]:
     """(ratio still missing, events still needed this period) to reach the target; None where it does not
     apply (no count, or a target that more events cannot reach)."""
     target = Fraction(exact(target_ratio(ind)))
@@ -166,8 +168,11 @@ class Evaluation:
         computed = {s.name for s in card.sources}
         for g in card.groups:
             add(names.max_score, g.max, {gl: g.code})
-            add(names.info, 1, {gl: g.code, "name": g.name, "verified": "true" if g.verified and card.verified
-                                else "false"})
+            add(
+                names.info,
+                1,
+                {gl: g.code, "name": g.name, "verified": "true" if g.verified and card.verified else "false"},
+            )
             if card.manual:
                 m = self.manual.get(g.code)
                 add(names.manual, 1 if m else 0, {gl: g.code})
@@ -198,12 +203,17 @@ class Evaluation:
                 have = [self.groups.get((source, key, g.code)) for g in card.groups]
                 if source in computed:
                     for g, value in zip(card.groups, have):
-                        add(names.data_available, 0 if value is None else 1,
-                            {**self.key_labels(key), gl: g.code, **src(source)})
+                        add(
+                            names.data_available,
+                            0 if value is None else 1,
+                            {**self.key_labels(key), gl: g.code, **src(source)},
+                        )
                     at_max = sum(1 for g, v in zip(card.groups, have) if v is not None and v >= g.max - 1e-9)
                     add(names.groups_at_max, at_max, {**self.key_labels(key), **src(source)})
                 if (source, key) in self.totals:
-                    add(names.total_score, self.totals[(source, key)], {**self.key_labels(key), **src(source)})
+                    add(
+                        names.total_score, self.totals[(source, key)], {**self.key_labels(key), **src(source)}
+                    )
         peers: dict[tuple, int] = {}
         for (source, key, group), (rank, n, level) in sorted(self.ranks.items(), key=lambda kv: str(kv[0])):
             labels = {**self.key_labels(key), **src(source), "level": level}
@@ -256,14 +266,18 @@ def evaluate(card: Scorecard, index: Index, manual: Mapping[str, Manual] | None 
                     for key in own:
                         other = indicators.get((source.fallback, key, g.code, ind.code))
                         if other is not None:
-                            found[key] = dataclasses.replace(other, source=source.name,
-                                                             origin=f"fallback:{source.fallback}")
+                            found[key] = dataclasses.replace(
+                                other, source=source.name, origin=f"fallback:{source.fallback}"
+                            )
                 for key, r in found.items():
                     indicators[(source.name, key, g.code, ind.code)] = r
         for key in own:
             for g in card.groups:
-                parts = [(i, indicators.get((source.name, key, g.code, i.code))) for i in g.indicators
-                         if not i.informational]
+                parts = [
+                    (i, indicators.get((source.name, key, g.code, i.code)))
+                    for i in g.indicators
+                    if not i.informational
+                ]
                 if any(r is None and not i.optional for i, r in parts) or all(r is None for _i, r in parts):
                     continue
                 total = sum((r.points or 0.0) for _i, r in parts if r is not None)
@@ -300,22 +314,30 @@ def _rolled_up(values: dict[Key, float], by: tuple[str, ...], provinces: list[st
         sums: dict[Key, float] = {}
         for key, value in values.items():
             if key[ui] != province:
-                rkey = key[:ui] + (province,) + key[ui + 1:]
+                rkey = key[:ui] + (province,) + key[ui + 1 :]
                 sums[rkey] = sums.get(rkey, 0.0) + value
         for rkey, value in sums.items():
             out.setdefault(rkey, value)
     return out
 
 
-def _measure(ind: Indicator, g: Group, source: str, index: Index, by: tuple[str, ...],
-             manual: Manual | None, rollup: list[str] = ()) -> dict[Key, IndicatorResult]:  # type: ignore[assignment]
+def _measure(
+    ind: Indicator,
+    g: Group,
+    source: str,
+    index: Index,
+    by: tuple[str, ...],
+    manual: Manual | None,
+    rollup: list[str] = (),
+) -> dict[Key, IndicatorResult]:  # type: ignore[assignment]
     """The indicator's results per key for one source (manual value first, then the inputs)."""
     out: dict[Key, IndicatorResult] = {}
     if manual is not None:
         s = score(ind, manual.value, None)
         gr, ev = gap(ind, manual.value, None) if ind.gap else (None, None)
-        out[()] = IndicatorResult(g.code, ind.code, source, (), manual.value, None, s.ratio, s.points, gr, ev,
-                                  origin="manual")
+        out[()] = IndicatorResult(
+            g.code, ind.code, source, (), manual.value, None, s.ratio, s.points, gr, ev, origin="manual"
+        )
         return out
     inputs = ind.inputs.get(source)
     if inputs is None:
@@ -357,8 +379,12 @@ def _levels(card: Scorecard, index: Index) -> dict[str, str]:
     return out
 
 
-def _rank(card: Scorecard, index: Index, groups: dict[tuple[str, Key, str], float],
-          totals: dict[tuple[str, Key], float]) -> dict[tuple[str, Key, str | None], tuple[int, int, str]]:
+def _rank(
+    card: Scorecard,
+    index: Index,
+    groups: dict[tuple[str, Key, str], float],
+    totals: dict[tuple[str, Key], float],
+) -> dict[tuple[str, Key, str | None], tuple[int, int, str]]:
     """Rank units among their peers (same source, period and other key labels, same level), by score
     descending, then unit code: stable under ties."""
     levels = _levels(card, index)
@@ -369,11 +395,15 @@ def _rank(card: Scorecard, index: Index, groups: dict[tuple[str, Key, str], floa
     for (source, key, group), value in groups.items():
         level = levels.get(key[ui], "")
         if level not in exclude and (ranked is None or source in ranked):
-            boards.setdefault((source, key[:ui] + key[ui + 1:], group, level), []).append((value, key[ui], key))
+            boards.setdefault((source, key[:ui] + key[ui + 1 :], group, level), []).append(
+                (value, key[ui], key)
+            )
     for (source, key), value in totals.items():
         level = levels.get(key[ui], "")
         if level not in exclude and (ranked is None or source in ranked):
-            boards.setdefault((source, key[:ui] + key[ui + 1:], None, level), []).append((value, key[ui], key))
+            boards.setdefault((source, key[:ui] + key[ui + 1 :], None, level), []).append(
+                (value, key[ui], key)
+            )
     out: dict[tuple[str, Key, str | None], tuple[int, int, str]] = {}
     for (source, _rest, group, level), rows in boards.items():
         rows.sort(key=lambda r: (-r[0], unit_order(r[1])))
@@ -388,39 +418,94 @@ _ROLE_SPECS: dict[str, tuple[str, str, str]] = {
     # role: (help, labels kind, Vietnamese)
     "score": ("Score of the {g} computed by egov-exporter ({t}).", "key,group,source", "điểm"),
     "max_score": ("Maximum points of the {g} ({t}).", "group", "điểm tối đa"),
-    "total_score": ("Total score ({t}): the sum of the {g} scores, present only when every group has a score.",
-                    "key,source", "tổng điểm"),
+    "total_score": (
+        "Total score ({t}): the sum of the {g} scores, present only when every group has a score.",
+        "key,source",
+        "tổng điểm",
+    ),
     "total_max_score": ("Maximum total score ({t}).", "", "tổng điểm tối đa"),
-    "rank": ("Rank of the unit among its peers (same level, period and source) by the {g} score, 1 = best; "
-             "ties are ordered by unit code.", "key,group,source,level", "xếp hạng"),
-    "total_rank": ("Rank of the unit among its peers (same level, period and source) by total score, 1 = best; "
-                   "ties are ordered by unit code.", "key,source,level", "xếp hạng tổng"),
-    "ranked_units": ("Number of units ranked together by the {g} score (the peers behind a rank).",
-                     "rest,source,level,group", "số đơn vị được xếp hạng"),
-    "total_ranked_units": ("Number of units ranked together by total score (the peers behind a total rank).",
-                           "rest,source,level", "số đơn vị được xếp hạng tổng"),
-    "groups_at_max": ("Number of {g}s at their maximum points ({t}).", "key,source", "số tiêu chí đạt điểm tối đa"),
+    "rank": (
+        "Rank of the unit among its peers (same level, period and source) by the {g} score, 1 = best; "
+        "ties are ordered by unit code.",
+        "key,group,source,level",
+        "xếp hạng",
+    ),
+    "total_rank": (
+        "Rank of the unit among its peers (same level, period and source) by total score, 1 = best; "
+        "ties are ordered by unit code.",
+        "key,source,level",
+        "xếp hạng tổng",
+    ),
+    "ranked_units": (
+        "Number of units ranked together by the {g} score (the peers behind a rank).",
+        "rest,source,level,group",
+        "số đơn vị được xếp hạng",
+    ),
+    "total_ranked_units": (
+        "Number of units ranked together by total score (the peers behind a total rank).",
+        "rest,source,level",
+        "số đơn vị được xếp hạng tổng",
+    ),
+    "groups_at_max": (
+        "Number of {g}s at their maximum points ({t}).",
+        "key,source",
+        "số tiêu chí đạt điểm tối đa",
+    ),
     "groups": ("Number of {g}s in the scorecard ({t}).", "", "số tiêu chí"),
-    "data_available": ("1 when the {g} could be scored (its metrics are present or a manual value is set), "
-                       "0 when it scores nothing for lack of data.", "key,group,source", "có dữ liệu"),
-    "manual": ("1 when the {g}'s value was set by a person (scoring.manual), not measured.", "group",
-               "giá trị nhập thủ công"),
-    "manual_timestamp": ("When the {g}'s manual value was set (scoring.manual set_at), unix time.", "group,set_by",
-                         "thời điểm nhập"),
-    "info": ("Names of the {g}s; verified=false marks figures that are a reconstruction ({t}).",
-             "group,name,verified", "thông tin tiêu chí"),
-    "indicator_ratio": ("Ratio (0-1) of an indicator's numerator to its denominator, as scored ({t}); absent when "
-                        "the denominator is 0.", "key,group,indicator,source", "tỷ lệ"),
-    "indicator_points": ("Points an indicator earns ({t}), rounded as the scorecard says.",
-                         "key,group,indicator,source", "điểm thành phần"),
-    "indicator_max_points": ("Maximum points of an indicator ({t}).", "group,indicator", "điểm thành phần tối đa"),
-    "indicator_target_ratio": ("Target ratio of an indicator: the ratio that earns full points, or the national "
-                               "target where the scorecard names one.", "group,indicator", "chỉ tiêu"),
-    "indicator_gap_ratio": ("How far the indicator's ratio is below its target ratio (0 when reached).",
-                            "key,group,indicator,source", "khoảng cách tới chỉ tiêu"),
-    "indicator_events_needed": ("How many more events (e.g. dossiers paid online) this period bring the indicator "
-                                "to its target ratio; absent when more events cannot reach it.",
-                                "key,group,indicator,source", "số hồ sơ cần thêm"),
+    "data_available": (
+        "1 when the {g} could be scored (its metrics are present or a manual value is set), "
+        "0 when it scores nothing for lack of data.",
+        "key,group,source",
+        "có dữ liệu",
+    ),
+    "manual": (
+        "1 when the {g}'s value was set by a person (scoring.manual), not measured.",
+        "group",
+        "giá trị nhập thủ công",
+    ),
+    "manual_timestamp": (
+        "When the {g}'s manual value was set (scoring.manual set_at), unix time.",
+        "group,set_by",
+        "thời điểm nhập",
+    ),
+    "info": (
+        "Names of the {g}s; verified=false marks figures that are a reconstruction ({t}).",
+        "group,name,verified",
+        "thông tin tiêu chí",
+    ),
+    "indicator_ratio": (
+        "Ratio (0-1) of an indicator's numerator to its denominator, as scored ({t}); absent when "
+        "the denominator is 0.",
+        "key,group,indicator,source",
+        "tỷ lệ",
+    ),
+    "indicator_points": (
+        "Points an indicator earns ({t}), rounded as the scorecard says.",
+        "key,group,indicator,source",
+        "điểm thành phần",
+    ),
+    "indicator_max_points": (
+        "Maximum points of an indicator ({t}).",
+        "group,indicator",
+        "điểm thành phần tối đa",
+    ),
+    "indicator_target_ratio": (
+        "Target ratio of an indicator: the ratio that earns full points, or the national "
+        "target where the scorecard names one.",
+        "group,indicator",
+        "chỉ tiêu",
+    ),
+    "indicator_gap_ratio": (
+        "How far the indicator's ratio is below its target ratio (0 when reached).",
+        "key,group,indicator,source",
+        "khoảng cách tới chỉ tiêu",
+    ),
+    "indicator_events_needed": (
+        "How many more events (e.g. dossiers paid online) this period bring the indicator "
+        "to its target ratio; absent when more events cannot reach it.",
+        "key,group,indicator,source",
+        "số hồ sơ cần thêm",
+    ),
 }
 
 
@@ -446,11 +531,14 @@ def metric_specs(card: Scorecard) -> tuple[MetricSpec, ...]:
                 labels.append(kind)
         help_text = text.format(g=noun, t=card.title or card.scorecard)
         if role == "total_score" and card.total_when_missing == "zero":
-            help_text = help_text.replace("present only when every group has a score",
-                                          f"a {noun} without data counts 0")
+            help_text = help_text.replace(
+                "present only when every group has a score", f"a {noun} without data counts 0"
+            )
         if "key" in kinds.split(",") and "period" in card.by:
-            help_text += (" Period-to-date, for the current calendar period named by `period` (month, quarter, year "
-                          "in Asia/Ho_Chi_Minh).")
+            help_text += (
+                " Period-to-date, for the current calendar period named by `period` (month, quarter, year "
+                "in Asia/Ho_Chi_Minh)."
+            )
         if "source" in kinds.split(",") and card.source_label:
             described = [f"{src.name} = {src.description}" for src in card.sources if src.description]
             if card.published is not None and not role.startswith("indicator_") and role != "data_available":
@@ -465,4 +553,3 @@ def build_index(samples: Iterable[tuple[str, dict[str, str], float]]) -> SampleI
     for name, labels, value in samples:
         index.setdefault(name, []).append((labels, value))
     return index
-

@@ -127,8 +127,10 @@ class LiveScoring:
         for e in evaluations:
             samples.extend(e.samples())
         specs = tuple(spec for e in evaluations for spec in e.specs())
-        units = {labels["unit"]: (labels.get("unit_name", ""), labels.get("level", ""))
-                 for labels, _v in index.get("egov_qd766_unit_info", ())}
+        units = {
+            labels["unit"]: (labels.get("unit_name", ""), labels.get("level", ""))
+            for labels, _v in index.get("egov_qd766_unit_info", ())
+        }
         self.app.store.set_derived(SOURCE_NAME, specs, samples)
         self.latest, self.units, self.computed_at = evaluations, units, time.time()
         return evaluations
@@ -137,8 +139,11 @@ class LiveScoring:
     def section(self) -> str:
         parts = ["<h2>Indicators / Chỉ số đánh giá</h2>"]
         if self.problems:
-            parts.append("<p style='color:#cf222e'>Scorecards not loaded: "
-                         + "<br>".join(html.escape(p) for p in self.problems) + "</p>")
+            parts.append(
+                "<p style='color:#cf222e'>Scorecards not loaded: "
+                + "<br>".join(html.escape(p) for p in self.problems)
+                + "</p>"
+            )
         if self.computed_at is None:
             parts.append("<p>Not computed yet.</p>")
             return "\n".join(parts)
@@ -219,10 +224,17 @@ def render_units(e: Evaluation, units: dict[str, tuple[str, str]]) -> str:
                 continue
             total = e.totals.get((source, key))
             cells = "".join(f"<td>{_num(v)}</td>" for v in values)
-            rows.append(f"<tr><td>{esc(' '.join(key))}</td><td>{esc(source)}</td>{cells}"
-                        f"<td><b>{_num(total)}</b> / {_num(card.total_max)}</td></tr>")
-    out.append("<table><tr><th>unit, period</th><th>source</th>" + head + "<th>total</th></tr>"
-               + "".join(rows) + "</table>")
+            rows.append(
+                f"<tr><td>{esc(' '.join(key))}</td><td>{esc(source)}</td>{cells}"
+                f"<td><b>{_num(total)}</b> / {_num(card.total_max)}</td></tr>"
+            )
+    out.append(
+        "<table><tr><th>unit, period</th><th>source</th>"
+        + head
+        + "<th>total</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
     out.append(render_gaps(e, province_keys))
     out.append(render_ranking(e, units))
     return "\n".join(out)
@@ -231,8 +243,16 @@ def render_units(e: Evaluation, units: dict[str, tuple[str, str]]) -> str:
 def render_gaps(e: Evaluation, keys: list[tuple[str, ...]]) -> str:
     esc = html.escape
     rows = []
-    for (source, key, group, code), r in sorted(e.indicators.items(), key=lambda kv: (
-            kv[0][1] not in keys, _PERIOD_ORDER.get(kv[0][1][-1], 9), kv[0][2], kv[0][3], kv[0][0])):
+    for (source, key, group, code), r in sorted(
+        e.indicators.items(),
+        key=lambda kv: (
+            kv[0][1] not in keys,
+            _PERIOD_ORDER.get(kv[0][1][-1], 9),
+            kv[0][2],
+            kv[0][3],
+            kv[0][0],
+        ),
+    ):
         if key not in keys or r.origin.startswith("fallback"):
             continue
         g = e.card.group(group)
@@ -246,14 +266,18 @@ def render_gaps(e: Evaluation, keys: list[tuple[str, ...]]) -> str:
             need = "reached"
         elif r.gap_ratio:
             need = "not reachable by new events alone"
-        rows.append(f"<tr><td>{esc(' '.join(key))}</td><td>{esc(source)}</td><td>{esc(group)}</td>"
-                    f"<td>{esc(code)}</td><td>{_pct(r.ratio)}</td><td>{_pct(target_ratio(ind))}</td>"
-                    f"<td>{_num(r.points)} / {_num(ind.max)}</td><td>{need}</td></tr>")
+        rows.append(
+            f"<tr><td>{esc(' '.join(key))}</td><td>{esc(source)}</td><td>{esc(group)}</td>"
+            f"<td>{esc(code)}</td><td>{_pct(r.ratio)}</td><td>{_pct(target_ratio(ind))}</td>"
+            f"<td>{_num(r.points)} / {_num(ind.max)}</td><td>{need}</td></tr>"
+        )
     if not rows:
         return ""
-    return ("<h4>Gap to target / Khoảng cách tới chỉ tiêu</h4><table><tr><th>unit, period</th><th>source</th>"
-            "<th>group</th><th>indicator</th><th>ratio</th><th>target</th><th>points</th>"
-            "<th>needed this period</th></tr>" + "".join(rows) + "</table>")
+    return (
+        "<h4>Gap to target / Khoảng cách tới chỉ tiêu</h4><table><tr><th>unit, period</th><th>source</th>"
+        "<th>group</th><th>indicator</th><th>ratio</th><th>target</th><th>points</th>"
+        "<th>needed this period</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def render_ranking(e: Evaluation, units: dict[str, tuple[str, str]], show: int = 5) -> str:
@@ -284,10 +308,14 @@ def render_ranking(e: Evaluation, units: dict[str, tuple[str, str]], show: int =
                 continue
             rank, key = item
             unit = key[ui]
-            lines.append(f"<tr><td>{rank}</td><td>{esc(unit)}</td><td>{esc(units.get(unit, ('', ''))[0])}</td>"
-                         f"<td>{_num(e.totals.get((source, key)))}</td></tr>")
-        out.append(f"<p>{esc(board[2] or 'all units')}: {len(rows)} units</p><table><tr><th>rank</th><th>unit</th>"
-                   "<th>name</th><th>total</th></tr>" + "".join(lines) + "</table>")
+            lines.append(
+                f"<tr><td>{rank}</td><td>{esc(unit)}</td><td>{esc(units.get(unit, ('', ''))[0])}</td>"
+                f"<td>{_num(e.totals.get((source, key)))}</td></tr>"
+            )
+        out.append(
+            f"<p>{esc(board[2] or 'all units')}: {len(rows)} units</p><table><tr><th>rank</th><th>unit</th>"
+            "<th>name</th><th>total</th></tr>" + "".join(lines) + "</table>"
+        )
     return "\n".join(out)
 
 
@@ -301,8 +329,8 @@ def render_overall(e: Evaluation) -> str:
     at_max = 0
     for g in card.groups:
         score = e.groups.get((source, key, g.code))
-        if score is not None and score >= g.max - 1e-9:
-            at_max += 1
+        full = score is not None and score >= g.max - 1e-9
+        at_max += full
         manual = e.manual.get(g.code)
         if manual is not None:
             when = dt.datetime.fromtimestamp(manual.set_at, TZ).strftime("%Y-%m-%d")
@@ -317,13 +345,18 @@ def render_overall(e: Evaluation) -> str:
             if r is not None:
                 ratios.append(_pct(r.ratio))
         flag = "" if g.verified and card.verified else " <small>(unverified)</small>"
-        rows.append(f"<tr><td>{esc(g.code)}</td><td>{esc(g.name)}{flag}</td><td>{', '.join(ratios) or '–'}</td>"
-                    f"<td>{_num(score)} / {_num(g.max)}</td><td>{'✓' if score is not None and score >= g.max - 1e-9 else ''}"
-                    f"</td><td>{how}</td></tr>")
+        rows.append(
+            f"<tr><td>{esc(g.code)}</td><td>{esc(g.name)}{flag}</td><td>{', '.join(ratios) or '–'}</td>"
+            f"<td>{_num(score)} / {_num(g.max)}</td><td>{'✓' if full else ''}"
+            f"</td><td>{how}</td></tr>"
+        )
     total = e.totals.get((source, key))
-    return (f"<h3>{esc(card.title or card.scorecard)}</h3>"
-            f"<p>Total <b>{_num(total)}</b> / {_num(card.total_max)} · criteria at maximum "
-            f"<b>{at_max}/{len(card.groups)}</b>" + (" · unverified defaults" if not card.verified else "") + "</p>"
-            "<table><tr><th>criterion</th><th>name</th><th>ratio</th><th>score</th><th>at max</th><th>input</th></tr>"
-            + "".join(rows) + "</table>")
-
+    return (
+        f"<h3>{esc(card.title or card.scorecard)}</h3>"
+        f"<p>Total <b>{_num(total)}</b> / {_num(card.total_max)} · criteria at maximum "
+        f"<b>{at_max}/{len(card.groups)}</b>"
+        + (" · unverified defaults" if not card.verified else "")
+        + "</p>"
+        "<table><tr><th>criterion</th><th>name</th><th>ratio</th><th>score</th><th>at max</th>"
+        "<th>input</th></tr>" + "".join(rows) + "</table>"
+    )

@@ -21,7 +21,9 @@ from exporter.config import Strict
 from exporter.scoring.rounding import exact
 from exporter.scoring.selector import Selector, parse_selector
 
-SelectorField = Annotated[Selector, BeforeValidator(lambda v: v if isinstance(v, Selector) else parse_selector(v))]
+SelectorField = Annotated[
+    Selector, BeforeValidator(lambda v: v if isinstance(v, Selector) else parse_selector(v))
+]
 RULES = ("proportional", "threshold", "capped", "binary", "banded")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _METRIC = re.compile(r"^egov_[a-z0-9_]+$")
@@ -29,7 +31,10 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 #: the official totals of the scorecards the province is judged by: a file with these ids must add up to them
-OFFICIAL_TOTALS = {"qd766": (Decimal(100), "Decision 766/QĐ-TTg"), "par7": (Decimal("13.5"), "PAR Index component 7")}
+OFFICIAL_TOTALS = {
+    "qd766": (Decimal(100), "Decision 766/QĐ-TTg"),
+    "par7": (Decimal("13.5"), "PAR Index component 7"),
+}
 
 
 class ScorecardError(Exception):
@@ -59,8 +64,11 @@ class Inputs(Strict):
             raise ValueError("give numerator and denominator, or value, not both")
         if self.value is None and pair != (True, True):
             missing = "denominator" if pair[0] else "numerator"
-            raise ValueError(f"needs numerator and denominator, or value (missing {missing})"
-                             if any(pair) else "needs numerator and denominator, or value")
+            raise ValueError(
+                f"needs numerator and denominator, or value (missing {missing})"
+                if any(pair)
+                else "needs numerator and denominator, or value"
+            )
         return self
 
 
@@ -99,7 +107,7 @@ class Indicator(Strict):
     percent_round: Literal["r2"] | None = None
     #: round the indicator's points
     round: Literal["r2"] | None = None
-    #: what a zero denominator scores: nothing (0), full points, or unscored (no points, counts 0 in the group)
+    #: what a zero denominator scores: nothing (0), full points, or unscored (no points; 0 in the group)
     when_zero: Literal["zero", "full", "unscored"] = "zero"
     #: shown but worth no points (max 0)
     informational: bool = False
@@ -126,8 +134,13 @@ class Indicator(Strict):
             missing.append("bands")
         if missing:
             raise ValueError(f"rule {self.rule} needs {', '.join(missing)}")
-        extra = [k for k in ("full_at", "cap", "factor", "at_least") if getattr(self, k) is not None
-                 and k not in need and not (k == "at_least" and self.rule == "binary")]
+        extra = [
+            k
+            for k in ("full_at", "cap", "factor", "at_least")
+            if getattr(self, k) is not None
+            and k not in need
+            and not (k == "at_least" and self.rule == "binary")
+        ]
         if self.bands and self.rule != "banded":
             extra.append("bands")
         if extra:
@@ -140,7 +153,9 @@ class Indicator(Strict):
         if [b.at_least for b in self.bands] != sorted((b.at_least for b in self.bands), reverse=True):
             raise ValueError("bands must be listed from the highest at_least down")
         if not self.inputs and not self.manual_only:
-            raise ValueError("needs inputs (numerator and denominator, or value, per source), or manual_only: true")
+            raise ValueError(
+                "needs inputs (numerator and denominator, or value, per source), or manual_only: true"
+            )
         if self.inputs and self.manual_only:
             raise ValueError("a manual_only indicator has no inputs")
         if self.informational and self.max != 0:
@@ -187,7 +202,9 @@ class Group(Strict):
             raise ValueError(f"indicator code {dup} is used twice")
         total = sum((exact(i.max) for i in self.indicators), Decimal(0))
         if total != exact(self.max):
-            raise ValueError(f"indicators' maxima add up to {_fmt(total)}, expected the group's max {_fmt(self.max)}")
+            raise ValueError(
+                f"indicators' maxima add up to {_fmt(total)}, expected the group's max {_fmt(self.max)}"
+            )
         return self
 
 
@@ -298,11 +315,15 @@ class Scorecard(Strict):
     def _consistent(self) -> "Scorecard":
         official = OFFICIAL_TOTALS.get(self.scorecard)
         if official is not None and exact(self.total_max) != official[0]:
-            raise ValueError(f"scorecard {self.scorecard} must total {_fmt(official[0])} points ({official[1]}), "
-                             f"got total_max {_fmt(self.total_max)}")
+            raise ValueError(
+                f"scorecard {self.scorecard} must total {_fmt(official[0])} points ({official[1]}), "
+                f"got total_max {_fmt(self.total_max)}"
+            )
         total = sum((exact(g.max) for g in self.groups), Decimal(0))
         if total != exact(self.total_max):
-            raise ValueError(f"groups' maxima add up to {_fmt(total)}, expected total_max {_fmt(self.total_max)}")
+            raise ValueError(
+                f"groups' maxima add up to {_fmt(total)}, expected total_max {_fmt(self.total_max)}"
+            )
         codes = [g.code for g in self.groups]
         dup = next((c for c in codes if codes.count(c) > 1), None)
         if dup:
@@ -315,22 +336,31 @@ class Scorecard(Strict):
             raise ValueError(f"source {dup} is declared twice")
         computed = {s.name: s for s in self.sources}
         for s in self.sources:
-            if s.fallback is not None and (s.fallback not in computed or s.fallback == s.name
-                                           or computed[s.fallback].fallback is not None):
-                raise ValueError(f"source {s.name}: fallback {s.fallback!r} must name another computed source "
-                                 "that has no fallback itself")
+            if s.fallback is not None and (
+                s.fallback not in computed
+                or s.fallback == s.name
+                or computed[s.fallback].fallback is not None
+            ):
+                raise ValueError(
+                    f"source {s.name}: fallback {s.fallback!r} must name another computed source "
+                    "that has no fallback itself"
+                )
         for gi, g in enumerate(self.groups):
             for ii, ind in enumerate(g.indicators):
                 for src in ind.inputs:
                     if src not in [s.name for s in self.sources]:
-                        raise ValueError(f"groups[{gi}].indicators[{ii}].inputs: unknown source {src!r} "
-                                         f"(sources: {', '.join(s.name for s in self.sources)})")
+                        raise ValueError(
+                            f"groups[{gi}].indicators[{ii}].inputs: unknown source {src!r} "
+                            f"(sources: {', '.join(s.name for s in self.sources)})"
+                        )
         if not self.manual and any(i.manual_only for g in self.groups for i in g.indicators):
             raise ValueError("manual_only indicators need manual: true")
         if self.ranking is not None and self.ranking.sources is not None:
             unknown = [s for s in self.ranking.sources if s not in names]
             if unknown:
-                raise ValueError(f"ranking.sources: unknown source {unknown[0]!r} (sources: {', '.join(names)})")
+                raise ValueError(
+                    f"ranking.sources: unknown source {unknown[0]!r} (sources: {', '.join(names)})"
+                )
         if any(s.rollup for s in self.sources) and (self.ranking is None or self.ranking.info is None):
             raise ValueError("rollup needs ranking.info to know which unit is the province")
         if (self.ranking is not None or self.metrics.rank) and "unit" not in self.by:
@@ -394,4 +424,3 @@ def resolve(path: str, base_dir: Path) -> Path:
         if (root / p).is_file():
             return root / p
     return base_dir / p
-

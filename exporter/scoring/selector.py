@@ -119,7 +119,7 @@ def _aggregate(agg: str, values: list[float]) -> float:
 def parse_selector(text: str) -> Selector:
     """Parse ``[agg(]name{matchers}[)]``; ValueError with a one-line message when it is not one."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"not a valid selector: {text!r} (expected name{{label=\"value\",...}})")
+        raise ValueError(f'not a valid selector: {text!r} (expected name{{label="value",...}})')
     original = text
     s = text.strip()
     agg = "sum"
@@ -143,7 +143,7 @@ def _parse_vector(s: str) -> tuple[str, list[Matcher]]:
     if not rest:
         return name, matchers
     if not (rest.startswith("{") and rest.endswith("}")):
-        raise ValueError("expected {label=\"value\",...} after the metric name")
+        raise ValueError('expected {label="value",...} after the metric name')
     body = rest[1:-1]
     i = 0
     while True:
@@ -153,7 +153,7 @@ def _parse_vector(s: str) -> tuple[str, list[Matcher]]:
             break
         lm = _LABEL.match(body, i)
         if not lm:
-            raise ValueError(f"expected a label name at {body[i:i + 12]!r}")
+            raise ValueError(f"expected a label name at {body[i : i + 12]!r}")
         label = lm.group(0)
         i = lm.end()
         while i < len(body) and body[i].isspace():
@@ -181,6 +181,6 @@ def _parse_vector(s: str) -> tuple[str, list[Matcher]]:
             i += 1
         if i < len(body):
             if body[i] != ",":
-                raise ValueError(f"expected ',' between matchers at {body[i:i + 12]!r}")
+                raise ValueError(f"expected ',' between matchers at {body[i : i + 12]!r}")
             i += 1
     return name, matchers

@@ -9,9 +9,10 @@ Under ``/national/``:
   (``tests/fixtures/dvcqg-766``): *tree* (``data.parent`` + ``data.children[]``) or *metrics*
   (``data.overview`` + ``data.evaluation[]`` + ``data.pagination``).
 
-Figures move in steps of :data:`STEP_MINUTES` simulated minutes.  The request body is honoured: ``rootDepartmentId`` (the simulated province's, else 400), ``timeType`` with
-``year`` and ``month``/``quarter`` (``handling-satisfaction``: ``fromDate``/``toDate``), and ``currentPage``/
-``pageSize`` on the metrics-shaped endpoints (trees answer every child, as the real API does).  A request for
+Figures move in steps of :data:`STEP_MINUTES` simulated minutes.  The request body is honoured:
+``rootDepartmentId`` (the simulated province's, else 400), ``timeType`` with ``year`` and
+``month``/``quarter`` (``handling-satisfaction``: ``fromDate``/``toDate``), and ``currentPage``/``pageSize``
+on the metrics-shaped endpoints (trees answer every child, as the real API does).  A request for
 the period the simulated now is in — or the period the real clock is in, which the exporter asks for when
 the simulator runs faster than real time — is answered to the simulated now; an earlier period to its end;
 a later one with zeros.
@@ -31,8 +32,15 @@ from typing import Any, Callable
 
 from exporter.scoring.rounding import r2
 from exporter.simulator.server import Reply, Request
-from exporter.simulator.world import PROVINCE_CODE, PROVINCE_NAME, ROOT_DEPARTMENT_ID, TZ, Unit, World, \
-    period_start
+from exporter.simulator.world import (
+    PROVINCE_CODE,
+    PROVINCE_NAME,
+    ROOT_DEPARTMENT_ID,
+    TZ,
+    Unit,
+    World,
+    period_start,
+)
 
 API = "/api/v1/reporting/evaluation/"
 #: dossiers received per working day by a unit of weight 1 (the national portal's view)
@@ -41,12 +49,20 @@ PER_DAY = 40.0
 PETITIONS_PER_DAY = 0.08
 #: the portal's statistics move in steps of this many simulated minutes (its figures are not live either)
 STEP_MINUTES = 10
-ENDPOINTS = ("transparency", "dvc-progress-tree", "provide-online-tree", "formality-online-payment-tree",
-             "handling-satisfaction", "dossier-digitized")
+ENDPOINTS = (
+    "transparency",
+    "dvc-progress-tree",
+    "provide-online-tree",
+    "formality-online-payment-tree",
+    "handling-satisfaction",
+    "dossier-digitized",
+)
 
-_TYPES = {"PROVINCE": ("PROVINCE", "PROVINCE", "level_1"),
-          "DEPARTMENT": ("PROVINCIAL_DEPARTMENT", "PROVINCE", "level_2"),
-          "COMMUNE": ("COMMUNE_PEOPLE_COMMITTEE", "COMMUNE", "level_2")}
+_TYPES = {
+    "PROVINCE": ("PROVINCE", "PROVINCE", "level_1"),
+    "DEPARTMENT": ("PROVINCIAL_DEPARTMENT", "PROVINCE", "level_2"),
+    "COMMUNE": ("COMMUNE_PEOPLE_COMMITTEE", "COMMUNE", "level_2"),
+}
 _TREE_LEVEL = {"DEPARTMENT": "PROVINCE", "COMMUNE": "COMMUNE"}
 
 _METRIC_NAMES = {
@@ -59,12 +75,15 @@ _METRIC_NAMES = {
     "PETITION_PROCESSING_ON_TIME": "Tỷ lệ PAKN xử lý đúng hạn",
     "PETITION_HANDLING_SATISFACTION": "Tỷ lệ hài lòng trong xử lý PAKN",
     "PETITION_CLASSIFICATION_STAFF": "Tỷ lệ PAKN về hành vi cán bộ, công chức, viên chức",
-    "ORIGINAL_RESULT_AVAILABLE": "Tỷ lệ hồ sơ thủ tục hành chính có cấp kết quả giải quyết thủ tục hành chính điện tử",
+    "ORIGINAL_RESULT_AVAILABLE": "Tỷ lệ hồ sơ thủ tục hành chính có cấp kết quả giải quyết thủ tục hành "
+    "chính điện tử",
     "SO_HOA_GIAY_TO_GIAI_QUYET": "Tỷ lệ hồ sơ thủ tục hành chính thực hiện số hóa hồ sơ",
     "REUSED_DIGITIZED_DATA": "Tỷ lệ hồ sơ khai thác, sử dụng lại thông tin, dữ liệu số hóa",
-    "SYNCED_WITH_DVCQG_PERSONAL_STORAGE": "Tỷ lệ hồ sơ TTHC được số hóa có kết nối, chia sẻ dữ liệu phục vụ tái sử dụng",
+    "SYNCED_WITH_DVCQG_PERSONAL_STORAGE": "Tỷ lệ hồ sơ TTHC được số hóa có kết nối, chia sẻ dữ liệu phục vụ "
+    "tái sử dụng",
     "CITIZEN_DATA_CONNECTED_DOSSIER": "Tỷ lệ hồ sơ TTHC có sử dụng thông tin, dữ liệu dân cư",
-    "CITIZEN_DATA_CONNECTED_FORMALITY": "Tỷ lệ TTHC triển khai kết nối, chia sẻ dữ liệu dân cư phục vụ GQ TTHC",
+    "CITIZEN_DATA_CONNECTED_FORMALITY": "Tỷ lệ TTHC triển khai kết nối, chia sẻ dữ liệu dân cư phục vụ "
+    "GQ TTHC",
     "ELECTRONIC_CERTIFIED_COPY": "Tỷ lệ cung cấp dịch vụ chứng thực bản sao điện tử từ bản chính",
 }
 
@@ -74,8 +93,8 @@ Figures = dict[str, int]
 
 
 class _Shares:
-    """World.share and World.part with the unit's shares remembered (each is a hash: a request of a province of
-    ~100 units needs thousands)."""
+    """World.share and World.part with each unit's shares remembered (each is a hash, and a request
+    for a province of ~100 units needs thousands)."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -117,24 +136,36 @@ def unit_figures(world: World | _Shares, unit: Unit, period: str, at: dt.datetim
     classified = w.part(petitions, unit, "nat.classified", 0.9, 1.0)
     tthc = w.part(classified, unit, "nat.petition_tthc", 0.4, 0.9)
     return {
-        "received": received, "on_time": on_time, "completed": completed, "overdue": completed - on_time,
-        "online": online, "postal": postal, "direct": received - online - postal,
+        "received": received,
+        "on_time": on_time,
+        "completed": completed,
+        "overdue": completed - on_time,
+        "online": online,
+        "postal": postal,
+        "direct": received - online - postal,
         "online_on_time": w.part(online, unit, "nat.online_on_time", 0.7, 0.99),
-        "with_fee": with_fee, "paid_online": w.part(with_fee, unit, "nat.paid", 0.4, 0.99),
+        "with_fee": with_fee,
+        "paid_online": w.part(with_fee, unit, "nat.paid", 0.4, 0.99),
         "fee_procedures": fee_procedures,
         "fee_procedures_paid_online": w.part(fee_procedures, unit, "nat.fee_paid", 0.05, 0.6),
         "fee_procedures_with_dossiers": w.part(fee_procedures, unit, "nat.fee_dossiers", 0.05, 0.5),
-        "authority": authority, "full": full, "partial": w.part(authority - full, unit, "nat.partial", 0.3, 0.9),
-        "services": services, "services_used": w.part(services, unit, "nat.services_used", 0.1, 0.7),
+        "authority": authority,
+        "full": full,
+        "partial": w.part(authority - full, unit, "nat.partial", 0.3, 0.9),
+        "services": services,
+        "services_used": w.part(services, unit, "nat.services_used", 0.1, 0.7),
         "synced": w.part(received, unit, "nat.synced", 0.9, 1.0),
         "result_online": w.part(received, unit, "nat.result", 0.4, 0.95),
         "digitized": w.part(received, unit, "nat.digitized", 0.05, 0.7),
         "reused": w.part(received, unit, "nat.reused", 0.0, 0.1),
         "personal_storage": w.part(received, unit, "nat.storage", 0.0, 0.05),
         "citizen_data": w.part(received, unit, "nat.citizen", 0.3, 1.0),
-        "procedures": procedures, "procedures_citizen_data": w.part(procedures, unit, "nat.proc_citizen", 0.1, 0.5),
+        "procedures": procedures,
+        "procedures_citizen_data": w.part(procedures, unit, "nat.proc_citizen", 0.1, 0.5),
         "satisfied": w.part(received, unit, "nat.satisfied", 0.6, 0.98),
-        "petitions": petitions, "classified": classified, "petitions_tthc": tthc,
+        "petitions": petitions,
+        "classified": classified,
+        "petitions_tthc": tthc,
         "petitions_staff": classified - tthc,
         "petitions_on_time": w.part(petitions, unit, "nat.petitions_on_time", 0.5, 1.0),
         "petitions_satisfied": w.part(petitions, unit, "nat.petitions_satisfied", 0.4, 1.0),
@@ -142,8 +173,18 @@ def unit_figures(world: World | _Shares, unit: Unit, period: str, at: dt.datetim
 
 
 #: procedure-level figures are the province's own, not sums of its units'
-_PROVINCE_OWN = ("fee_procedures", "fee_procedures_paid_online", "fee_procedures_with_dossiers", "authority",
-                 "full", "partial", "services", "services_used", "procedures", "procedures_citizen_data")
+_PROVINCE_OWN = (
+    "fee_procedures",
+    "fee_procedures_paid_online",
+    "fee_procedures_with_dossiers",
+    "authority",
+    "full",
+    "partial",
+    "services",
+    "services_used",
+    "procedures",
+    "procedures_citizen_data",
+)
 
 
 def province_figures(world: World, children: list[Figures]) -> Figures:
@@ -167,9 +208,12 @@ def procedure_publicity(world: World, province_received: int) -> Figures:
     published = province_received // 3000
     content = 60 + int(40 * world.share(province, "nat.content", 0, 1))
     return {
-        "published": published, "published_on_time": world.part(published, province, "nat.pub", 0.6, 1.0),
-        "updated": published // 2, "updated_on_time": world.part(published // 2, province, "nat.upd", 0.5, 1.0),
-        "content": content, "content_full": world.part(content, province, "nat.content_full", 0.9, 1.0),
+        "published": published,
+        "published_on_time": world.part(published, province, "nat.pub", 0.6, 1.0),
+        "updated": published // 2,
+        "updated_on_time": world.part(published // 2, province, "nat.upd", 0.5, 1.0),
+        "content": content,
+        "content_full": world.part(content, province, "nat.content_full", 0.9, 1.0),
     }
 
 
@@ -199,8 +243,14 @@ def score_clgq(f: Figures) -> float:
     return r2(min(2, 2 * a / 80) + 4 * c / 100 + min(6, 6 * b / 50))
 
 
-def _metric(code: str, n: int | None, d: int | None, max_score: float,
-            points: Callable[[float], float] | None, when_zero: float | None) -> dict[str, Any]:
+def _metric(
+    code: str,
+    n: int | None,
+    d: int | None,
+    max_score: float,
+    points: Callable[[float], float] | None,
+    when_zero: float | None,
+) -> dict[str, Any]:
     """One metric as the portal publishes it: ratio in %, score (null when not scored)."""
     if n is None or d is None:
         ratio, score = 100, max_score  # published without counts (electronic certified copies)
@@ -209,8 +259,15 @@ def _metric(code: str, n: int | None, d: int | None, max_score: float,
     else:
         ratio = r2(100 * n / d)
         score = r2(points(100 * n / d)) if points else None
-    return {"code": code, "name": _METRIC_NAMES[code], "numerator": n, "denominator": d, "ratio": ratio,
-            "score": score, "maxScore": max_score}
+    return {
+        "code": code,
+        "name": _METRIC_NAMES[code],
+        "numerator": n,
+        "denominator": d,
+        "ratio": ratio,
+        "score": score,
+        "maxScore": max_score,
+    }
 
 
 def _prop(mx: float, full_at: float = 100) -> Callable[[float], float]:
@@ -249,7 +306,14 @@ def digitization_metrics(f: Figures) -> list[dict[str, Any]]:
         _metric("REUSED_DIGITIZED_DATA", f["reused"], r, 2, _prop(2, 80), None),
         _metric("SYNCED_WITH_DVCQG_PERSONAL_STORAGE", f["personal_storage"], r, 4, _prop(4), None),
         _metric("CITIZEN_DATA_CONNECTED_DOSSIER", f["citizen_data"], r, 2, _prop(2), None),
-        _metric("CITIZEN_DATA_CONNECTED_FORMALITY", f["procedures_citizen_data"], f["procedures"], 2, _prop(2), None),
+        _metric(
+            "CITIZEN_DATA_CONNECTED_FORMALITY",
+            f["procedures_citizen_data"],
+            f["procedures"],
+            2,
+            _prop(2),
+            None,
+        ),
         _metric("ELECTRONIC_CERTIFIED_COPY", None, None, 2, None, None),
     ]
 
@@ -284,7 +348,10 @@ def _requested(body: dict[str, Any], dates: bool) -> tuple[str, dt.datetime]:
             raise BadRequest("fromDate và toDate phải có dạng YYYY-MM-DD") from None
         start = dt.datetime(first.year, first.month, first.day, tzinfo=TZ)
         for kind in ("month", "quarter", "year"):
-            if period_start(start, kind) == start and _period_end(start, kind).date() - dt.timedelta(days=1) == last:
+            if (
+                period_start(start, kind) == start
+                and _period_end(start, kind).date() - dt.timedelta(days=1) == last
+            ):
                 return kind, start
         raise BadRequest("khoảng thời gian phải là một tháng, một quý hoặc một năm")
     kind = body.get("timeType")
@@ -337,7 +404,7 @@ class NationalSystem:
             return Reply.html(_HOME)
         if not req.path.startswith(API):
             return None
-        endpoint = req.path[len(API):].strip("/")
+        endpoint = req.path[len(API) :].strip("/")
         if endpoint not in ENDPOINTS:
             return None
         if req.method != "POST":
@@ -346,7 +413,9 @@ class NationalSystem:
         if not isinstance(body, dict):
             return Reply.json({"code": "BAD_REQUEST", "message": "body phải là JSON"}, status=400)
         if body.get("rootDepartmentId") != ROOT_DEPARTMENT_ID:
-            return Reply.json({"code": "BAD_REQUEST", "message": "rootDepartmentId không tồn tại"}, status=400)
+            return Reply.json(
+                {"code": "BAD_REQUEST", "message": "rootDepartmentId không tồn tại"}, status=400
+            )
         try:
             kind, start = _requested(body, endpoint == "handling-satisfaction")
             page = _int(body, "currentPage", 1, 100000) if "currentPage" in body else 1
@@ -371,49 +440,86 @@ class NationalSystem:
     # ------------------------------------------------------------------------------ shapes
     @staticmethod
     def _node(unit: Unit, parent: bool) -> dict[str, Any]:
-        node: dict[str, Any] = {"departmentId": unit.id, "departmentName": unit.name, "departmentCode": unit.code}
+        node: dict[str, Any] = {
+            "departmentId": unit.id,
+            "departmentName": unit.name,
+            "departmentCode": unit.code,
+        }
         if not parent:
             node["level"] = _TREE_LEVEL[unit.level]
         return node
 
-    def _tree(self, children: list[tuple[Unit, Figures]], parent: dict[str, Any],
-              child: Callable[[Figures], dict[str, Any]]) -> dict[str, Any]:
-        return {"parent": {**self._node(self.world.units[0], True), **parent},
-                "children": [{**self._node(u, False), **child(f), "scoreDelta": None} for u, f in children]}
+    def _tree(
+        self,
+        children: list[tuple[Unit, Figures]],
+        parent: dict[str, Any],
+        child: Callable[[Figures], dict[str, Any]],
+    ) -> dict[str, Any]:
+        return {
+            "parent": {**self._node(self.world.units[0], True), **parent},
+            "children": [{**self._node(u, False), **child(f), "scoreDelta": None} for u, f in children],
+        }
 
     def _dvc_progress_tree(self, p: Figures, children: list, _page: int, _size: int) -> dict[str, Any]:
         def counts(f: Figures) -> dict[str, Any]:
-            return {"totalReceived": f["received"], "totalOnTime": f["on_time"],
-                    "avgProcessingDays": 0 if not f["completed"] else 5.5,
-                    "ratio": _pct(f["on_time"], f["received"])}
+            return {
+                "totalReceived": f["received"],
+                "totalOnTime": f["on_time"],
+                "avgProcessingDays": 0 if not f["completed"] else 5.5,
+                "ratio": _pct(f["on_time"], f["received"]),
+            }
 
-        parent = {**counts(p), "totalCompleted": p["completed"], "totalScore": score_tdgq(p), "totalMaxScore": 20}
-        data = self._tree(children, parent, lambda f: {**counts(f), "totalOverdue": f["overdue"],
-                                                       "score": score_tdgq(f), "maxScore": 20})
+        parent = {
+            **counts(p),
+            "totalCompleted": p["completed"],
+            "totalScore": score_tdgq(p),
+            "totalMaxScore": 20,
+        }
+        data = self._tree(
+            children,
+            parent,
+            lambda f: {**counts(f), "totalOverdue": f["overdue"], "score": score_tdgq(f), "maxScore": 20},
+        )
         data["monthlyChart"] = [{"month": f"{m:02d}", "onTimePct": 0, "overduePct": 0} for m in range(1, 13)]
         return data
 
-    def _formality_online_payment_tree(self, p: Figures, children: list, _page: int, _size: int) -> dict[str, Any]:
+    def _formality_online_payment_tree(
+        self, p: Figures, children: list, _page: int, _size: int
+    ) -> dict[str, Any]:
         def node(f: Figures) -> dict[str, Any]:
             score = score_tttt(f)
-            return {"totalMaxScore": 10, "totalScore": score, "ratio": r2(score * 10),
-                    "totalDossierOnlinePaymentSuccess": f["paid_online"],
-                    "totalDossierFinancialObligation": f["with_fee"],
-                    "totalDossierOnlineFormalityPaymentSuccess": f["fee_procedures_paid_online"],
-                    "totalFeeDossierFormalityDistinct": f["fee_procedures"],
-                    "totalFeeDossierFormality": f["fee_procedures_with_dossiers"],
-                    "totalFeeFormality": f["fee_procedures"]}
+            return {
+                "totalMaxScore": 10,
+                "totalScore": score,
+                "ratio": r2(score * 10),
+                "totalDossierOnlinePaymentSuccess": f["paid_online"],
+                "totalDossierFinancialObligation": f["with_fee"],
+                "totalDossierOnlineFormalityPaymentSuccess": f["fee_procedures_paid_online"],
+                "totalFeeDossierFormalityDistinct": f["fee_procedures"],
+                "totalFeeDossierFormality": f["fee_procedures_with_dossiers"],
+                "totalFeeFormality": f["fee_procedures"],
+            }
 
         return self._tree(children, node(p), node)
 
     def _provide_online_tree(self, p: Figures, children: list, _page: int, _size: int) -> dict[str, Any]:
         score = score_clgq(p)
-        parent = {"totalScore": score, "totalMaxScore": 12, "ratio": r2(100 * score / 12),
-                  "authorityCount": p["authority"], "partialCount": p["partial"], "fullCount": p["full"],
-                  "onlineDossierCount": p["services_used"], "onlineServiceTotal": p["services"],
-                  "channelOnlineSum": p["online"], "channelDirectSum": p["direct"], "channelPostalSum": p["postal"],
-                  "channelTotalSum": p["online"] + p["direct"] + p["postal"],
-                  "onlineOnTimeSum": p["online_on_time"], "onlineOverdueSum": p["online"] - p["online_on_time"]}
+        parent = {
+            "totalScore": score,
+            "totalMaxScore": 12,
+            "ratio": r2(100 * score / 12),
+            "authorityCount": p["authority"],
+            "partialCount": p["partial"],
+            "fullCount": p["full"],
+            "onlineDossierCount": p["services_used"],
+            "onlineServiceTotal": p["services"],
+            "channelOnlineSum": p["online"],
+            "channelDirectSum": p["direct"],
+            "channelPostalSum": p["postal"],
+            "channelTotalSum": p["online"] + p["direct"] + p["postal"],
+            "onlineOnTimeSum": p["online_on_time"],
+            "onlineOverdueSum": p["online"] - p["online_on_time"],
+        }
 
         def child(f: Figures) -> dict[str, Any]:  # units publish their score only
             s = score_clgq(f)
@@ -423,9 +529,17 @@ class NationalSystem:
         data["monthlyChart"] = [{"label": f"{m:02d}", "onlineDossierPct": 0} for m in range(1, 13)]
         return data
 
-    def _rows(self, p: Figures, children: list, page: int, size: int, max_score: float,
-              metrics: Callable[[Figures], list[dict[str, Any]]], with_code: bool,
-              extra: Callable[[Figures], dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _rows(
+        self,
+        p: Figures,
+        children: list,
+        page: int,
+        size: int,
+        max_score: float,
+        metrics: Callable[[Figures], list[dict[str, Any]]],
+        with_code: bool,
+        extra: Callable[[Figures], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         def row(i: int, unit: Unit, f: Figures) -> dict[str, Any]:
             dtype, dlevel, agency = _TYPES[unit.level]
             ms = metrics(f)
@@ -433,31 +547,60 @@ class NationalSystem:
             out: dict[str, Any] = {"stt": i, "departmentId": unit.id, "departmentName": unit.name}
             if with_code:
                 out["departmentCode"] = unit.code
-            out.update({"departmentType": dtype, "departmentLevel": dlevel, "agencyLevel": agency,
-                        "totalScore": total, "totalMaxScore": max_score, "ratio": r2(100 * total / max_score),
-                        "scoreDelta": None, "metrics": ms})
+            out.update(
+                {
+                    "departmentType": dtype,
+                    "departmentLevel": dlevel,
+                    "agencyLevel": agency,
+                    "totalScore": total,
+                    "totalMaxScore": max_score,
+                    "ratio": r2(100 * total / max_score),
+                    "scoreDelta": None,
+                    "metrics": ms,
+                }
+            )
             if extra:
                 out.update(extra(f))
             return out
 
         first = (page - 1) * size
-        chunk = children[first:first + size]
-        return {"overview": row(1, self.world.units[0], p),
-                "evaluation": [row(first + i + 1, u, f) for i, (u, f) in enumerate(chunk)],
-                "pagination": {"total": len(children), "currentPage": page, "pageSize": size,
-                               "totalPages": max(1, -(-len(children) // size))}}
+        chunk = children[first : first + size]
+        return {
+            "overview": row(1, self.world.units[0], p),
+            "evaluation": [row(first + i + 1, u, f) for i, (u, f) in enumerate(chunk)],
+            "pagination": {
+                "total": len(children),
+                "currentPage": page,
+                "pageSize": size,
+                "totalPages": max(1, -(-len(children) // size)),
+            },
+        }
 
     def _transparency(self, p: Figures, children: list, page: int, size: int) -> dict[str, Any]:
         pub = procedure_publicity(self.world, p["received"])
-        data = self._rows(p, children, page, size, 18, lambda f: transparency_metrics(f, pub), with_code=False)
+        data = self._rows(
+            p, children, page, size, 18, lambda f: transparency_metrics(f, pub), with_code=False
+        )
         data["monthlyChart"] = []
         data["source"] = "egov-exporter simulator"
         return data
 
     def _handling_satisfaction(self, p: Figures, children: list, page: int, size: int) -> dict[str, Any]:
-        data = self._rows(p, children, page, size, 18, satisfaction_metrics, with_code=False,
-                          extra=lambda f: {"totalPetitions": f["petitions"], "classifiedPetitions": f["classified"],
-                                           "totalDossiers": f["received"], "averageScore": None})
+        data = self._rows(
+            p,
+            children,
+            page,
+            size,
+            18,
+            satisfaction_metrics,
+            with_code=False,
+            extra=lambda f: {
+                "totalPetitions": f["petitions"],
+                "classifiedPetitions": f["classified"],
+                "totalDossiers": f["received"],
+                "averageScore": None,
+            },
+        )
         data["source"] = "egov-exporter simulator"
         return data
 

@@ -49,7 +49,8 @@ def wait_for(predicate, timeout: float, what: str, step: float = 0.25):
         if last:
             return last
         time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    not_up = {k: v for k, v in LAST_STATES.items() if v[1] != "up"}
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; not up: {not_up}")
 
 
 def scrape(base: str) -> dict[str, list]:
@@ -116,8 +117,13 @@ def stack(tmp_path_factory):
                 p.kill()
 
 
+LAST_STATES: dict = {}
+
+
 def all_up(base: str) -> dict:
     st = states(base)
+    LAST_STATES.clear()
+    LAST_STATES.update(st)
     return st if st and all(v[1] == "up" for v in st.values()) else {}
 
 

@@ -184,7 +184,8 @@ def _scrape_counts(port: int) -> dict[str, float]:
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()
-    out = {"polls": 0.0, "failures": 0.0, "series": 0, "bytes": len(text), "up": 0.0, "targets": 0}
+    out: dict[str, Any] = {"polls": 0.0, "failures": 0.0, "series": 0, "bytes": len(text), "up": 0.0,
+                           "targets": 0, "by_reason": {}}
     for fam in text_string_to_metric_families(text):
         out["series"] += len(fam.samples)
         for s in fam.samples:
@@ -192,6 +193,7 @@ def _scrape_counts(port: int) -> dict[str, float]:
                 out["polls"] += s.value
             elif s.name == "egov_target_failures_total" and s.labels["target"].startswith("load-"):
                 out["failures"] += s.value
+                out["by_reason"][s.labels["reason"]] = out["by_reason"].get(s.labels["reason"], 0) + s.value
             elif s.name == "egov_target_up" and s.labels["target"].startswith("load-"):
                 out["up"] += s.value
                 out["targets"] += 1
@@ -286,6 +288,10 @@ def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup:
             "polls": int(polls), "polls_per_second": round(polls / elapsed, 1),
             "rounds": round(polls / targets, 1),
             "poll_failures": int(end_counts["failures"] - start_counts["failures"]),
+            "poll_failures_by_reason": {r: int(n - start_counts["by_reason"].get(r, 0))
+                                        for r, n in end_counts["by_reason"].items()
+                                        if n - start_counts["by_reason"].get(r, 0)},
+            "load_average_at_end": round(os.getloadavg()[0], 1),
             "targets_up_at_end": int(end_counts["up"]),
             "rss_start_mib": round(rss_start / 1024, 1), "rss_end_mib": round(rss_end / 1024, 1),
             "rss_growth_mib": round((rss_end - rss_start) / 1024, 1), "peak_rss_mib": round(hwm / 1024, 1),

@@ -23,15 +23,16 @@ def _rows(specs: list[MetricSpec], always: tuple[str, ...]) -> list[str]:
 
 
 def extra_sections() -> list[tuple[str, list[MetricSpec]]]:
-    """Metrics of parts other than collector kinds (maintenance windows; the indicator engine, when present)."""
+    """Metrics of parts other than collector kinds: maintenance windows, the indicator engine, the history."""
     from exporter.maintenance import METRICS as maintenance_metrics
 
     out = [("Maintenance windows (from `maintenance:`)", list(maintenance_metrics))]
-    try:
-        from exporter.scoring import METRICS as scoring_metrics  # type: ignore[attr-defined]
-    except ImportError:
-        return out
-    return [*out, ("Indicator engine (Decision 766 computed, PAR Index component 7)", list(scoring_metrics))]
+    from exporter.history import METRICS as history_metrics
+    from exporter.scoring import METRICS as scoring_metrics
+
+    out.append(("Indicator engine (Decision 766 computed, PAR Index component 7)", list(scoring_metrics)))
+    out.append(("Embedded history", list(history_metrics)))
+    return out
 
 
 def render() -> str:

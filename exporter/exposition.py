@@ -81,7 +81,7 @@ class _NotFast(Exception):
 _PLAIN_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _AGE = "egov_target_result_age_seconds"
 #: a render lets other threads run after this many re-formatted targets (and after each family)
-_YIELD_EVERY = 32
+_YIELD_EVERY = 8
 
 
 #: names and label names checked against _PLAIN_NAME already

@@ -459,10 +459,11 @@ class MetricsCache:
 
     A scrape gets cached bytes when they are current.  Otherwise, when the last rendered text was at most
     ``inline_bytes`` long (a small store, rendered in a few milliseconds) the scrape renders; when it was
-    longer, the scrape gets the last rendered bytes at once and a background thread renders.  While scrapes
-    come (one in the last ``keep_warm`` seconds) the background thread keeps the variants they asked for
-    (text or OpenMetrics, gzipped or not) at most ``max_age`` old: the scrape of a large store never waits
-    for a render, and what it gets is at most about ``max_age`` plus one render older than the store."""
+    longer, the scrape gets the last rendered bytes at once, never waiting for a render, and a background
+    thread renders the variants asked for (text or OpenMetrics, gzipped or not) shortly before the next
+    scrape is expected: at 80 % of the usual time between scrapes, at most once every ``max_age`` seconds,
+    while scrapes come (one in the last ``keep_warm`` seconds).  So a large store is rendered about once per
+    scrape, and what a scrape gets is about a fifth of the scrape interval old (at least ``max_age``)."""
 
     #: texts up to this size are rendered by the scrape that needs them (~2,500 series)
     inline_bytes = 256 * 1024
@@ -480,6 +481,7 @@ class MetricsCache:
         self._cache: dict[tuple[bool, bool], tuple[int, float, bytes]] = {}
         self._size: dict[tuple[bool, bool], int] = {}  # size of the last text of each variant, unzipped
         self._asked: dict[tuple[bool, bool], float] = {}  # when each variant was last asked for
+        self._gap: dict[tuple[bool, bool], float] = {}  # usual time between two scrapes of each variant
         self._kick = threading.Event()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
@@ -493,6 +495,10 @@ class MetricsCache:
     def get(self, openmetrics: bool = False, gz: bool = False) -> bytes:
         key = (openmetrics, gz)
         now = time.monotonic()
+        last = self._asked.get(key)
+        if last is not None:
+            gap = min(self.keep_warm, max(self.max_age, now - last))
+            self._gap[key] = 0.7 * self._gap[key] + 0.3 * gap if key in self._gap else gap
         self._asked[key] = now
         entry = self._fresh(key, now)
         if entry is not None:
@@ -528,22 +534,37 @@ class MetricsCache:
                     self._thread = threading.Thread(target=self._run, name="egov-render", daemon=True)
                     self._thread.start()
 
+    def _due(self, key: tuple[bool, bool]) -> float:
+        """When the background thread renders ``key`` next: shortly before its next scrape is expected (the
+        one after, if that one has its render already), and not sooner than ``max_age`` after the last."""
+        entry = self._cache.get(key)
+        rendered = entry[1] if entry is not None else 0.0
+        gap = self._gap.get(key, self.max_age)
+        due = self._asked[key] + 0.8 * gap
+        while due <= rendered:
+            due += gap
+        return max(rendered + self.max_age, min(due, rendered + gap))  # scrapes more often than max_age too
+
     def _run(self) -> None:
         while True:
-            self._kick.wait(self.max_age)
-            self._kick.clear()
             now = time.monotonic()
             wanted = [key for key, at in list(self._asked.items()) if now - at < self.keep_warm]
             if not wanted:
                 self._thread = None
                 return  # nobody scrapes: stop; the next slow scrape starts the thread again
+            wake = now + self.keep_warm
             for key in wanted:
-                if self._fresh(key, time.monotonic()) is None:
+                due = self._due(key)
+                if due <= now:
                     try:
                         with self._lock:
                             self._render(key)
                     except Exception:  # keep serving the last bytes; the error shows in the log
                         log.exception("rendering /metrics failed")
+                    due = self._due(key)
+                wake = min(wake, due)
+            self._kick.wait(max(0.01, wake - time.monotonic()))
+            self._kick.clear()
 
 
 def build_registry(store: ResultStore, specs: Callable[[], dict[str, MetricSpec]],

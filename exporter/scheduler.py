@@ -12,8 +12,9 @@
 * 429/503 with ``Retry-After`` delay the next poll; consecutive ``blocked`` failures back off
   exponentially up to ``max_backoff``.
 
-Workers take due polls themselves: a timer thread moves due targets into the ready queues and wakes idle
-workers; a worker that finishes a poll takes the next ready one without handing over to another thread.
+Workers take due polls themselves: a timer thread moves due targets into the ready queues and hands each
+poll that can start to an idle worker (or a new one); a worker that finishes a poll takes the next ready
+one without handing over to another thread.
 Due targets are ordered by due time, per lane; a target whose host is full waits in that host's queue and
 goes back to the ready queue when a poll of that host ends (no scanning of everything that waits).
 """
@@ -50,6 +51,27 @@ TICK = 0.01
 
 _Item = tuple[float, int, str, int]  # (due, seq, target name, generation)
 _Ready = tuple[float, int, str, int, str]  # (due, seq, target name, generation, host)
+
+
+class _Worker:
+    """A polling thread's mailbox: an idle worker blocks on its own lock until a poll is handed to it
+    (no condition variable, and the worker does not take the scheduler's lock to start that poll)."""
+
+    __slots__ = ("entry", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.entry: _Entry | None = None
+
+    def hand(self, entry: _Entry | None) -> None:
+        self.entry = entry
+        self.lock.release()
+
+    def wait(self) -> _Entry | None:
+        self.lock.acquire()
+        entry, self.entry = self.entry, None
+        return entry
 
 
 class _Entry:
@@ -111,7 +133,6 @@ class Scheduler:
         self._seq = itertools.count()
         self._generation = itertools.count(1)
         self._cond = threading.Condition()  # the timer thread waits on it
-        self._work = threading.Condition(self._cond._lock)  # idle workers wait on it (same lock)
         #: due polls not started yet, by lane (False: fast, True: slow), ordered by due time; a host has at
         #: most as many there as it has free slots, so every poll in them can start when a lane slot is free
         self._ready: dict[bool, list[_Ready]] = {False: [], True: []}
@@ -125,9 +146,7 @@ class Scheduler:
         self._timer_wake = 0.0  # when the timer thread looks next
         self._usual = 0.0  # moving average of the duration of fast-lane polls (seconds; 0: none yet)
         self._workers = 0
-        self._idle = 0  # workers waiting for work and not woken yet
-        self._starting = 0  # workers started that have not looked for work yet
-        self._woken = 0  # workers woken that have not looked for work yet
+        self._idle: list[_Worker] = []  # workers waiting for a poll, the last to finish on top
         self._stop = False
         self._thread: threading.Thread | None = None
         self.config: Config | None = None
@@ -179,7 +198,8 @@ class Scheduler:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-            self._work.notify_all()
+            while self._idle:
+                self._idle.pop().hand(None)
         if self._thread:
             self._thread.join(timeout)
         for entry in self._entries.values():
@@ -230,21 +250,18 @@ class Scheduler:
         return self.config.scheduler.max_concurrency
 
     def _wake_workers(self) -> None:
-        """Wake (or start) as many workers as there are ready polls with a free slot."""
-        cap = self._cap()
-        want = sum(min(len(self._ready[lane]), cap - self._running[lane]) for lane in (False, True))
-        need = want - self._starting - self._woken  # those will take work anyway
-        if need <= 0:
-            return
-        wake = min(need, self._idle)
-        if wake:
-            self._idle -= wake
-            self._woken += wake
-            self._work.notify(wake)
-        for _ in range(min(need - wake, 2 * cap - self._workers)):
-            self._workers += 1
-            self._starting += 1
-            threading.Thread(target=self._worker, name="egov-poll", daemon=True).start()
+        """Start every ready poll that has a free slot: handed to an idle worker, or to a new one."""
+        limit = 2 * self._cap()  # both lanes full
+        while not self._stop and (self._idle or self._workers < limit):
+            entry = self._take()
+            if entry is None:
+                return
+            if self._idle:
+                self._idle.pop().hand(entry)
+            else:
+                self._workers += 1
+                threading.Thread(target=self._worker, args=(_Worker(), entry), name="egov-poll",
+                                 daemon=True).start()
 
     def _enqueue(self, item: _Ready, entry: _Entry) -> None:
         """Into the ready queue of the entry's lane if its host has a slot for it, else into the host's queue."""
@@ -292,27 +309,23 @@ class Scheduler:
                     self._cond.notify()
             return entry
 
-    def _worker(self) -> None:
-        with self._cond:
-            self._starting -= 1
-            entry = None
-            while not self._stop:
-                if entry is None:
-                    entry = self._take()
-                if entry is None:
-                    self._idle += 1  # whoever notifies counts the worker out of idle, into woken
-                    self._work.wait()
-                    if not self._stop:
-                        self._woken -= 1
-                    continue
-                self._cond.release()
-                try:
-                    result = run_collector(entry.collector, entry.target, entry.client, self.clock)
-                finally:
-                    self._cond.acquire()
+    def _worker(self, me: _Worker, entry: _Entry | None) -> None:
+        """Poll what is handed over; after a poll, take the next ready one, or wait to be handed one."""
+        while entry is not None:
+            result = run_collector(entry.collector, entry.target, entry.client, self.clock)
+            with self._cond:
                 self._finish(entry, result)
                 entry = None if self._stop else self._take()  # the next poll, on this same thread
-                self._wake_workers()  # and other workers only if more polls can start now
+                if entry is not None:
+                    self._wake_workers()  # and other workers only if more polls can start now
+                elif not self._stop:
+                    self._idle.append(me)
+                else:
+                    self._workers -= 1
+                    return
+            if entry is None:
+                entry = me.wait()  # None: the scheduler stopped
+        with self._cond:
             self._workers -= 1
 
     def _next_delay(self, entry: _Entry, result: TargetResult) -> float:

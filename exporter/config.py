@@ -144,6 +144,20 @@ def _url_secrets(url: str) -> list[str]:
     return found
 
 
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|key|secret|pass|pwd|sig|auth|credential|session", re.I)
+
+
+def header_secrets(headers: dict[str, str]) -> dict[str, list[str]]:
+    """Headers of a target's plain ``headers:`` whose names say they carry credentials (``Authorization``,
+    ``Cookie``, ``X-API-Key``, ...), with the values to hide: the whole value, and of a value like
+    ``Bearer abc`` also the part after the scheme (an upstream may echo either)."""
+    out: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        if _SECRET_HEADER.search(name) and value:
+            out[name] = [value] + ([value.partition(" ")[2]] if " " in value.strip() else [])
+    return out
+
+
 # ------------------------------------------------------------------------------------------- models
 
 
@@ -377,6 +391,8 @@ class Config(Strict):
         walk(self)
         for target in self.targets:  # credentials written into a URL (user:pass@, ?token=...) are secrets too
             found.extend(_url_secrets(target.url))
+            for values in header_secrets(target.headers).values():  # and in headers named like credentials
+                found.extend(values)
         return sorted({s for s in found if s}, key=len, reverse=True)
 
 

@@ -34,7 +34,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from exporter import __version__
-from exporter.config import TargetBase
+from exporter.config import TargetBase, header_secrets
 from exporter.plugin import CollectError
 
 USER_AGENT = f"egov-exporter/{__version__} (+https://github.com/egov-exporter/egov-exporter)"
@@ -407,6 +407,8 @@ class HttpClient:
         #: the credentials the last request carried (an auth header's value; of ``Authorization``, the part
         #: after "Basic " / "Bearer "): an upstream that echoes them must not have them shown (``redact``)
         self.sent_credentials: tuple[str, ...] = ()
+        #: credentials in the plain ``headers:`` (Authorization, Cookie, X-API-Key, ... by name)
+        self._secret_headers = header_secrets(target.headers)
         #: prepared requests by (method, url, headers, body): a poll repeats the same request, so it is
         #: prepared once (requests' preparation and settings merge cost more than the exchange itself)
         self._prepared: dict[tuple, requests.PreparedRequest] = {}
@@ -497,14 +499,15 @@ class HttpClient:
         target = self.target
         hdrs = dict(target.headers)
         auth_headers = self._auth_headers(force_token) if authenticate else {}
+        secret_headers = self._secret_headers
         if authenticate:
             hdrs.update(auth_headers)
             self.sent_credentials = tuple(
                 v.partition(" ")[2] if k.lower() == "authorization" and " " in v else v
-                for k, v in auth_headers.items())
+                for k, v in auth_headers.items()) + tuple(v for vs in secret_headers.values() for v in vs)
         # a redirect to another host drops these (see _Session); an unauthenticated request with a body is
         # the token request, whose form is the credentials
-        _CREDENTIALS.headers = tuple(auth_headers)
+        _CREDENTIALS.headers = tuple(auth_headers) + tuple(secret_headers)
         _CREDENTIALS.body = not authenticate and data is not None
         if headers:
             hdrs.update(headers)

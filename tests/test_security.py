@@ -41,6 +41,8 @@ S_CLIENT = "client=secret&" + secrets.token_hex(6)
 S_HEADER = "apikey-" + secrets.token_hex(8)
 S_FILE = "file-pw-" + secrets.token_hex(6)
 S_WRONG = "wrong-client-" + secrets.token_hex(6)
+S_PLAIN = "plain-hdr-" + secrets.token_hex(6)  # in plain ``headers:`` named like credentials
+S_COOKIE = "sid-" + secrets.token_hex(8)
 WEB_USER, WEB_PASSWORD = "prometheus", "scrape-" + secrets.token_hex(6)
 
 
@@ -127,7 +129,8 @@ def secret_forms() -> dict[str, str]:
     """Every form in which a configured secret could leak: raw, base64 of user:password, URL-encoded."""
     forms = {}
     for name, value in (("basic", S_BASIC), ("bearer", S_BEARER), ("client_secret", S_CLIENT),
-                        ("header", S_HEADER), ("password_file", S_FILE), ("wrong_client_secret", S_WRONG)):
+                        ("header", S_HEADER), ("password_file", S_FILE), ("wrong_client_secret", S_WRONG),
+                        ("plain Authorization header", S_PLAIN), ("plain Cookie header", S_COOKIE)):
         forms[name] = value
         forms[name + " (url-encoded)"] = urllib.parse.quote_plus(value)
         forms[name + " (url-encoded, %20)"] = urllib.parse.quote(value, safe="")
@@ -165,6 +168,9 @@ def secured(tmp_path_factory):
              "metrics": [{"name": "egov_sec_value", "path": "$.value"}]},
             {"name": "header", "kind": "http", "system": "documents", "url": up.base + "/echo.json",
              "auth": {"type": "header", "name": "X-Api-Key", "value": S_HEADER}},
+            # credentials in plain headers: (not under auth:) are recognised by the header's name
+            {"name": "plain-headers", "kind": "http", "system": "documents", "url": up.base + "/echo.json",
+             "headers": {"Authorization": "Token " + S_PLAIN, "Cookie": S_COOKIE, "Accept-Language": "vi"}},
             {"name": "password-file-500", "kind": "http", "system": "national", "url": up.base + "/fail",
              "auth": {"type": "basic", "username": "bob", "password_file": "password.txt"}},
             {"name": "oauth2-refused", "kind": "json", "system": "lgsp", "url": up.base + "/echo.json",
@@ -188,7 +194,7 @@ def secured(tmp_path_factory):
         def polled():
             view = parse_metrics(exporter.scrape())
             states = {s.labels["target"]: s.labels["state"] for s in view["egov_target_state"] if s.value == 1}
-            return states if "unknown" not in states.values() and len(states) == 6 else None
+            return states if "unknown" not in states.values() and len(states) == 7 else None
 
         states = wait_for(polled, 30, "every target polled")
         yield {"tmp": tmp, "up": up, "exporter": exporter, "certs": certs, "states": states}
@@ -201,7 +207,7 @@ def test_targets_poll_with_their_credentials(secured):
     """The secrets are really used (so the grep below means something): the targets with good
     credentials are up, the refused OAuth2 client and the 500 are down with their reasons."""
     assert secured["states"] == {"basic-env": "up", "bearer-file": "up", "oauth2": "up", "header": "up",
-                                 "password-file-500": "down", "oauth2-refused": "down"}
+                                 "plain-headers": "up", "password-file-500": "down", "oauth2-refused": "down"}
     m = parse_metrics(secured["exporter"].scrape())
     fails = {(s.labels["target"], s.labels["reason"]) for s in m["egov_target_failures_total"] if s.value}
     assert ("password-file-500", "http_status") in fails and ("oauth2-refused", "auth") in fails
@@ -296,7 +302,7 @@ def test_secrets_never_appear_in_any_output(secured):
     found = {where: leaks(text, forms) for where, text in outputs.items()}
     assert not any(found.values()), {w: f for w, f in found.items() if f}
     # the upstream did echo the credentials: the probe shows the echo, redacted
-    for name in ("basic-env", "bearer-file", "oauth2", "header"):
+    for name in ("basic-env", "bearer-file", "oauth2", "header", "plain-headers"):
         assert "<redacted>" in outputs[f"/probe?target={name}"], f"/probe of {name} shows no redacted echo"
 
 
@@ -418,7 +424,8 @@ def test_the_log_holds_no_secret_at_debug_level(secured):
     {"type": "header", "name": "X-Api-Key", "value": S_HEADER},
     {"type": "bearer", "token": S_BEARER},
     {"type": "basic", "username": "alice", "password": S_BASIC},
-], ids=["header", "bearer", "basic"])
+    None,  # credentials in plain headers:
+], ids=["header", "bearer", "basic", "plain-headers"])
 def test_credentials_do_not_follow_a_redirect_to_another_host(auth):
     """A target that redirects to another host (a misconfigured proxy, a compromised portal): the other
     host never receives the target's credentials, whatever header carries them."""
@@ -429,10 +436,13 @@ def test_credentials_do_not_follow_a_redirect_to_another_host(auth):
     elsewhere = Upstream()
     upstream = Upstream(redirect_to=elsewhere.base + "/echo.json")
     try:
-        secret_key = {"header": "value", "bearer": "token", "basic": "password"}[auth["type"]]
-        cfg = HttpConfig.model_validate({"name": "t", "kind": "http", "system": "portal", "retries": 0,
-                                         "url": upstream.base + "/moved",
-                                         "auth": {**auth, secret_key: Secret(auth[secret_key])}})
+        target = {"name": "t", "kind": "http", "system": "portal", "retries": 0, "url": upstream.base + "/moved"}
+        if auth is None:
+            target["headers"] = {"Authorization": "Token " + S_PLAIN, "Cookie": S_COOKIE}
+        else:
+            secret_key = {"header": "value", "bearer": "token", "basic": "password"}[auth["type"]]
+            target["auth"] = {**auth, secret_key: Secret(auth[secret_key])}
+        cfg = HttpConfig.model_validate(target)
         resp = HttpClient(cfg).request()
         assert resp.status == 200 and resp.redirects == 1
         assert upstream.headers and elsewhere.headers, "the redirect was not followed"

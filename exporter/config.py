@@ -15,7 +15,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
@@ -163,6 +163,17 @@ def header_secrets(headers: dict[str, str]) -> dict[str, list[str]]:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, v: Any, info: Any) -> Any:
+        """``retries: true`` is a mistake, not 1 (YAML's booleans are ints to Python)."""
+        if isinstance(v, bool) and info.field_name in cls.model_fields:
+            ann = cls.model_fields[info.field_name].annotation
+            types = set(get_args(ann)) or {ann}
+            if types & {int, float} and bool not in types:
+                raise ValueError(f"must be {'an integer' if int in types else 'a number'}, got {str(v).lower()}")
+        return v
 
 
 class Auth(Strict):

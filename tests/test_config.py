@@ -62,6 +62,8 @@ INVALID = {
     "invalid-maintenance-order.yml": ["maintenance[0]: end must be after start"],
     "invalid-maintenance-target.yml": ['maintenance[0].targets[0]: no target named "portl"'],
     "invalid-type-int.yml": ['targets[0].retries: must be an integer, got "many"'],
+    "invalid-type-bool.yml": ["targets[0].jitter: must be a number, got false",
+                              "targets[0].retries: must be an integer, got true"],
     "invalid-type-mapping.yml": ['targets[0].labels: must be a mapping, got ["unit", "H44"]'],
     "invalid-defaults-value.yml": ['defaults.interval: must be a duration like 30s or 5m, got "fast"'],
     "invalid-defaults-key.yml": ['defaults.timout: unknown key (did you mean "timeout"?)',

@@ -74,6 +74,7 @@ class App:
         with self._reload_lock:
             try:
                 config = self._select_shard(load_config(self.config_path, kinds=self.kinds))
+                self.scheduler.apply(config)
             except ConfigError as exc:
                 self.self_metrics.reload_ok.set(0)
                 # every line names the file, as check-config's do (the reload answer and the log show them)
@@ -83,7 +84,6 @@ class App:
                     for line in messages:
                         log.error("config reload rejected, keeping the running one: %s", line)
                 raise ConfigError(messages) from None
-            self.scheduler.apply(config)
             self.config = config
             self.redact = Redactor(config.secrets())
             specs = all_specs(self.kinds)

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import Histogram
 
-from exporter.config import Config, TargetBase
+from exporter.config import Config, ConfigError, TargetBase
 from exporter.fetch import HttpClient, SessionPool, public_url
 from exporter.plugin import CollectContext, CollectError, Collector
 from exporter.results import ResultStore, TargetResult
@@ -158,6 +158,27 @@ class Scheduler:
     # configuration -------------------------------------------------------------------------
     def apply(self, config: Config) -> None:
         """Start polling ``config``'s targets; on reload keep the schedule of unchanged targets."""
+        # every new or changed target's collector is built first: one that cannot start (a profile file
+        # gone since validation, a plugin's own check) rejects the whole config, and the running one stays
+        built: dict[str, tuple[HttpClient, Collector]] = {}
+        old = self._entries
+        try:
+            for target in config.targets:
+                prev = old.get(target.name)
+                if prev is not None and prev.target == target:
+                    continue
+                client = HttpClient(target, self.sessions, self.clock)
+                ctx = CollectContext(http=client, clock=self.clock,
+                                     log=logging.getLogger(f"egov.collector.{target.kind}"))
+                try:
+                    built[target.name] = (client, self.kinds[target.kind](target, ctx))
+                except Exception as exc:  # noqa: BLE001 - a plugin's failure is the config's problem
+                    raise ConfigError([f'targets "{target.name}": the {target.kind} collector cannot start: '
+                                       f"{exc or type(exc).__name__}"]) from None
+        except ConfigError:
+            for _client, collector in built.values():
+                collector.close()
+            raise
         self.sessions.pool_size = config.scheduler.per_host_concurrency
         now = time.monotonic()
         with self._cond:
@@ -165,13 +186,10 @@ class Scheduler:
             new: dict[str, _Entry] = {}
             for target in config.targets:
                 prev = old.get(target.name)
-                if prev is not None and prev.target == target:
+                if target.name not in built:
                     new[target.name] = prev
                     continue
-                client = HttpClient(target, self.sessions, self.clock)
-                ctx = CollectContext(http=client, clock=self.clock,
-                                     log=logging.getLogger(f"egov.collector.{target.kind}"))
-                collector = self.kinds[target.kind](target, ctx)
+                client, collector = built[target.name]
                 entry = _Entry(target, collector, client, next(self._generation))
                 new[target.name] = entry
                 self.store.register(TargetResult(target=target.name, system=target.system, kind=target.kind,

@@ -73,6 +73,8 @@ def fake_kind(rec: Recorder) -> type[Collector]:
 
         def __init__(self, target, ctx) -> None:
             super().__init__(target, ctx)
+            if target.name.startswith("unstartable"):
+                raise ValueError("cannot read profile gone.yaml")
             rec.created[target.name] += 1
 
         def collect(self) -> Collected:
@@ -271,6 +273,26 @@ def test_reload_keeps_unchanged_and_forgets_removed(harness):
     assert wait_until(lambda: h.store.polls.get("change") == 2, 5.0, 0.01)  # changed target polled anew
     assert [t.name for t in h.sched.targets()] == ["keep", "change", "new"]
     assert h.rec.calls["keep"] == 1
+
+
+def test_reload_with_a_collector_that_cannot_start_keeps_the_running_config(harness):
+    from exporter.config import ConfigError
+
+    h = harness()
+    first = h.config([{"name": "keep"}, {"name": "change"}])
+    h.sched.apply(first)
+    h.sched.start()
+    assert h.polled(["keep", "change"])
+    with pytest.raises(ConfigError) as err:
+        h.sched.apply(h.config([{"name": "keep"}, {"name": "change", "interval": "2h"}, {"name": "unstartable"}]))
+    assert err.value.messages == ['targets "unstartable": the fake collector cannot start: cannot read profile '
+                                  "gone.yaml"]
+    # nothing half-applied: the same targets, schedule and config; the collector built for the change closed
+    assert h.sched.config is first
+    assert [(t.name, t.interval) for t in h.sched.targets()] == [("keep", 3600.0), ("change", 3600.0)]
+    assert h.rec.created["change"] == 2 and h.rec.closed == ["change"]
+    assert h.store.get("unstartable") is None
+    assert h.sched.poll_now("keep").state == "up"  # the running config still polls
 
 
 def test_poll_now_runs_configured_target_only(harness):

@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import procs
-from sim import Simulator
+from sim import BAD_ANSWERS, HUGE_BYTES, Simulator
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
@@ -360,6 +360,53 @@ def blackbox_hanging(n: int, workdir: Path, concurrency: int, fraction: float = 
             "success": sum(1 for o in out if b"\nprobe_success 1\n" in o[2])}
 
 
+# ------------------------------------------------------------------------- (e) content checked
+
+
+def content_check(workdir: Path, root: Path = procs.ROOT) -> dict[str, Any]:
+    """Answers that are 200 but not the data (sim.BAD_ANSWERS), two endpoints each, and two good ones: what
+    each exporter reports for them.  blackbox's http_2xx checks the status only; ours parses the answer."""
+    bad = {2 + 2 * k + j: kind for k, kind in enumerate(BAD_ANSWERS) for j in range(2)}
+    n = 2 + len(bad)
+    kinds = {i: bad.get(i, "good") for i in range(n)}
+    with Simulator(n, per_host=n, bad=bad) as sim:
+        bb = procs.start_blackbox(workdir, TIMEOUT)
+        try:
+            out = procs.drive(bb.address, procs.probe_paths([sim.url(i) for i in range(n)]), n,
+                              headers={"X-Prometheus-Scrape-Timeout-Seconds": "10"})
+            bb_rss = bb.peak_rss()
+        finally:
+            bb.stop()
+        by_path = {o[0]: o[2] for o in out}
+        bb_ok = {i: b"\nprobe_success 1\n" in by_path.get(p, b"")
+                 for i, p in enumerate(procs.probe_paths([sim.url(i) for i in range(n)]))}
+        config = workdir / "ours-content.yml"
+        write_config(config, sim, concurrency=n, interval=TIMEOUT)
+        proc = procs.start_ours(config, workdir, root=root)
+        targets = [f"ep-{i:05d}" for i in range(n)]
+        try:
+            text = procs.wait_until(lambda: (lambda t: t if round_of(t, targets)["complete"] else None)(
+                scrape(proc.address)), 60, step=0.2)
+            ours_rss = proc.peak_rss()
+        finally:
+            proc.stop()
+    m = parse_metrics(text, {"egov_target_up"})["egov_target_up"]
+    reasons: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("egov_target_failures_total{") and not line.endswith(" 0") \
+                and not line.endswith(" 0.0"):
+            t, r = _TARGET.search(line).group(1), re.search(r'reason="([^"]*)"', line).group(1)
+            reasons[t] = r
+    rows = {}
+    for kind in ["good", *BAD_ANSWERS]:
+        idx = [i for i, k in kinds.items() if k == kind]
+        rows[kind] = {"endpoints": len(idx),
+                      "blackbox_success": sum(bb_ok[i] for i in idx),
+                      "ours_up": sum(m.get(targets[i]) == 1.0 for i in idx),
+                      "ours_reasons": sorted({reasons.get(targets[i], "") for i in idx} - {""})}
+    return {"rows": rows, "blackbox_peak_rss_mib": bb_rss, "ours_peak_rss_mib": ours_rss}
+
+
 # ----------------------------------------------------------------------------------------- report
 
 
@@ -427,6 +474,19 @@ def report(res: dict[str, Any]) -> str:
                   "| | N ratio | CPU per round | first round wall | peak RSS |", "|---|---|---|---|---|"]
         for k, v in g.items():
             lines.append(f"| {k} | {fmt(v['n'], 0)}× | {fmt(v['cpu'])}× | {fmt(v['wall'])}× | {fmt(v['rss'])}× |")
+    c = res.get("content")
+    if c:
+        lines += ["", "### (e) Content checked: answers with status 200 that are not the data", "",
+                  "| answer | endpoints | blackbox `probe_success` 1 | ours `egov_target_up` 1 | ours: reason |",
+                  "|---|---|---|---|---|"]
+        what = {"good": "the JSON statistics", "malformed": "half a JSON document",
+                "huge": f"{HUGE_BYTES / 1e6:.0f} MB of valid JSON (a dump)", "wrong_content_type":
+                "an HTML maintenance page", "missing_field": "JSON without the field read"}
+        for kind, r in c["rows"].items():
+            lines.append(f"| {what.get(kind, kind)} | {r['endpoints']} | {r['blackbox_success']} | {r['ours_up']} | "
+                         f"{', '.join(r['ours_reasons']) or '–'} |")
+        lines += ["", f"Peak RSS in this scenario: blackbox {fmt(c['blackbox_peak_rss_mib'], 0)} MiB, ours "
+                      f"{fmt(c['ours_peak_rss_mib'], 0)} MiB (ours refuses a body above `max_body_size`, 10 MiB)."]
     lines += ["", "### Goals", "", "| goal | figure | verdict |", "|---|---|---|"]
     for goal in res["goals"]:
         lines.append(f"| {goal['goal']} | {goal['figure']} | {verdict(goal['ok'])} |")
@@ -455,6 +515,8 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
             keys = [k for k, v in raw["hang"][0][who].items() if isinstance(v, (int, float))]
             hang[who] = {k: median([r[who][k] for r in raw["hang"]]) for k in keys}
         res["hang"] = hang
+    if raw.get("content"):
+        res["content"] = raw["content"]
     sizes = sorted(int(n) for n in res["poll"])
     growth = {}
     for lo, hi in zip(sizes, sizes[1:]):
@@ -512,6 +574,16 @@ def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"goal": "linear growth: 5,000 endpoints ≤ 5.5 × the CPU of 1,000",
                     "figure": f"{fmt(g[0]['cpu'])}× (round wall {fmt(g[0]['wall'])}×, RSS {fmt(g[0]['rss'])}×)",
                     "ok": g[0]["cpu"] is not None and g[0]["cpu"] <= 5.5})
+    c = res.get("content")
+    if c:
+        bad = [r for k, r in c["rows"].items() if k != "good"]
+        total = sum(r["endpoints"] for r in bad)
+        ours_up, bb_ok = sum(r["ours_up"] for r in bad), sum(r["blackbox_success"] for r in bad)
+        good = c["rows"]["good"]
+        out.append({"goal": "a 200 that is not the data (malformed, 50 MB, HTML, missing field) is a failure",
+                    "figure": f"ours: up for {ours_up} of {total} such answers (good ones: {good['ours_up']} of "
+                              f"{good['endpoints']}); blackbox: success for {bb_ok} of {total}",
+                    "ok": ours_up == 0 and good["ours_up"] == good["endpoints"]})
     return out
 
 
@@ -528,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                         "rounds (default 128); blackbox's burst rounds send all N at once")
     p.add_argument("--series", default="1000,10000,50000", help="series counts for the /metrics latency")
     p.add_argument("--hang-n", type=int, default=1000, help="N for the hanging-endpoints scenario")
-    p.add_argument("--skip", default="", help="comma-separated scenarios to skip: poll,scrape,hang")
+    p.add_argument("--skip", default="", help="comma-separated scenarios to skip: poll,scrape,hang,content")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results.json"),
                    help="where the raw and summarised figures go (JSON)")
     p.add_argument("--realtime", action="store_true",
@@ -597,6 +669,10 @@ def main(argv: list[str] | None = None) -> int:
                          "blackbox_same_without": blackbox_hanging(args.hang_n, workdir, args.concurrency, 0.0)}
                 log("  " + json.dumps(entry))
                 raw["hang"].append(entry)
+        if "content" not in skip:
+            log("content checked: answers with status 200 that are not the data")
+            raw["content"] = content_check(workdir, args.root)
+            log("  " + json.dumps(raw["content"]["rows"]))
     finally:
         procs.stop_all()
     raw["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]

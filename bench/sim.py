@@ -27,6 +27,30 @@ from typing import Any
 LATENCY = (0.030, 0.070)  # 50 ms ± 20 ms, uniform
 
 
+#: answers that look fine to a status-code check but are not the data (scenario (e) of run.py)
+BAD_ANSWERS = ("malformed", "huge", "wrong_content_type", "missing_field")
+HUGE_BYTES = 50 * 1000 * 1000
+
+
+def bad_answer(kind: str, i: int) -> tuple[bytes, bytes]:
+    """(status line + headers without the final blank line, body) of a 200 answer that is not the data."""
+    ctype, body = "application/json", body_for(i, 0)
+    if kind == "malformed":  # the answer cut short by a proxy: half a JSON document
+        body = body[: len(body) // 2]
+    elif kind == "huge":  # an export dump instead of the statistics: 50 MB of valid JSON
+        filler = b'{"row":"' + b"x" * 90 + b'"},'
+        rows = filler * (HUGE_BYTES // len(filler))
+        body = b'{"status":"ok","received":1,"dump":[' + rows[:-1] + b"]}"
+    elif kind == "wrong_content_type":  # a maintenance page served with 200
+        ctype, body = "text/html; charset=utf-8", (
+            "<!doctype html><html><body><h1>Hệ thống đang bảo trì</h1></body></html>").encode()
+    elif kind == "missing_field":  # the vendor renamed the field
+        body = json.dumps({"status": "ok", "id": i, "total_received": 1000}).encode()
+    else:
+        raise ValueError(f"unknown bad answer {kind!r}")
+    return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (ctype.encode(), len(body)), body
+
+
 def body_for(i: int, units: int) -> bytes:
     doc: dict[str, Any] = {"status": "ok", "id": i, "received": 1000 + i % 997, "on_time": 900 + i % 89}
     if units:
@@ -35,7 +59,8 @@ def body_for(i: int, units: int) -> bytes:
 
 
 class _Endpointset:
-    def __init__(self, n: int, units: int, hanging: set[int], arrived: Any, answered: Any) -> None:
+    def __init__(self, n: int, units: int, hanging: set[int], arrived: Any, answered: Any,
+                 bad: dict[int, str] | None = None) -> None:
         self.n = n
         self.hanging = hanging
         self.arrived = arrived
@@ -46,6 +71,8 @@ class _Endpointset:
             self.responses.append((
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body),
                 body))
+        for i, kind in (bad or {}).items():
+            self.responses[i] = bad_answer(kind, i)
         self.not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
         self.rng = random.Random(7)
 
@@ -115,7 +142,7 @@ class _Conn(asyncio.Protocol):
 
 
 def _serve(n: int, per_host: int, units: int, hanging: list[int], arrived: Any, answered: Any,
-           ports_out: Any, ready: Any) -> None:
+           ports_out: Any, ready: Any, bad: dict[int, str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import uvloop  # type: ignore[import-not-found]
@@ -124,7 +151,7 @@ def _serve(n: int, per_host: int, units: int, hanging: list[int], arrived: Any, 
     except ImportError:
         loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    eps = _Endpointset(n, units, set(hanging), arrived, answered)
+    eps = _Endpointset(n, units, set(hanging), arrived, answered, bad)
     hosts = (n + per_host - 1) // per_host
     servers = []
     for h in range(hosts):
@@ -148,7 +175,7 @@ class Simulator:
     """N endpoints in a child process; ``url(i)``, ``arrived``/``answered`` counters, ``stop()``."""
 
     def __init__(self, n: int, *, per_host: int = 10, units: int = 0, hang_fraction: float = 0.0,
-                 seed: int = 1) -> None:
+                 seed: int = 1, bad: dict[int, str] | None = None) -> None:
         self.n = n
         self.per_host = per_host
         self.units = units
@@ -165,7 +192,7 @@ class Simulator:
         self._ready = ctx.Event()
         self._proc = ctx.Process(target=_serve, name="bench-sim", daemon=True,
                                  args=(n, per_host, units, self.hanging, self.arrived, self.answered,
-                                       self._ports, self._ready))
+                                       self._ports, self._ready, dict(bad or {})))
 
     def start(self, timeout: float = 60.0) -> "Simulator":
         self._proc.start()

@@ -160,12 +160,6 @@ def _headers(spec: MetricSpec, openmetrics: bool) -> str:
     return f"# HELP {name} {doc}\n# TYPE {name} {metric.type}\n"
 
 
-def _shape(r: TargetResult) -> tuple:
-    """What decides which lines a target has and their text up to the value (besides its own labels): the
-    health series a result has, its kind and URL, its samples' names and labels."""
-    return (bool(r.started), bool(r.last_success), r.kind, r.url, [(s.name, s.labels) for s in r.samples])
-
-
 class StoreCollector(PromCollector):
     """A client_python collector building fresh families from the result store at each render."""
 
@@ -213,30 +207,28 @@ class StoreCollector(PromCollector):
         yield from families.values()
 
     # the fast renderer ---------------------------------------------------------------------
-    def _target_layout(self, r: TargetResult, snap: dict, labels: _LabelText) -> tuple[tuple, str | None]:
-        """Where the lines of one target go, in the order ``collect`` adds them: per family (in order of first
-        appearance), each line's text up to its value with the position of that value among the values
-        :meth:`_target_samples` gives; and the age line (which changes with the clock) up to its value, or
-        None.  The same for every result of the target with the same :func:`_shape`."""
-        families: dict[str, list[tuple[str, int]]] = {}
-        age: str | None = None
-        position = 0
+    def _target_pieces(self, r: TargetResult, snap: dict, labels: _LabelText) -> list[tuple[str, str, tuple | None]]:
+        """(family, text, None) for the lines of one target, in the order ``collect`` adds them, consecutive
+        lines of a family joined; the age line, which changes with the clock, is (family, the line up to its
+        value, (started, duration) of the result)."""
+        pieces: list[tuple[str, str, tuple | None]] = []
 
         def add(name: str, extra: dict[str, str], value: float) -> None:
-            nonlocal age, position
             if name not in _PLAIN_NAMES:
                 if not _PLAIN_NAME.match(name):
                     raise _NotFast(name)
                 _PLAIN_NAMES.add(name)
-            lines = families.setdefault(name, [])
             if name == _AGE:
-                age = f"{name}{labels.text(extra)} "
+                pieces.append((name, f"{name}{labels.text(extra)} ", (r.started, r.duration)))
+                return
+            line = f"{name}{labels.text(extra)} {_value(value)}\n"
+            if pieces and pieces[-1][0] == name and pieces[-1][2] is None:
+                pieces[-1] = (name, pieces[-1][1] + line, None)
             else:
-                lines.append((f"{name}{labels.text(extra)} ", position))
-            position += 1
+                pieces.append((name, line, None))
 
         self._target_samples(r, snap, 0.0, add)
-        return tuple((name, tuple(lines)) for name, lines in families.items()), age
+        return pieces
 
     def render(self, openmetrics: bool = False) -> str:
         """The store's families in the text format (or OpenMetrics without ``# EOF``), identical to what
@@ -279,20 +271,19 @@ class StoreCollector(PromCollector):
             changed += 1
             if changed % _YIELD_EVERY == 0:
                 time.sleep(0)  # let a scrape's thread have the GIL: a large render takes tens of ms
-            shape = _shape(r)
             if cached is not None and cached[1] == r.labels and cached[2] == r.system:
                 labels = cached[4]
-                layout = cached[6] if cached[5] == shape else self._target_layout(r, snap, labels)
             else:
                 labels = _LabelText({"target": r.target, "system": r.system, **r.labels})
-                layout = self._target_layout(r, snap, labels)
-            cache[r.target] = (r, dict(r.labels), r.system, count, labels, shape, layout)
-            values: list[float] = []
-            self._target_samples(r, snap, 0.0, lambda name, extra, value, keep=values.append: keep(value))
-            lines, age = layout
-            mine = {name: "".join([f"{text}{_value(values[at])}\n" for text, at in at_lines])
-                    for name, at_lines in lines}
-            ages[i] = (age, r.started, r.duration) if age is not None else None
+            cache[r.target] = (r, dict(r.labels), r.system, count, labels)
+            mine: dict[str, str] = {}
+            ages[i] = None
+            for name, text, since in self._target_pieces(r, snap, labels):
+                if since is None:
+                    mine[name] = mine.get(name, "") + text
+                else:
+                    mine.setdefault(name, "")
+                    ages[i] = (text, since[0], since[1])
             seq = tuple(mine)
             for name in seqs[i]:
                 if name not in mine:

@@ -267,11 +267,13 @@ class _WatchedAdapter(HTTPAdapter):
             self._paths[request.url] = path
         return path
 
-    def open(self, request: requests.PreparedRequest, timeout: Timeout, verify: Any) -> Any:
+    def open(self, request: requests.PreparedRequest, timeout: Timeout, verify: Any,
+             headers: dict[str, str] | None = None) -> Any:
         """What ``HTTPAdapter.send`` does up to urllib3's answer (no proxies, no client certificate), without
         building a ``requests.Response``: the same pool, TLS checks, path, headers, retries and timeouts, and
         the same exceptions (urllib3's mapped to requests' as ``send`` maps them).  The answer's body is not
-        read; :func:`_stream` reads it as ``Response.iter_content`` would."""
+        read; :func:`_stream` reads it as ``Response.iter_content`` would.  ``headers``: the request's headers
+        as a plain dict (the same items in the same order), when the caller has them."""
         try:
             conn = self.get_connection_with_tls_context(request, verify)
         except LocationValueError as e:
@@ -280,7 +282,8 @@ class _WatchedAdapter(HTTPAdapter):
         url = self.request_url(request, None)
         chunked = not (request.body is None or "Content-Length" in request.headers)
         try:
-            return conn.urlopen(method=request.method, url=url, body=request.body, headers=request.headers,
+            return conn.urlopen(method=request.method, url=url, body=request.body,
+                                headers=request.headers if headers is None else headers,
                                 redirect=False, assert_same_host=False, preload_content=False, decode_content=False,
                                 retries=self.max_retries, timeout=timeout, chunked=chunked)
         except (ProtocolError, OSError) as err:
@@ -524,21 +527,24 @@ class HttpClient:
         self.sent_credentials: tuple[str, ...] = ()
         #: prepared requests by (method, url, headers, body): a poll repeats the same request, so it is
         #: prepared once (requests' preparation and settings merge cost more than the exchange itself)
-        self._prepared: dict[tuple, requests.PreparedRequest] = {}
+        #: (with its headers as a plain dict, which urllib3 copies for every request faster than requests'
+        #: case-insensitive one, giving the same header lines)
+        self._prepared: dict[tuple, tuple[requests.PreparedRequest, dict[str, str]]] = {}
         self._timeouts: Timeout | None = None
 
     def _prepare(self, session: requests.Session, method: str, url: str, headers: dict[str, str],
-                 json: Any, data: Any) -> requests.PreparedRequest:
+                 json: Any, data: Any) -> tuple[requests.PreparedRequest, dict[str, str]]:
         if json is not None or not (data is None or isinstance(data, (bytes, str))):
-            return session.prepare_request(requests.Request(method, url, headers=headers, json=json, data=data))
+            prep = session.prepare_request(requests.Request(method, url, headers=headers, json=json, data=data))
+            return prep, dict(prep.headers)
         key = (method, url, tuple(headers.items()), data)
-        prep = self._prepared.get(key)
-        if prep is None:
+        found = self._prepared.get(key)
+        if found is None:
             prep = session.prepare_request(requests.Request(method, url, headers=headers, data=data))
             if len(self._prepared) >= 16:  # e.g. a rotating token in the headers
                 self._prepared.clear()
-            self._prepared[key] = prep
-        return prep
+            found = self._prepared[key] = (prep, dict(prep.headers))
+        return found
 
     def _timeout(self) -> Timeout:
         """The urllib3 timeouts of every request (connect and each read: the target's timeout); the total
@@ -645,12 +651,12 @@ class HttpClient:
         raw = None  # urllib3's answer (of the first request, until the redirects are followed)
         answered = consumed = False
         try:
-            prep = self._prepare(session, method, url, hdrs, json, data)
+            prep, plain_headers = self._prepare(session, method, url, hdrs, json, data)
             adapter = session.get_adapter(prep.url)
             if _fast(adapter):
                 # the usual case: urllib3 directly, as HTTPAdapter.send would call it; a redirect is handed to
                 # requests (Session.resolve_redirects) with the requests.Response that send would have built
-                raw = adapter.open(prep, self._timeout(), verify)
+                raw = adapter.open(prep, self._timeout(), verify, plain_headers)
                 if raw.status in REDIRECT_STATI and "location" in raw.headers:
                     prep = _copy_prepared(prep)
                     resp = _follow(session, adapter.build_response(prep, raw), prep, stream=True,

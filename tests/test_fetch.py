@@ -453,7 +453,7 @@ def _canned(port: int) -> dict[bytes, bytes]:
 
 class CannedServer:
     """A loopback HTTP/1.1 server answering each path with fixed bytes (keep-alive unless the answer ends
-    the connection), counting connections."""
+    the connection), keeping the request heads."""
 
     def __init__(self) -> None:
         self.sock = socket.socket()
@@ -462,7 +462,7 @@ class CannedServer:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.answers = _canned(self.port)
-        self.connections = 0
+        self.heads: list[bytes] = []  # every request's head, as received
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
@@ -473,7 +473,6 @@ class CannedServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
@@ -487,13 +486,19 @@ class CannedServer:
                         return
                     buf += data
                 head, _, buf = buf.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")[1:]
+                                   if line.lower().startswith(b"content-length:")), 0))
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                self.heads.append(head + b"\r\n\r\n" + buf[:length])
+                buf = buf[length:]
                 method, path = head.split(b" ")[:2]
                 answer = self.answers.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                 if method == b"HEAD":
                     answer = answer.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
                 conn.sendall(answer)
                 if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0") or (
-                        method == b"GET" and path in (b"/short", b"/garbage")):
+                        method != b"HEAD" and path in (b"/short", b"/garbage")):
                     return  # (a HEAD of /short is answered in full: it stays open)
         except OSError:
             pass
@@ -515,14 +520,14 @@ def canned():
 
 def outcome(client: HttpClient, method: str = "GET") -> tuple:
     try:
-        r = client.request(method, ok_statuses=set(range(200, 600)))
+        r = client.request(method, data=b'{"q": 1}' if method == "POST" else None, ok_statuses=set(range(200, 600)))
     except CollectError as exc:
         return ("error", exc.reason, exc.message, exc.retryable, exc.retry_after)
     return ("answer", r.url, r.status, r.headers, r.body, r.redirects, r.tls_not_after, r.text())
 
 
 @pytest.mark.parametrize("path", [p.decode() for p in _canned(0)] + ["/missing"])
-@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
 def test_urllib3_directly_answers_as_requests_does(canned, monkeypatch, path, method):
     """A poll goes to urllib3 directly (the adapter's ``open``); every answer and every failure is what
     requests' own ``Session.send``/``HTTPAdapter.send``/``iter_content`` give, twice on one keep-alive pool."""
@@ -532,13 +537,18 @@ def test_urllib3_directly_answers_as_requests_does(canned, monkeypatch, path, me
     opened = []
     real_open = fetch._WatchedAdapter.open
     monkeypatch.setattr(fetch._WatchedAdapter, "open", lambda self, *a: opened.append(1) or real_open(self, *a))
-    fast_client = HttpClient(target(url=url, max_body_size="2KiB"), SessionPool())
-    fast = [outcome(fast_client, method) for _ in range(2)]
+    kw = {"url": url, "max_body_size": "2KiB", "headers": {"X-Trace": "1"}}
+    canned.heads.clear()
+    client = HttpClient(target(**kw), SessionPool())
+    fast = [outcome(client, method) for _ in range(2)]
+    fast_heads = list(canned.heads)
     assert len(opened) == 2  # no responses mock here: the direct path was taken
     monkeypatch.setattr(fetch, "_fast", lambda adapter: False)
-    slow_client = HttpClient(target(url=url, max_body_size="2KiB"), SessionPool())
-    slow = [outcome(slow_client, method) for _ in range(2)]
+    canned.heads.clear()
+    client = HttpClient(target(**kw), SessionPool())
+    slow = [outcome(client, method) for _ in range(2)]
     assert fast == slow
+    assert fast_heads == canned.heads  # the same requests on the wire, redirects' too
     if path == "/ok" and method == "GET":
         assert fast[0][3]["x-rep"] == "a, b\t" and fast[0][4].startswith(b'{"received"')
     if path == "/redirect-abs" and method == "GET":

@@ -1,6 +1,9 @@
 """HTTP for collectors: one total deadline per request, a body cap, counted retries, auth, WAF detection.
 
-``requests`` does the HTTP; two things are added beneath it:
+``requests`` prepares each request (once per target) and follows redirects; the exchange itself goes to
+urllib3 directly, as requests' ``HTTPAdapter.send`` would make it (the same pool, TLS settings, headers,
+timeouts and exceptions; ``responses`` in tests still intercepts everything, see :func:`_fast`), without
+building a ``requests.Response``.  Two things are added beneath it:
 
 * a **total deadline** (connect + headers + body).  urllib3's read timeout restarts on every byte, so a
   server that trickles bytes could hold a worker forever.  Every connection's socket is registered with a

@@ -79,6 +79,8 @@ class HttpCollector(Collector):
         except CollectError as exc:
             self.ctx.note(request=f"{method} {url}", error=f"{exc.reason}: {exc.message}")
             raise
+        if self.ctx.trace is None:  # a poll, not /probe: nothing to note
+            return resp
         # an upstream may echo the request's credentials: they go before the excerpt is cut (the configured
         # secrets are redacted from the whole /probe answer later)
         redact = getattr(self.ctx.http, "redact", None) or (lambda text: text)

@@ -1,6 +1,9 @@
 """HTTP for collectors: one total deadline per request, a body cap, counted retries, auth, WAF detection.
 
-``requests`` does the HTTP; two things are added beneath it:
+``requests`` prepares each request (once per target) and follows redirects; the exchange itself goes to
+urllib3 directly, as requests' ``HTTPAdapter.send`` would make it (the same pool, TLS settings, headers,
+timeouts and exceptions; ``responses`` in tests still intercepts everything, see :func:`_fast`), without
+building a ``requests.Response``.  Two things are added beneath it:
 
 * a **total deadline** (connect + headers + body).  urllib3's read timeout restarts on every byte, so a
   server that trickles bytes could hold a worker forever.  Every connection's socket is registered with a
@@ -14,8 +17,10 @@ Failures are raised as :class:`exporter.plugin.CollectError` with a reason from 
 from __future__ import annotations
 
 import dataclasses
+import email.parser
 import functools
 import heapq
+import http.client
 import itertools
 import json as jsonlib
 import math
@@ -24,6 +29,7 @@ import socket
 import ssl
 import threading
 import time
+import types
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Callable
@@ -32,6 +38,19 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.models import REDIRECT_STATI
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    DecodeError,
+    LocationValueError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.util import Timeout
 
 from exporter import __version__
 from exporter.config import TargetBase, header_secrets
@@ -134,13 +153,62 @@ def _shutdown(sock: socket.socket) -> None:
 WATCHDOG = _Watchdog()
 
 
+#: a header line that the email parser reads as one header and nothing else: a name, a colon, a value of
+#: printable ASCII (or tabs), CRLF
+_PLAIN_HEADER = re.compile(rb"[!-9;-~]+:[\t -~]*\r\n")
+
+
+def _parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> http.client.HTTPMessage:
+    """``http.client.parse_headers`` without the email parser for the usual header block: when every line is
+    a plain header line (:data:`_PLAIN_HEADER`, no continuation lines) and no Content-Type is multipart or
+    message (whose empty body the email parser looks into), the message is built as the email parser
+    builds it: the headers in order, names as sent, values without the blanks after the colon, an empty
+    payload.  Any other block goes to the email parser, as in http.client."""
+    lines = http.client._read_headers(fp)
+    if lines and lines[-1] == b"\r\n":
+        headers = []
+        for line in lines[:-1]:
+            if not _PLAIN_HEADER.fullmatch(line):
+                break
+            name, _, value = line[:-2].decode("ascii").partition(":")
+            if name.lower() == "content-type" and ("multipart" in value.lower() or "message" in value.lower()):
+                break
+            headers.append((name, value.lstrip(" \t")))
+        else:
+            msg = _class()
+            msg._headers = headers
+            msg.set_payload("")
+            return msg
+    return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
+
+
+def _response_class() -> type:
+    """http.client's response class, its headers read by :func:`_parse_headers`: ``begin`` is http.client's
+    own code, run with ``parse_headers`` resolving to ours (http.client's class itself if its ``begin`` does
+    not call ``parse_headers``)."""
+    begin = http.client.HTTPResponse.begin
+    if "parse_headers" not in begin.__code__.co_names or begin.__closure__:
+        return http.client.HTTPResponse
+    fast_begin = types.FunctionType(begin.__code__, {**vars(http.client), "parse_headers": _parse_headers},
+                                    begin.__name__, begin.__defaults__)
+    fast_begin.__qualname__ = begin.__qualname__
+    return type("HTTPResponse", (http.client.HTTPResponse,), {"begin": fast_begin, "__module__": __name__})
+
+
+_HTTPResponse = _response_class()
+
+
 class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _HTTPResponse
+
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         WATCHDOG.watch(self.sock)
         return super().getresponse(*args, **kwargs)
 
 
 class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _HTTPResponse
+
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         WATCHDOG.watch(self.sock)
         return super().getresponse(*args, **kwargs)
@@ -202,6 +270,50 @@ class _WatchedAdapter(HTTPAdapter):
             self._paths[request.url] = path
         return path
 
+    def open(self, request: requests.PreparedRequest, timeout: Timeout, verify: Any,
+             headers: dict[str, str] | None = None) -> Any:
+        """What ``HTTPAdapter.send`` does up to urllib3's answer (no proxies, no client certificate), without
+        building a ``requests.Response``: the same pool, TLS checks, path, headers, retries and timeouts, and
+        the same exceptions (urllib3's mapped to requests' as ``send`` maps them).  The answer's body is not
+        read; :func:`_stream` reads it as ``Response.iter_content`` would.  ``headers``: the request's headers
+        as a plain dict (the same items in the same order), when the caller has them."""
+        try:
+            conn = self.get_connection_with_tls_context(request, verify)
+        except LocationValueError as e:
+            raise requests.exceptions.InvalidURL(e, request=request)
+        self.cert_verify(conn, request.url, verify, None)
+        url = self.request_url(request, None)
+        chunked = not (request.body is None or "Content-Length" in request.headers)
+        try:
+            return conn.urlopen(method=request.method, url=url, body=request.body,
+                                headers=request.headers if headers is None else headers,
+                                redirect=False, assert_same_host=False, preload_content=False, decode_content=False,
+                                retries=self.max_retries, timeout=timeout, chunked=chunked)
+        except (ProtocolError, OSError) as err:
+            raise requests.exceptions.ConnectionError(err, request=request)
+        except MaxRetryError as e:
+            if isinstance(e.reason, ConnectTimeoutError) and not isinstance(e.reason, NewConnectionError):
+                raise requests.exceptions.ConnectTimeout(e, request=request)
+            if isinstance(e.reason, ResponseError):
+                raise requests.exceptions.RetryError(e, request=request)
+            if isinstance(e.reason, urllib3.exceptions.ProxyError):
+                raise requests.exceptions.ProxyError(e, request=request)
+            if isinstance(e.reason, urllib3.exceptions.SSLError):
+                raise requests.exceptions.SSLError(e, request=request)
+            raise requests.exceptions.ConnectionError(e, request=request)
+        except ClosedPoolError as e:
+            raise requests.exceptions.ConnectionError(e, request=request)
+        except urllib3.exceptions.ProxyError as e:
+            raise requests.exceptions.ProxyError(e)
+        except (urllib3.exceptions.SSLError, urllib3.exceptions.HTTPError) as e:
+            if isinstance(e, urllib3.exceptions.SSLError):
+                raise requests.exceptions.SSLError(e, request=request)
+            if isinstance(e, ReadTimeoutError):
+                raise requests.exceptions.ReadTimeout(e, request=request)
+            if isinstance(e, urllib3.exceptions.InvalidHeader):
+                raise requests.exceptions.InvalidHeader(e, request=request)
+            raise
+
     def build_response(self, req: Any, resp: Any) -> requests.Response:
         """``HTTPAdapter.build_response`` without filling ``response.cookies`` (cookies are never kept)."""
         response = requests.Response()
@@ -248,10 +360,15 @@ class SessionPool:
 
     def __init__(self, pool_size: int = 4) -> None:
         self._sessions: dict[tuple, requests.Session] = {}
+        #: the session of each URL asked for (a poll asks for the same URL every time: no parsing, no lock)
+        self._by_url: dict[str, requests.Session] = {}
         self._lock = threading.Lock()
         self.pool_size = pool_size
 
     def get(self, url: str) -> requests.Session:
+        session = self._by_url.get(url)
+        if session is not None:
+            return session
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname, parts.port)
         with self._lock:
@@ -266,6 +383,9 @@ class SessionPool:
                 session.mount("https://", adapter)
                 session.headers["User-Agent"] = USER_AGENT
                 self._sessions[key] = session
+            if len(self._by_url) >= 65536:
+                self._by_url.clear()
+            self._by_url[url] = session
             return session
 
     def close(self) -> None:
@@ -273,6 +393,7 @@ class SessionPool:
             for s in self._sessions.values():
                 s.close()
             self._sessions.clear()
+            self._by_url.clear()
 
 
 # ------------------------------------------------------------------------------------ the response
@@ -411,20 +532,32 @@ class HttpClient:
         self._secret_headers = header_secrets(target.headers)
         #: prepared requests by (method, url, headers, body): a poll repeats the same request, so it is
         #: prepared once (requests' preparation and settings merge cost more than the exchange itself)
-        self._prepared: dict[tuple, requests.PreparedRequest] = {}
+        #: (with its headers as a plain dict, which urllib3 copies for every request faster than requests'
+        #: case-insensitive one, giving the same header lines)
+        self._prepared: dict[tuple, tuple[requests.PreparedRequest, dict[str, str]]] = {}
+        self._timeouts: Timeout | None = None
 
     def _prepare(self, session: requests.Session, method: str, url: str, headers: dict[str, str],
-                 json: Any, data: Any) -> requests.PreparedRequest:
+                 json: Any, data: Any) -> tuple[requests.PreparedRequest, dict[str, str]]:
         if json is not None or not (data is None or isinstance(data, (bytes, str))):
-            return session.prepare_request(requests.Request(method, url, headers=headers, json=json, data=data))
+            prep = session.prepare_request(requests.Request(method, url, headers=headers, json=json, data=data))
+            return prep, dict(prep.headers)
         key = (method, url, tuple(headers.items()), data)
-        prep = self._prepared.get(key)
-        if prep is None:
+        found = self._prepared.get(key)
+        if found is None:
             prep = session.prepare_request(requests.Request(method, url, headers=headers, data=data))
             if len(self._prepared) >= 16:  # e.g. a rotating token in the headers
                 self._prepared.clear()
-            self._prepared[key] = prep
-        return _copy_prepared(prep)
+            found = self._prepared[key] = (prep, dict(prep.headers))
+        return found
+
+    def _timeout(self) -> Timeout:
+        """The urllib3 timeouts of every request (connect and each read: the target's timeout); the total
+        deadline is the watchdog's."""
+        t = self._timeouts
+        if t is None or t.connect_timeout != self.target.timeout:
+            t = self._timeouts = Timeout(connect=self.target.timeout, read=self.target.timeout)
+        return t
 
     def _auth_headers(self, force_token: bool = False) -> dict[str, str]:
         auth = self.target.auth
@@ -521,19 +654,41 @@ class HttpClient:
         self.stats["requests"] += 1
         label = what or url
         resp = None
+        raw = None  # urllib3's answer (of the first request, until the redirects are followed)
+        answered = consumed = False
         try:
-            prep = self._prepare(session, method, url, hdrs, json, data)
-            resp = _send_prepared(session, prep, stream=True, timeout=(target.timeout, target.timeout),
-                                  verify=verify, cert=None, proxies={})
-            not_after = _cert_not_after(resp.raw)
-            announced = resp.headers.get("Content-Length", "")
+            prep, plain_headers = self._prepare(session, method, url, hdrs, json, data)
+            adapter = session.get_adapter(prep.url)
+            if _fast(adapter):
+                # the usual case: urllib3 directly, as HTTPAdapter.send would call it; a redirect is handed to
+                # requests (Session.resolve_redirects) with the requests.Response that send would have built
+                raw = adapter.open(prep, self._timeout(), verify, plain_headers)
+                if raw.status in REDIRECT_STATI and "location" in raw.headers:
+                    prep = _copy_prepared(prep)
+                    resp = _follow(session, adapter.build_response(prep, raw), prep, stream=True,
+                                   timeout=(target.timeout, target.timeout), verify=verify, cert=None, proxies={})
+            else:  # HTTPAdapter.send is replaced (``responses`` in tests): through requests entirely
+                resp = _send_prepared(session, _copy_prepared(prep), stream=True,
+                                      timeout=(target.timeout, target.timeout), verify=verify, cert=None, proxies={})
+            answered = True
+            if resp is not None:
+                raw, final_url, status, redirects = resp.raw, resp.url, resp.status_code, len(resp.history)
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                body = resp.iter_content(65536)
+            else:
+                final_url, status, redirects = prep.url, raw.status, 0
+                h = raw.headers  # values of a repeated header joined, as requests' CaseInsensitiveDict has them
+                headers = {k.lower(): h[k] for k in h}
+                body = _stream(raw, 65536)
+            not_after = _cert_not_after(raw)
+            announced = headers.get("content-length", "")
             if method != "HEAD" and announced.isdigit() and int(announced) > target.max_body_size:
                 # refused before a byte of it is read (a body without a length is capped while streaming)
                 raise CollectError("parse", f"{label}: body of {announced} bytes announced, larger than "
                                    f"max_body_size ({target.max_body_size} bytes)")
             chunks = []
             size = 0
-            for chunk in resp.iter_content(65536):
+            for chunk in body:
                 size += len(chunk)
                 if size > target.max_body_size:
                     raise CollectError("parse", f"{label}: body larger than max_body_size "
@@ -542,10 +697,10 @@ class HttpClient:
                 if time.monotonic() > deadline:
                     raise CollectError("timeout", f"{label}: no complete answer within {target.timeout:g}s",
                                        retryable=True)
+            consumed = True
             elapsed = time.monotonic() - start
-            return Response(url=resp.url, status=resp.status_code,
-                            headers={k.lower(): v for k, v in resp.headers.items()}, body=b"".join(chunks),
-                            elapsed=elapsed, tls_not_after=not_after, redirects=len(resp.history))
+            return Response(url=final_url, status=status, headers=headers, body=b"".join(chunks),
+                            elapsed=elapsed, tls_not_after=not_after, redirects=redirects)
         except CollectError:
             raise
         except requests.exceptions.TooManyRedirects:
@@ -557,7 +712,7 @@ class HttpClient:
             if token["fired"] or time.monotonic() >= deadline or isinstance(exc, requests.exceptions.Timeout):
                 raise CollectError("timeout", f"{label}: no complete answer within {target.timeout:g}s",
                                    retryable=True) from None
-            if isinstance(exc, requests.exceptions.ConnectionError) and resp is None:
+            if isinstance(exc, requests.exceptions.ConnectionError) and not answered:
                 raise CollectError("connect", f"{label}: cannot connect: {_short(exc)}", retryable=True) from None
             # the connection broke after the answer began (e.g. a body shorter than its Content-Length)
             raise CollectError("connect", f"{label}: connection broken mid-answer: {_short(exc)}",
@@ -568,6 +723,10 @@ class HttpClient:
             WATCHDOG.end(token)
             if resp is not None:
                 resp.close()
+            elif raw is not None:  # what requests.Response.close does
+                if not consumed:
+                    raw.close()
+                raw.release_conn()
 
 
 def _copy_prepared(prep: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -580,16 +739,46 @@ def _copy_prepared(prep: requests.PreparedRequest) -> requests.PreparedRequest:
     return p
 
 
+#: ``HTTPAdapter.send`` as requests defines it; ``responses`` (tests) replaces it to intercept requests
+_ADAPTER_SEND = HTTPAdapter.send
+
+
+def _fast(adapter: Any) -> bool:
+    """Whether a request can go to urllib3 directly (:meth:`_WatchedAdapter.open`): our adapter, and
+    ``HTTPAdapter.send`` not replaced."""
+    return type(adapter) is _WatchedAdapter and _WatchedAdapter.send is _ADAPTER_SEND
+
+
+def _stream(raw: Any, size: int) -> Any:
+    """The body of urllib3's answer ``raw`` in chunks, decoded, with the errors ``Response.iter_content``
+    raises."""
+    try:
+        yield from raw.stream(size, decode_content=True)
+    except ProtocolError as e:
+        raise requests.exceptions.ChunkedEncodingError(e)
+    except DecodeError as e:
+        raise requests.exceptions.ContentDecodingError(e)
+    except ReadTimeoutError as e:
+        raise requests.exceptions.ConnectionError(e)
+    except urllib3.exceptions.SSLError as e:
+        raise requests.exceptions.SSLError(e)
+
+
+def _follow(session: requests.Session, resp: requests.Response, prep: requests.PreparedRequest,
+            **kwargs: Any) -> requests.Response:
+    """The redirects from ``resp`` on, as :func:`_send_prepared` follows them."""
+    history = [resp, *session.resolve_redirects(resp, prep, **kwargs)]
+    resp = history.pop()
+    resp.history = history
+    return resp
+
+
 def _send_prepared(session: requests.Session, prep: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
     """What ``Session.send`` does for us, without what we never use (hooks, kept cookies, proxies from the
     environment): the adapter sends the request (so ``responses`` still intercepts it in tests) and redirects
     are followed by ``Session.resolve_redirects`` (method changes, auth stripping, ``max_redirects``)."""
     resp = session.get_adapter(prep.url).send(prep, **kwargs)
-    if resp.is_redirect:
-        history = [resp, *session.resolve_redirects(resp, prep, **kwargs)]
-        resp = history.pop()
-        resp.history = history
-    return resp
+    return _follow(session, resp, prep, **kwargs) if resp.is_redirect else resp
 
 
 def _short(exc: BaseException) -> str:

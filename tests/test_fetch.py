@@ -406,3 +406,179 @@ def test_total_deadline_with_retry_counts_the_retry():
         server.close()
     assert err.reason == "timeout" and client.stats["retries"] == 1 and client.stats["requests"] == 2
     assert elapsed < 2 * 0.5 + 0.5 + 2
+
+
+# ------------------------------------------- real loopback: urllib3 directly, as requests would answer
+
+
+def _canned(port: int) -> dict[bytes, bytes]:
+    """Raw answers by path: what a poll usually gets, and what the email header parser and requests'
+    adapter handle in their own ways."""
+    import gzip
+    import json
+
+    doc = json.dumps({"received": 12, "units": [{"code": "U1", "value": 3}]}).encode()
+    zipped = gzip.compress(doc)
+    big = b"x" * 3000
+
+    def answer(status: str, headers: list[str], body: bytes = b"", length: bool = True) -> bytes:
+        lines = [f"HTTP/1.1 {status}", *headers] + ([f"Content-Length: {len(body)}"] if length else [])
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (doc[:7], doc[7:])) + b"0\r\n\r\n"
+    return {
+        b"/ok": answer("200 OK", ["Content-Type: application/json", "X-Rep: a", "x-rep:  b\t"], doc),
+        b"/gzip": answer("200 OK", ["Content-Type: application/json", "Content-Encoding: gzip"], zipped),
+        b"/chunked": answer("200 OK", ["Content-Type: application/json", "Transfer-Encoding: chunked"],
+                            chunks, length=False),
+        b"/redirect": answer("302 Found", ["Location: /ok"]),
+        b"/redirect-abs": answer("301 Moved", [f"Location: http://127.0.0.1:{port}/gzip"]),
+        b"/loop": answer("302 Found", ["Location: /loop"]),
+        b"/big": answer("200 OK", ["Content-Type: text/plain"], big),
+        b"/big-unannounced": answer("200 OK", ["Content-Type: text/plain", "Connection: close"], big,
+                                    length=False),
+        b"/short": answer("200 OK", ["Content-Type: application/json", "Content-Length: 500"], doc[:10],
+                          length=False),
+        b"/folded": answer("200 OK", ["Content-Type: application/json", "X-Fold: a", " b"], doc),
+        b"/latin1": answer("200 OK", ["Content-Type: application/json", "X-Name: caf\xe9"], doc),
+        b"/no-colon": answer("200 OK", ["Content-Type: application/json", f"Content-Length: {len(doc)}",
+                                        "Not a header"], doc, length=False),
+        b"/multipart": answer("200 OK", ["Content-Type: multipart/mixed; boundary=zz"], b"--zz--\r\n"),
+        b"/empty": answer("204 No Content", ["X-A: 1"], length=False),
+        b"/error": answer("503 Service Unavailable", ["Retry-After: 7", "Content-Type: text/plain"], b"busy"),
+        b"/http10": b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + doc,
+        b"/garbage": b"NOT HTTP AT ALL\r\n\r\n",
+    }
+
+
+class CannedServer:
+    """A loopback HTTP/1.1 server answering each path with fixed bytes (keep-alive unless the answer ends
+    the connection), keeping the request heads."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.answers = _canned(self.port)
+        self.heads: list[bytes] = []  # every request's head, as received
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        buf = b""
+        try:
+            while not self.stop.is_set():
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")[1:]
+                                   if line.lower().startswith(b"content-length:")), 0))
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                self.heads.append(head + b"\r\n\r\n" + buf[:length])
+                buf = buf[length:]
+                method, path = head.split(b" ")[:2]
+                answer = self.answers.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                if method == b"HEAD":
+                    answer = answer.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+                conn.sendall(answer)
+                if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0") or (
+                        method != b"HEAD" and path in (b"/short", b"/garbage")):
+                    return  # (a HEAD of /short is answered in full: it stays open)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(2)
+
+
+@pytest.fixture(scope="module")
+def canned():
+    server = CannedServer()
+    yield server
+    server.close()
+
+
+def outcome(client: HttpClient, method: str = "GET") -> tuple:
+    try:
+        r = client.request(method, data=b'{"q": 1}' if method == "POST" else None, ok_statuses=set(range(200, 600)))
+    except CollectError as exc:
+        return ("error", exc.reason, exc.message, exc.retryable, exc.retry_after)
+    return ("answer", r.url, r.status, r.headers, r.body, r.redirects, r.tls_not_after, r.text())
+
+
+@pytest.mark.parametrize("path", [p.decode() for p in _canned(0)] + ["/missing"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_urllib3_directly_answers_as_requests_does(canned, monkeypatch, path, method):
+    """A poll goes to urllib3 directly (the adapter's ``open``); every answer and every failure is what
+    requests' own ``Session.send``/``HTTPAdapter.send``/``iter_content`` give, twice on one keep-alive pool."""
+    from exporter import fetch
+
+    url = f"http://127.0.0.1:{canned.port}{path}"
+    opened = []
+    real_open = fetch._WatchedAdapter.open
+    monkeypatch.setattr(fetch._WatchedAdapter, "open", lambda self, *a: opened.append(1) or real_open(self, *a))
+    kw = {"url": url, "max_body_size": "2KiB", "headers": {"X-Trace": "1"}}
+    canned.heads.clear()
+    client = HttpClient(target(**kw), SessionPool())
+    fast = [outcome(client, method) for _ in range(2)]
+    fast_heads = list(canned.heads)
+    assert len(opened) == 2  # no responses mock here: the direct path was taken
+    monkeypatch.setattr(fetch, "_fast", lambda adapter: False)
+    canned.heads.clear()
+    client = HttpClient(target(**kw), SessionPool())
+    slow = [outcome(client, method) for _ in range(2)]
+    assert fast == slow
+    assert fast_heads == canned.heads  # the same requests on the wire, redirects' too
+    if path == "/ok" and method == "GET":
+        assert fast[0][3]["x-rep"] == "a, b\t" and fast[0][4].startswith(b'{"received"')
+    if path == "/redirect-abs" and method == "GET":
+        assert fast[0][1].endswith("/gzip") and fast[0][5] == 1 and b"received" in fast[0][4]
+
+
+def test_plain_header_blocks_parsed_as_the_email_parser_does():
+    import email.parser
+    import http.client
+    import io
+
+    from exporter.fetch import _HTTPResponse, _parse_headers
+
+    assert _HTTPResponse.begin is not http.client.HTTPResponse.begin  # the fast parser is in use here
+    blocks = [
+        b"Content-Type: application/json\r\nContent-Length: 12\r\n\r\n", b"\r\n",
+        b"A:b\r\nA:  c \t\r\nX-Empty:\r\nX-Tab:\t v\r\nSet-Cookie: a=b; Path=/\r\nset-cookie: c=d\r\n\r\n",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n", b"Content-Type: text/html\r\nFrom: x\r\n\r\n",
+        b"From nobody\r\nA: b\r\n\r\n", b"A: b\r\n continued\r\n\r\n", b" A: b\r\n\r\n", b"A b\r\nC: d\r\n\r\n",
+        b":A b\r\n\r\n", b"A: \xe9t\xe9\r\n\r\n", b"A: b\n\n", b"A: b\r\nB: c\r\n", b"A: b\rc\r\n\r\n", b"",
+        b"Content-Type: Message/partial\r\n\r\n",
+    ]
+
+    def state(msg: email.message.Message) -> dict:
+        d = dict(vars(msg))
+        d["defects"] = [repr(x) for x in msg.defects]
+        d["_payload"] = [state(m) for m in msg._payload] if isinstance(msg._payload, list) else msg._payload
+        return d
+
+    for block in blocks:
+        mine = _parse_headers(io.BytesIO(block))
+        stdlib = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block.decode("iso-8859-1"))
+        assert type(mine) is http.client.HTTPMessage and state(mine) == state(stdlib), block

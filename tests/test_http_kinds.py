@@ -182,6 +182,33 @@ def test_json_extraction(rsps):
     }
 
 
+def test_plain_jsonpaths_find_what_jsonpath_ng_finds():
+    """``$.a.b`` and ``@.value`` are walked without jsonpath-ng's match objects: the same values (the same
+    objects), the same nothing, on every kind of JSON value; other paths are jsonpath-ng's own."""
+    import random
+
+    from collectors.extract import _finder, compile_jsonpath
+
+    exprs = ["$", "@", "$.received", "@.value", "$.a.b", "$.a.b.c", '$."a b"', "@.a.b", "$.units[*]", "$.*",
+             "$..a", "$.a,b"]
+    rng = random.Random(3)
+
+    def value(depth: int = 0):
+        pick = rng.random()
+        if depth > 3 or pick < 0.3:
+            return rng.choice([None, 0, 1.5, "x", "", True, [], {}])
+        if pick < 0.6:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(["a", "b", "a b", "received", "value"]): value(depth + 1) for _ in range(rng.randint(0, 4))}
+
+    for _ in range(3000):
+        data = value()
+        for expr in exprs:
+            mine, theirs = _finder(expr)(data), [m.value for m in compile_jsonpath(expr).find(data)]
+            assert mine == theirs and all(a is b for a, b in zip(mine, theirs)), (expr, data)
+    assert _finder("$.a.b").__name__ == "find" and _finder("$.units[*]").__name__ == "<lambda>"
+
+
 def test_json_post_body(rsps):
     rsps.post(URL, json={"data": {"total": 5}},
               match=[responses.matchers.json_params_matcher({"timeType": "month", "year": 2026})])

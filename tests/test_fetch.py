@@ -327,25 +327,17 @@ def test_connection_refused_is_connect():
     assert err.reason == "connect" and client.stats["retries"] == 1
 
 
-class StallingServer:
-    """A loopback server misbehaving in one of three ways, bounded by ``limit`` seconds per connection:
+class LoopbackServer:
+    """A listening socket on 127.0.0.1 whose connections are each served by ``_serve`` in a thread."""
 
-    * ``slow-headers``: reads the request, then sends nothing;
-    * ``trickle``: sends headers announcing a large body, then one byte every 0.1 s;
-    * ``hang-body``: sends headers announcing a body, then nothing.
-    """
-
-    def __init__(self, mode: str, limit: float = 8.0) -> None:
-        self.mode, self.limit = mode, limit
+    def __init__(self, backlog: int = 8) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock.listen(backlog)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.stop = threading.Event()
-        self.bytes_sent = 0
         self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
 
     def _accept(self) -> None:
         while not self.stop.is_set():
@@ -354,6 +346,29 @@ class StallingServer:
             except OSError:
                 continue
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(2)
+
+
+class StallingServer(LoopbackServer):
+    """A loopback server misbehaving in one of three ways, bounded by ``limit`` seconds per connection:
+
+    * ``slow-headers``: reads the request, then sends nothing;
+    * ``trickle``: sends headers announcing a large body, then one byte every 0.1 s;
+    * ``hang-body``: sends headers announcing a body, then nothing.
+    """
+
+    def __init__(self, mode: str, limit: float = 8.0) -> None:
+        super().__init__()
+        self.mode, self.limit = mode, limit
+        self.bytes_sent = 0
+        self.thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
         end = time.monotonic() + self.limit
@@ -371,11 +386,6 @@ class StallingServer:
             pass
         finally:
             conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(2)
 
 
 @pytest.mark.parametrize("mode", ["slow-headers", "trickle", "hang-body"])
@@ -451,29 +461,15 @@ def _canned(port: int) -> dict[bytes, bytes]:
     }
 
 
-class CannedServer:
+class CannedServer(LoopbackServer):
     """A loopback HTTP/1.1 server answering each path with fixed bytes (keep-alive unless the answer ends
     the connection), keeping the request heads."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
+        super().__init__(backlog=16)
         self.answers = _canned(self.port)
         self.heads: list[bytes] = []  # every request's head, as received
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         conn.settimeout(5)
@@ -504,11 +500,6 @@ class CannedServer:
             pass
         finally:
             conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(2)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import procs  # the bench's process helpers, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 UNITS_PER_TARGET = 8
 
@@ -303,13 +307,7 @@ def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup:
         if load is not None:
             load.join()
         for proc in (exporter, stub):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(15)
+            procs.stop(proc)
         if stub.stdout is not None:
             stub.stdout.close()
 

@@ -39,7 +39,9 @@ def get(url: str, data: bytes | None = None, timeout: float = 10) -> bytes:
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
@@ -68,13 +70,32 @@ def main() -> int:
     args = ap.parse_args()
     sim_port, port = free_port(), free_port()
     env = {**os.environ, "EGOV_SIM_URL": f"http://127.0.0.1:{sim_port}"}
-    sim = subprocess.Popen([sys.executable, "-m", "exporter", "simulate", "--listen-address", f"127.0.0.1:{sim_port}"],
-                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "simulate", "--listen-address", f"127.0.0.1:{sim_port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     t_start = time.monotonic()
-    exp = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", "config.yaml",
-                            "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
-                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exp = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            "config.yaml",
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.level",
+            "error",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base, simurl = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
     try:
         first_full = None
@@ -88,11 +109,16 @@ def main() -> int:
                 break
             time.sleep(0.05)
         up = sum(1 for v in st.values() if v == "up")
-        print(f"targets: {len(st)}; all polled once after {first_full:.2f} s from process start "
-              f"({up} up)" if first_full else "not every target was polled within 60 s")
+        print(
+            f"targets: {len(st)}; all polled once after {first_full:.2f} s from process start ({up} up)"
+            if first_full
+            else "not every target was polled within 60 s"
+        )
         p50, p99 = scrape_latency(base, args.scrapes)
-        print(f"/metrics latency, no fault: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({args.scrapes} scrapes, "
-              f"{len(get(base + '/metrics'))} bytes)")
+        print(
+            f"/metrics latency, no fault: p50 {p50:.2f} ms, p99 {p99:.2f} ms ({args.scrapes} scrapes, "
+            f"{len(get(base + '/metrics'))} bytes)"
+        )
         worst = p99
         for i, mode in enumerate(MODES):
             system = SYSTEMS[i % len(SYSTEMS)]

@@ -42,11 +42,21 @@ UNITS_PER_TARGET = 8
 
 
 def _payload(index: int) -> bytes:
-    units = [{"code": f"H99.{100 + (index * UNITS_PER_TARGET + u) % 150}", "received": 1000 + index + u,
-              "online": f"{(index + u) % 997}.{u}"} for u in range(UNITS_PER_TARGET)]
+    units = [
+        {
+            "code": f"H99.{100 + (index * UNITS_PER_TARGET + u) % 150}",
+            "received": 1000 + index + u,
+            "online": f"{(index + u) % 997}.{u}",
+        }
+        for u in range(UNITS_PER_TARGET)
+    ]
     body = json.dumps({"code": "OK", "data": {"received": 5000 + index, "units": units}}).encode()
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
-            + b"\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
 async def _serve_stub(ports: list[int], targets: int) -> None:
@@ -111,16 +121,25 @@ def write_config(path: Path, ports: list[int], targets: int, interval: str) -> N
         "scheduler": {"max_concurrency": 32, "per_host_concurrency": 8, "start_spread": "2s"},
         "defaults": {"interval": interval, "timeout": interval, "retries": 0, "jitter": 0.1},
         "history": {"enabled": False},
-        "targets": [{
-            "name": f"load-{i:04d}", "kind": "json", "system": ("portal", "lgsp", "documents", "services",
-                                                                 "national")[i % 5],
-            "url": f"http://127.0.0.1:{ports[i % len(ports)]}/t/{i}",
-            "labels": {"unit": f"H99.{i % 150}"},
-            "metrics": [
-                {"name": "egov_load_dossiers_received", "path": "$.data.received"},
-                {"name": "egov_load_unit_dossiers_online", "path": "$.data.units[*]", "value": "@.online",
-                 "labels": {"unit_code": "@.code"}},
-            ]} for i in range(targets)],
+        "targets": [
+            {
+                "name": f"load-{i:04d}",
+                "kind": "json",
+                "system": ("portal", "lgsp", "documents", "services", "national")[i % 5],
+                "url": f"http://127.0.0.1:{ports[i % len(ports)]}/t/{i}",
+                "labels": {"unit": f"H99.{i % 150}"},
+                "metrics": [
+                    {"name": "egov_load_dossiers_received", "path": "$.data.received"},
+                    {
+                        "name": "egov_load_unit_dossiers_online",
+                        "path": "$.data.units[*]",
+                        "value": "@.online",
+                        "labels": {"unit_code": "@.code"},
+                    },
+                ],
+            }
+            for i in range(targets)
+        ],
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
@@ -188,8 +207,15 @@ def _scrape_counts(port: int) -> dict[str, float]:
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()
-    out: dict[str, Any] = {"polls": 0.0, "failures": 0.0, "series": 0, "bytes": len(text), "up": 0.0,
-                           "targets": 0, "by_reason": {}}
+    out: dict[str, Any] = {
+        "polls": 0.0,
+        "failures": 0.0,
+        "series": 0,
+        "bytes": len(text),
+        "up": 0.0,
+        "targets": 0,
+        "by_reason": {},
+    }
     for fam in text_string_to_metric_families(text):
         out["series"] += len(fam.samples)
         for s in fam.samples:
@@ -214,8 +240,16 @@ def _pct(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------------------------- run
 
 
-def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup: float = 20.0,
-        interval: str = "1s", hosts: int = 10, workdir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+def run(
+    targets: int = 500,
+    scrapers: int = 20,
+    duration: float = 600.0,
+    warmup: float = 20.0,
+    interval: str = "1s",
+    hosts: int = 10,
+    workdir: Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Run the load; returns the figures (raises RuntimeError when a process does not start)."""
     import tempfile
 
@@ -224,15 +258,43 @@ def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup:
     stub_ports, exporter_port = ports[:hosts], ports[hosts]
     config = workdir / "config.yaml"
     write_config(config, stub_ports, targets, interval)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    stub = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "stub", "--ports",
-                             ",".join(map(str, stub_ports)), "--targets", str(targets)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+    }
+    stub = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "stub",
+            "--ports",
+            ",".join(map(str, stub_ports)),
+            "--targets",
+            str(targets),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     log = open(workdir / "exporter.log", "wb")
-    exporter = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", str(config),
-                                 "--web.listen-address", f"127.0.0.1:{exporter_port}"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    exporter = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{exporter_port}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
     load: Scrapers | None = None
     try:
@@ -247,8 +309,10 @@ def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup:
             except OSError:
                 pass
             if time.monotonic() > end or exporter.poll() is not None:
-                raise RuntimeError("the exporter did not start polling:\n"
-                                   + (workdir / "exporter.log").read_text(errors="replace")[-2000:])
+                raise RuntimeError(
+                    "the exporter did not start polling:\n"
+                    + (workdir / "exporter.log").read_text(errors="replace")[-2000:]
+                )
             time.sleep(0.5)
         load = Scrapers(exporter_port, scrapers)
         load.start()
@@ -270,8 +334,12 @@ def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup:
             sample_until(min(t0 + duration, time.monotonic() + 5))
             if progress and time.monotonic() >= next_report:
                 next_report += 60
-                print(f"  {time.monotonic() - t0:5.0f}s: RSS {rss[-1][1] / 1024:.0f} MiB, "
-                      f"{len(load.latencies)} scrapes", file=sys.stderr, flush=True)
+                print(
+                    f"  {time.monotonic() - t0:5.0f}s: RSS {rss[-1][1] / 1024:.0f} MiB, "
+                    f"{len(load.latencies)} scrapes",
+                    file=sys.stderr,
+                    flush=True,
+                )
         elapsed = time.monotonic() - t0
         end_counts = _scrape_counts(exporter_port)
         rss_end = status_kib(exporter.pid, "VmRSS")
@@ -281,27 +349,42 @@ def run(targets: int = 500, scrapers: int = 20, duration: float = 600.0, warmup:
         lat = list(load.latencies)
         polls = end_counts["polls"] - start_counts["polls"]
         return {
-            "targets": targets, "scrapers": scrapers, "interval": interval, "hosts": hosts,
-            "seconds": round(elapsed, 1), "warmup_seconds": warmup,
-            "scrapes": len(lat), "scrapes_per_second": round(len(lat) / elapsed, 1),
-            "scrape_errors": len(load.errors), "scrape_error_examples": load.errors[:5],
-            "scrape_p50_ms": round(_pct(lat, 0.50) * 1000, 1), "scrape_p99_ms": round(_pct(lat, 0.99) * 1000, 1),
+            "targets": targets,
+            "scrapers": scrapers,
+            "interval": interval,
+            "hosts": hosts,
+            "seconds": round(elapsed, 1),
+            "warmup_seconds": warmup,
+            "scrapes": len(lat),
+            "scrapes_per_second": round(len(lat) / elapsed, 1),
+            "scrape_errors": len(load.errors),
+            "scrape_error_examples": load.errors[:5],
+            "scrape_p50_ms": round(_pct(lat, 0.50) * 1000, 1),
+            "scrape_p99_ms": round(_pct(lat, 0.99) * 1000, 1),
             "scrape_max_ms": round(max(lat) * 1000, 1) if lat else None,
             "scraped_mib_per_second": round(load.bytes / elapsed / 2**20, 1),
-            "metrics_series": end_counts["series"], "metrics_bytes": end_counts["bytes"],
-            "polls": int(polls), "polls_per_second": round(polls / elapsed, 1),
+            "metrics_series": end_counts["series"],
+            "metrics_bytes": end_counts["bytes"],
+            "polls": int(polls),
+            "polls_per_second": round(polls / elapsed, 1),
             "rounds": round(polls / targets, 1),
             "poll_failures": int(end_counts["failures"] - start_counts["failures"]),
-            "poll_failures_by_reason": {r: int(n - start_counts["by_reason"].get(r, 0))
-                                        for r, n in end_counts["by_reason"].items()
-                                        if n - start_counts["by_reason"].get(r, 0)},
+            "poll_failures_by_reason": {
+                r: int(n - start_counts["by_reason"].get(r, 0))
+                for r, n in end_counts["by_reason"].items()
+                if n - start_counts["by_reason"].get(r, 0)
+            },
             "load_average_at_end": round(os.getloadavg()[0], 1),
             "targets_up_at_end": int(end_counts["up"]),
-            "rss_start_mib": round(rss_start / 1024, 1), "rss_end_mib": round(rss_end / 1024, 1),
-            "rss_growth_mib": round((rss_end - rss_start) / 1024, 1), "peak_rss_mib": round(hwm / 1024, 1),
+            "rss_start_mib": round(rss_start / 1024, 1),
+            "rss_end_mib": round(rss_end / 1024, 1),
+            "rss_growth_mib": round((rss_end - rss_start) / 1024, 1),
+            "peak_rss_mib": round(hwm / 1024, 1),
             "exporter_threads": threads,
             "rss_series_mib": [(round(t), round(kib / 1024, 1)) for t, kib in rss[:: max(1, len(rss) // 30)]],
-            "exporter_log_tracebacks": (workdir / "exporter.log").read_text(errors="replace").count("Traceback"),
+            "exporter_log_tracebacks": (workdir / "exporter.log")
+            .read_text(errors="replace")
+            .count("Traceback"),
         }
     finally:
         if load is not None:
@@ -316,17 +399,28 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["stub"]:
         return stub_main(argv[1:])
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--targets", type=int, default=500)
     p.add_argument("--scrapers", type=int, default=20)
-    p.add_argument("--duration", type=float, default=600, help="seconds measured after the warm-up (default 600)")
+    p.add_argument(
+        "--duration", type=float, default=600, help="seconds measured after the warm-up (default 600)"
+    )
     p.add_argument("--warmup", type=float, default=30)
     p.add_argument("--interval", default="1s", help="every target's poll interval (and timeout)")
     p.add_argument("--hosts", type=int, default=10, help="stub ports the targets are spread over")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
-    figures = run(args.targets, args.scrapers, args.duration, args.warmup, args.interval, args.hosts,
-                  progress=not args.json)
+    figures = run(
+        args.targets,
+        args.scrapers,
+        args.duration,
+        args.warmup,
+        args.interval,
+        args.hosts,
+        progress=not args.json,
+    )
     if args.json:
         print(json.dumps(figures, indent=1))
     else:

@@ -14,8 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,10 +111,19 @@ class Proc:
             return ""
 
 
-def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.Popen:
+def _spawn(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.Popen:
     out = open(log, "wb")
-    popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-                             env={**os.environ, **(env or {})}, start_new_session=True)
+    popen = subprocess.Popen(
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
     out.close()
     _STARTED.append(popen)
     return popen
@@ -139,15 +149,35 @@ def stop_all() -> None:
             pass
 
 
-def start_ours(config: Path, workdir: Path, extra: list[str] | None = None, ready_timeout: float = 120.0,
-               root: Path = ROOT) -> Proc:
+def start_ours(
+    config: Path,
+    workdir: Path,
+    extra: list[str] | None = None,
+    ready_timeout: float = 120.0,
+    root: Path = ROOT,
+) -> Proc:
     """``python -m exporter --config.file CONFIG --web.listen-address 127.0.0.1:PORT`` run from the source tree
     ``root`` (this one by default), up when /-/healthy is."""
     port = free_port()
     address = f"127.0.0.1:{port}"
     log = workdir / f"exporter-{port}.log"
-    popen = _spawn([sys.executable, "-m", "exporter", "--config.file", str(config), "--web.listen-address", address,
-                    "--log.level", "warning", *(extra or [])], log, env={"PYTHONPATH": str(root)}, cwd=root)
+    popen = _spawn(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            address,
+            "--log.level",
+            "warning",
+            *(extra or []),
+        ],
+        log,
+        env={"PYTHONPATH": str(root)},
+        cwd=root,
+    )
     proc = Proc(popen, address, log)
     _wait_healthy(proc, "/-/healthy", ready_timeout)
     return proc
@@ -165,12 +195,14 @@ def start_blackbox(workdir: Path, timeout: float, ready_timeout: float = 30.0) -
         "    http:\n"
         "      method: GET\n"
         "      preferred_ip_protocol: ip4\n"
-        "      ip_protocol_fallback: false\n")
+        "      ip_protocol_fallback: false\n"
+    )
     port = free_port()
     address = f"127.0.0.1:{port}"
     log = workdir / f"blackbox-{port}.log"
-    popen = _spawn([BLACKBOX, f"--config.file={config}", f"--web.listen-address={address}", "--log.level=warn"],
-                   log)
+    popen = _spawn(
+        [BLACKBOX, f"--config.file={config}", f"--web.listen-address={address}", "--log.level=warn"], log
+    )
     proc = Proc(popen, address, log)
     _wait_healthy(proc, "/-/healthy", ready_timeout)
     return proc
@@ -213,8 +245,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.read()
 
 
-async def _drive(address: str, paths: list[str], concurrency: int, timeout: float,
-                 headers: dict[str, str]) -> list[tuple[str, int, bytes, float, float]]:
+async def _drive(
+    address: str, paths: list[str], concurrency: int, timeout: float, headers: dict[str, str]
+) -> list[tuple[str, int, bytes, float, float]]:
     """GET every path with ``concurrency`` keep-alive connections; (path, status, body, start, end) each."""
     host, port = address.rsplit(":", 1)
     queue = list(reversed(paths))
@@ -236,7 +269,7 @@ async def _drive(address: str, paths: list[str], concurrency: int, timeout: floa
                     writer.close()
                     reader = writer = None
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     status, body = 0, b""
                     writer.close()
                     reader = writer = None
@@ -249,8 +282,13 @@ async def _drive(address: str, paths: list[str], concurrency: int, timeout: floa
     return out
 
 
-def drive(address: str, paths: list[str], concurrency: int, timeout: float = 30.0,
-          headers: dict[str, str] | None = None) -> list[tuple[str, int, bytes, float, float]]:
+def drive(
+    address: str,
+    paths: list[str],
+    concurrency: int,
+    timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
+) -> list[tuple[str, int, bytes, float, float]]:
     return asyncio.run(_drive(address, paths, concurrency, timeout, headers or {}))
 
 

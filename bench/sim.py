@@ -42,13 +42,18 @@ def bad_answer(kind: str, i: int) -> tuple[bytes, bytes]:
         rows = filler * (HUGE_BYTES // len(filler))
         body = b'{"status":"ok","received":1,"dump":[' + rows[:-1] + b"]}"
     elif kind == "wrong_content_type":  # a maintenance page served with 200
-        ctype, body = "text/html; charset=utf-8", (
-            "<!doctype html><html><body><h1>Hệ thống đang bảo trì</h1></body></html>").encode()
+        ctype, body = (
+            "text/html; charset=utf-8",
+            ("<!doctype html><html><body><h1>Hệ thống đang bảo trì</h1></body></html>").encode(),
+        )
     elif kind == "missing_field":  # the vendor renamed the field
         body = json.dumps({"status": "ok", "id": i, "total_received": 1000}).encode()
     else:
         raise ValueError(f"unknown bad answer {kind!r}")
-    return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (ctype.encode(), len(body)), body
+    return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (
+        ctype.encode(),
+        len(body),
+    ), body
 
 
 def body_for(i: int, units: int) -> bytes:
@@ -59,8 +64,15 @@ def body_for(i: int, units: int) -> bytes:
 
 
 class _Endpointset:
-    def __init__(self, n: int, units: int, hanging: set[int], arrived: Any, answered: Any,
-                 bad: dict[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        units: int,
+        hanging: set[int],
+        arrived: Any,
+        answered: Any,
+        bad: dict[int, str] | None = None,
+    ) -> None:
         self.n = n
         self.hanging = hanging
         self.arrived = arrived
@@ -68,9 +80,13 @@ class _Endpointset:
         self.responses = []
         for i in range(n):
             body = body_for(i, units)
-            self.responses.append((
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body),
-                body))
+            self.responses.append(
+                (
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                    % len(body),
+                    body,
+                )
+            )
         for i, kind in (bad or {}).items():
             self.responses[i] = bad_answer(kind, i)
         self.not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
@@ -98,7 +114,7 @@ class _Conn(asyncio.Protocol):
                     self.transport.close()
                 return
             head = self.buf[:end]
-            self.buf = self.buf[end + 4:]
+            self.buf = self.buf[end + 4 :]
             line, _, headers = head.partition(b"\r\n")
             parts = line.split(b" ")
             path = parts[1] if len(parts) > 1 else b"/"
@@ -107,7 +123,7 @@ class _Conn(asyncio.Protocol):
             low = headers.lower()
             at = low.find(b"content-length:")
             if at >= 0:
-                length = int(low[at + 15:].split(b"\r\n", 1)[0].strip() or 0)
+                length = int(low[at + 15 :].split(b"\r\n", 1)[0].strip() or 0)
             self.buf = self.buf[length:]  # request bodies are ignored
             self._handle(path, close, parts[0] == b"HEAD")
 
@@ -141,8 +157,17 @@ class _Conn(asyncio.Protocol):
             self.transport.close()
 
 
-def _serve(n: int, per_host: int, units: int, hanging: list[int], arrived: Any, answered: Any,
-           ports_out: Any, ready: Any, bad: dict[int, str]) -> None:
+def _serve(
+    n: int,
+    per_host: int,
+    units: int,
+    hanging: list[int],
+    arrived: Any,
+    answered: Any,
+    ports_out: Any,
+    ready: Any,
+    bad: dict[int, str],
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import uvloop  # type: ignore[import-not-found]
@@ -161,8 +186,9 @@ def _serve(n: int, per_host: int, units: int, hanging: list[int], arrived: Any, 
         sock.listen(1024)
         sock.setblocking(False)
         ports_out[h] = sock.getsockname()[1]
-        servers.append(loop.run_until_complete(
-            loop.create_server(lambda: _Conn(eps, loop), sock=sock, backlog=1024)))
+        servers.append(
+            loop.run_until_complete(loop.create_server(lambda: _Conn(eps, loop), sock=sock, backlog=1024))
+        )
     ready.set()
     try:
         loop.run_forever()
@@ -174,8 +200,16 @@ def _serve(n: int, per_host: int, units: int, hanging: list[int], arrived: Any, 
 class Simulator:
     """N endpoints in a child process; ``url(i)``, ``arrived``/``answered`` counters, ``stop()``."""
 
-    def __init__(self, n: int, *, per_host: int = 10, units: int = 0, hang_fraction: float = 0.0,
-                 seed: int = 1, bad: dict[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        per_host: int = 10,
+        units: int = 0,
+        hang_fraction: float = 0.0,
+        seed: int = 1,
+        bad: dict[int, str] | None = None,
+    ) -> None:
         self.n = n
         self.per_host = per_host
         self.units = units
@@ -188,13 +222,28 @@ class Simulator:
         # one per host, never two hanging endpoints competing for one host's connections
         rng = random.Random(seed)
         step = max(1, round(1 / hang_fraction)) if hang_fraction > 0 else 0
-        self.hanging = [rng.randrange(start, min(n, start + step)) for start in range(0, n, step)] if step else []
+        self.hanging = (
+            [rng.randrange(start, min(n, start + step)) for start in range(0, n, step)] if step else []
+        )
         self._ready = ctx.Event()
-        self._proc = ctx.Process(target=_serve, name="bench-sim", daemon=True,
-                                 args=(n, per_host, units, self.hanging, self.arrived, self.answered,
-                                       self._ports, self._ready, dict(bad or {})))
+        self._proc = ctx.Process(
+            target=_serve,
+            name="bench-sim",
+            daemon=True,
+            args=(
+                n,
+                per_host,
+                units,
+                self.hanging,
+                self.arrived,
+                self.answered,
+                self._ports,
+                self._ready,
+                dict(bad or {}),
+            ),
+        )
 
-    def start(self, timeout: float = 60.0) -> "Simulator":
+    def start(self, timeout: float = 60.0) -> Simulator:
         self._proc.start()
         if not self._ready.wait(timeout):
             self.stop()
@@ -219,7 +268,7 @@ class Simulator:
                 self._proc.kill()
                 self._proc.join(5)
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -235,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--units", type=int, default=0)
     p.add_argument("--hang-fraction", type=float, default=0.0)
     args = p.parse_args(argv)
-    with Simulator(args.endpoints, per_host=args.per_host, units=args.units,
-                   hang_fraction=args.hang_fraction) as sim:
+    with Simulator(
+        args.endpoints, per_host=args.per_host, units=args.units, hang_fraction=args.hang_fraction
+    ) as sim:
         print(f"{args.endpoints} endpoints, e.g. {sim.url(0)} ... {sim.url(args.endpoints - 1)}", flush=True)
         try:
             while True:

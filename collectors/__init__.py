@@ -16,13 +16,16 @@ from collectors.qd766 import Qd766Collector
 from collectors.services import ServicesCollector
 from exporter.plugin import Collector
 
-KINDS: dict[str, type[Collector]] = {cls.kind: cls for cls in (
-    HttpCollector,
-    JsonCollector,
-    HtmlCollector,
-    PortalCollector,
-    LgspCollector,
-    DocumentsCollector,
-    ServicesCollector,
-    Qd766Collector,
-)}
+KINDS: dict[str, type[Collector]] = {
+    cls.kind: cls
+    for cls in (
+        HttpCollector,
+        JsonCollector,
+        HtmlCollector,
+        PortalCollector,
+        LgspCollector,
+        DocumentsCollector,
+        ServicesCollector,
+        Qd766Collector,
+    )
+}

@@ -28,29 +28,59 @@ def _counter(name: str, what: str, vi: str, *labels: str) -> MetricSpec:
 
 class DocumentsCollector(PeriodicCollector):
     kind = "documents"
-    summary = ("document management (eOffice): documents sent/received electronically vs paper, signed, work "
-               "files online, per unit, level and period; national document axis (profile eoffice-json)")
+    summary = (
+        "document management (eOffice): documents sent/received electronically vs paper, signed, work "
+        "files online, per unit, level and period; national document axis (profile eoffice-json)"
+    )
     Config = DocumentsConfig
     default_system = "documents"
     target: DocumentsConfig
     metrics = HTTP_METRICS + (
-        _counter("sent", "Outgoing documents issued by the unit, by channel (electronic, paper).",
-                 "văn bản đi (điện tử / giấy)", "channel"),
-        _counter("received", "Incoming documents received by the unit, by channel (electronic, paper).",
-                 "văn bản đến (điện tử / giấy)", "channel"),
-        _counter("signed", "Outgoing electronic documents that were digitally signed.",
-                 "văn bản đi được ký số"),
-        _counter("work_files", "Work files opened by the unit (denominator of work files handled online).",
-                 "hồ sơ công việc"),
-        _counter("work_files_online", "Work files handled entirely online.",
-                 "hồ sơ công việc xử lý trên môi trường mạng"),
-        MetricSpec("egov_documents_national_axis_up", "gauge",
-                   "1 when the link to the national document axis (VDXP) is up, 0 when it is down or its check "
-                   "fails.", vi="kết nối Trục liên thông văn bản quốc gia"),
-        MetricSpec("egov_documents_national_axis_exchanged_total", "counter",
-                   "Documents exchanged with other agencies through the national document axis, by direction "
-                   "(sent, received)." + PERIOD_HELP, ("period", "direction"),
-                   vi="văn bản liên thông qua Trục quốc gia (gửi / nhận)"),
-        MetricSpec("egov_documents_unit_info", "gauge", "A unit's name as the upstream writes it (value 1).",
-                   ("unit", "unit_name"), vi="đơn vị"),
+        _counter(
+            "sent",
+            "Outgoing documents issued by the unit, by channel (electronic, paper).",
+            "văn bản đi (điện tử / giấy)",
+            "channel",
+        ),
+        _counter(
+            "received",
+            "Incoming documents received by the unit, by channel (electronic, paper).",
+            "văn bản đến (điện tử / giấy)",
+            "channel",
+        ),
+        _counter(
+            "signed", "Outgoing electronic documents that were digitally signed.", "văn bản đi được ký số"
+        ),
+        _counter(
+            "work_files",
+            "Work files opened by the unit (denominator of work files handled online).",
+            "hồ sơ công việc",
+        ),
+        _counter(
+            "work_files_online",
+            "Work files handled entirely online.",
+            "hồ sơ công việc xử lý trên môi trường mạng",
+        ),
+        MetricSpec(
+            "egov_documents_national_axis_up",
+            "gauge",
+            "1 when the link to the national document axis (VDXP) is up, 0 when it is down or its check "
+            "fails.",
+            vi="kết nối Trục liên thông văn bản quốc gia",
+        ),
+        MetricSpec(
+            "egov_documents_national_axis_exchanged_total",
+            "counter",
+            "Documents exchanged with other agencies through the national document axis, by direction "
+            "(sent, received)." + PERIOD_HELP,
+            ("period", "direction"),
+            vi="văn bản liên thông qua Trục quốc gia (gửi / nhận)",
+        ),
+        MetricSpec(
+            "egov_documents_unit_info",
+            "gauge",
+            "A unit's name as the upstream writes it (value 1).",
+            ("unit", "unit_name"),
+            vi="đơn vị",
+        ),
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from jsonpath_ng import jsonpath
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
@@ -25,7 +26,11 @@ _METRIC_RE = re.compile(r"^egov_[a-z0-9_]+$")
 def compile_jsonpath(expr: str) -> Any:
     try:
         return jsonpath_parse(expr)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # jsonpath-ng raises bare Exception too
+    except (
+        JsonPathLexerError,
+        JsonPathParserError,
+        Exception,
+    ) as exc:  # jsonpath-ng raises bare Exception too
         raise ValueError(f"not a valid JSONPath: {expr!r} ({str(exc).splitlines()[0][:80]})") from None
 
 
@@ -45,8 +50,12 @@ def _finder(expr: str) -> Callable[[Any], list[Any]]:
     parsed = compile_jsonpath(expr)
     fields: list[str] = []
     node = parsed
-    while type(node) is jsonpath.Child and type(node.right) is jsonpath.Fields and len(node.right.fields) == 1 \
-            and node.right.fields[0] not in ("*", jsonpath.auto_id_field):
+    while (
+        type(node) is jsonpath.Child
+        and type(node.right) is jsonpath.Fields
+        and len(node.right.fields) == 1
+        and node.right.fields[0] not in ("*", jsonpath.auto_id_field)
+    ):
         fields.append(node.right.fields[0])
         node = node.left
     if type(node) not in (jsonpath.Root, jsonpath.This) or jsonpath.auto_id_field is not None:
@@ -123,11 +132,13 @@ class MetricRule(Strict):
         return TargetBase._labels(v)
 
     @model_validator(mode="after")
-    def _counter_suffix(self) -> "MetricRule":
+    def _counter_suffix(self) -> MetricRule:
         if self.type == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name} must end in _total")
         if self.type != "counter" and self.name.endswith("_total"):
-            raise ValueError(f"{self.name} ends in _total, which is for counters: set type: counter or rename it")
+            raise ValueError(
+                f"{self.name} ends in _total, which is for counters: set type: counter or rename it"
+            )
         return self
 
     def number(self, raw: Any, number_format: str = "vi") -> float | None:
@@ -152,7 +163,7 @@ class JsonMetric(MetricRule):
         return v
 
     @model_validator(mode="after")
-    def _paths(self) -> "JsonMetric":
+    def _paths(self) -> JsonMetric:
         for expr in [self.value, *self.labels.values()]:
             if isinstance(expr, str) and expr[:1] in "$@":
                 compile_jsonpath(expr)
@@ -164,8 +175,13 @@ def _first(expr: str, item: Any) -> Any:
     return found[0] if found else None
 
 
-def extract_json(rules: list[JsonMetric], data: Any, out: Collected, base_labels: dict[str, str] | None = None,
-                 number_format: str = "vi") -> None:
+def extract_json(
+    rules: list[JsonMetric],
+    data: Any,
+    out: Collected,
+    base_labels: dict[str, str] | None = None,
+    number_format: str = "vi",
+) -> None:
     for rule in rules:
         items = jsonpath_values(rule.path, data)
         if not items:
@@ -186,10 +202,15 @@ def extract_json(rules: list[JsonMetric], data: Any, out: Collected, base_labels
                     labels[key] = expr
             if missing_label:
                 if not rule.optional:
-                    out.skipped.append(f"{rule.name}: label {missing_label} missing at {rule.labels[missing_label]}")
+                    out.skipped.append(
+                        f"{rule.name}: label {missing_label} missing at {rule.labels[missing_label]}"
+                    )
                 continue
-            raw = rule.value if not isinstance(rule.value, str) else (
-                _first(rule.value, item) if rule.value[:1] in "$@" else rule.value)
+            raw = (
+                rule.value
+                if not isinstance(rule.value, str)
+                else (_first(rule.value, item) if rule.value[:1] in "$@" else rule.value)
+            )
             value = rule.number(raw, number_format)
             if value is None:
                 if not rule.optional:
@@ -240,13 +261,21 @@ def element_value(el: Any, how: str) -> str | None:
     return how  # a literal
 
 
-def extract_html(rules: list[HtmlMetric], soup: Any, out: Collected, base_labels: dict[str, str] | None = None,
-                 number_format: str = "vi") -> None:
+def extract_html(
+    rules: list[HtmlMetric],
+    soup: Any,
+    out: Collected,
+    base_labels: dict[str, str] | None = None,
+    number_format: str = "vi",
+) -> None:
     for rule in rules:
         matches = soup.select(rule.select)
         if rule.value == "count":
-            out.add(rule.name, len(matches) * rule.scale,
-                    **{**(base_labels or {}), **{k: v for k, v in rule.labels.items()}})
+            out.add(
+                rule.name,
+                len(matches) * rule.scale,
+                **{**(base_labels or {}), **{k: v for k, v in rule.labels.items()}},
+            )
             continue
         if not matches:
             if not rule.optional:
@@ -357,8 +386,10 @@ class HtmlTable(Strict):
         return v
 
     def cells(self) -> dict[str, TableCell]:
-        return {k: (TableCell(column=ref) if isinstance(ref, str) else ref)
-                for k, ref in self.label_columns.items()}
+        return {
+            k: (TableCell(column=ref) if isinstance(ref, str) else ref)
+            for k, ref in self.label_columns.items()
+        }
 
 
 def table_grid(table: Any, header_rows: int | None = None) -> tuple[list[list[str]], list[list[Any]]]:
@@ -394,9 +425,14 @@ def table_grid(table: Any, header_rows: int | None = None) -> tuple[list[list[st
         grid.append(row)
     if header_rows is None:
         thead = [tr for tr in trs if tr.parent is not None and tr.parent.name == "thead"]
-        header_rows = len(thead) if thead else next(
-            (i for i, row in enumerate(grid) if not row or any(c is None or c.name != "th" for c in row)),
-            len(grid))
+        header_rows = (
+            len(thead)
+            if thead
+            else next(
+                (i for i, row in enumerate(grid) if not row or any(c is None or c.name != "th" for c in row)),
+                len(grid),
+            )
+        )
     head, body = grid[:header_rows], grid[header_rows:]
     width = max((len(r) for r in grid), default=0)
     paths: list[list[str]] = []
@@ -432,11 +468,16 @@ def _span(raw: Any, limit: int) -> int:
 def find_column(paths: list[list[str]], column: str) -> int | None:
     """Index of the first column whose header path ends with ``column``'s parts."""
     want = _header_parts(column)
-    return next((i for i, path in enumerate(paths) if path[-len(want):] == want), None)
+    return next((i for i, path in enumerate(paths) if path[-len(want) :] == want), None)
 
 
-def extract_tables(rules: list[HtmlTable], soup: Any, out: Collected, base_labels: dict[str, str] | None = None,
-                   number_format: str = "vi") -> None:
+def extract_tables(
+    rules: list[HtmlTable],
+    soup: Any,
+    out: Collected,
+    base_labels: dict[str, str] | None = None,
+    number_format: str = "vi",
+) -> None:
     # rules often read the same table: expand it once
     grids: dict[tuple[int, int | None], tuple[list[list[str]], list[list[Any]]]] = {}
     for rule in rules:
@@ -452,10 +493,13 @@ def extract_tables(rules: list[HtmlTable], soup: Any, out: Collected, base_label
             if key not in grids:
                 grids[key] = table_grid(table, rule.header_rows)
             paths, body = grids[key]
-            where = [(col, find_column(paths, col), re.compile(expr, re.I)) for col, expr in rule.where.items()]
+            where = [
+                (col, find_column(paths, col), re.compile(expr, re.I)) for col, expr in rule.where.items()
+            ]
             labels_at = {k: (find_column(paths, c.column), c) for k, c in label_cells.items()}
-            absent = [col for col, i, _ in where if i is None] + \
-                     [c.column for i, c in labels_at.values() if i is None]
+            absent = [col for col, i, _ in where if i is None] + [
+                c.column for i, c in labels_at.values() if i is None
+            ]
             if absent:
                 for v in rule.values:
                     problems[v.name].append(f"no column {absent[0]!r} in {rule.select!r}")
@@ -468,8 +512,10 @@ def extract_tables(rules: list[HtmlTable], soup: Any, out: Collected, base_label
                 else:
                     values_at.append((v, i))
             for n, row in enumerate(body):
-                if any(i >= len(row) or row[i] is None or not rx.search(row[i].get_text(" ", strip=True))
-                       for _, i, rx in where):
+                if any(
+                    i >= len(row) or row[i] is None or not rx.search(row[i].get_text(" ", strip=True))
+                    for _, i, rx in where
+                ):
                     continue
                 labels = dict(base_labels or {})
                 for key, (i, cell) in labels_at.items():
@@ -482,8 +528,9 @@ def extract_tables(rules: list[HtmlTable], soup: Any, out: Collected, base_label
                         raw = v.read(row[i]) if i < len(row) and row[i] is not None else None
                         value = v.number(raw, number_format) if raw is not None else None
                         if value is None:
-                            problems[v.name].append(f"no number in column {v.column!r}, row {n + 1} "
-                                                    f"(got {str(raw)[:40]!r})")
+                            problems[v.name].append(
+                                f"no number in column {v.column!r}, row {n + 1} (got {str(raw)[:40]!r})"
+                            )
                             continue
                         key = (v.name, tuple(sorted({**labels, **v.labels}.items())))
                         sums[key] = sums.get(key, 0.0) + value

@@ -5,7 +5,7 @@ certificate expiry, redirects).  Every HTTP-based kind (json, html and the syste
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import field_validator
 
@@ -14,16 +14,36 @@ from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, Collector, MetricSpec
 
 HTTP_METRICS = (
-    MetricSpec("egov_target_http_status_code", "gauge", "HTTP status code of the target's last answer.",
-               vi="mã trạng thái HTTP"),
-    MetricSpec("egov_target_http_response_seconds", "gauge",
-               "Time of the target's last HTTP exchange, connect to last byte, in seconds.", vi="thời gian phản hồi"),
-    MetricSpec("egov_target_http_content_length_bytes", "gauge", "Size of the last answer's body in bytes.",
-               vi="kích thước phản hồi"),
-    MetricSpec("egov_target_http_redirects", "gauge", "Redirects followed in the last poll.", vi="số lần chuyển hướng"),
-    MetricSpec("egov_target_tls_cert_expiry_timestamp_seconds", "gauge",
-               "When the target's TLS certificate expires (notAfter), as a unix timestamp.",
-               vi="thời điểm hết hạn chứng thư số TLS"),
+    MetricSpec(
+        "egov_target_http_status_code",
+        "gauge",
+        "HTTP status code of the target's last answer.",
+        vi="mã trạng thái HTTP",
+    ),
+    MetricSpec(
+        "egov_target_http_response_seconds",
+        "gauge",
+        "Time of the target's last HTTP exchange, connect to last byte, in seconds.",
+        vi="thời gian phản hồi",
+    ),
+    MetricSpec(
+        "egov_target_http_content_length_bytes",
+        "gauge",
+        "Size of the last answer's body in bytes.",
+        vi="kích thước phản hồi",
+    ),
+    MetricSpec(
+        "egov_target_http_redirects",
+        "gauge",
+        "Redirects followed in the last poll.",
+        vi="số lần chuyển hướng",
+    ),
+    MetricSpec(
+        "egov_target_tls_cert_expiry_timestamp_seconds",
+        "gauge",
+        "When the target's TLS certificate expires (notAfter), as a unix timestamp.",
+        vi="thời điểm hết hạn chứng thư số TLS",
+    ),
 )
 
 
@@ -68,14 +88,23 @@ class HttpCollector(Collector):
     # HTTP-based kinds that extend this one add their own metrics after HTTP_METRICS.
     target: HttpConfig
 
-    def fetch(self, method: str = "GET", url: str | None = None, *, json: Any = None,
-              data: Any = None, headers: dict[str, str] | None = None, what: str = "") -> Response:
+    def fetch(
+        self,
+        method: str = "GET",
+        url: str | None = None,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        what: str = "",
+    ) -> Response:
         """One request through the target's client, recorded in the /probe trace."""
         url = url or self.target.url
         ok = set(self.target.valid_status_codes) or None
         try:
-            resp = self.ctx.http.request(method, url, json=json, data=data, headers=headers, ok_statuses=ok,
-                                         what=what)
+            resp = self.ctx.http.request(
+                method, url, json=json, data=data, headers=headers, ok_statuses=ok, what=what
+            )
         except CollectError as exc:
             self.ctx.note(request=f"{method} {url}", error=f"{exc.reason}: {exc.message}")
             raise
@@ -84,8 +113,14 @@ class HttpCollector(Collector):
         # an upstream may echo the request's credentials: they go before the excerpt is cut (the configured
         # secrets are redacted from the whole /probe answer later)
         redact = getattr(self.ctx.http, "redact", None) or (lambda text: text)
-        self.ctx.note(request=f"{method} {url}", status=resp.status, seconds=round(resp.elapsed, 4),
-                      bytes=len(resp.body), content_type=resp.content_type, body=redact(resp.text())[:2000])
+        self.ctx.note(
+            request=f"{method} {url}",
+            status=resp.status,
+            seconds=round(resp.elapsed, 4),
+            bytes=len(resp.body),
+            content_type=resp.content_type,
+            body=redact(resp.text())[:2000],
+        )
         return resp
 
     def checked(self, resp: Response, out: Collected) -> None:

@@ -88,7 +88,6 @@ class ListSource(_Source):
     counted: list[str] = []
 
 
-
 class StatisticsSource(_Source):
     """Per-API traffic since a period's start.  The path may hold ``{period}`` (month, quarter, year),
     ``{from}``/``{to}`` (ISO 8601, +07:00) and ``{from_ms}``/``{to_ms}`` (unix milliseconds)."""
@@ -103,7 +102,6 @@ class StatisticsSource(_Source):
     latency_scale: float = 0.001
 
 
-
 class SharedDataSource(_Source):
     """A payload that counts shared-data applications itself (instead of a configured list)."""
 
@@ -113,14 +111,12 @@ class SharedDataSource(_Source):
     expected: JsonPath
 
 
-
 class NationalPlatformRead(Strict):
     """How the national platform's health answer is read: any 2xx is up, unless ``status`` is set."""
 
     #: JSONPath of a status field, and the values meaning up
     status: JsonPath | None = None
     up_values: list[str] = ["UP"]
-
 
 
 class LgspProfile(Strict):
@@ -183,46 +179,92 @@ class LgspConfig(HttpConfig):
 
 # --------------------------------------------------------------------------------------- metrics
 
-_PERIOD_NOTE = (" Counted since the start of the calendar period (label period: month, quarter, year; "
-                "Asia/Ho_Chi_Minh) and reset to 0 at the period's start, so rate()/increase() work (a reset "
-                "is a counter reset) and a quarter's total is the last value of period=\"quarter\" before "
-                "the reset.")
-_API_NOTE = (" At most max_apis APIs (the busiest over the longest period) are named; the rest are summed "
-             "into api=\"other\".")
+_PERIOD_NOTE = (
+    " Counted since the start of the calendar period (label period: month, quarter, year; "
+    "Asia/Ho_Chi_Minh) and reset to 0 at the period's start, so rate()/increase() work (a reset "
+    'is a counter reset) and a quarter\'s total is the last value of period="quarter" before '
+    "the reset."
+)
+_API_NOTE = (
+    " At most max_apis APIs (the busiest over the longest period) are named; the rest are summed "
+    'into api="other".'
+)
 
 LGSP_METRICS = (
-    MetricSpec("egov_lgsp_gateway_info", "gauge",
-               "The LGSP gateway's product and version as its version endpoint reports it (value 1).",
-               ("version",), vi="phiên bản nền tảng LGSP"),
-    MetricSpec("egov_lgsp_api_requests_total", "counter", "Requests to the API through the LGSP gateway."
-               + _PERIOD_NOTE + _API_NOTE, ("api", "period"), vi="số lượt gọi API"),
-    MetricSpec("egov_lgsp_api_faults_total", "counter", "Requests to the API that failed (faults, errors)."
-               + _PERIOD_NOTE + _API_NOTE, ("api", "period"), vi="số lượt gọi API lỗi"),
-    MetricSpec("egov_lgsp_api_latency_seconds", "gauge",
-               "Average response time of the API's requests since the start of the calendar period (label "
-               "period), in seconds; absent while the API has no request in the period." + _API_NOTE,
-               ("api", "period"), vi="thời gian phản hồi trung bình của API"),
-    MetricSpec("egov_lgsp_apis_published", "gauge", "APIs published on the LGSP (lifecycle state published).",
-               vi="số API đã công bố"),
-    MetricSpec("egov_lgsp_applications_connected", "gauge",
-               "Applications connected to the LGSP (registered and approved on the gateway).",
-               vi="số ứng dụng đã kết nối LGSP"),
-    MetricSpec("egov_lgsp_shared_data_applications_connected", "gauge",
-               "The province's applications with shared data that are connected through the LGSP "
-               "(numerator of the PAR Index ratio).",
-               vi="số ứng dụng có dữ liệu chia sẻ đã kết nối qua LGSP"),
-    MetricSpec("egov_lgsp_shared_data_applications", "gauge",
-               "The province's applications with shared data that should connect through the LGSP "
-               "(denominator of the PAR Index ratio).", vi="số ứng dụng có dữ liệu chia sẻ cần kết nối"),
-    MetricSpec("egov_lgsp_shared_data_application_connected", "gauge",
-               "1 when the configured shared-data application is connected through the LGSP, else 0.",
-               ("application",), vi="ứng dụng đã kết nối qua LGSP"),
-    MetricSpec("egov_lgsp_national_platform_up", "gauge",
-               "1 when the national data sharing platform (NDXP) answered through the gateway as up, else 0.",
-               vi="kết nối nền tảng chia sẻ dữ liệu quốc gia (NDXP)"),
-    MetricSpec("egov_lgsp_national_platform_response_seconds", "gauge",
-               "Time of the last call to the national platform (NDXP) through the gateway, in seconds.",
-               vi="thời gian phản hồi NDXP"),
+    MetricSpec(
+        "egov_lgsp_gateway_info",
+        "gauge",
+        "The LGSP gateway's product and version as its version endpoint reports it (value 1).",
+        ("version",),
+        vi="phiên bản nền tảng LGSP",
+    ),
+    MetricSpec(
+        "egov_lgsp_api_requests_total",
+        "counter",
+        "Requests to the API through the LGSP gateway." + _PERIOD_NOTE + _API_NOTE,
+        ("api", "period"),
+        vi="số lượt gọi API",
+    ),
+    MetricSpec(
+        "egov_lgsp_api_faults_total",
+        "counter",
+        "Requests to the API that failed (faults, errors)." + _PERIOD_NOTE + _API_NOTE,
+        ("api", "period"),
+        vi="số lượt gọi API lỗi",
+    ),
+    MetricSpec(
+        "egov_lgsp_api_latency_seconds",
+        "gauge",
+        "Average response time of the API's requests since the start of the calendar period (label "
+        "period), in seconds; absent while the API has no request in the period." + _API_NOTE,
+        ("api", "period"),
+        vi="thời gian phản hồi trung bình của API",
+    ),
+    MetricSpec(
+        "egov_lgsp_apis_published",
+        "gauge",
+        "APIs published on the LGSP (lifecycle state published).",
+        vi="số API đã công bố",
+    ),
+    MetricSpec(
+        "egov_lgsp_applications_connected",
+        "gauge",
+        "Applications connected to the LGSP (registered and approved on the gateway).",
+        vi="số ứng dụng đã kết nối LGSP",
+    ),
+    MetricSpec(
+        "egov_lgsp_shared_data_applications_connected",
+        "gauge",
+        "The province's applications with shared data that are connected through the LGSP "
+        "(numerator of the PAR Index ratio).",
+        vi="số ứng dụng có dữ liệu chia sẻ đã kết nối qua LGSP",
+    ),
+    MetricSpec(
+        "egov_lgsp_shared_data_applications",
+        "gauge",
+        "The province's applications with shared data that should connect through the LGSP "
+        "(denominator of the PAR Index ratio).",
+        vi="số ứng dụng có dữ liệu chia sẻ cần kết nối",
+    ),
+    MetricSpec(
+        "egov_lgsp_shared_data_application_connected",
+        "gauge",
+        "1 when the configured shared-data application is connected through the LGSP, else 0.",
+        ("application",),
+        vi="ứng dụng đã kết nối qua LGSP",
+    ),
+    MetricSpec(
+        "egov_lgsp_national_platform_up",
+        "gauge",
+        "1 when the national data sharing platform (NDXP) answered through the gateway as up, else 0.",
+        vi="kết nối nền tảng chia sẻ dữ liệu quốc gia (NDXP)",
+    ),
+    MetricSpec(
+        "egov_lgsp_national_platform_response_seconds",
+        "gauge",
+        "Time of the last call to the national platform (NDXP) through the gateway, in seconds.",
+        vi="thời gian phản hồi NDXP",
+    ),
 )
 
 
@@ -267,8 +309,10 @@ class _Traffic:
 
 class LgspCollector(HttpCollector):
     kind = "lgsp"
-    summary = ("data sharing platform (WSO2 API Manager by default): gateway version, per-API traffic, "
-               "published APIs, connected and shared-data applications, national platform link")
+    summary = (
+        "data sharing platform (WSO2 API Manager by default): gateway version, per-API traffic, "
+        "published APIs, connected and shared-data applications, national platform link"
+    )
     Config = LgspConfig
     default_system = "lgsp"
     metrics = HTTP_METRICS + LGSP_METRICS
@@ -300,8 +344,9 @@ class LgspCollector(HttpCollector):
                 out.add("egov_lgsp_apis_published", len(items))
         connected: list[str] | None = None
         if p.applications is not None:
-            connected = self.read_list("applications", p.applications, out,
-                                       "egov_lgsp_applications_connected")
+            connected = self.read_list(
+                "applications", p.applications, out, "egov_lgsp_applications_connected"
+            )
             if connected is not None:
                 out.add("egov_lgsp_applications_connected", len(connected))
         self.read_shared_data(connected, out)
@@ -310,8 +355,11 @@ class LgspCollector(HttpCollector):
         if self.target.national_platform_url:
             self.read_national_platform(out)
         # every figure missing (the national platform's state is a measurement of its own): not an LGSP answer
-        figures = [s for s in out.samples if s.name.startswith("egov_lgsp_")
-                   and not s.name.startswith("egov_lgsp_national_platform")]
+        figures = [
+            s
+            for s in out.samples
+            if s.name.startswith("egov_lgsp_") and not s.name.startswith("egov_lgsp_national_platform")
+        ]
         if out.skipped and not figures:
             raise CollectError("parse", "no LGSP figure found in the answers: " + out.skipped[0])
         return out
@@ -374,8 +422,10 @@ class LgspCollector(HttpCollector):
         if src is None:
             return
         data = self.get_json(self.path("shared_data", src), "shared data")
-        for name, expr in (("egov_lgsp_shared_data_applications_connected", src.connected),
-                           ("egov_lgsp_shared_data_applications", src.expected)):
+        for name, expr in (
+            ("egov_lgsp_shared_data_applications_connected", src.connected),
+            ("egov_lgsp_shared_data_applications", src.expected),
+        ):
             value = parse_number(_first(expr, data))
             if value is None:
                 out.skipped.append(f"{name}: no number at {expr}")
@@ -387,11 +437,18 @@ class LgspCollector(HttpCollector):
         problems: dict[str, str] = {}
         for period in self.target.periods:
             start, end = period_bounds(now, period)
-            values = {"period": period, "from": start.isoformat(timespec="seconds"),
-                      "to": end.isoformat(timespec="seconds"), "from_ms": str(int(start.timestamp() * 1000)),
-                      "to_ms": str(int(end.timestamp() * 1000))}
-            path = re.sub(r"\{(period|from|to|from_ms|to_ms)\}",
-                          lambda m, v=values: quote(v[m.group(1)], safe=""), self.path("statistics", src))
+            values = {
+                "period": period,
+                "from": start.isoformat(timespec="seconds"),
+                "to": end.isoformat(timespec="seconds"),
+                "from_ms": str(int(start.timestamp() * 1000)),
+                "to_ms": str(int(end.timestamp() * 1000)),
+            }
+            path = re.sub(
+                r"\{(period|from|to|from_ms|to_ms)\}",
+                lambda m, v=values: quote(v[m.group(1)], safe=""),
+                self.path("statistics", src),
+            )
             data = self.get_json(path, f"statistics {period}")
             if not _present(src.items, data):
                 problems.setdefault("egov_lgsp_api_requests_total", f"nothing at {src.items} ({period})")
@@ -401,8 +458,10 @@ class LgspCollector(HttpCollector):
                 api = _first(src.api, item)
                 requests = parse_number(_first(src.requests, item))
                 if api is None or requests is None:
-                    problems.setdefault("egov_lgsp_api_requests_total",
-                                        f"an item without {src.api if api is None else src.requests}")
+                    problems.setdefault(
+                        "egov_lgsp_api_requests_total",
+                        f"an item without {src.api if api is None else src.requests}",
+                    )
                     continue
                 faults = parse_number(_first(src.faults, item))
                 if faults is None:
@@ -411,7 +470,8 @@ class LgspCollector(HttpCollector):
                 if src.latency and latency is None and requests > 0:
                     problems.setdefault("egov_lgsp_api_latency_seconds", f"an item without {src.latency}")
                 apis.setdefault(str(api), _Traffic()).add(
-                    requests, faults, None if latency is None else latency * src.latency_scale)
+                    requests, faults, None if latency is None else latency * src.latency_scale
+                )
         out.skipped += [f"{name}: {why}" for name, why in problems.items()]
         if not by_period:
             return
@@ -430,8 +490,12 @@ class LgspCollector(HttpCollector):
                 if "egov_lgsp_api_faults_total" not in problems:
                     out.add("egov_lgsp_api_faults_total", t.faults, api=api, period=period)
                 if t.latency_weight > 0:
-                    out.add("egov_lgsp_api_latency_seconds", t.latency_sum / t.latency_weight, api=api,
-                            period=period)
+                    out.add(
+                        "egov_lgsp_api_latency_seconds",
+                        t.latency_sum / t.latency_weight,
+                        api=api,
+                        period=period,
+                    )
 
     def read_national_platform(self, out: Collected) -> None:
         read = self.profile.national_platform

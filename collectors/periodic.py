@@ -33,10 +33,12 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 Period = Literal["month", "quarter", "year"]
 
 #: appended to the HELP of every period-to-date counter
-PERIOD_HELP = (" Period-to-date: the count since the start of the calendar period in label period (month, "
-               "quarter or year, Asia/Ho_Chi_Minh) as the upstream reports it; it resets to 0 when that period "
-               "starts (a counter reset), so rate()/increase() work and a period's total is its last value "
-               "before the reset.")
+PERIOD_HELP = (
+    " Period-to-date: the count since the start of the calendar period in label period (month, "
+    "quarter or year, Asia/Ho_Chi_Minh) as the upstream reports it; it resets to 0 when that period "
+    "starts (a counter reset), so rate()/increase() work and a period's total is its last value "
+    "before the reset."
+)
 
 
 def period_counter(kind: str, name: str, what: str, vi: str, labels: tuple[str, ...]) -> MetricSpec:
@@ -71,8 +73,13 @@ def fill(template: Any, values: dict[str, Any]) -> Any:
 
 
 def _check_template(template: Any, known: dict[str, Any]) -> None:
-    texts = [template] if isinstance(template, str) else \
-        list(template.values()) if isinstance(template, dict) else list(template or [])
+    texts = (
+        [template]
+        if isinstance(template, str)
+        else list(template.values())
+        if isinstance(template, dict)
+        else list(template or [])
+    )
     for text in texts:
         if not isinstance(text, str):
             _check_template(text, known)
@@ -84,8 +91,10 @@ def _check_template(template: Any, known: dict[str, Any]) -> None:
         for field in fields:
             root = field.split(".")[0].split("[")[0]
             if root not in known:
-                raise ValueError(f"unknown placeholder {{{root}}} in {text!r}; known: "
-                                 + ", ".join("{" + k + "}" for k in known))
+                raise ValueError(
+                    f"unknown placeholder {{{root}}} in {text!r}; known: "
+                    + ", ".join("{" + k + "}" for k in known)
+                )
         try:
             text.format(**known)
         except (ValueError, AttributeError, IndexError, KeyError, TypeError) as exc:
@@ -143,7 +152,7 @@ class Source(Strict):
     when_unreachable: dict[str, float] = {}
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Source":
+    def _consistent(self) -> Source:
         if self.format == "json" and (not self.metrics or self.tables):
             raise ValueError(f"source {self.name}: a json source needs metrics (and no tables)")
         if self.format == "html" and (not self.tables or self.metrics or self.paging):
@@ -153,10 +162,18 @@ class Source(Strict):
             raise ValueError(f"source {self.name}: period_free names {unknown[0]}, which it does not extract")
         if self.period_free and not self.per_period:
             raise ValueError(f"source {self.name}: period_free needs a per-period source")
-        known = {**_TEMPLATE_VARS, **(_PERIOD_VARS if self.per_period else {}),
-                 **(_PAGE_VARS if self.paging else {})}
+        known = {
+            **_TEMPLATE_VARS,
+            **(_PERIOD_VARS if self.per_period else {}),
+            **(_PAGE_VARS if self.paging else {}),
+        }
         try:
-            for part in (self.request.path, self.request.params, self.request.json_body, self.request.headers):
+            for part in (
+                self.request.path,
+                self.request.params,
+                self.request.json_body,
+                self.request.headers,
+            ):
                 _check_template(part, known)
         except ValueError as exc:
             raise ValueError(f"source {self.name}: {exc}") from None
@@ -170,8 +187,9 @@ class Source(Strict):
         if with_period_free or not self.period_free:
             return self.metrics, self.tables
         drop = set(self.period_free)
-        tables = [t.model_copy(update={"values": [v for v in t.values if v.name not in drop]})
-                  for t in self.tables]
+        tables = [
+            t.model_copy(update={"values": [v for v in t.values if v.name not in drop]}) for t in self.tables
+        ]
         return [r for r in self.metrics if r.name not in drop], [t for t in tables if t.values]
 
 
@@ -220,16 +238,19 @@ class PeriodicConfig(HttpConfig):
         return v
 
     @model_validator(mode="after")
-    def _load_profile(self) -> "PeriodicConfig":
+    def _load_profile(self) -> PeriodicConfig:
         if self.profile is not None and self.profile_file is not None:
             raise ValueError("set profile or profile_file, not both")
-        profile = load_profile(self.kind, Profile, name=self.profile or self.default_profile,
-                               path=self.profile_file)
+        profile = load_profile(
+            self.kind, Profile, name=self.profile or self.default_profile, path=self.profile_file
+        )
         prefix = f"egov_{self.kind}_"
         wrong = sorted(n for n in profile.names() if not n.startswith(prefix))
         if wrong:
-            raise ValueError(f"profile {self.profile_file or self.profile or self.default_profile}: metric "
-                             f"{wrong[0]} must start with {prefix}")
+            raise ValueError(
+                f"profile {self.profile_file or self.profile or self.default_profile}: metric "
+                f"{wrong[0]} must start with {prefix}"
+            )
         self._profile = profile
         return self
 
@@ -265,8 +286,9 @@ class PeriodicCollector(HttpCollector):
                 for name, value in source.when_unreachable.items():
                     got.add(name, value)
             if got.skipped and not got.samples and not source.when_unreachable:
-                raise CollectError("parse", f"{source.name}: no configured metric found in the answer: "
-                                   + got.skipped[0])
+                raise CollectError(
+                    "parse", f"{source.name}: no configured metric found in the answer: " + got.skipped[0]
+                )
             raw.samples += got.samples
             raw.skipped += got.skipped
         self._finish(raw, out)
@@ -294,8 +316,9 @@ class PeriodicCollector(HttpCollector):
                     extract_json(metrics, data, answer, base, self.target.loaded_profile.number_format)
                 else:
                     self._expect_html(source, resp)
-                    extract_tables(tables, parse_html(resp.body), answer, base,
-                                   self.target.loaded_profile.number_format)
+                    extract_tables(
+                        tables, parse_html(resp.body), answer, base, self.target.loaded_profile.number_format
+                    )
                 for s in answer.samples:
                     if s.name in source.period_free:
                         s.labels.pop("period", None)
@@ -306,8 +329,10 @@ class PeriodicCollector(HttpCollector):
                 total = jsonpath_values(source.paging.total_pages, data)
                 pages = total[0] if total and type(total[0]) is int else None
                 if pages is None:
-                    got.skipped.append(f"{source.name}: no page count at {source.paging.total_pages}; "
-                                       "read the first page only")
+                    got.skipped.append(
+                        f"{source.name}: no page count at {source.paging.total_pages}; "
+                        "read the first page only"
+                    )
                     break
                 if page + 1 - source.paging.first >= pages:
                     break
@@ -316,7 +341,9 @@ class PeriodicCollector(HttpCollector):
                     break
                 page += 1
 
-    def _request(self, source: Source, values: dict[str, Any], period: str | None, out: Collected) -> Response:
+    def _request(
+        self, source: Source, values: dict[str, Any], period: str | None, out: Collected
+    ) -> Response:
         req = source.request
         try:
             url = resolve(self.target.url, fill(req.path, values))
@@ -327,8 +354,13 @@ class PeriodicCollector(HttpCollector):
             raise CollectError("other", f"{source.name}: cannot build the request: {exc}") from None
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
-        resp = self.fetch(req.method, url, json=body, headers=headers or None,
-                          what=f"{source.name}" + (f" ({period})" if period else ""))
+        resp = self.fetch(
+            req.method,
+            url,
+            json=body,
+            headers=headers or None,
+            what=f"{source.name}" + (f" ({period})" if period else ""),
+        )
         if not any(s.name == "egov_target_http_status_code" for s in out.samples):
             self.checked(resp, out)  # the HTTP series and conditions describe the poll's first answer
         return resp

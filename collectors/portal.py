@@ -37,14 +37,26 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # ------------------------------------------------------------------------------ Vietnamese dates
 
-_UNIT_SECONDS = {"giây": 1, "phút": 60, "giờ": 3600, "tiếng": 3600, "ngày": 86400, "tuần": 7 * 86400,
-                 "tháng": 30 * 86400, "năm": 365 * 86400}
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})"
-                  r"(?:[t ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(z|[+-]\d{2}:?\d{2})?)?")
+_UNIT_SECONDS = {
+    "giây": 1,
+    "phút": 60,
+    "giờ": 3600,
+    "tiếng": 3600,
+    "ngày": 86400,
+    "tuần": 7 * 86400,
+    "tháng": 30 * 86400,
+    "năm": 365 * 86400,
+}
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[t ](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*(z|[+-]\d{2}:?\d{2})?)?"
+)
 _LONG = re.compile(r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})")
 _DMY = re.compile(r"(?<![\d/.-])(\d{1,2})\s*([/.-])\s*(\d{1,2})\s*\2\s*(\d{4}|\d{2})(?![\d/.-])")
-_TIME = re.compile(r"(?<![\d/.:-])(\d{1,2})\s*(?::|h|giờ)\s*(\d{2})(?:\s*:\s*(\d{2}))?"
-                   r"(?:\s*(am|pm|sa|ch))?(?![\d/.-])")
+_TIME = re.compile(
+    r"(?<![\d/.:-])(\d{1,2})\s*(?::|h|giờ)\s*(\d{2})(?:\s*:\s*(\d{2}))?"
+    r"(?:\s*(am|pm|sa|ch))?(?![\d/.-])"
+)
 _RELATIVE = re.compile(r"(\d+)\s*(giây|phút|giờ|tiếng|ngày|tuần|tháng|năm)\s*trước")
 _JUST_NOW = re.compile(r"vừa\s*(?:xong|đăng|cập nhật)|mới\s*đăng")
 _DAY_WORDS = {"hôm nay": 0, "hôm qua": 1, "hôm kia": 2}
@@ -69,7 +81,7 @@ def _clock_time(text: str) -> tuple[int, int, int] | None:
 
 
 def _without(text: str, m: re.Match) -> str:
-    return text[:m.start()] + " " + text[m.end():]
+    return text[: m.start()] + " " + text[m.end() :]
 
 
 def _local(year: int, month: int, day: int, clock: tuple[int, int, int] | None) -> float | None:
@@ -95,8 +107,12 @@ def parse_vi_datetime(text: str | None, now: float) -> float | None:
         clock = (int(m.group(4)), int(m.group(5)), int(m.group(6) or 0)) if m.group(4) else None
         zone = m.group(7)
         if zone:
-            offset = dt.timedelta(0) if zone == "z" else \
-                (1 if zone[0] == "+" else -1) * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+            offset = (
+                dt.timedelta(0)
+                if zone == "z"
+                else (1 if zone[0] == "+" else -1)
+                * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+            )
             try:
                 return dt.datetime(y, mo, d, *(clock or (0, 0, 0)), tzinfo=dt.timezone(offset)).timestamp()
             except ValueError:
@@ -286,32 +302,59 @@ class PortalConfig(HttpConfig):
 # ------------------------------------------------------------------------------------- metrics
 
 PORTAL_METRICS = (
-    MetricSpec("egov_portal_newest_article_timestamp_seconds", "gauge",
-               "Publication time of the newest article on the portal's article list, as a unix timestamp "
-               "(a date printed without a time counts from local midnight, Asia/Ho_Chi_Minh).",
-               vi="thời điểm đăng tin bài mới nhất"),
-    MetricSpec("egov_portal_newest_article_age_seconds", "gauge",
-               "Seconds since the newest article was published, at poll time (0 for a future date).",
-               vi="tuổi tin bài mới nhất"),
-    MetricSpec("egov_portal_articles_published", "gauge",
-               "Articles on the article list published within the window before the poll (label window, "
-               "e.g. 7d, 30d); read from at most the profile's max_pages list pages.", ("window",),
-               vi="số tin bài đăng trong kỳ"),
-    MetricSpec("egov_portal_required_section_present", "gauge",
-               "1 when the home page links to the required section (Decree 42/2022/NĐ-CP checklist), else 0.",
-               ("section",), vi="chuyên mục bắt buộc theo Nghị định 42/2022/NĐ-CP"),
-    MetricSpec("egov_portal_required_sections_present", "gauge",
-               "Required sections (Decree 42/2022/NĐ-CP checklist) the home page links to.",
-               vi="số chuyên mục bắt buộc đã có"),
-    MetricSpec("egov_portal_required_sections", "gauge",
-               "Size of the target's required-section checklist (the denominator of portal compliance).",
-               vi="số chuyên mục bắt buộc"),
-    MetricSpec("egov_portal_questions_received_total", "counter",
-               "Questions received by the portal's Q&A for citizens, businesses and investors, all time, "
-               "as the Q&A page shows it.", vi="số câu hỏi đã tiếp nhận (hỏi đáp)"),
-    MetricSpec("egov_portal_questions_answered_total", "counter",
-               "Questions the portal's Q&A has answered, all time, as the Q&A page shows it.",
-               vi="số câu hỏi đã trả lời (hỏi đáp)"),
+    MetricSpec(
+        "egov_portal_newest_article_timestamp_seconds",
+        "gauge",
+        "Publication time of the newest article on the portal's article list, as a unix timestamp "
+        "(a date printed without a time counts from local midnight, Asia/Ho_Chi_Minh).",
+        vi="thời điểm đăng tin bài mới nhất",
+    ),
+    MetricSpec(
+        "egov_portal_newest_article_age_seconds",
+        "gauge",
+        "Seconds since the newest article was published, at poll time (0 for a future date).",
+        vi="tuổi tin bài mới nhất",
+    ),
+    MetricSpec(
+        "egov_portal_articles_published",
+        "gauge",
+        "Articles on the article list published within the window before the poll (label window, "
+        "e.g. 7d, 30d); read from at most the profile's max_pages list pages.",
+        ("window",),
+        vi="số tin bài đăng trong kỳ",
+    ),
+    MetricSpec(
+        "egov_portal_required_section_present",
+        "gauge",
+        "1 when the home page links to the required section (Decree 42/2022/NĐ-CP checklist), else 0.",
+        ("section",),
+        vi="chuyên mục bắt buộc theo Nghị định 42/2022/NĐ-CP",
+    ),
+    MetricSpec(
+        "egov_portal_required_sections_present",
+        "gauge",
+        "Required sections (Decree 42/2022/NĐ-CP checklist) the home page links to.",
+        vi="số chuyên mục bắt buộc đã có",
+    ),
+    MetricSpec(
+        "egov_portal_required_sections",
+        "gauge",
+        "Size of the target's required-section checklist (the denominator of portal compliance).",
+        vi="số chuyên mục bắt buộc",
+    ),
+    MetricSpec(
+        "egov_portal_questions_received_total",
+        "counter",
+        "Questions received by the portal's Q&A for citizens, businesses and investors, all time, "
+        "as the Q&A page shows it.",
+        vi="số câu hỏi đã tiếp nhận (hỏi đáp)",
+    ),
+    MetricSpec(
+        "egov_portal_questions_answered_total",
+        "counter",
+        "Questions the portal's Q&A has answered, all time, as the Q&A page shows it.",
+        vi="số câu hỏi đã trả lời (hỏi đáp)",
+    ),
 )
 
 
@@ -322,8 +365,10 @@ def _match_text(text: str) -> str:
 
 class PortalCollector(HttpCollector):
     kind = "portal"
-    summary = ("web portal or department sub-site: availability, freshness of articles, Decree 42 required "
-               "sections, Q&A received/answered")
+    summary = (
+        "web portal or department sub-site: availability, freshness of articles, Decree 42 required "
+        "sections, Q&A received/answered"
+    )
     Config = PortalConfig
     default_system = "portal"
     metrics = HTTP_METRICS + PORTAL_METRICS
@@ -332,8 +377,9 @@ class PortalCollector(HttpCollector):
     def __init__(self, target: PortalConfig, ctx: Any) -> None:
         super().__init__(target, ctx)
         self.profile = load_profile("portal", PortalProfile, target.profile, target.profile_file)
-        self.sections = target.required_sections if target.required_sections is not None \
-            else self.profile.sections
+        self.sections = (
+            target.required_sections if target.required_sections is not None else self.profile.sections
+        )
         self.windows = sorted(((w, parse_duration(w)) for w in target.article_windows), key=lambda x: x[1])
 
     # pages -----------------------------------------------------------------------------------
@@ -364,18 +410,24 @@ class PortalCollector(HttpCollector):
         # links are looked for in the menus; a redesign without them: the whole page (links are still links)
         scope = (soup.select(self.profile.sections_scope) if self.profile.sections_scope else []) or [soup]
         links = [a for part in scope for a in part.find_all("a")]
-        if not links:  # not a portal's home page (a maintenance page, a stripped answer): no finding either way
-            out.skipped += [f"{name}: no link on the home page" for name in (
-                "egov_portal_required_section_present", "egov_portal_required_sections_present")]
+        if (
+            not links
+        ):  # not a portal's home page (a maintenance page, a stripped answer): no finding either way
+            out.skipped += [
+                f"{name}: no link on the home page"
+                for name in ("egov_portal_required_section_present", "egov_portal_required_sections_present")
+            ]
             return
         texts = {_match_text(t) for a in links for t in (a.get_text(" "), a.get("title") or "") if t.strip()}
         hrefs = [a.get("href") or "" for a in links]
         present = 0
         for section in self.sections:
             wanted = [_match_text(w) for w in section.links]
-            found = any(t == w or t.startswith(w + " ") for t in texts for w in wanted if w) \
-                or any(h in href for h in section.href for href in hrefs) \
+            found = (
+                any(t == w or t.startswith(w + " ") for t in texts for w in wanted if w)
+                or any(h in href for h in section.href for href in hrefs)
                 or any(soup.select_one(sel) is not None for sel in section.select)
+            )
             present += found
             out.add("egov_portal_required_section_present", int(found), section=section.name)
         out.add("egov_portal_required_sections_present", present)
@@ -400,8 +452,13 @@ class PortalCollector(HttpCollector):
                 seen.add(key)
                 new += 1
                 holder = item.select_one(rules.date) if rules.date else item
-                raw = None if holder is None else \
-                    (holder.get(rules.date_attr) if rules.date_attr else holder.get_text(" ", strip=True))
+                raw = (
+                    None
+                    if holder is None
+                    else (
+                        holder.get(rules.date_attr) if rules.date_attr else holder.get_text(" ", strip=True)
+                    )
+                )
                 ts = parse_vi_datetime(raw if isinstance(raw, str) else None, now)
                 if ts is None:
                     undated += 1
@@ -416,12 +473,16 @@ class PortalCollector(HttpCollector):
             why = f"no dated article matches {rules.item!r}"
             if undated:
                 why += f" ({undated} without a readable date)"
-            out.skipped += [f"egov_portal_newest_article_timestamp_seconds: {why}",
-                            f"egov_portal_articles_published: {why}"]
+            out.skipped += [
+                f"egov_portal_newest_article_timestamp_seconds: {why}",
+                f"egov_portal_articles_published: {why}",
+            ]
             return
         if undated:
-            out.skipped.append(f"egov_portal_articles_published: {undated} of {undated + len(dates)} "
-                               "articles without a readable date")
+            out.skipped.append(
+                f"egov_portal_articles_published: {undated} of {undated + len(dates)} "
+                "articles without a readable date"
+            )
         newest = max(dates)
         out.add("egov_portal_newest_article_timestamp_seconds", newest)
         out.add("egov_portal_newest_article_age_seconds", max(0.0, now - newest))
@@ -432,8 +493,10 @@ class PortalCollector(HttpCollector):
     # Q&A -------------------------------------------------------------------------------------
     def read_qa(self, rules: QA, out: Collected) -> None:
         _, soup = self.page(rules.page, "Q&A page")
-        for name, counter in (("egov_portal_questions_received_total", rules.received),
-                              ("egov_portal_questions_answered_total", rules.answered)):
+        for name, counter in (
+            ("egov_portal_questions_received_total", rules.received),
+            ("egov_portal_questions_answered_total", rules.answered),
+        ):
             value, why = counter.read(soup)
             if value is None:
                 out.skipped.append(f"{name}: {why}")

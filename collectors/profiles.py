@@ -19,7 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def shipped(kind: str) -> list[str]:
-    return sorted(p.stem[len(kind) + 1:] for p in PROFILE_DIR.glob(f"{kind}-*.yaml"))
+    return sorted(p.stem[len(kind) + 1 :] for p in PROFILE_DIR.glob(f"{kind}-*.yaml"))
 
 
 @functools.lru_cache(maxsize=64)
@@ -36,7 +36,9 @@ def load_profile(kind: str, model: type[M], name: str | None = None, path: str |
         file = PROFILE_DIR / f"{kind}-{name}.yaml"
         label = f"profile {name!r}"
         if not file.is_file():
-            raise ValueError(f"unknown profile {name!r} for kind {kind}; shipped: {', '.join(shipped(kind)) or 'none'}")
+            raise ValueError(
+                f"unknown profile {name!r} for kind {kind}; shipped: {', '.join(shipped(kind)) or 'none'}"
+            )
     try:
         data = _read(str(file.resolve()))
     except OSError as exc:

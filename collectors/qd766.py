@@ -262,7 +262,7 @@ class Qd766Config(HttpConfig):
         return v
 
     @model_validator(mode="after")
-    def _profile_endpoints(self) -> "Qd766Config":
+    def _profile_endpoints(self) -> Qd766Config:
         profile = load_profile("qd766", Qd766Profile, self.profile, self.profile_file)
         known = [e.name for e in profile.endpoints]
         unknown = [e for e in self.endpoints if e not in known]

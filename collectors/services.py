@@ -28,26 +28,54 @@ def _counter(name: str, what: str, vi: str, *labels: str) -> MetricSpec:
 
 class ServicesCollector(PeriodicCollector):
     kind = "services"
-    summary = ("public-service portal: dossiers by channel, full-process online, paid online vs with a fee, "
-               "digitized, on time / late, per unit and period (profiles igate-json, html-table)")
+    summary = (
+        "public-service portal: dossiers by channel, full-process online, paid online vs with a fee, "
+        "digitized, on time / late, per unit and period (profiles igate-json, html-table)"
+    )
     Config = ServicesConfig
     default_system = "services"
     target: ServicesConfig
     metrics = HTTP_METRICS + (
-        _counter("dossiers_received", "Dossiers received by the unit, by channel (online, direct, postal).",
-                 "hồ sơ tiếp nhận (trực tuyến / trực tiếp / bưu chính công ích)", "channel"),
-        _counter("dossiers_full_online", "Dossiers received online for full-process online procedures.",
-                 "hồ sơ trực tuyến toàn trình"),
-        _counter("dossiers_with_fee", "Dossiers with a fee or charge to pay (denominator of the online-payment "
-                 "ratio).", "hồ sơ có nghĩa vụ tài chính"),
-        _counter("dossiers_paid_online", "Dossiers whose fee was paid online (numerator of the online-payment "
-                 "ratio).", "hồ sơ thanh toán trực tuyến"),
+        _counter(
+            "dossiers_received",
+            "Dossiers received by the unit, by channel (online, direct, postal).",
+            "hồ sơ tiếp nhận (trực tuyến / trực tiếp / bưu chính công ích)",
+            "channel",
+        ),
+        _counter(
+            "dossiers_full_online",
+            "Dossiers received online for full-process online procedures.",
+            "hồ sơ trực tuyến toàn trình",
+        ),
+        _counter(
+            "dossiers_with_fee",
+            "Dossiers with a fee or charge to pay (denominator of the online-payment ratio).",
+            "hồ sơ có nghĩa vụ tài chính",
+        ),
+        _counter(
+            "dossiers_paid_online",
+            "Dossiers whose fee was paid online (numerator of the online-payment ratio).",
+            "hồ sơ thanh toán trực tuyến",
+        ),
         _counter("dossiers_digitized", "Dossiers whose papers were digitized.", "hồ sơ được số hóa"),
-        _counter("dossiers_completed", "Dossiers completed, by timeliness (early, on_time, late).",
-                 "hồ sơ đã giải quyết (trước hạn / đúng hạn / trễ hạn)", "timeliness"),
-        MetricSpec("egov_services_dossiers_pending", "gauge",
-                   "Dossiers being processed now, by timeliness (in_time, overdue).", ("unit", "timeliness"),
-                   vi="hồ sơ đang giải quyết (trong hạn / quá hạn)"),
-        MetricSpec("egov_services_unit_info", "gauge", "A unit's name as the upstream writes it (value 1).",
-                   ("unit", "unit_name"), vi="đơn vị (sở, ban, ngành, UBND xã)"),
+        _counter(
+            "dossiers_completed",
+            "Dossiers completed, by timeliness (early, on_time, late).",
+            "hồ sơ đã giải quyết (trước hạn / đúng hạn / trễ hạn)",
+            "timeliness",
+        ),
+        MetricSpec(
+            "egov_services_dossiers_pending",
+            "gauge",
+            "Dossiers being processed now, by timeliness (in_time, overdue).",
+            ("unit", "timeliness"),
+            vi="hồ sơ đang giải quyết (trong hạn / quá hạn)",
+        ),
+        MetricSpec(
+            "egov_services_unit_info",
+            "gauge",
+            "A unit's name as the upstream writes it (value 1).",
+            ("unit", "unit_name"),
+            vi="đơn vị (sở, ban, ngành, UBND xã)",
+        ),
     )

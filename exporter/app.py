@@ -7,7 +7,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from exporter.config import Config, ConfigError, load_config
 from exporter.exposition import MetricsCache, all_specs, build_registry
@@ -34,8 +35,13 @@ class Redactor:
 
 
 class App:
-    def __init__(self, config_path: str, *, shard: tuple[int, int] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        *,
+        shard: tuple[int, int] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config_path = config_path
         self.shard = shard
         self.clock = clock
@@ -78,8 +84,10 @@ class App:
             except ConfigError as exc:
                 self.self_metrics.reload_ok.set(0)
                 # every line names the file, as check-config's do (the reload answer and the log show them)
-                messages = [line if line.startswith(self.config_path) else f"{self.config_path}: {line}"
-                            for line in exc.messages]
+                messages = [
+                    line if line.startswith(self.config_path) else f"{self.config_path}: {line}"
+                    for line in exc.messages
+                ]
                 if self.config is not None:  # a first load's errors are the caller's to print (once)
                     for line in messages:
                         log.error("config reload rejected, keeping the running one: %s", line)
@@ -90,8 +98,12 @@ class App:
             for target in config.targets:
                 for spec in getattr(target, "metrics", None) or ():
                     if hasattr(spec, "name") and hasattr(spec, "help"):
-                        specs.setdefault(spec.name, MetricSpec(spec.name, spec.type,
-                                                               spec.help or f"{spec.name} (from the configuration)"))
+                        specs.setdefault(
+                            spec.name,
+                            MetricSpec(
+                                spec.name, spec.type, spec.help or f"{spec.name} (from the configuration)"
+                            ),
+                        )
             self._specs = specs
             counts = Counter(t.system for t in config.targets)
             for system in SYSTEMS:
@@ -125,9 +137,15 @@ class App:
         if result is None:
             return None
         out = {
-            "target": result.target, "kind": result.kind, "system": result.system, "state": result.state,
-            "reason": result.reason, "message": result.message, "duration_seconds": round(result.duration, 4),
-            "fetched": trace, "skipped": result.skipped,
+            "target": result.target,
+            "kind": result.kind,
+            "system": result.system,
+            "state": result.state,
+            "reason": result.reason,
+            "message": result.message,
+            "duration_seconds": round(result.duration, 4),
+            "fetched": trace,
+            "skipped": result.skipped,
             "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in result.samples],
         }
         return _redact_tree(out, self.redact)

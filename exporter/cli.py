@@ -11,7 +11,8 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from exporter import __version__
 
@@ -23,8 +24,10 @@ log = logging.getLogger("egov")
 class _LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         msg = record.getMessage().replace('"', "'")
-        return f'ts={self.formatTime(record, "%Y-%m-%dT%H:%M:%S")} level={record.levelname.lower()} ' \
-               f'logger={record.name} msg="{msg}"'
+        return (
+            f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()} "
+            f'logger={record.name} msg="{msg}"'
+        )
 
 
 def setup_logging(level: str) -> None:
@@ -45,29 +48,65 @@ def _kinds_epilog() -> str:
 
 
 def _add_run_flags(p: argparse.ArgumentParser, listen_default: str = DEFAULT_LISTEN) -> None:
-    p.add_argument("--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="FILE",
-                   help=f"configuration file (default: {DEFAULT_CONFIG})")
-    p.add_argument("--web.listen-address", dest="listen", default=listen_default, metavar="ADDR",
-                   help=f"address to serve /metrics on, [host]:port (default: {listen_default})")
-    p.add_argument("--web.config.file", dest="web_config", default=None, metavar="FILE",
-                   help="TLS and basic-auth settings in the exporter-toolkit format")
-    p.add_argument("--web.enable-lifecycle", dest="lifecycle", default=True,
-                   action=argparse.BooleanOptionalAction, help="serve POST /-/reload (default: on)")
-    p.add_argument("--web.enable-probe", dest="probe", default=True, action=argparse.BooleanOptionalAction,
-                   help="serve /probe?target=NAME for configured targets (default: on)")
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="poll only the targets of shard I of N (stable hash of the target name)")
-    p.add_argument("--log.level", dest="log_level", default="info",
-                   choices=["debug", "info", "warning", "error"], help="log level (default: info)")
+    p.add_argument(
+        "--config.file",
+        dest="config_file",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help=f"configuration file (default: {DEFAULT_CONFIG})",
+    )
+    p.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=listen_default,
+        metavar="ADDR",
+        help=f"address to serve /metrics on, [host]:port (default: {listen_default})",
+    )
+    p.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        default=None,
+        metavar="FILE",
+        help="TLS and basic-auth settings in the exporter-toolkit format",
+    )
+    p.add_argument(
+        "--web.enable-lifecycle",
+        dest="lifecycle",
+        default=True,
+        action=argparse.BooleanOptionalAction,
+        help="serve POST /-/reload (default: on)",
+    )
+    p.add_argument(
+        "--web.enable-probe",
+        dest="probe",
+        default=True,
+        action=argparse.BooleanOptionalAction,
+        help="serve /probe?target=NAME for configured targets (default: on)",
+    )
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="poll only the targets of shard I of N (stable hash of the target name)",
+    )
+    p.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level (default: info)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="egov-exporter",
         description="Prometheus exporter for a province's e-government systems (web portal, LGSP, document "
-                    "management, public-service portal) and the national Decision 766 evaluation API. "
-                    "Without a command it runs the exporter.",
-        epilog=_kinds_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        "management, public-service portal) and the national Decision 766 evaluation API. "
+        "Without a command it runs the exporter.",
+        epilog=_kinds_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"egov-exporter {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -79,25 +118,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     from exporter.simulator import add_arguments as sim_args
 
-    sim = sub.add_parser("simulate", help="serve simulated provincial systems and the national 766 API on loopback")
+    sim = sub.add_parser(
+        "simulate", help="serve simulated provincial systems and the national 766 API on loopback"
+    )
     sim_args(sim)
-    sim.add_argument("--log.level", dest="log_level", default="info",
-                     choices=["debug", "info", "warning", "error"])
+    sim.add_argument(
+        "--log.level", dest="log_level", default="info", choices=["debug", "info", "warning", "error"]
+    )
 
-    demo = sub.add_parser("demo", help="start the simulator and the exporter together with the demo configuration")
-    demo.add_argument("--web.listen-address", dest="listen", default="127.0.0.1:9877", metavar="ADDR",
-                      help="address of the exporter (default: 127.0.0.1:9877)")
-    demo.add_argument("--simulator.listen-address", dest="sim_listen", default="127.0.0.1:9880", metavar="ADDR",
-                      help="address of the simulator (default: 127.0.0.1:9880)")
-    demo.add_argument("--log.level", dest="log_level", default="info",
-                      choices=["debug", "info", "warning", "error"])
+    demo = sub.add_parser(
+        "demo", help="start the simulator and the exporter together with the demo configuration"
+    )
+    demo.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default="127.0.0.1:9877",
+        metavar="ADDR",
+        help="address of the exporter (default: 127.0.0.1:9877)",
+    )
+    demo.add_argument(
+        "--simulator.listen-address",
+        dest="sim_listen",
+        default="127.0.0.1:9880",
+        metavar="ADDR",
+        help="address of the simulator (default: 127.0.0.1:9880)",
+    )
+    demo.add_argument(
+        "--log.level", dest="log_level", default="info", choices=["debug", "info", "warning", "error"]
+    )
 
     try:
         from exporter.snapshot.cli import add_arguments as snap_args
     except ImportError:
         snap_args = None
     if snap_args is not None:
-        snap = sub.add_parser("snapshot", help="write a quarterly (monthly, yearly) snapshot of every indicator")
+        snap = sub.add_parser(
+            "snapshot", help="write a quarterly (monthly, yearly) snapshot of every indicator"
+        )
         snap_args(snap)
     return parser
 
@@ -114,7 +171,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         config = load_config(args.config_file)
     except ConfigError as exc:
         for line in exc.messages:
-            print(line if line.startswith(args.config_file) else f"{args.config_file}: {line}", file=sys.stderr)
+            print(
+                line if line.startswith(args.config_file) else f"{args.config_file}: {line}", file=sys.stderr
+            )
         return 1
     kinds: dict[str, int] = {}
     for t in config.targets:
@@ -124,9 +183,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(config_file: str, listen: str, *, web_config: str | None = None, lifecycle: bool = True,
-          probe: bool = True, shard: str | None = None, ready: Callable[[str], None] | None = None,
-          stop_event: threading.Event | None = None) -> int:
+def serve(
+    config_file: str,
+    listen: str,
+    *,
+    web_config: str | None = None,
+    lifecycle: bool = True,
+    probe: bool = True,
+    shard: str | None = None,
+    ready: Callable[[str], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
     """Run the exporter until SIGTERM/SIGINT (or ``stop_event``); SIGHUP reloads the configuration."""
     from exporter.app import App
     from exporter.config import ConfigError
@@ -253,12 +320,17 @@ def main(argv: list[str] | None = None) -> int:
             from exporter.snapshot.cli import run as run_snapshot
 
             return run_snapshot(args)
-        return serve(args.config_file, args.listen, web_config=args.web_config, lifecycle=args.lifecycle,
-                     probe=args.probe, shard=args.shard)
+        return serve(
+            args.config_file,
+            args.listen,
+            web_config=args.web_config,
+            lifecycle=args.lifecycle,
+            probe=args.probe,
+            shard=args.shard,
+        )
     except KeyboardInterrupt:
         return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import core_schema
 
 from exporter.plugin import SYSTEMS
@@ -50,8 +57,16 @@ def parse_duration(value: Any) -> float:
 
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$")
-_SIZE_UNITS = {None: 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KiB": 1024, "MiB": 1024**2,
-               "GiB": 1024**3}
+_SIZE_UNITS = {
+    None: 1,
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+}
 
 
 def parse_size(value: Any) -> int:
@@ -113,8 +128,11 @@ class Secret:
 
         # dumped (model_dump_json, mode="json") as a placeholder, never as the value
         return core_schema.no_info_plain_validator_function(
-            coerce, serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda _s: "<redacted>", when_used="json"))
+            coerce,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda _s: "<redacted>", when_used="json"
+            ),
+        )
 
 
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -144,7 +162,9 @@ def _url_secrets(url: str) -> list[str]:
     return found
 
 
-_SECRET_HEADER = re.compile(r"authorization|cookie|token|key|secret|pass|pwd|sig|auth|credential|session", re.I)
+_SECRET_HEADER = re.compile(
+    r"authorization|cookie|token|key|secret|pass|pwd|sig|auth|credential|session", re.I
+)
 
 
 def header_secrets(headers: dict[str, str]) -> dict[str, list[str]]:
@@ -172,7 +192,9 @@ class Strict(BaseModel):
             ann = cls.model_fields[info.field_name].annotation
             types = set(get_args(ann)) or {ann}
             if types & {int, float} and bool not in types:
-                raise ValueError(f"must be {'an integer' if int in types else 'a number'}, got {str(v).lower()}")
+                raise ValueError(
+                    f"must be {'an integer' if int in types else 'a number'}, got {str(v).lower()}"
+                )
         return v
 
 
@@ -193,9 +215,13 @@ class Auth(Strict):
     params: dict[str, str] = {}
 
     @model_validator(mode="after")
-    def _fields_for_type(self) -> "Auth":
-        need = {"basic": ("username", "password"), "bearer": ("token",), "header": ("name", "value"),
-                "oauth2": ("token_url", "client_id", "client_secret")}[self.type]
+    def _fields_for_type(self) -> Auth:
+        need = {
+            "basic": ("username", "password"),
+            "bearer": ("token",),
+            "header": ("name", "value"),
+            "oauth2": ("token_url", "client_id", "client_secret"),
+        }[self.type]
         missing = [k for k in need if getattr(self, k) is None]
         if missing:
             raise ValueError(f"auth type {self.type} needs {', '.join(missing)}")
@@ -246,7 +272,7 @@ class TargetBase(Strict):
         return v
 
     @model_validator(mode="after")
-    def _timeout_fits(self) -> "TargetBase":
+    def _timeout_fits(self) -> TargetBase:
         if self.timeout > self.interval:
             raise ValueError(f"timeout ({self.timeout:g}s) must not exceed interval ({self.interval:g}s)")
         return self
@@ -278,7 +304,7 @@ class MaintenanceWindow(Strict):
     targets: list[str] = []
 
     @model_validator(mode="after")
-    def _order(self) -> "MaintenanceWindow":
+    def _order(self) -> MaintenanceWindow:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("start and end need a UTC offset, e.g. 2026-11-28T22:00:00+07:00")
         if self.end <= self.start:
@@ -291,11 +317,22 @@ class MaintenanceWindow(Strict):
 #: ratios, and each target's availability.  The engine's derived detail (points, gaps, events needed,
 #: per-group ranks) is left out: it follows from these; add "egov_qd766_*" to keep it too.
 HISTORY_FAMILIES: tuple[str, ...] = (
-    "egov_qd766_score", "egov_qd766_total_score", "egov_qd766_total_rank", "egov_qd766_unit_info",
-    "egov_qd766_figure", "egov_qd766_metric_numerator", "egov_qd766_metric_denominator",
-    "egov_par7_*", "egov_services_*", "egov_documents_*", "egov_lgsp_shared_data_*",
-    "egov_portal_required_section*", "egov_portal_newest_article_timestamp_seconds",
-    "egov_target_up", "egov_target_state", "egov_target_poll_duration_seconds",
+    "egov_qd766_score",
+    "egov_qd766_total_score",
+    "egov_qd766_total_rank",
+    "egov_qd766_unit_info",
+    "egov_qd766_figure",
+    "egov_qd766_metric_numerator",
+    "egov_qd766_metric_denominator",
+    "egov_par7_*",
+    "egov_services_*",
+    "egov_documents_*",
+    "egov_lgsp_shared_data_*",
+    "egov_portal_required_section*",
+    "egov_portal_newest_article_timestamp_seconds",
+    "egov_target_up",
+    "egov_target_state",
+    "egov_target_poll_duration_seconds",
 )
 _FAMILY_RE = re.compile(r"^[a-zA-Z_:*?\[][a-zA-Z0-9_:*?\[\]!]*$")
 
@@ -327,12 +364,13 @@ class HistoryConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _durations(self) -> "HistoryConfig":
+    def _durations(self) -> HistoryConfig:
         if self.interval < 1:
             raise ValueError(f"interval must be at least 1s, got {self.interval:g}s")
         if self.retention < self.interval:
-            raise ValueError(f"retention ({self.retention:g}s) must not be shorter than interval "
-                             f"({self.interval:g}s)")
+            raise ValueError(
+                f"retention ({self.retention:g}s) must not be shorter than interval ({self.interval:g}s)"
+            )
         return self
 
 
@@ -358,7 +396,9 @@ class ManualValue(Strict):
     @classmethod
     def _ratio(cls, v: bool | float) -> bool | float:
         if not isinstance(v, bool) and not 0 <= v <= 1:
-            raise ValueError(f"must be between 0 and 1 (a ratio; true/false for met / not met), got {_show(v)}")
+            raise ValueError(
+                f"must be between 0 and 1 (a ratio; true/false for met / not met), got {_show(v)}"
+            )
         return v
 
 
@@ -421,7 +461,8 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {_show(key)}", key_node.start_mark)
+                None, None, f"duplicate key {_show(key)}", key_node.start_mark
+            )
         seen[key] = loader.construct_object(value_node, deep=deep)
     return seen
 
@@ -472,6 +513,7 @@ def _prepare(node: Any, path: tuple, env: dict[str, str], base_dir: Path, errors
     if isinstance(node, list):
         return [_prepare(v, path + (i,), env, base_dir, errors) for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
+
         def sub(m: re.Match) -> str:
             if m.group(1) not in env and m.group(2) is not None:
                 return m.group(2)
@@ -485,8 +527,14 @@ def _prepare(node: Any, path: tuple, env: dict[str, str], base_dir: Path, errors
 
 
 _TYPE_WORDS = {
-    "int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
-    "dict": "a mapping", "list": "a list", "model": "a mapping", "datetime": "a date and time",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "dict": "a mapping",
+    "list": "a list",
+    "model": "a mapping",
+    "datetime": "a date and time",
 }
 
 
@@ -548,8 +596,11 @@ def _error_line(err: dict[str, Any], prefix: tuple, model: type[BaseModel]) -> s
         sub = next((a for a in getattr(ann, "__args__", (ann,)) if hasattr(a, "model_fields")), None)
         if sub is None:
             break
-    known = tuple(k for k in sub.model_fields if k != "source") \
-        if sub is not None and hasattr(sub, "model_fields") else ()
+    known = (
+        tuple(k for k in sub.model_fields if k != "source")
+        if sub is not None and hasattr(sub, "model_fields")
+        else ()
+    )
     return _format_error(err, prefix, known)
 
 
@@ -557,9 +608,9 @@ def _blame_defaults(line: str, where: tuple, raw: dict[str, Any], defaults: dict
     """An error in a key a target took from ``defaults:`` is reported (once) at ``defaults.<key>``."""
     head = _path(where) + "."
     if line.startswith(head):
-        key = re.split(r"[.\[:]", line[len(head):], maxsplit=1)[0]
+        key = re.split(r"[.\[:]", line[len(head) :], maxsplit=1)[0]
         if key in defaults and key not in raw:
-            return "defaults." + line[len(head):]
+            return "defaults." + line[len(head) :]
     return line
 
 
@@ -573,8 +624,14 @@ def _merge_defaults(defaults: dict[str, Any], target: dict[str, Any]) -> dict[st
     return merged
 
 
-def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] | None = None,
-                 env: dict[str, str] | None = None, base_dir: Path | None = None) -> Config:
+def parse_config(
+    data: Any,
+    *,
+    source: str = "<config>",
+    kinds: dict[str, type] | None = None,
+    env: dict[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Config:
     """Validate a parsed YAML document; raise ConfigError with every problem found."""
     if kinds is None:
         from exporter.registry import load_kinds
@@ -595,9 +652,11 @@ def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] 
     for key in defaults:
         if key not in DEFAULTABLE:
             hint = difflib.get_close_matches(str(key), DEFAULTABLE, n=1)
-            errors.append(f"defaults.{key}: unknown key" + (f' (did you mean "{hint[0]}"?)' if hint else "")
-                          if key not in ("name", "kind", "url") else
-                          f"defaults.{key}: cannot be a default, set it on each target")
+            errors.append(
+                f"defaults.{key}: unknown key" + (f' (did you mean "{hint[0]}"?)' if hint else "")
+                if key not in ("name", "kind", "url")
+                else f"defaults.{key}: cannot be a default, set it on each target"
+            )
 
     raw_targets = data.get("targets") or []
     targets: list[TargetBase] = []
@@ -617,8 +676,10 @@ def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] 
         cls = kinds.get(kind) if isinstance(kind, str) else None
         if cls is None:
             hint = difflib.get_close_matches(str(kind), list(kinds), n=1)
-            errors.append(f"{_path(where + ('kind',))}: unknown kind {_show(kind)}, known kinds: "
-                          f"{', '.join(sorted(kinds))}" + (f' (did you mean "{hint[0]}"?)' if hint else ""))
+            errors.append(
+                f"{_path(where + ('kind',))}: unknown kind {_show(kind)}, known kinds: "
+                f"{', '.join(sorted(kinds))}" + (f' (did you mean "{hint[0]}"?)' if hint else "")
+            )
             continue
         merged = _merge_defaults({k: v for k, v in defaults.items() if k in DEFAULTABLE}, raw)
         if "system" not in merged and cls.default_system:
@@ -632,8 +693,10 @@ def parse_config(data: Any, *, source: str = "<config>", kinds: dict[str, type] 
                     errors.append(line)
             continue
         if target.name in seen:
-            errors.append(f"{_path(where + ('name',))}: duplicate target name {_show(target.name)} "
-                          f"(first used by targets[{seen[target.name]}])")
+            errors.append(
+                f"{_path(where + ('name',))}: duplicate target name {_show(target.name)} "
+                f"(first used by targets[{seen[target.name]}])"
+            )
             continue
         seen[target.name] = i
         targets.append(target)
@@ -670,8 +733,9 @@ def _check_scoring(scoring: ScoringConfig, base_dir: Path) -> list[str]:
     return check_scoring(scoring, base_dir)
 
 
-def load_config(path: str | os.PathLike, *, kinds: dict[str, type] | None = None,
-                env: dict[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike, *, kinds: dict[str, type] | None = None, env: dict[str, str] | None = None
+) -> Config:
     """Read and validate a configuration file; raise ConfigError naming the file and each place."""
     p = Path(path)
     try:

@@ -25,12 +25,16 @@ def run_demo(listen: str, sim_listen: str) -> int:
     try:
         sim_url = sim.start(sim_host if sim_host != "0.0.0.0" else "127.0.0.1", sim_port)
     except OSError as exc:
-        print(f"egov-exporter: cannot start the simulator on {sim_listen}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"egov-exporter: cannot start the simulator on {sim_listen}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     os.environ["EGOV_SIM_URL"] = sim_url
 
     def ready(where: str) -> None:
-        print(f"""
+        print(
+            f"""
 egov-exporter demo is running (Ctrl-C to stop)
   simulated province : {sim_url}/  ({len(sim.world.units)} units, time runs x{sim.world.speed:g})
   landing page       : {where}/
@@ -39,7 +43,9 @@ egov-exporter demo is running (Ctrl-C to stop)
   switch a fault     : curl -X POST '{sim_url}/-/fault?system=services&mode=waf'
                        (modes: slow hang 5xx 503 429 waf forbidden malformed huge redirect_loop trickle ...;
                         mode=none to recover)
-""", flush=True)
+""",
+            flush=True,
+        )
 
     try:
         return serve(str(DEMO_CONFIG), listen, ready=ready)

@@ -18,7 +18,9 @@ def _rows(specs: list[MetricSpec], always: tuple[str, ...]) -> list[str]:
     rows = []
     for s in specs:
         labels = ", ".join((*always, *s.labels)) if always else ", ".join(s.labels)
-        rows.append(f"| `{s.name}` | {s.type} | {labels or '–'} | {s.help.replace('|', '/')} | {s.vi or '–'} |")
+        rows.append(
+            f"| `{s.name}` | {s.type} | {labels or '–'} | {s.help.replace('|', '/')} | {s.vi or '–'} |"
+        )
     return rows
 
 
@@ -37,8 +39,15 @@ def extra_sections() -> list[tuple[str, list[MetricSpec]]]:
 
 def render() -> str:
     head = "| metric | type | labels | meaning | Vietnamese |\n|---|---|---|---|---|"
-    out = [BEGIN, "", "### Every target (health)", "", head,
-           *_rows(list(HEALTH_METRICS), ("target", "system")), ""]
+    out = [
+        BEGIN,
+        "",
+        "### Every target (health)",
+        "",
+        head,
+        *_rows(list(HEALTH_METRICS), ("target", "system")),
+        "",
+    ]
     seen = {s.name for s in HEALTH_METRICS}
     for name, cls in load_kinds().items():
         specs = [s for s in cls.describe() if s.name not in seen]

@@ -22,7 +22,8 @@ import re
 import threading
 import time
 import zlib
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
 from prometheus_client.exposition import generate_latest
@@ -41,30 +42,70 @@ CACHE_NOTE = " Served from the poll cache, not fetched at scrape time."
 
 #: health series every target has, whatever its kind
 HEALTH_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("egov_target_up", "gauge", "1 when the target's last poll succeeded (up or degraded), else 0."
-               + CACHE_NOTE, vi="hệ thống hoạt động"),
-    MetricSpec("egov_target_state", "gauge", "1 for the target's current state (up, degraded, down, unknown)."
-               + CACHE_NOTE, ("state",), vi="trạng thái"),
-    MetricSpec("egov_target_poll_duration_seconds", "gauge", "Duration of the target's last poll in seconds.",
-               vi="thời gian thu thập"),
-    MetricSpec("egov_target_last_poll_timestamp_seconds", "gauge", "When the target's last poll started.",
-               vi="lần thu thập gần nhất"),
-    MetricSpec("egov_target_last_success_timestamp_seconds", "gauge",
-               "When the target's last successful poll finished; its values date from then.",
-               vi="lần thu thập thành công gần nhất"),
-    MetricSpec("egov_target_result_age_seconds", "gauge",
-               "Age of the cached result at render time (scrapes are served from the cache).",
-               vi="tuổi dữ liệu"),
-    MetricSpec("egov_target_failures_total", "counter", "Failed polls of the target by reason.", ("reason",),
-               vi="số lần lỗi"),
-    MetricSpec("egov_target_retries_total", "counter", "Request retries spent polling the target.",
-               vi="số lần thử lại"),
+    MetricSpec(
+        "egov_target_up",
+        "gauge",
+        "1 when the target's last poll succeeded (up or degraded), else 0." + CACHE_NOTE,
+        vi="hệ thống hoạt động",
+    ),
+    MetricSpec(
+        "egov_target_state",
+        "gauge",
+        "1 for the target's current state (up, degraded, down, unknown)." + CACHE_NOTE,
+        ("state",),
+        vi="trạng thái",
+    ),
+    MetricSpec(
+        "egov_target_poll_duration_seconds",
+        "gauge",
+        "Duration of the target's last poll in seconds.",
+        vi="thời gian thu thập",
+    ),
+    MetricSpec(
+        "egov_target_last_poll_timestamp_seconds",
+        "gauge",
+        "When the target's last poll started.",
+        vi="lần thu thập gần nhất",
+    ),
+    MetricSpec(
+        "egov_target_last_success_timestamp_seconds",
+        "gauge",
+        "When the target's last successful poll finished; its values date from then.",
+        vi="lần thu thập thành công gần nhất",
+    ),
+    MetricSpec(
+        "egov_target_result_age_seconds",
+        "gauge",
+        "Age of the cached result at render time (scrapes are served from the cache).",
+        vi="tuổi dữ liệu",
+    ),
+    MetricSpec(
+        "egov_target_failures_total",
+        "counter",
+        "Failed polls of the target by reason.",
+        ("reason",),
+        vi="số lần lỗi",
+    ),
+    MetricSpec(
+        "egov_target_retries_total",
+        "counter",
+        "Request retries spent polling the target.",
+        vi="số lần thử lại",
+    ),
     MetricSpec("egov_target_polls_total", "counter", "Polls of the target.", vi="số lần thu thập"),
-    MetricSpec("egov_target_extraction_skipped_total", "counter",
-               "Metrics skipped because the upstream answer lacked their field (schema drift).",
-               vi="số chỉ số thiếu trường dữ liệu"),
-    MetricSpec("egov_target_info", "gauge", "Target metadata: kind and URL (without query or credentials).",
-               ("kind", "url"), vi="thông tin mục tiêu"),
+    MetricSpec(
+        "egov_target_extraction_skipped_total",
+        "counter",
+        "Metrics skipped because the upstream answer lacked their field (schema drift).",
+        vi="số chỉ số thiếu trường dữ liệu",
+    ),
+    MetricSpec(
+        "egov_target_info",
+        "gauge",
+        "Target metadata: kind and URL (without query or credentials).",
+        ("kind", "url"),
+        vi="thông tin mục tiêu",
+    ),
 )
 
 
@@ -94,7 +135,7 @@ def _label_item(key: str, value: str) -> str:
             raise _NotFast(key)
         _PLAIN_NAMES.add(key)
     if "\\" in value or "\n" in value or '"' in value:
-        value = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+        value = value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return f'{key}="{value}"'
 
 
@@ -121,7 +162,7 @@ class _LabelText:
         if not extra:
             return self.plain
         if len(extra) == 1:
-            (k, v), = extra.items()
+            ((k, v),) = extra.items()
             if k not in self.items:
                 i = bisect.bisect(self.keys, k)
                 texts = self.texts
@@ -154,7 +195,7 @@ def _headers(spec: MetricSpec, openmetrics: bool) -> str:
         raise _NotFast(spec.name)
     doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
     if openmetrics:
-        doc = doc.replace('"', r'\"')
+        doc = doc.replace('"', r"\"")
         return f"# HELP {metric.name} {doc}\n# TYPE {metric.name} {metric.type}\n"
     name = metric.name + "_total" if metric.type == "counter" else metric.name
     return f"# HELP {name} {doc}\n# TYPE {name} {metric.type}\n"
@@ -163,8 +204,12 @@ def _headers(spec: MetricSpec, openmetrics: bool) -> str:
 class StoreCollector(PromCollector):
     """A client_python collector building fresh families from the result store at each render."""
 
-    def __init__(self, store: ResultStore, specs: Callable[[], dict[str, MetricSpec]],
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: ResultStore,
+        specs: Callable[[], dict[str, MetricSpec]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.specs = specs
         self.clock = clock
@@ -197,8 +242,9 @@ class StoreCollector(PromCollector):
         now = self.clock()
         for r in sorted(snap["results"], key=lambda r: r.target):
             base = {"target": r.target, "system": r.system, **r.labels}
-            self._target_samples(r, snap, now,
-                                 lambda name, extra, value, base=base: add(name, {**base, **extra}, value))
+            self._target_samples(
+                r, snap, now, lambda name, extra, value, base=base: add(name, {**base, **extra}, value)
+            )
         for source in sorted(snap["derived"]):
             for spec in snap["derived_specs"].get(source, ()):
                 specs.setdefault(spec.name, spec)
@@ -207,7 +253,9 @@ class StoreCollector(PromCollector):
         yield from families.values()
 
     # the fast renderer ---------------------------------------------------------------------
-    def _target_pieces(self, r: TargetResult, snap: dict, labels: _LabelText) -> list[tuple[str, str, tuple | None]]:
+    def _target_pieces(
+        self, r: TargetResult, snap: dict, labels: _LabelText
+    ) -> list[tuple[str, str, tuple | None]]:
         """(family, text, None) for the lines of one target, in the order ``collect`` adds them, consecutive
         lines of a family joined; the age line, which changes with the clock, is (family, the line up to its
         value, (started, duration) of the result)."""
@@ -265,8 +313,13 @@ class StoreCollector(PromCollector):
         for i, r in enumerate(results):
             count = polls.get(r.target, 0)
             cached = cache.get(r.target)
-            if cached is not None and cached[0] is r and cached[1] == r.labels and cached[2] == r.system \
-                    and cached[3] == count:
+            if (
+                cached is not None
+                and cached[0] is r
+                and cached[1] == r.labels
+                and cached[2] == r.system
+                and cached[3] == count
+            ):
                 continue
             changed += 1
             if changed % _YIELD_EVERY == 0:
@@ -339,7 +392,9 @@ class StoreCollector(PromCollector):
         return out
 
     @staticmethod
-    def _target_samples(r: TargetResult, snap: dict, now: float, add: Callable[[str, dict, float], None]) -> None:
+    def _target_samples(
+        r: TargetResult, snap: dict, now: float, add: Callable[[str, dict, float], None]
+    ) -> None:
         """Every sample of one target: its health series, then its collector's samples, as
         ``add(name, labels besides the target's own, value)``; the target's own labels are
         ``{"target": ..., "system": ..., **r.labels}`` and the labels given here take precedence."""
@@ -366,17 +421,33 @@ class StoreCollector(PromCollector):
 
 #: the exporter's own behaviour
 SELF_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("egov_exporter_build_info", "gauge", "Version of egov-exporter and of Python.",
-               ("version", "python_version")),
-    MetricSpec("egov_exporter_config_last_reload_successful", "gauge",
-               "1 when the last configuration (re)load succeeded."),
-    MetricSpec("egov_exporter_config_last_reload_success_timestamp_seconds", "gauge",
-               "When the configuration was last loaded successfully."),
+    MetricSpec(
+        "egov_exporter_build_info",
+        "gauge",
+        "Version of egov-exporter and of Python.",
+        ("version", "python_version"),
+    ),
+    MetricSpec(
+        "egov_exporter_config_last_reload_successful",
+        "gauge",
+        "1 when the last configuration (re)load succeeded.",
+    ),
+    MetricSpec(
+        "egov_exporter_config_last_reload_success_timestamp_seconds",
+        "gauge",
+        "When the configuration was last loaded successfully.",
+    ),
     MetricSpec("egov_exporter_targets", "gauge", "Configured targets by system.", ("system",)),
-    MetricSpec("egov_exporter_render_duration_seconds", "gauge",
-               "Time spent rendering /metrics the last time the cache changed."),
-    MetricSpec("egov_exporter_scheduler_lag_seconds", "histogram",  # type: ignore[arg-type]
-               "Delay between a poll's due time and its start (waiting for a worker or host slot)."),
+    MetricSpec(
+        "egov_exporter_render_duration_seconds",
+        "gauge",
+        "Time spent rendering /metrics the last time the cache changed.",
+    ),
+    MetricSpec(
+        "egov_exporter_scheduler_lag_seconds",
+        "histogram",  # type: ignore[arg-type]
+        "Delay between a poll's due time and its start (waiting for a worker or host slot).",
+    ),
 )
 
 
@@ -470,8 +541,14 @@ class MetricsCache:
     #: gzip level of compressed answers: the fastest, /metrics is text that compresses well anyway
     gzip_level = 1
 
-    def __init__(self, registry: CollectorRegistry, store: ResultStore, self_metrics: SelfMetrics | None = None,
-                 max_age: float = 1.0, keep_warm: float = 300.0) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        store: ResultStore,
+        self_metrics: SelfMetrics | None = None,
+        max_age: float = 1.0,
+        keep_warm: float = 300.0,
+    ) -> None:
         self.registry = registry
         self.store = store
         self.self_metrics = self_metrics
@@ -567,8 +644,9 @@ class MetricsCache:
             self._kick.clear()
 
 
-def build_registry(store: ResultStore, specs: Callable[[], dict[str, MetricSpec]],
-                   clock: Callable[[], float] = time.time) -> tuple[CollectorRegistry, SelfMetrics]:
+def build_registry(
+    store: ResultStore, specs: Callable[[], dict[str, MetricSpec]], clock: Callable[[], float] = time.time
+) -> tuple[CollectorRegistry, SelfMetrics]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, specs, clock))
     ProcessCollector(registry=registry)

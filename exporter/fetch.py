@@ -30,9 +30,10 @@ import ssl
 import threading
 import time
 import types
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -61,7 +62,9 @@ USER_AGENT = f"egov-exporter/{__version__} (+https://github.com/egov-exporter/eg
 #: bodies that are a web application firewall's refusal, never data (F5, FortiWeb, Cloudflare, ModSecurity)
 WAF_PATTERNS = re.compile(
     rb"Request Rejected|The requested URL was rejected|Web Page Blocked|Attention Required! \| Cloudflare"
-    rb"|<title>Access Denied</title>|ModSecurity|Your support ID is", re.I)
+    rb"|<title>Access Denied</title>|ModSecurity|Your support ID is",
+    re.I,
+)
 
 MAX_REDIRECTS = 10
 
@@ -171,7 +174,9 @@ def _parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> http.clie
             if not _PLAIN_HEADER.fullmatch(line):
                 break
             name, _, value = line[:-2].decode("ascii").partition(":")
-            if name.lower() == "content-type" and ("multipart" in value.lower() or "message" in value.lower()):
+            if name.lower() == "content-type" and (
+                "multipart" in value.lower() or "message" in value.lower()
+            ):
                 break
             headers.append((name, value.lstrip(" \t")))
         else:
@@ -189,8 +194,12 @@ def _response_class() -> type:
     begin = http.client.HTTPResponse.begin
     if "parse_headers" not in begin.__code__.co_names or begin.__closure__:
         return http.client.HTTPResponse
-    fast_begin = types.FunctionType(begin.__code__, {**vars(http.client), "parse_headers": _parse_headers},
-                                    begin.__name__, begin.__defaults__)
+    fast_begin = types.FunctionType(
+        begin.__code__,
+        {**vars(http.client), "parse_headers": _parse_headers},
+        begin.__name__,
+        begin.__defaults__,
+    )
     fast_begin.__qualname__ = begin.__qualname__
     return type("HTTPResponse", (http.client.HTTPResponse,), {"begin": fast_begin, "__module__": __name__})
 
@@ -237,8 +246,9 @@ class _WatchedAdapter(HTTPAdapter):
         self._verified: dict[int, tuple] = {}
         self._paths: dict[str, str] = {}
 
-    def get_connection_with_tls_context(self, request: Any, verify: Any, proxies: Any = None,
-                                        cert: Any = None) -> Any:
+    def get_connection_with_tls_context(
+        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
+    ) -> Any:
         if proxies or cert is not None:
             return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
         key = (request.url, verify)
@@ -270,8 +280,13 @@ class _WatchedAdapter(HTTPAdapter):
             self._paths[request.url] = path
         return path
 
-    def open(self, request: requests.PreparedRequest, timeout: Timeout, verify: Any,
-             headers: dict[str, str] | None = None) -> Any:
+    def open(
+        self,
+        request: requests.PreparedRequest,
+        timeout: Timeout,
+        verify: Any,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """What ``HTTPAdapter.send`` does up to urllib3's answer (no proxies, no client certificate), without
         building a ``requests.Response``: the same pool, TLS checks, path, headers, retries and timeouts, and
         the same exceptions (urllib3's mapped to requests' as ``send`` maps them).  The answer's body is not
@@ -285,10 +300,19 @@ class _WatchedAdapter(HTTPAdapter):
         url = self.request_url(request, None)
         chunked = not (request.body is None or "Content-Length" in request.headers)
         try:
-            return conn.urlopen(method=request.method, url=url, body=request.body,
-                                headers=request.headers if headers is None else headers,
-                                redirect=False, assert_same_host=False, preload_content=False, decode_content=False,
-                                retries=self.max_retries, timeout=timeout, chunked=chunked)
+            return conn.urlopen(
+                method=request.method,
+                url=url,
+                body=request.body,
+                headers=request.headers if headers is None else headers,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+                retries=self.max_retries,
+                timeout=timeout,
+                chunked=chunked,
+            )
         except (ProtocolError, OSError) as err:
             raise requests.exceptions.ConnectionError(err, request=request)
         except MaxRetryError as e:
@@ -350,8 +374,11 @@ class _Session(requests.Session):
         for name in getattr(_CREDENTIALS, "headers", ()):
             prepared_request.headers.pop(name, None)
         if getattr(_CREDENTIALS, "body", False) and prepared_request.body is not None:
-            raise CollectError("auth", f"{public_url(response.request.url)}: redirected to another host "
-                               f"({public_url(prepared_request.url)}); the credentials are not sent there")
+            raise CollectError(
+                "auth",
+                f"{public_url(response.request.url)}: redirected to another host "
+                f"({public_url(prepared_request.url)}); the credentials are not sent there",
+            )
 
 
 class SessionPool:
@@ -477,19 +504,28 @@ class _OAuth2Token:
     _lock = threading.Lock()
 
     @classmethod
-    def get(cls, client: "HttpClient", force: bool = False) -> str:
+    def get(cls, client: HttpClient, force: bool = False) -> str:
         auth = client.target.auth
         assert auth is not None and auth.token_url and auth.client_secret is not None
         # the secret is part of the key: a target with other (or wrong) credentials never borrows a token
-        key = (auth.token_url, auth.client_id, auth.client_secret, tuple(auth.scopes),
-               tuple(sorted(auth.params.items())))
+        key = (
+            auth.token_url,
+            auth.client_id,
+            auth.client_secret,
+            tuple(auth.scopes),
+            tuple(sorted(auth.params.items())),
+        )
         now = client.clock()
         with cls._lock:
             cached = cls._cache.get(key)
             if cached and not force and cached[1] > now:
                 return cached[0]
-        form = {"grant_type": "client_credentials", "client_id": auth.client_id,
-                "client_secret": auth.client_secret.reveal(), **auth.params}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": auth.client_id,
+            "client_secret": auth.client_secret.reveal(),
+            **auth.params,
+        }
         if auth.scopes:
             form["scope"] = " ".join(auth.scopes)
         resp = client.send("POST", auth.token_url, data=form, authenticate=False, what="token request")
@@ -519,8 +555,9 @@ class _OAuth2Token:
 class HttpClient:
     """The HTTP client of one target: its settings, auth and counters."""
 
-    def __init__(self, target: TargetBase, sessions: SessionPool | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, target: TargetBase, sessions: SessionPool | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.target = target
         self.sessions = sessions or SessionPool()
         self.clock = clock
@@ -537,10 +574,13 @@ class HttpClient:
         self._prepared: dict[tuple, tuple[requests.PreparedRequest, dict[str, str]]] = {}
         self._timeouts: Timeout | None = None
 
-    def _prepare(self, session: requests.Session, method: str, url: str, headers: dict[str, str],
-                 json: Any, data: Any) -> tuple[requests.PreparedRequest, dict[str, str]]:
+    def _prepare(
+        self, session: requests.Session, method: str, url: str, headers: dict[str, str], json: Any, data: Any
+    ) -> tuple[requests.PreparedRequest, dict[str, str]]:
         if json is not None or not (data is None or isinstance(data, (bytes, str))):
-            prep = session.prepare_request(requests.Request(method, url, headers=headers, json=json, data=data))
+            prep = session.prepare_request(
+                requests.Request(method, url, headers=headers, json=json, data=data)
+            )
             return prep, dict(prep.headers)
         key = (method, url, tuple(headers.items()), data)
         found = self._prepared.get(key)
@@ -581,9 +621,17 @@ class HttpClient:
                 text = text.replace(secret, "<redacted>")
         return text
 
-    def request(self, method: str = "GET", url: str | None = None, *, json: Any = None,
-                data: Any = None, headers: dict[str, str] | None = None, ok_statuses: Any = None,
-                what: str = "") -> Response:
+    def request(
+        self,
+        method: str = "GET",
+        url: str | None = None,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        ok_statuses: Any = None,
+        what: str = "",
+    ) -> Response:
         """Send with retries; raise CollectError for transport failures, WAF pages and, unless
         ``ok_statuses`` admits it, HTTP errors.  Retries (connect errors, timeouts, 5xx other than 503
         with Retry-After) are counted in ``stats['retries']``."""
@@ -592,10 +640,15 @@ class HttpClient:
         refreshed = False
         while True:
             try:
-                resp = self.send(method, url, json=json, data=data, headers=headers, what=what,
-                                 force_token=refreshed)
-                if resp.status == 401 and self.target.auth is not None and \
-                        self.target.auth.type == "oauth2" and not refreshed:
+                resp = self.send(
+                    method, url, json=json, data=data, headers=headers, what=what, force_token=refreshed
+                )
+                if (
+                    resp.status == 401
+                    and self.target.auth is not None
+                    and self.target.auth.type == "oauth2"
+                    and not refreshed
+                ):
                     refreshed = True  # the cached token may have been revoked: fetch a new one once
                     continue
                 return self._check(resp, ok_statuses)
@@ -610,8 +663,11 @@ class HttpClient:
         now = self.clock()
         status = resp.status
         if WAF_PATTERNS.search(resp.body[:65536]) and "html" in resp.content_type or status == 429:
-            raise CollectError("blocked", f"{resp.url}: refused by the upstream firewall or rate limit "
-                               f"(HTTP {status})", retry_after=_retry_after(resp.headers.get("retry-after"), now))
+            raise CollectError(
+                "blocked",
+                f"{resp.url}: refused by the upstream firewall or rate limit (HTTP {status})",
+                retry_after=_retry_after(resp.headers.get("retry-after"), now),
+            )
         if ok_statuses is not None and status in ok_statuses:
             return resp
         if status in (401, 407):
@@ -621,13 +677,26 @@ class HttpClient:
             raise CollectError(reason, f"{resp.url}: HTTP 403 Forbidden")
         if status >= 300 or ok_statuses is not None:  # ok_statuses, when given, is the whole list
             retry_after = _retry_after(resp.headers.get("retry-after"), now) if status == 503 else None
-            raise CollectError("http_status", f"{resp.url}: HTTP {status}", retry_after=retry_after,
-                               retryable=status >= 500 and retry_after is None)
+            raise CollectError(
+                "http_status",
+                f"{resp.url}: HTTP {status}",
+                retry_after=retry_after,
+                retryable=status >= 500 and retry_after is None,
+            )
         return resp
 
-    def send(self, method: str, url: str, *, json: Any = None, data: Any = None,
-             headers: dict[str, str] | None = None, authenticate: bool = True, what: str = "",
-             force_token: bool = False) -> Response:
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        authenticate: bool = True,
+        what: str = "",
+        force_token: bool = False,
+    ) -> Response:
         """One attempt within the total deadline ``target.timeout``; no status checks."""
         target = self.target
         hdrs = dict(target.headers)
@@ -637,7 +706,8 @@ class HttpClient:
             hdrs.update(auth_headers)
             self.sent_credentials = tuple(
                 v.partition(" ")[2] if k.lower() == "authorization" and " " in v else v
-                for k, v in auth_headers.items()) + tuple(v for vs in secret_headers.values() for v in vs)
+                for k, v in auth_headers.items()
+            ) + tuple(v for vs in secret_headers.values() for v in vs)
         # a redirect to another host drops these (see _Session); an unauthenticated request with a body is
         # the token request, whose form is the credentials
         _CREDENTIALS.headers = tuple(auth_headers) + tuple(secret_headers)
@@ -665,11 +735,26 @@ class HttpClient:
                 raw = adapter.open(prep, self._timeout(), verify, plain_headers)
                 if raw.status in REDIRECT_STATI and "location" in raw.headers:
                     prep = _copy_prepared(prep)
-                    resp = _follow(session, adapter.build_response(prep, raw), prep, stream=True,
-                                   timeout=(target.timeout, target.timeout), verify=verify, cert=None, proxies={})
+                    resp = _follow(
+                        session,
+                        adapter.build_response(prep, raw),
+                        prep,
+                        stream=True,
+                        timeout=(target.timeout, target.timeout),
+                        verify=verify,
+                        cert=None,
+                        proxies={},
+                    )
             else:  # HTTPAdapter.send is replaced (``responses`` in tests): through requests entirely
-                resp = _send_prepared(session, _copy_prepared(prep), stream=True,
-                                      timeout=(target.timeout, target.timeout), verify=verify, cert=None, proxies={})
+                resp = _send_prepared(
+                    session,
+                    _copy_prepared(prep),
+                    stream=True,
+                    timeout=(target.timeout, target.timeout),
+                    verify=verify,
+                    cert=None,
+                    proxies={},
+                )
             answered = True
             if resp is not None:
                 raw, final_url, status, redirects = resp.raw, resp.url, resp.status_code, len(resp.history)
@@ -677,46 +762,71 @@ class HttpClient:
                 body = resp.iter_content(65536)
             else:
                 final_url, status, redirects = prep.url, raw.status, 0
-                h = raw.headers  # values of a repeated header joined, as requests' CaseInsensitiveDict has them
+                h = (
+                    raw.headers
+                )  # values of a repeated header joined, as requests' CaseInsensitiveDict has them
                 headers = {k.lower(): h[k] for k in h}
                 body = _stream(raw, 65536)
             not_after = _cert_not_after(raw)
             announced = headers.get("content-length", "")
             if method != "HEAD" and announced.isdigit() and int(announced) > target.max_body_size:
                 # refused before a byte of it is read (a body without a length is capped while streaming)
-                raise CollectError("parse", f"{label}: body of {announced} bytes announced, larger than "
-                                   f"max_body_size ({target.max_body_size} bytes)")
+                raise CollectError(
+                    "parse",
+                    f"{label}: body of {announced} bytes announced, larger than "
+                    f"max_body_size ({target.max_body_size} bytes)",
+                )
             chunks = []
             size = 0
             for chunk in body:
                 size += len(chunk)
                 if size > target.max_body_size:
-                    raise CollectError("parse", f"{label}: body larger than max_body_size "
-                                       f"({target.max_body_size} bytes)")
+                    raise CollectError(
+                        "parse", f"{label}: body larger than max_body_size ({target.max_body_size} bytes)"
+                    )
                 chunks.append(chunk)
                 if time.monotonic() > deadline:
-                    raise CollectError("timeout", f"{label}: no complete answer within {target.timeout:g}s",
-                                       retryable=True)
+                    raise CollectError(
+                        "timeout", f"{label}: no complete answer within {target.timeout:g}s", retryable=True
+                    )
             consumed = True
             elapsed = time.monotonic() - start
-            return Response(url=final_url, status=status, headers=headers, body=b"".join(chunks),
-                            elapsed=elapsed, tls_not_after=not_after, redirects=redirects)
+            return Response(
+                url=final_url,
+                status=status,
+                headers=headers,
+                body=b"".join(chunks),
+                elapsed=elapsed,
+                tls_not_after=not_after,
+                redirects=redirects,
+            )
         except CollectError:
             raise
         except requests.exceptions.TooManyRedirects:
-            raise CollectError("http_status", f"{label}: more than {MAX_REDIRECTS} redirects (loop?)") from None
+            raise CollectError(
+                "http_status", f"{label}: more than {MAX_REDIRECTS} redirects (loop?)"
+            ) from None
         except requests.exceptions.SSLError as exc:
             raise CollectError("tls", f"{label}: TLS error: {_short(exc)}") from None
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError, OSError) as exc:
+        except (
+            requests.exceptions.Timeout,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.HTTPError,
+            OSError,
+        ) as exc:
             if token["fired"] or time.monotonic() >= deadline or isinstance(exc, requests.exceptions.Timeout):
-                raise CollectError("timeout", f"{label}: no complete answer within {target.timeout:g}s",
-                                   retryable=True) from None
+                raise CollectError(
+                    "timeout", f"{label}: no complete answer within {target.timeout:g}s", retryable=True
+                ) from None
             if isinstance(exc, requests.exceptions.ConnectionError) and not answered:
-                raise CollectError("connect", f"{label}: cannot connect: {_short(exc)}", retryable=True) from None
+                raise CollectError(
+                    "connect", f"{label}: cannot connect: {_short(exc)}", retryable=True
+                ) from None
             # the connection broke after the answer began (e.g. a body shorter than its Content-Length)
-            raise CollectError("connect", f"{label}: connection broken mid-answer: {_short(exc)}",
-                               retryable=True) from None
+            raise CollectError(
+                "connect", f"{label}: connection broken mid-answer: {_short(exc)}", retryable=True
+            ) from None
         except requests.exceptions.RequestException as exc:
             raise CollectError("other", f"{label}: {_short(exc)}") from None
         finally:
@@ -764,8 +874,9 @@ def _stream(raw: Any, size: int) -> Any:
         raise requests.exceptions.SSLError(e)
 
 
-def _follow(session: requests.Session, resp: requests.Response, prep: requests.PreparedRequest,
-            **kwargs: Any) -> requests.Response:
+def _follow(
+    session: requests.Session, resp: requests.Response, prep: requests.PreparedRequest, **kwargs: Any
+) -> requests.Response:
     """The redirects from ``resp`` on, as :func:`_send_prepared` follows them."""
     history = [resp, *session.resolve_redirects(resp, prep, **kwargs)]
     resp = history.pop()
@@ -773,7 +884,9 @@ def _follow(session: requests.Session, resp: requests.Response, prep: requests.P
     return resp
 
 
-def _send_prepared(session: requests.Session, prep: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+def _send_prepared(
+    session: requests.Session, prep: requests.PreparedRequest, **kwargs: Any
+) -> requests.Response:
     """What ``Session.send`` does for us, without what we never use (hooks, kept cookies, proxies from the
     environment): the adapter sends the request (so ``responses`` still intercepts it in tests) and redirects
     are followed by ``Session.resolve_redirects`` (method changes, auth stripping, ``max_redirects``)."""
@@ -784,10 +897,14 @@ def _send_prepared(session: requests.Session, prep: requests.PreparedRequest, **
 def _short(exc: BaseException) -> str:
     """The innermost, most telling part of a requests/urllib3 error, on one line."""
     text = str(exc)
-    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(certificate verify failed[^'\")]*)",
-                    r"(hostname [^'\")]* doesn't match[^'\")]*)", r"(Connection refused)",
-                    r"(Name or service not known|nodename nor servname provided|Temporary failure in name resolution)",
-                    r"(Failed to resolve[^(]*)"):
+    for pattern in (
+        r"\[Errno -?\d+\] ([^'\")]+)",
+        r"(certificate verify failed[^'\")]*)",
+        r"(hostname [^'\")]* doesn't match[^'\")]*)",
+        r"(Connection refused)",
+        r"(Name or service not known|nodename nor servname provided|Temporary failure in name resolution)",
+        r"(Failed to resolve[^(]*)",
+    ):
         m = re.search(pattern, text)
         if m:
             return m.group(1).strip().rstrip(":").strip()

@@ -13,7 +13,7 @@ targets: [lgsp-version]`` only that one; a window with neither list covers every
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector as PromCollector
@@ -22,23 +22,36 @@ from exporter.config import Config, MaintenanceWindow, TargetBase
 from exporter.plugin import MetricSpec
 
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("egov_maintenance_window_active", "gauge",
-               "1 while a configured maintenance window covering the target is in progress, else 0 (one series "
-               "per window and covered target). Availability alerts are suppressed while it is 1.",
-               ("window", "target", "system"), vi="đang trong thời gian bảo trì"),
-    MetricSpec("egov_maintenance_window_start_timestamp_seconds", "gauge",
-               "Start of a configured maintenance window, as a unix timestamp.", ("window",),
-               vi="thời điểm bắt đầu bảo trì"),
-    MetricSpec("egov_maintenance_window_end_timestamp_seconds", "gauge",
-               "End of a configured maintenance window, as a unix timestamp.", ("window",),
-               vi="thời điểm kết thúc bảo trì"),
+    MetricSpec(
+        "egov_maintenance_window_active",
+        "gauge",
+        "1 while a configured maintenance window covering the target is in progress, else 0 (one series "
+        "per window and covered target). Availability alerts are suppressed while it is 1.",
+        ("window", "target", "system"),
+        vi="đang trong thời gian bảo trì",
+    ),
+    MetricSpec(
+        "egov_maintenance_window_start_timestamp_seconds",
+        "gauge",
+        "Start of a configured maintenance window, as a unix timestamp.",
+        ("window",),
+        vi="thời điểm bắt đầu bảo trì",
+    ),
+    MetricSpec(
+        "egov_maintenance_window_end_timestamp_seconds",
+        "gauge",
+        "End of a configured maintenance window, as a unix timestamp.",
+        ("window",),
+        vi="thời điểm kết thúc bảo trì",
+    ),
 )
 
 
 def covers(window: MaintenanceWindow, target: TargetBase) -> bool:
     """Whether ``window`` covers ``target`` (each empty list lets every target through)."""
-    return ((not window.systems or target.system in window.systems)
-            and (not window.targets or target.name in window.targets))
+    return (not window.systems or target.system in window.systems) and (
+        not window.targets or target.name in window.targets
+    )
 
 
 def is_active(window: MaintenanceWindow, now: float) -> bool:
@@ -60,8 +73,10 @@ class MaintenanceCollector(PromCollector):
             return
         spec = {s.name: s for s in METRICS}
         now = self.clock()
-        active, start, end = (GaugeMetricFamily(name, spec[name].help, labels=list(spec[name].labels))
-                              for name in (s.name for s in METRICS))
+        active, start, end = (
+            GaugeMetricFamily(name, spec[name].help, labels=list(spec[name].labels))
+            for name in (s.name for s in METRICS)
+        )
         assert cfg is not None
         # windows sharing a name are one series each: earliest start, latest end, active if any is
         by_name: dict[str, list[MaintenanceWindow]] = {}
@@ -73,7 +88,9 @@ class MaintenanceCollector(PromCollector):
             for t in cfg.targets:
                 mine = [w for w in group if covers(w, t)]
                 if mine:
-                    active.add_metric([name, t.name, t.system], 1.0 if any(is_active(w, now) for w in mine) else 0.0)
+                    active.add_metric(
+                        [name, t.name, t.system], 1.0 if any(is_active(w, now) for w in mine) else 0.0
+                    )
         yield active
         yield start
         yield end

@@ -16,11 +16,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any, Callable, ClassVar, Iterable, Literal
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Literal
 
 #: The fixed list of failure reasons (label ``reason`` of ``egov_target_failures_total``).
 REASONS: tuple[str, ...] = (
-    "timeout", "connect", "tls", "http_status", "parse", "condition", "auth", "blocked", "other",
+    "timeout",
+    "connect",
+    "tls",
+    "http_status",
+    "parse",
+    "condition",
+    "auth",
+    "blocked",
+    "other",
 )
 #: Up / degraded / down (label ``state`` of ``egov_target_state``).
 STATES: tuple[str, ...] = ("up", "degraded", "down")
@@ -69,8 +78,9 @@ class Collected:
 class CollectError(Exception):
     """The target is down for ``reason`` (one of REASONS)."""
 
-    def __init__(self, reason: str, message: str, *, retry_after: float | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(
+        self, reason: str, message: str, *, retry_after: float | None = None, retryable: bool = False
+    ) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown failure reason {reason!r}")
         super().__init__(message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from exporter.plugin import REASONS, MetricSpec, Sample
 
@@ -103,8 +103,9 @@ class ResultStore:
             try:
                 listener(result.target)
             except Exception:  # a failing reader must not stop the target's polling (scheduler's thread)
-                logging.getLogger("egov.results").exception("result listener %r failed for %s", listener,
-                                                            result.target)
+                logging.getLogger("egov.results").exception(
+                    "result listener %r failed for %s", listener, result.target
+                )
 
     def set_derived(self, source: str, specs: tuple[MetricSpec, ...], samples: list[Sample]) -> None:
         with self._lock:
@@ -137,4 +138,6 @@ class ResultStore:
     def samples(self, name_prefix: str = "") -> list[tuple[TargetResult, Sample]]:
         """Every current sample whose name starts with ``name_prefix``, with the result it came from."""
         with self._lock:
-            return [(r, s) for r in self.results.values() for s in r.samples if s.name.startswith(name_prefix)]
+            return [
+                (r, s) for r in self.results.values() for s in r.samples if s.name.startswith(name_prefix)
+            ]

@@ -28,7 +28,8 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_client import Histogram
@@ -75,8 +76,18 @@ class _Worker:
 
 
 class _Entry:
-    __slots__ = ("target", "collector", "client", "host", "generation", "blocked_streak", "running", "slow",
-                 "lane", "started")
+    __slots__ = (
+        "target",
+        "collector",
+        "client",
+        "host",
+        "generation",
+        "blocked_streak",
+        "running",
+        "slow",
+        "lane",
+        "started",
+    )
 
     def __init__(self, target: TargetBase, collector: Collector, client: HttpClient, generation: int) -> None:
         self.target = target
@@ -93,11 +104,17 @@ class _Entry:
         self.started = 0.0
 
 
-def run_collector(collector: Collector, target: TargetBase, client: HttpClient,
-                  clock: Callable[[], float] = time.time) -> TargetResult:
+def run_collector(
+    collector: Collector, target: TargetBase, client: HttpClient, clock: Callable[[], float] = time.time
+) -> TargetResult:
     """Poll one target once and turn whatever happens into a TargetResult (never raises)."""
-    result = TargetResult(target=target.name, system=target.system, kind=target.kind, labels=dict(target.labels),
-                          url=public_url(target.url))
+    result = TargetResult(
+        target=target.name,
+        system=target.system,
+        kind=target.kind,
+        labels=dict(target.labels),
+        url=public_url(target.url),
+    )
     result.started = clock()
     t0 = time.monotonic()
     retries_before = client.stats["retries"]
@@ -111,7 +128,9 @@ def run_collector(collector: Collector, target: TargetBase, client: HttpClient,
         result.state, result.reason, result.message = "down", exc.reason, exc.message
         result.retry_after = exc.retry_after
     except Exception as exc:  # a bug or an unforeseen answer in one collector: that target only
-        log.warning("target %s: collector %s failed: %s: %s", target.name, target.kind, type(exc).__name__, exc)
+        log.warning(
+            "target %s: collector %s failed: %s: %s", target.name, target.kind, type(exc).__name__, exc
+        )
         result.state, result.reason = "down", "other"
         result.message = f"collector error: {type(exc).__name__}: {exc}"
     result.duration = time.monotonic() - t0
@@ -120,9 +139,15 @@ def run_collector(collector: Collector, target: TargetBase, client: HttpClient,
 
 
 class Scheduler:
-    def __init__(self, store: ResultStore, kinds: dict[str, type[Collector]], *,
-                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 registry: Any = None) -> None:
+    def __init__(
+        self,
+        store: ResultStore,
+        kinds: dict[str, type[Collector]],
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+        registry: Any = None,
+    ) -> None:
         self.store = store
         self.kinds = kinds
         self.clock = clock
@@ -153,7 +178,9 @@ class Scheduler:
         from exporter.exposition import SELF_METRICS
 
         lag = next(s for s in SELF_METRICS if s.name == "egov_exporter_scheduler_lag_seconds")
-        self.lag = Histogram(lag.name, lag.help, buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry)
+        self.lag = Histogram(
+            lag.name, lag.help, buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120), registry=registry
+        )
 
     # configuration -------------------------------------------------------------------------
     def apply(self, config: Config) -> None:
@@ -168,13 +195,18 @@ class Scheduler:
                 if prev is not None and prev.target == target:
                     continue
                 client = HttpClient(target, self.sessions, self.clock)
-                ctx = CollectContext(http=client, clock=self.clock,
-                                     log=logging.getLogger(f"egov.collector.{target.kind}"))
+                ctx = CollectContext(
+                    http=client, clock=self.clock, log=logging.getLogger(f"egov.collector.{target.kind}")
+                )
                 try:
                     built[target.name] = (client, self.kinds[target.kind](target, ctx))
                 except Exception as exc:  # noqa: BLE001 - a plugin's failure is the config's problem
-                    raise ConfigError([f'targets "{target.name}": the {target.kind} collector cannot start: '
-                                       f"{exc or type(exc).__name__}"]) from None
+                    raise ConfigError(
+                        [
+                            f'targets "{target.name}": the {target.kind} collector cannot start: '
+                            f"{exc or type(exc).__name__}"
+                        ]
+                    ) from None
         except ConfigError:
             for _client, collector in built.values():
                 collector.close()
@@ -192,8 +224,15 @@ class Scheduler:
                 client, collector = built[target.name]
                 entry = _Entry(target, collector, client, next(self._generation))
                 new[target.name] = entry
-                self.store.register(TargetResult(target=target.name, system=target.system, kind=target.kind,
-                                                 labels=dict(target.labels), url=public_url(target.url)))
+                self.store.register(
+                    TargetResult(
+                        target=target.name,
+                        system=target.system,
+                        kind=target.kind,
+                        labels=dict(target.labels),
+                        url=public_url(target.url),
+                    )
+                )
                 due = now + self.rng.uniform(0, config.scheduler.start_spread)
                 heapq.heappush(self._heap, (due, next(self._seq), target.name, entry.generation))
                 if prev is not None:
@@ -248,8 +287,9 @@ class Scheduler:
                 self._wake_workers()
                 while overrun and not self._overruns(overrun[0]):
                     heapq.heappop(overrun)  # finished polls: do not wake up for them
-                wake = min(heap[0][0] if heap else now + 1.0, overrun[0][0] if overrun else now + 1.0,
-                           now + 1.0)
+                wake = min(
+                    heap[0][0] if heap else now + 1.0, overrun[0][0] if overrun else now + 1.0, now + 1.0
+                )
                 self._timer_wake = wake = max(wake, now + TICK)
                 self._cond.wait(wake - now)
 
@@ -278,14 +318,17 @@ class Scheduler:
                 self._idle.pop().hand(entry)
             else:
                 self._workers += 1
-                threading.Thread(target=self._worker, args=(_Worker(), entry), name="egov-poll",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._worker, args=(_Worker(), entry), name="egov-poll", daemon=True
+                ).start()
 
     def _enqueue(self, item: _Ready, entry: _Entry) -> None:
         """Into the ready queue of the entry's lane if its host has a slot for it, else into the host's queue."""
         host = item[4]
-        if self._per_host.get(host, 0) + self._queued.get(host, 0) >= \
-                self.config.scheduler.per_host_concurrency:  # type: ignore[union-attr]
+        if (
+            self._per_host.get(host, 0) + self._queued.get(host, 0)
+            >= self.config.scheduler.per_host_concurrency
+        ):  # type: ignore[union-attr]
             self._parked.setdefault(host, deque()).append(item)
         else:
             self._queued[host] = self._queued.get(host, 0) + 1
@@ -352,8 +395,10 @@ class Scheduler:
         delay = target.interval * (1 + self.rng.uniform(-target.jitter, target.jitter))
         if result.reason == "blocked":
             entry.blocked_streak += 1
-            delay = max(delay, min(self.config.scheduler.max_backoff,
-                                   target.interval * 2 ** (entry.blocked_streak - 1)))
+            delay = max(
+                delay,
+                min(self.config.scheduler.max_backoff, target.interval * 2 ** (entry.blocked_streak - 1)),
+            )
         elif result.state != "down":
             entry.blocked_streak = 0
         if result.retry_after:
@@ -401,8 +446,12 @@ class Scheduler:
         if entry is None:
             return None
         client = HttpClient(entry.target, self.sessions, self.clock)
-        ctx = CollectContext(http=client, clock=self.clock, trace=trace,
-                             log=logging.getLogger(f"egov.collector.{entry.target.kind}"))
+        ctx = CollectContext(
+            http=client,
+            clock=self.clock,
+            trace=trace,
+            log=logging.getLogger(f"egov.collector.{entry.target.kind}"),
+        )
         collector = self.kinds[entry.target.kind](entry.target, ctx)
         try:
             return run_collector(collector, entry.target, client, self.clock)

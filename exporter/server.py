@@ -28,8 +28,14 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: App, web: WebConfig | None = None,
-                 enable_lifecycle: bool = True, enable_probe: bool = True) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        web: WebConfig | None = None,
+        enable_lifecycle: bool = True,
+        enable_probe: bool = True,
+    ) -> None:
         super().__init__(address, Handler)
         self.app = app
         self.web = web or WebConfig()
@@ -47,8 +53,13 @@ class Server(ThreadingHTTPServer):
         if isinstance(exc, OSError):  # ssl.SSLError, resets, broken pipes, timeouts
             log.debug("connection from %s ended: %s", client_address[0], exc)
         else:
-            log.warning("request from %s failed: %s: %s", client_address[0], type(exc).__name__, exc,
-                        exc_info=log.isEnabledFor(logging.DEBUG))
+            log.warning(
+                "request from %s failed: %s: %s",
+                client_address[0],
+                type(exc).__name__,
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="egov-http", daemon=True)
@@ -77,8 +88,13 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), fmt % args)
 
     # plumbing ------------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes | str, content_type: str = "text/plain; charset=utf-8",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes | str,
+        content_type: str = "text/plain; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -102,8 +118,14 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             return
         url = urlsplit(self.path)
-        route = {"/metrics": self._metrics, "/": self._landing, "/-/healthy": self._healthy,
-                 "/-/ready": self._ready, "/probe": self._probe, "/-/reload": self._method_not_allowed}
+        route = {
+            "/metrics": self._metrics,
+            "/": self._landing,
+            "/-/healthy": self._healthy,
+            "/-/ready": self._ready,
+            "/probe": self._probe,
+            "/-/reload": self._method_not_allowed,
+        }
         handler = route.get(url.path)
         if handler is None:
             self._send(404, f"Not found: {url.path}\n")
@@ -159,8 +181,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.server.app.load()
         except ConfigError as exc:
-            self._send(400, "Reload rejected, the running configuration is kept:\n" +
-                       self.server.app.redact("\n".join(exc.messages)) + "\n")
+            self._send(
+                400,
+                "Reload rejected, the running configuration is kept:\n"
+                + self.server.app.redact("\n".join(exc.messages))
+                + "\n",
+            )
             return
         self._send(200, "Configuration reloaded.\n")
 
@@ -174,7 +200,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         app = self.server.app
         if app.config is None or app.config.target(names[0]) is None:
-            self._send(400, f"Unknown target {names[0][:100]!r}: /probe only runs targets of the configuration.\n")
+            self._send(
+                400, f"Unknown target {names[0][:100]!r}: /probe only runs targets of the configuration.\n"
+            )
             return
         out = app.probe(names[0])
         if (query.get("format") or ["text"])[0] == "json":
@@ -187,13 +215,22 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def render_probe_text(out: dict[str, Any]) -> str:
-    lines = [f"target {out['target']} (kind {out['kind']}, system {out['system']}): {out['state']}"
-             + (f", reason {out['reason']}" if out["reason"] else "")
-             + (f": {out['message']}" if out["message"] else ""),
-             f"poll took {out['duration_seconds']}s", ""]
+    lines = [
+        f"target {out['target']} (kind {out['kind']}, system {out['system']}): {out['state']}"
+        + (f", reason {out['reason']}" if out["reason"] else "")
+        + (f": {out['message']}" if out["message"] else ""),
+        f"poll took {out['duration_seconds']}s",
+        "",
+    ]
     for f in out["fetched"]:
-        lines.append(f"fetched {f.get('request')}: " + (f"error {f['error']}" if "error" in f else
-                     f"HTTP {f.get('status')} in {f.get('seconds')}s, {f.get('bytes')} bytes, {f.get('content_type')}"))
+        lines.append(
+            f"fetched {f.get('request')}: "
+            + (
+                f"error {f['error']}"
+                if "error" in f
+                else f"HTTP {f.get('status')} in {f.get('seconds')}s, {f.get('bytes')} bytes, {f.get('content_type')}"
+            )
+        )
         if f.get("body"):
             lines.append("  body (first 2000 characters):")
             lines.extend("    " + line for line in f["body"].splitlines()[:60])
@@ -225,8 +262,11 @@ def render_landing(app: App) -> str:
             f"<td style='color:{_STATE_COLOURS.get(r.state, '#000')};font-weight:bold'>{r.state}</td>"
             f"<td>{html.escape(r.reason or '')}</td>"
             f"<td>{html.escape(app.redact(r.message))[:200]}</td>"
-            f"<td>{age}</td><td>{r.duration:.3f}s</td><td>{len(r.samples)}</td></tr>")
-    counts = {s: sum(1 for r in snap["results"] if r.state == s) for s in ("up", "degraded", "down", "unknown")}
+            f"<td>{age}</td><td>{r.duration:.3f}s</td><td>{len(r.samples)}</td></tr>"
+        )
+    counts = {
+        s: sum(1 for r in snap["results"] if r.state == s) for s in ("up", "degraded", "down", "unknown")
+    }
     sections = []
     for section in app.page_sections:
         try:
@@ -241,15 +281,15 @@ td,th{{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;font-size:.9em
 <h1>egov-exporter {__version__}</h1>
 <p>Giám sát hệ thống chính quyền điện tử / e-government monitoring.
 <a href="/metrics">/metrics</a> · <a href="/-/healthy">/-/healthy</a> · <a href="/-/ready">/-/ready</a></p>
-<p>Configuration: {html.escape(app.config_path)} · {len(snap['results'])} targets:
-{counts['up']} up, {counts['degraded']} degraded, {counts['down']} down, {counts['unknown']} not polled yet.
+<p>Configuration: {html.escape(app.config_path)} · {len(snap["results"])} targets:
+{counts["up"]} up, {counts["degraded"]} degraded, {counts["down"]} down, {counts["unknown"]} not polled yet.
 Scrapes are served from the poll cache.</p>
 <h2>Targets / Hệ thống</h2>
 <table><tr><th>target</th><th>system</th><th>kind</th><th>state</th><th>reason</th><th>message</th>
 <th>last poll</th><th>duration</th><th>samples</th></tr>
-{''.join(rows)}
+{"".join(rows)}
 </table>
-{''.join(sections)}
+{"".join(sections)}
 </body></html>
 """
 

@@ -23,7 +23,6 @@ from pydantic import ValidationError
 
 from exporter.config import ConfigError, Strict, _errors_of
 
-
 _BCRYPT_RE = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 
@@ -41,8 +40,9 @@ class WebConfig(Strict):
         if self.tls_server_config is None:
             return None
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = {"TLS13": ssl.TLSVersion.TLSv1_3}.get(self.tls_server_config.min_version,
-                                                                   ssl.TLSVersion.TLSv1_2)
+        ctx.minimum_version = {"TLS13": ssl.TLSVersion.TLSv1_3}.get(
+            self.tls_server_config.min_version, ssl.TLSVersion.TLSv1_2
+        )
         ctx.load_cert_chain(self.tls_server_config.cert_file, self.tls_server_config.key_file)
         return ctx
 
@@ -65,15 +65,20 @@ def load_web_config(path: str) -> WebConfig:
     if cfg.tls_server_config is not None:
         # relative paths are taken from the web config file's folder, as exporter-toolkit does
         tls = cfg.tls_server_config
-        files = {key: str(Path(path).parent / getattr(tls, key)) if not Path(getattr(tls, key)).is_absolute()
-                 else getattr(tls, key) for key in ("cert_file", "key_file")}
+        files = {
+            key: str(Path(path).parent / getattr(tls, key))
+            if not Path(getattr(tls, key)).is_absolute()
+            else getattr(tls, key)
+            for key in ("cert_file", "key_file")
+        }
         cfg = cfg.model_copy(update={"tls_server_config": tls.model_copy(update=files)})
         for key, file in files.items():
             try:
                 Path(file).read_bytes()
             except OSError as exc:
-                errors.append(f"{path}: tls_server_config.{key}: cannot read {getattr(tls, key)}: "
-                              f"{exc.strerror or exc}")
+                errors.append(
+                    f"{path}: tls_server_config.{key}: cannot read {getattr(tls, key)}: {exc.strerror or exc}"
+                )
         if not errors:
             try:
                 cfg.ssl_context()

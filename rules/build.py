@@ -78,7 +78,8 @@ class Availability(_Strict):
     blocked_for: str
 
     _d = field_validator("down_for", "slow_for", "stale_for", "blocked_window", "blocked_for")(
-        lambda cls, v: _duration(v))
+        lambda cls, v: _duration(v)
+    )
 
     @field_validator("stale_after")
     @classmethod
@@ -160,7 +161,8 @@ class ExporterTh(_Strict):
     down_for: str
 
     _d = field_validator("schema_drift_for", "collector_errors_for", "reload_failed_for", "down_for")(
-        lambda cls, v: _duration(v))
+        lambda cls, v: _duration(v)
+    )
 
 
 class Thresholds(_Strict):
@@ -191,7 +193,8 @@ def load_thresholds(path: Path = THRESHOLDS) -> Thresholds:
         for err in exc.errors(include_url=False):
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = {"extra_forbidden": "unknown key", "missing": "required"}.get(
-                err["type"], err["msg"].removeprefix("Value error, "))
+                err["type"], err["msg"].removeprefix("Value error, ")
+            )
             lines.append(f"{path}: {where}: {msg}")
         raise ThresholdsError("\n".join(lines)) from None
 
@@ -206,23 +209,43 @@ PROVINCE_UNIT = 'egov_qd766_unit_info{level="province"}'
 #: series per target and period; see rules/recording/province-ratios.yml), its denominator, its name, and
 #: an extra selector (work files: the province level's target).
 INDICATORS: dict[str, tuple[str, ...]] = {
-    "online_dossiers": ("target:egov_services_online_dossiers:ratio", "target:egov_services_dossiers_received:sum",
-                        "dossiers received online (hồ sơ trực tuyến)"),
-    "online_payment": ("target:egov_services_online_payment:ratio", "target:egov_services_dossiers_with_fee:sum",
-                       "dossiers paid online (thanh toán trực tuyến)"),
-    "full_process_online": ("target:egov_services_full_process_online:ratio",
-                            "target:egov_services_dossiers_received:sum",
-                            "full-process online dossiers (trực tuyến toàn trình)"),
-    "digitized_dossiers": ("target:egov_services_digitized:ratio", "target:egov_services_dossiers_received:sum",
-                           "digitized dossiers (số hóa hồ sơ)"),
-    "documents_electronic": ("target:egov_documents_sent_electronic:ratio", "target:egov_documents_sent:sum",
-                             "documents sent electronically (văn bản điện tử)"),
+    "online_dossiers": (
+        "target:egov_services_online_dossiers:ratio",
+        "target:egov_services_dossiers_received:sum",
+        "dossiers received online (hồ sơ trực tuyến)",
+    ),
+    "online_payment": (
+        "target:egov_services_online_payment:ratio",
+        "target:egov_services_dossiers_with_fee:sum",
+        "dossiers paid online (thanh toán trực tuyến)",
+    ),
+    "full_process_online": (
+        "target:egov_services_full_process_online:ratio",
+        "target:egov_services_dossiers_received:sum",
+        "full-process online dossiers (trực tuyến toàn trình)",
+    ),
+    "digitized_dossiers": (
+        "target:egov_services_digitized:ratio",
+        "target:egov_services_dossiers_received:sum",
+        "digitized dossiers (số hóa hồ sơ)",
+    ),
+    "documents_electronic": (
+        "target:egov_documents_sent_electronic:ratio",
+        "target:egov_documents_sent:sum",
+        "documents sent electronically (văn bản điện tử)",
+    ),
     # the national portal's figure for the province (recording rule of rules/recording/scorecards.yml)
-    "procedures_online": ("unit_period:egov_qd766_procedures_online:ratio", PROVINCE_UNIT,
-                          "procedures offered online (TTHC cung cấp trực tuyến, Decision 766)"),
-    "work_files_online": ("target:egov_documents_work_files_online:ratio", "target:egov_documents_work_files:sum",
-                          "work files handled online at province level (hồ sơ công việc trên môi trường mạng)",
-                          'level="province"'),
+    "procedures_online": (
+        "unit_period:egov_qd766_procedures_online:ratio",
+        PROVINCE_UNIT,
+        "procedures offered online (TTHC cung cấp trực tuyến, Decision 766)",
+    ),
+    "work_files_online": (
+        "target:egov_documents_work_files_online:ratio",
+        "target:egov_documents_work_files:sum",
+        "work files handled online at province level (hồ sơ công việc trên môi trường mạng)",
+        'level="province"',
+    ),
 }
 
 
@@ -243,8 +266,16 @@ def _link(th: Thresholds, uid: str, query: str = "") -> str:
     return f"{th.grafana_url.rstrip('/')}/d/{uid}{'?' + query if query else ''}"
 
 
-def _alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str, dashboard: str,
-           **labels: str) -> dict[str, Any]:
+def _alert(
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    summary: str,
+    description: str,
+    dashboard: str,
+    **labels: str,
+) -> dict[str, Any]:
     return {
         "alert": name,
         "expr": expr.strip() + "\n" if "\n" in expr.strip() else expr.strip(),
@@ -265,31 +296,62 @@ def _indent(text: str, n: int = 2) -> str:
 def availability_rules(th: Thresholds) -> list[dict[str, Any]]:
     a = th.availability
     overview = _link(th, "egov-overview", "var-target={{ $labels.target }}")
-    stale = _per_system("time() - egov_target_last_success_timestamp_seconds", ">", a.stale_after,
-                        fmt=lambda d: _num(_seconds(d)))
+    stale = _per_system(
+        "time() - egov_target_last_success_timestamp_seconds",
+        ">",
+        a.stale_after,
+        fmt=lambda d: _num(_seconds(d)),
+    )
     return [
-        _alert("EgovTargetDown", f"egov_target_up == 0\nunless on(target) {MAINTENANCE}", a.down_for, "critical",
-               "{{ $labels.system }} target {{ $labels.target }} is down",
-               "Polls of {{ $labels.target }} ({{ $labels.system }}) have failed for " + a.down_for +
-               ": the system does not answer or answers wrongly. egov_target_failures_total{target=\"{{ $labels.target }}\"} "
-               "names the reason; /probe?target={{ $labels.target }} on the exporter shows the last answer.",
-               overview),
-        _alert("EgovTargetSlow", _suppressed(_per_system(
-            "target:egov_target_http_response_seconds:avg_over_time15m", ">", a.slow_seconds)), a.slow_for, "warning",
-               "{{ $labels.system }} target {{ $labels.target }} is slow",
-               "{{ $labels.target }} ({{ $labels.system }}) has answered in {{ $value | humanizeDuration }} on "
-               "average over 15 minutes, above its threshold, for " + a.slow_for + ".", overview),
-        _alert("EgovTargetDataStale", _suppressed(stale), a.stale_for, "warning",
-               "Data of {{ $labels.target }} is not being refreshed",
-               "The last successful poll of {{ $labels.target }} ({{ $labels.system }}) was "
-               "{{ $value | humanizeDuration }} ago: its series are the cached values of that poll.", overview),
-        _alert("EgovTargetBlocked", _suppressed(
-            f'increase(egov_target_failures_total{{reason="blocked"}}[{a.blocked_window}]) > 0\n'
-            "and on(target) egov_target_up == 0"), a.blocked_for, "warning",
-               "{{ $labels.target }} is blocked by a firewall or rate limit",
-               "{{ $labels.target }} ({{ $labels.system }}) is down and {{ $value | humanize }} polls in the last "
-               + a.blocked_window + " were refused (HTTP 403/429 or a WAF \"Request Rejected\" page). The exporter "
-               "backs off; ask the system's operator to allow the exporter's address.", overview),
+        _alert(
+            "EgovTargetDown",
+            f"egov_target_up == 0\nunless on(target) {MAINTENANCE}",
+            a.down_for,
+            "critical",
+            "{{ $labels.system }} target {{ $labels.target }} is down",
+            "Polls of {{ $labels.target }} ({{ $labels.system }}) have failed for "
+            + a.down_for
+            + ': the system does not answer or answers wrongly. egov_target_failures_total{target="{{ $labels.target }}"} '
+            "names the reason; /probe?target={{ $labels.target }} on the exporter shows the last answer.",
+            overview,
+        ),
+        _alert(
+            "EgovTargetSlow",
+            _suppressed(
+                _per_system("target:egov_target_http_response_seconds:avg_over_time15m", ">", a.slow_seconds)
+            ),
+            a.slow_for,
+            "warning",
+            "{{ $labels.system }} target {{ $labels.target }} is slow",
+            "{{ $labels.target }} ({{ $labels.system }}) has answered in {{ $value | humanizeDuration }} on "
+            "average over 15 minutes, above its threshold, for " + a.slow_for + ".",
+            overview,
+        ),
+        _alert(
+            "EgovTargetDataStale",
+            _suppressed(stale),
+            a.stale_for,
+            "warning",
+            "Data of {{ $labels.target }} is not being refreshed",
+            "The last successful poll of {{ $labels.target }} ({{ $labels.system }}) was "
+            "{{ $value | humanizeDuration }} ago: its series are the cached values of that poll.",
+            overview,
+        ),
+        _alert(
+            "EgovTargetBlocked",
+            _suppressed(
+                f'increase(egov_target_failures_total{{reason="blocked"}}[{a.blocked_window}]) > 0\n'
+                "and on(target) egov_target_up == 0"
+            ),
+            a.blocked_for,
+            "warning",
+            "{{ $labels.target }} is blocked by a firewall or rate limit",
+            "{{ $labels.target }} ({{ $labels.system }}) is down and {{ $value | humanize }} polls in the last "
+            + a.blocked_window
+            + ' were refused (HTTP 403/429 or a WAF "Request Rejected" page). The exporter '
+            "backs off; ask the system's operator to allow the exporter's address.",
+            overview,
+        ),
     ]
 
 
@@ -298,39 +360,69 @@ def certificate_rules(th: Thresholds) -> list[dict[str, Any]]:
     expr = "(egov_target_tls_cert_expiry_timestamp_seconds - time()) / 86400 < {days}"
     out = []
     for severity, days in (("warning", c.warning_days), ("critical", c.critical_days)):
-        out.append(_alert(
-            "EgovCertificateExpiring", expr.format(days=_num(days)), c.for_, severity,
-            "TLS certificate of {{ $labels.target }} expires in {{ $value | humanize }} days",
-            "The certificate served by {{ $labels.target }} ({{ $labels.system }}) expires in "
-            "{{ $value | humanize }} days (threshold " + _num(days) + " days; a negative value: already "
-            "expired). Renew it before browsers and the national platforms refuse the connection.",
-            _link(th, "egov-overview", "var-target={{ $labels.target }}")))
+        out.append(
+            _alert(
+                "EgovCertificateExpiring",
+                expr.format(days=_num(days)),
+                c.for_,
+                severity,
+                "TLS certificate of {{ $labels.target }} expires in {{ $value | humanize }} days",
+                "The certificate served by {{ $labels.target }} ({{ $labels.system }}) expires in "
+                "{{ $value | humanize }} days (threshold " + _num(days) + " days; a negative value: already "
+                "expired). Renew it before browsers and the national platforms refuse the connection.",
+                _link(th, "egov-overview", "var-target={{ $labels.target }}"),
+            )
+        )
     return out
 
 
 def portal_rules(th: Thresholds) -> list[dict[str, Any]]:
     p = th.portal
-    return [_alert(
-        "EgovPortalNotPublishing",
-        f"(time() - egov_portal_newest_article_timestamp_seconds) / 86400 > {_num(p.max_days_without_article)}",
-        p.for_, "warning", "Portal {{ $labels.target }} has published nothing for {{ $value | humanize }} days",
-        "The newest article on {{ $labels.target }} is {{ $value | humanize }} days old (threshold "
-        + _num(p.max_days_without_article) + " days). Decree 42/2022/NĐ-CP expects the portal to keep its "
-        "news and notices current.", _link(th, "egov-portal", "var-target={{ $labels.target }}"))]
+    return [
+        _alert(
+            "EgovPortalNotPublishing",
+            f"(time() - egov_portal_newest_article_timestamp_seconds) / 86400 > {_num(p.max_days_without_article)}",
+            p.for_,
+            "warning",
+            "Portal {{ $labels.target }} has published nothing for {{ $value | humanize }} days",
+            "The newest article on {{ $labels.target }} is {{ $value | humanize }} days old (threshold "
+            + _num(p.max_days_without_article)
+            + " days). Decree 42/2022/NĐ-CP expects the portal to keep its "
+            "news and notices current.",
+            _link(th, "egov-portal", "var-target={{ $labels.target }}"),
+        )
+    ]
 
 
 #: (alert, thresholds key, ratio recording rule, volume recording rule, what, dashboard uid, what to check)
 RATE_DROPS = (
-    ("EgovOnlinePaymentRatioDrop", "online_payment", "target:egov_services_online_payment:ratio1h",
-     "target:egov_services_dossiers_with_fee:increase1h", "online-payment ratio (dossiers paid online / dossiers "
-     "with a fee; tỷ lệ thanh toán trực tuyến)", "egov-services",
-     "Check the online payment gateway (Payment Platform of the national portal, banks' links)."),
-    ("EgovOnlineSubmissionRatioDrop", "online_submission", "target:egov_services_online_submission:ratio1h",
-     "target:egov_services_dossiers_received:increase1h", "share of dossiers submitted online (tỷ lệ hồ sơ "
-     "trực tuyến)", "egov-services", "Check the public-service portal's online submission forms and login (VNeID)."),
-    ("EgovDocumentsElectronicRatioDrop", "documents_electronic", "target:egov_documents_sent_electronic:ratio1h",
-     "target:egov_documents_sent:increase1h", "share of documents sent electronically (tỷ lệ văn bản điện tử)",
-     "egov-documents", "Check the document system's digital signing and its link to the national document axis."),
+    (
+        "EgovOnlinePaymentRatioDrop",
+        "online_payment",
+        "target:egov_services_online_payment:ratio1h",
+        "target:egov_services_dossiers_with_fee:increase1h",
+        "online-payment ratio (dossiers paid online / dossiers with a fee; tỷ lệ thanh toán trực tuyến)",
+        "egov-services",
+        "Check the online payment gateway (Payment Platform of the national portal, banks' links).",
+    ),
+    (
+        "EgovOnlineSubmissionRatioDrop",
+        "online_submission",
+        "target:egov_services_online_submission:ratio1h",
+        "target:egov_services_dossiers_received:increase1h",
+        "share of dossiers submitted online (tỷ lệ hồ sơ trực tuyến)",
+        "egov-services",
+        "Check the public-service portal's online submission forms and login (VNeID).",
+    ),
+    (
+        "EgovDocumentsElectronicRatioDrop",
+        "documents_electronic",
+        "target:egov_documents_sent_electronic:ratio1h",
+        "target:egov_documents_sent:increase1h",
+        "share of documents sent electronically (tỷ lệ văn bản điện tử)",
+        "egov-documents",
+        "Check the document system's digital signing and its link to the national document axis.",
+    ),
 )
 
 
@@ -338,15 +430,32 @@ def rate_drop_rules(th: Thresholds) -> list[dict[str, Any]]:
     out = []
     for name, key, ratio, volume, what, uid, hint in RATE_DROPS:
         d: RateDrop = getattr(th.rate_drops, key)
-        expr = (f"{ratio}\n  < {_num(1 - d.max_drop)} * ({ratio} offset 1w)\n"
-                f"and on(target) {volume} >= {_num(d.min_volume)}\n"
-                f"and on(target) ({volume} offset 1w) >= {_num(d.min_volume)}")
-        out.append(_alert(
-            name, expr, d.for_, "warning",
-            "{{ $labels.target }}: " + what.split(" (")[0] + " dropped to {{ $value | humanizePercentage }}",
-            "Over the last hour the " + what + " of {{ $labels.target }} was {{ $value | humanizePercentage }}, "
-            "more than " + _num(100 * d.max_drop) + " % below the same hour last week, with at least "
-            + _num(d.min_volume) + " in the denominator both weeks. " + hint, _link(th, uid, "var-target={{ $labels.target }}")))
+        expr = (
+            f"{ratio}\n  < {_num(1 - d.max_drop)} * ({ratio} offset 1w)\n"
+            f"and on(target) {volume} >= {_num(d.min_volume)}\n"
+            f"and on(target) ({volume} offset 1w) >= {_num(d.min_volume)}"
+        )
+        out.append(
+            _alert(
+                name,
+                expr,
+                d.for_,
+                "warning",
+                "{{ $labels.target }}: "
+                + what.split(" (")[0]
+                + " dropped to {{ $value | humanizePercentage }}",
+                "Over the last hour the "
+                + what
+                + " of {{ $labels.target }} was {{ $value | humanizePercentage }}, "
+                "more than "
+                + _num(100 * d.max_drop)
+                + " % below the same hour last week, with at least "
+                + _num(d.min_volume)
+                + " in the denominator both weeks. "
+                + hint,
+                _link(th, uid, "var-target={{ $labels.target }}"),
+            )
+        )
     return out
 
 
@@ -360,18 +469,34 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
             expr = f"{ratio}{sel} < {_num(target.min)}\nand on(unit) {PROVINCE_UNIT}"
             who, link = "{{ $labels.unit }}", _link(th, "egov-qd766", "var-period=" + n.period)
         else:
-            expr = (f"{ratio}{sel} < {_num(target.min)}\n"
-                    f"and {denominator}{sel} >= {_num(target.min_volume)}")
+            expr = f"{ratio}{sel} < {_num(target.min)}\nand {denominator}{sel} >= {_num(target.min_volume)}"
             who = "{{ $labels.target }}"
-            link = _link(th, "egov-" + ratio.split(":")[1].split("_")[1],
-                         "var-target={{ $labels.target }}&var-period=" + n.period)
-        out.append(_alert(
-            "EgovIndicatorBelowNationalTarget", expr, n.for_, "warning",
-            who + ": " + what.split(" (")[0] + " at {{ $value | humanizePercentage }}, below the "
-            "national target of " + _num(100 * target.min) + " %",
-            "This " + n.period + " so far, " + what + " at " + who + " is {{ $value | humanizePercentage }}"
-            " of the total, below the national target of " + _num(100 * target.min) + " %. See the units "
-            "dragging it down on the dashboard.", link, indicator=key))
+            link = _link(
+                th,
+                "egov-" + ratio.split(":")[1].split("_")[1],
+                "var-target={{ $labels.target }}&var-period=" + n.period,
+            )
+        out.append(
+            _alert(
+                "EgovIndicatorBelowNationalTarget",
+                expr,
+                n.for_,
+                "warning",
+                who + ": " + what.split(" (")[0] + " at {{ $value | humanizePercentage }}, below the "
+                "national target of " + _num(100 * target.min) + " %",
+                "This "
+                + n.period
+                + " so far, "
+                + what
+                + " at "
+                + who
+                + " is {{ $value | humanizePercentage }}"
+                " of the total, below the national target of " + _num(100 * target.min) + " %. See the units "
+                "dragging it down on the dashboard.",
+                link,
+                indicator=key,
+            )
+        )
     return out
 
 
@@ -379,26 +504,51 @@ def exporter_rules(th: Thresholds) -> list[dict[str, Any]]:
     e = th.exporter
     overview = _link(th, "egov-overview")
     return [
-        _alert("EgovTargetSchemaDrift", "increase(egov_target_extraction_skipped_total[1h]) > 0",
-               e.schema_drift_for, "warning",
-               "Answers of {{ $labels.target }} lack expected fields",
-               "{{ $value | humanize }} metrics of {{ $labels.target }} ({{ $labels.system }}) were skipped in the "
-               "last hour because the upstream answer lacked their field: the vendor changed the API or page "
-               "(schema drift). Compare /probe?target={{ $labels.target }} with the profile.", overview),
-        _alert("EgovCollectorErrors", 'increase(egov_target_failures_total{reason="other"}[30m]) > 0',
-               e.collector_errors_for, "warning",
-               "The collector of {{ $labels.target }} fails unexpectedly",
-               "{{ $value | humanize }} polls of {{ $labels.target }} in the last 30 minutes failed with reason "
-               "\"other\": an error inside the exporter, not the upstream system. The exporter's log has the "
-               "traceback; please report it.", overview),
-        _alert("EgovExporterConfigReloadFailed", "egov_exporter_config_last_reload_successful == 0",
-               e.reload_failed_for, "warning", "egov-exporter {{ $labels.instance }} rejected its new configuration",
-               "The last configuration reload of {{ $labels.instance }} failed; the previous configuration keeps "
-               "running. `egov-exporter check-config` lists the problems.", overview),
-        _alert("EgovExporterDown", f'up{{job="{th.exporter_job}"}} == 0', e.down_for, "critical",
-               "egov-exporter {{ $labels.instance }} cannot be scraped",
-               "Prometheus has not scraped {{ $labels.instance }} (job " + th.exporter_job + ") for " + e.down_for
-               + ": no egov series are fresh, and no other egov alert can fire.", overview),
+        _alert(
+            "EgovTargetSchemaDrift",
+            "increase(egov_target_extraction_skipped_total[1h]) > 0",
+            e.schema_drift_for,
+            "warning",
+            "Answers of {{ $labels.target }} lack expected fields",
+            "{{ $value | humanize }} metrics of {{ $labels.target }} ({{ $labels.system }}) were skipped in the "
+            "last hour because the upstream answer lacked their field: the vendor changed the API or page "
+            "(schema drift). Compare /probe?target={{ $labels.target }} with the profile.",
+            overview,
+        ),
+        _alert(
+            "EgovCollectorErrors",
+            'increase(egov_target_failures_total{reason="other"}[30m]) > 0',
+            e.collector_errors_for,
+            "warning",
+            "The collector of {{ $labels.target }} fails unexpectedly",
+            "{{ $value | humanize }} polls of {{ $labels.target }} in the last 30 minutes failed with reason "
+            '"other": an error inside the exporter, not the upstream system. The exporter\'s log has the '
+            "traceback; please report it.",
+            overview,
+        ),
+        _alert(
+            "EgovExporterConfigReloadFailed",
+            "egov_exporter_config_last_reload_successful == 0",
+            e.reload_failed_for,
+            "warning",
+            "egov-exporter {{ $labels.instance }} rejected its new configuration",
+            "The last configuration reload of {{ $labels.instance }} failed; the previous configuration keeps "
+            "running. `egov-exporter check-config` lists the problems.",
+            overview,
+        ),
+        _alert(
+            "EgovExporterDown",
+            f'up{{job="{th.exporter_job}"}} == 0',
+            e.down_for,
+            "critical",
+            "egov-exporter {{ $labels.instance }} cannot be scraped",
+            "Prometheus has not scraped {{ $labels.instance }} (job "
+            + th.exporter_job
+            + ") for "
+            + e.down_for
+            + ": no egov series are fresh, and no other egov alert can fire.",
+            overview,
+        ),
     ]
 
 
@@ -411,8 +561,10 @@ GROUPS = {
     "exporter.yml": ("egov-exporter", (exporter_rules,)),
 }
 
-HEADER = ("# GENERATED by rules/build.py from rules/thresholds.yaml: edit the thresholds there and run\n"
-          "# `python -m rules.build`; a test fails when this file is stale.\n")
+HEADER = (
+    "# GENERATED by rules/build.py from rules/thresholds.yaml: edit the thresholds there and run\n"
+    "# `python -m rules.build`; a test fails when this file is stale.\n"
+)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -435,14 +587,18 @@ def render(th: Thresholds, for_override: str | None = None) -> dict[str, str]:
             for r in rules:
                 r["for"] = for_override
         doc = {"groups": [{"name": group, "rules": rules}]}
-        out[filename] = HEADER + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)
+        out[filename] = HEADER + yaml.dump(
+            doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110
+        )
     return out
 
 
 def stale_files(directory: Path = ALERTS_DIR, th: Thresholds | None = None) -> list[str]:
     """Files of ``directory`` that differ from what the thresholds generate (or are missing / extra)."""
     want = render(th or load_thresholds())
-    have = {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.yml")} if directory.is_dir() else {}
+    have = (
+        {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.yml")} if directory.is_dir() else {}
+    )
     return sorted(n for n in set(want) | set(have) if want.get(n) != have.get(n))
 
 
@@ -451,8 +607,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--thresholds", type=Path, default=THRESHOLDS)
     p.add_argument("--out", type=Path, default=ALERTS_DIR, help="where to write (default: rules/alerts)")
     p.add_argument("--check", action="store_true", help="exit 1 when the files in --out are stale")
-    p.add_argument("--for", dest="for_override", default=None, metavar="DURATION",
-                   help="replace every for: (integration tests only; never for the shipped rules)")
+    p.add_argument(
+        "--for",
+        dest="for_override",
+        default=None,
+        metavar="DURATION",
+        help="replace every for: (integration tests only; never for the shipped rules)",
+    )
     args = p.parse_args(argv)
     try:
         th = load_thresholds(args.thresholds)

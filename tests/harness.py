@@ -15,8 +15,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -61,13 +62,22 @@ class Http:
         self.ctx = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self.auth = auth
 
-    def request(self, path: str, *, method: str = "GET", data: bytes | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> tuple[int, dict[str, str], bytes]:
         hdrs = dict(headers or {})
         if self.auth is not None:
             import base64
 
-            hdrs.setdefault("Authorization", "Basic " + base64.b64encode(":".join(self.auth).encode()).decode())
+            hdrs.setdefault(
+                "Authorization", "Basic " + base64.b64encode(":".join(self.auth).encode()).decode()
+            )
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as resp:  # noqa: S310 - loopback
@@ -91,50 +101,88 @@ def parse_metrics(text: str) -> dict[str, list[Any]]:
 class TargetView:
     """What /metrics says about the targets: state, failure counters by reason, polls, skips."""
 
-    FAMILIES = ("egov_target_state", "egov_target_failures_total", "egov_target_polls_total",
-                "egov_target_extraction_skipped_total", "egov_target_up", "egov_target_last_poll_timestamp_seconds")
+    FAMILIES = (
+        "egov_target_state",
+        "egov_target_failures_total",
+        "egov_target_polls_total",
+        "egov_target_extraction_skipped_total",
+        "egov_target_up",
+        "egov_target_last_poll_timestamp_seconds",
+    )
 
     def __init__(self, metrics: dict[str, list[Any]]) -> None:
         self.metrics = metrics
-        self.state = {s.labels["target"]: s.labels["state"] for s in metrics.get("egov_target_state", [])
-                      if s.value == 1}
+        self.state = {
+            s.labels["target"]: s.labels["state"]
+            for s in metrics.get("egov_target_state", [])
+            if s.value == 1
+        }
         self.failures: dict[str, dict[str, float]] = {}
         for s in metrics.get("egov_target_failures_total", []):
             self.failures.setdefault(s.labels["target"], {})[s.labels["reason"]] = s.value
         self.polls = {s.labels["target"]: s.value for s in metrics.get("egov_target_polls_total", [])}
-        self.skips = {s.labels["target"]: s.value
-                      for s in metrics.get("egov_target_extraction_skipped_total", [])}
+        self.skips = {
+            s.labels["target"]: s.value for s in metrics.get("egov_target_extraction_skipped_total", [])
+        }
         self.system = {s.labels["target"]: s.labels["system"] for s in metrics.get("egov_target_up", [])}
-        self.started = {s.labels["target"]: s.value
-                        for s in metrics.get("egov_target_last_poll_timestamp_seconds", [])}
+        self.started = {
+            s.labels["target"]: s.value for s in metrics.get("egov_target_last_poll_timestamp_seconds", [])
+        }
 
 
 class ExporterProcess:
     """``python -m exporter ARGS`` in its own session; stderr (the log) goes to ``log``."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None,
-                 base: str | None = None, ca_file: str | None = None,
-                 auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        base: str | None = None,
+        ca_file: str | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.log = log
         out = open(log, "wb")
-        self.popen = subprocess.Popen([sys.executable, "-m", "exporter", *args], cwd=ROOT, stdout=out,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env=_env(env),
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "exporter", *args],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_env(env),
+            start_new_session=True,
+        )
         out.close()
         self.pid = self.popen.pid
         self.http = Http(base, ca_file, auth) if base else None
 
     @classmethod
-    def serve(cls, config: Path, log: Path, *extra: str, env: dict[str, str] | None = None,
-              scheme: str = "http", ca_file: str | None = None, auth: tuple[str, str] | None = None,
-              wait: bool = True) -> "ExporterProcess":
+    def serve(
+        cls,
+        config: Path,
+        log: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        scheme: str = "http",
+        ca_file: str | None = None,
+        auth: tuple[str, str] | None = None,
+        wait: bool = True,
+    ) -> ExporterProcess:
         port = free_port()
-        proc = cls(["--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}", *extra],
-                   log, env, f"{scheme}://127.0.0.1:{port}", ca_file, auth)
+        proc = cls(
+            ["--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}", *extra],
+            log,
+            env,
+            f"{scheme}://127.0.0.1:{port}",
+            ca_file,
+            auth,
+        )
         if wait:
             try:
-                wait_for(lambda: proc.alive() and proc.get("/-/healthy")[0] == 200, 30, "the exporter to listen")
+                wait_for(
+                    lambda: proc.alive() and proc.get("/-/healthy")[0] == 200, 30, "the exporter to listen"
+                )
             except AssertionError:
                 proc.stop()
                 raise AssertionError("the exporter did not start:\n" + proc.output()[-3000:]) from None
@@ -200,8 +248,16 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, **(extra or {})}
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """``python -m exporter ARGS`` to completion (in ``cwd``), output captured as text."""
-    return subprocess.run([sys.executable, "-m", "exporter", *args], cwd=cwd or ROOT, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=_env(env))
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=_env(env),
+    )

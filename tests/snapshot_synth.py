@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterator
 
 from exporter.simulator.world import TZ, World
 
 GROUPS = {"CKMB": 18.0, "TDGQ": 20.0, "CLGQ": 12.0, "TTTT": 10.0, "MDHL": 18.0, "MDSH": 22.0}
 PAR7 = {"lgsp": 1.0, "portal": 0.5, "documents": 1.0, "work_files": 1.0}
 TARGETS = {  # target -> (system, share of its ticks down)
-    "portal-main": ("portal", 0.02), "portal-so-tu-phap": ("portal", 0.05), "lgsp-api": ("lgsp", 0.04),
-    "documents-api": ("documents", 0.01), "services-api": ("services", 0.03), "services-table": ("services", 0.0),
+    "portal-main": ("portal", 0.02),
+    "portal-so-tu-phap": ("portal", 0.05),
+    "lgsp-api": ("lgsp", 0.04),
+    "documents-api": ("documents", 0.01),
+    "services-api": ("services", 0.03),
+    "services-table": ("services", 0.0),
     "dvcqg": ("national", 0.08),
 }
 CHANNELS = ("online", "direct", "postal")
@@ -34,10 +38,19 @@ def r2(x: float) -> float:
 
 
 class Province:
-    def __init__(self, units: int = 5, *, step: int = 86400, offset: int = 20 * 3600,
-                 start: dt.date = dt.date(2026, 4, 1), end: dt.date = dt.date(2026, 10, 1),
-                 periods: tuple[str, ...] = ("month", "quarter", "year"), table_units: int = 2,
-                 seed: int = 766, cache: bool = True) -> None:
+    def __init__(
+        self,
+        units: int = 5,
+        *,
+        step: int = 86400,
+        offset: int = 20 * 3600,
+        start: dt.date = dt.date(2026, 4, 1),
+        end: dt.date = dt.date(2026, 10, 1),
+        periods: tuple[str, ...] = ("month", "quarter", "year"),
+        table_units: int = 2,
+        seed: int = 766,
+        cache: bool = True,
+    ) -> None:
         """Ticks every ``step`` seconds from ``offset`` after local midnight of ``start`` (by default daily
         at 20:00, after office hours), until ``end``."""
         self.world = World(units=units, seed=seed)
@@ -62,18 +75,24 @@ class Province:
 
     def services(self, unit, period: str, ts: int) -> dict[str, int]:
         w, at = self.world, dt.datetime.fromtimestamp(ts, TZ)
-        ch = {c: w.count(unit, f"svc.{c}", per_day, period, at)
-              for c, per_day in (("online", 6.0), ("direct", 4.0), ("postal", 0.5))}
+        ch = {
+            c: w.count(unit, f"svc.{c}", per_day, period, at)
+            for c, per_day in (("online", 6.0), ("direct", 4.0), ("postal", 0.5))
+        }
         received = sum(ch.values())
         with_fee = w.part(received, unit, "svc.fee", 0.3, 0.6)
         completed = w.part(received, unit, "svc.done", 0.7, 0.9)
-        return {**ch, "received": received,
-                "full_online": w.part(ch["online"], unit, "svc.full", 0.5, 0.95),
-                "with_fee": with_fee, "paid_online": w.part(with_fee, unit, "svc.paid", 0.4, 0.95),
-                "digitized": w.part(received, unit, "svc.dig", 0.5, 0.99),
-                "early": w.part(completed, unit, "svc.early", 0.2, 0.4),
-                "on_time": w.part(completed, unit, "svc.ontime", 0.4, 0.5),
-                "late": w.part(completed, unit, "svc.late", 0.0, 0.1)}
+        return {
+            **ch,
+            "received": received,
+            "full_online": w.part(ch["online"], unit, "svc.full", 0.5, 0.95),
+            "with_fee": with_fee,
+            "paid_online": w.part(with_fee, unit, "svc.paid", 0.4, 0.95),
+            "digitized": w.part(received, unit, "svc.dig", 0.5, 0.99),
+            "early": w.part(completed, unit, "svc.early", 0.2, 0.4),
+            "on_time": w.part(completed, unit, "svc.ontime", 0.4, 0.5),
+            "late": w.part(completed, unit, "svc.late", 0.0, 0.1),
+        }
 
     def table(self, unit, period: str, ts: int) -> dict[str, int]:
         """What the public HTML table shows: the procedures it lists, 90 % of the API's dossiers."""
@@ -83,9 +102,13 @@ class Province:
         w, at = self.world, dt.datetime.fromtimestamp(ts, TZ)
         electronic = w.count(unit, "doc.e", 8.0, period, at)
         work_files = w.count(unit, "doc.wf", 5.0, period, at)
-        return {"electronic": electronic, "paper": w.count(unit, "doc.p", 1.0, period, at),
-                "signed": w.part(electronic, unit, "doc.sign", 0.6, 0.99),
-                "work_files": work_files, "work_files_online": w.part(work_files, unit, "doc.wfo", 0.5, 0.95)}
+        return {
+            "electronic": electronic,
+            "paper": w.count(unit, "doc.p", 1.0, period, at),
+            "signed": w.part(electronic, unit, "doc.sign", 0.6, 0.99),
+            "work_files": work_files,
+            "work_files_online": w.part(work_files, unit, "doc.wfo", 0.5, 0.95),
+        }
 
     @staticmethod
     def level(unit) -> str:
@@ -103,8 +126,10 @@ class Province:
         """Each criterion improves through a quarter and starts again lower the next."""
         at = dt.datetime.fromtimestamp(ts, TZ)
         day = (at - _datetime(_period_start(ts, "quarter"))).days
-        share = min(1.0, 0.5 + 0.004 * day + self.world.share(self.province, f"par7.{criterion}.{at.month > 6}",
-                                                               0.0, 0.3))
+        share = min(
+            1.0,
+            0.5 + 0.004 * day + self.world.share(self.province, f"par7.{criterion}.{at.month > 6}", 0.0, 0.3),
+        )
         return r2(PAR7[criterion] * share)
 
     def shared_apps(self, ts: int) -> tuple[int, int]:
@@ -123,7 +148,11 @@ class Province:
         return dt.datetime(day.year, day.month, day.day, 8, tzinfo=TZ).timestamp()
 
     def up(self, target: str, ts: int) -> float:
-        return 0.0 if self.world.share(self.province, f"down.{target}.{ts}", 0.0, 1.0) < TARGETS[target][1] else 1.0
+        return (
+            0.0
+            if self.world.share(self.province, f"down.{target}.{ts}", 0.0, 1.0) < TARGETS[target][1]
+            else 1.0
+        )
 
     def duration(self, target: str, ts: int) -> float:
         return round(0.05 + self.world.share(self.province, f"dur.{target}.{ts}", 0.0, 2.0), 3)
@@ -155,39 +184,115 @@ class Province:
             for unit in self.children:
                 s = self.services(unit, period, ts)
                 for c in CHANNELS:
-                    add("egov_services_dossiers_received_total", "services-api", s[c], unit=unit.code,
-                        period=period, channel=c)
+                    add(
+                        "egov_services_dossiers_received_total",
+                        "services-api",
+                        s[c],
+                        unit=unit.code,
+                        period=period,
+                        channel=c,
+                    )
                 for key in ("full_online", "with_fee", "paid_online", "digitized"):
-                    add(f"egov_services_dossiers_{key}_total", "services-api", s[key], unit=unit.code, period=period)
+                    add(
+                        f"egov_services_dossiers_{key}_total",
+                        "services-api",
+                        s[key],
+                        unit=unit.code,
+                        period=period,
+                    )
                 for key in ("early", "on_time", "late"):
-                    add("egov_services_dossiers_completed_total", "services-api", s[key], unit=unit.code,
-                        period=period, timeliness=key)
+                    add(
+                        "egov_services_dossiers_completed_total",
+                        "services-api",
+                        s[key],
+                        unit=unit.code,
+                        period=period,
+                        timeliness=key,
+                    )
                 if unit in self.table_units:
                     t = self.table(unit, period, ts)
                     for c in CHANNELS:
-                        add("egov_services_dossiers_received_total", "services-table", t[c], unit=unit.code,
-                            period=period, channel=c)
+                        add(
+                            "egov_services_dossiers_received_total",
+                            "services-table",
+                            t[c],
+                            unit=unit.code,
+                            period=period,
+                            channel=c,
+                        )
                     for key in ("with_fee", "paid_online"):
-                        add(f"egov_services_dossiers_{key}_total", "services-table", t[key], unit=unit.code,
-                            period=period)
+                        add(
+                            f"egov_services_dossiers_{key}_total",
+                            "services-table",
+                            t[key],
+                            unit=unit.code,
+                            period=period,
+                        )
                 d = self.documents(unit, period, ts)
                 lv = self.level(unit)
                 for c in ("electronic", "paper"):
-                    add("egov_documents_sent_total", "documents-api", d[c], unit=unit.code, level=lv, period=period,
-                        channel=c)
-                add("egov_documents_signed_total", "documents-api", d["signed"], unit=unit.code, level=lv, period=period)
-                add("egov_documents_work_files_total", "documents-api", d["work_files"], unit=unit.code, level=lv,
-                    period=period)
-                add("egov_documents_work_files_online_total", "documents-api", d["work_files_online"], unit=unit.code,
-                    level=lv, period=period)
+                    add(
+                        "egov_documents_sent_total",
+                        "documents-api",
+                        d[c],
+                        unit=unit.code,
+                        level=lv,
+                        period=period,
+                        channel=c,
+                    )
+                add(
+                    "egov_documents_signed_total",
+                    "documents-api",
+                    d["signed"],
+                    unit=unit.code,
+                    level=lv,
+                    period=period,
+                )
+                add(
+                    "egov_documents_work_files_total",
+                    "documents-api",
+                    d["work_files"],
+                    unit=unit.code,
+                    level=lv,
+                    period=period,
+                )
+                add(
+                    "egov_documents_work_files_online_total",
+                    "documents-api",
+                    d["work_files_online"],
+                    unit=unit.code,
+                    level=lv,
+                    period=period,
+                )
             for unit in self.world.units:
                 for group in GROUPS:
-                    add("egov_qd766_score", "dvcqg", self.score(unit, group, period, ts), unit=unit.code,
-                        group=group, period=period, source="published")
-                    add("egov_qd766_score", None, self.score(unit, group, period, ts, "computed"), unit=unit.code,
-                        group=group, period=period, source="computed")
+                    add(
+                        "egov_qd766_score",
+                        "dvcqg",
+                        self.score(unit, group, period, ts),
+                        unit=unit.code,
+                        group=group,
+                        period=period,
+                        source="published",
+                    )
+                    add(
+                        "egov_qd766_score",
+                        None,
+                        self.score(unit, group, period, ts, "computed"),
+                        unit=unit.code,
+                        group=group,
+                        period=period,
+                        source="computed",
+                    )
         for unit in self.world.units:
-            add("egov_qd766_unit_info", "dvcqg", 1.0, unit=unit.code, unit_name=unit.name, level=unit.level.lower())
+            add(
+                "egov_qd766_unit_info",
+                "dvcqg",
+                1.0,
+                unit=unit.code,
+                unit_name=unit.name,
+                level=unit.level.lower(),
+            )
         for unit in self.children:
             add("egov_services_unit_info", "services-api", 1.0, unit=unit.code, unit_name=unit.name)
         scores = {c: self.par7(c, ts) for c in PAR7}
@@ -234,6 +339,7 @@ def _datetime(ts: float) -> dt.datetime:
 
 def _period_start(ts: int, period: str) -> float:
     from exporter.simulator.world import period_start
+
     return period_start(dt.datetime.fromtimestamp(ts, TZ), period).timestamp()
 
 
@@ -242,6 +348,7 @@ def _period_start(ts: int, period: str) -> float:
 
 def natural(code: str) -> tuple:
     import re
+
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
 
 
@@ -277,7 +384,8 @@ class Expected:
         present = [self.p.sections(t, self.last) for t in ("portal-main", "portal-so-tu-phap")]
         par7 = {c: self.p.par7(c, self.last) for c in PAR7}
         return {
-            "dossiers_received": s("received"), "dossiers_online": s("online"),
+            "dossiers_received": s("received"),
+            "dossiers_online": s("online"),
             "online_submission_ratio": s("online") / s("received"),
             "full_online_ratio": s("full_online") / s("received"),
             "online_payment_ratio": s("paid_online") / s("with_fee"),
@@ -291,8 +399,9 @@ class Expected:
             "work_files_online_commune": d("work_files_online", comm) / d("work_files", comm),
             "lgsp_shared_data_ratio": connected / apps,
             "portal_required_sections_ratio": sum(p for p, _ in present) / sum(r for _, r in present),
-            "portal_newest_article": max(self.p.newest_article(t, self.last)
-                                         for t in ("portal-main", "portal-so-tu-phap")),
+            "portal_newest_article": max(
+                self.p.newest_article(t, self.last) for t in ("portal-main", "portal-so-tu-phap")
+            ),
             "par7_score": r2(math.fsum(par7.values())),
             "par7_criteria_at_max": float(sum(v == PAR7[c] for c, v in par7.items())),
             "par7_criteria": math.fsum(par7.values()),
@@ -305,21 +414,27 @@ class Expected:
         return self.period or "month"
 
     def totals(self, source: str = "published") -> dict[str, float]:
-        return {u.code: r2(math.fsum(self.p.score(u, g, self.score_period(), self.last, source) for g in GROUPS))
-                for u in self.p.world.units}
+        return {
+            u.code: r2(math.fsum(self.p.score(u, g, self.score_period(), self.last, source) for g in GROUPS))
+            for u in self.p.world.units
+        }
 
     def ranks(self) -> dict[str, tuple[str, int]]:
         """unit -> (level, rank within the level)"""
         totals = self.totals()
         out: dict[str, tuple[str, int]] = {}
         for level in ("department", "commune"):  # the levels egov_qd766_unit_info gives
-            members = sorted((u.code for u in self.p.children if u.level.lower() == level),
-                             key=lambda c: (-totals[c], natural(c)))
+            members = sorted(
+                (u.code for u in self.p.children if u.level.lower() == level),
+                key=lambda c: (-totals[c], natural(c)),
+            )
             out.update({c: (level, i + 1) for i, c in enumerate(members)})
         return out
 
     def availability(self) -> dict[str, float]:
-        return {t: round(math.fsum(self.p.up(t, ts) for ts in self.ticks) / len(self.ticks), 12) for t in TARGETS}
+        return {
+            t: round(math.fsum(self.p.up(t, ts) for ts in self.ticks) / len(self.ticks), 12) for t in TARGETS
+        }
 
     def systems(self) -> dict[str, float]:
         av = self.availability()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from harness import ROOT, ExporterProcess, parse_metrics, run_cli, wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bad-input"
@@ -40,40 +39,62 @@ def _kinds() -> str:
 def config_rows() -> list[Row]:
     """Configuration mistakes: each checked by check-config and by the exporter itself (which must stop)."""
     mistakes = {
-        "malformed-yaml": ["malformed-yaml.yml:4:4: invalid YAML: expected <block end>, but found "
-                           "'<block mapping start>' (while parsing a block collection at line 2, column 3)"],
-        "unclosed-quote": ["unclosed-quote.yml:5:1: invalid YAML: found unexpected end of stream "
-                           "(while scanning a quoted scalar at line 2, column 11)"],
+        "malformed-yaml": [
+            "malformed-yaml.yml:4:4: invalid YAML: expected <block end>, but found "
+            "'<block mapping start>' (while parsing a block collection at line 2, column 3)"
+        ],
+        "unclosed-quote": [
+            "unclosed-quote.yml:5:1: invalid YAML: found unexpected end of stream "
+            "(while scanning a quoted scalar at line 2, column 11)"
+        ],
         "not-utf8": ["not-utf8.yml: not UTF-8 text"],
         "top-level-list": ["top-level-list.yml: the top level must be a mapping of keys, got list"],
-        "wrong-type-interval": ["wrong-type-interval.yml: targets[0].interval: must be a duration like 30s or 5m, "
-                                "got 30"],
+        "wrong-type-interval": [
+            "wrong-type-interval.yml: targets[0].interval: must be a duration like 30s or 5m, got 30"
+        ],
         "wrong-type-retries": ['wrong-type-retries.yml: targets[0].retries: must be an integer, got "many"'],
-        "wrong-type-targets": ['wrong-type-targets.yml: targets: must be a list, got {"portal-home": '
-                               '{"kind": "http"}}'],
-        "unknown-kind": [f'unknown-kind.yml: targets[0].kind: unknown kind "htp", known kinds: {_kinds()} '
-                         '(did you mean "http"?)'],
-        "duplicate-names": ['duplicate-names.yml: targets[1].name: duplicate target name "portal-home" '
-                            "(first used by targets[0])"],
-        "bad-duration": ['bad-duration.yml: targets[0].timeout: must be a duration like 30s or 5m, got "fast"'],
-        "bad-duration-default": ['bad-duration-default.yml: defaults.interval: must be a duration like 30s or 5m, '
-                                 'got "1 minute"'],
-        "missing-secret-file": ["missing-secret-file.yml: targets[0].auth.password_file: cannot read "
-                                "no-such-secret.txt: No such file or directory"],
-        "secret-file-is-a-directory": ["secret-file-is-a-directory.yml: targets[0].auth.token_file: cannot read .: "
-                                       "Is a directory"],
-        "secret-file-not-text": ["secret-file-not-text.yml: targets[0].auth.token_file: cannot read "
-                                 "binary-secret.bin: not UTF-8 text"],
-        "missing-env": ["missing-env.yml: targets[0].auth.token: environment variable EGOV_TEST_UNSET_TOKEN "
-                        "is not set"],
+        "wrong-type-targets": [
+            'wrong-type-targets.yml: targets: must be a list, got {"portal-home": {"kind": "http"}}'
+        ],
+        "unknown-kind": [
+            f'unknown-kind.yml: targets[0].kind: unknown kind "htp", known kinds: {_kinds()} '
+            '(did you mean "http"?)'
+        ],
+        "duplicate-names": [
+            'duplicate-names.yml: targets[1].name: duplicate target name "portal-home" '
+            "(first used by targets[0])"
+        ],
+        "bad-duration": [
+            'bad-duration.yml: targets[0].timeout: must be a duration like 30s or 5m, got "fast"'
+        ],
+        "bad-duration-default": [
+            'bad-duration-default.yml: defaults.interval: must be a duration like 30s or 5m, got "1 minute"'
+        ],
+        "missing-secret-file": [
+            "missing-secret-file.yml: targets[0].auth.password_file: cannot read "
+            "no-such-secret.txt: No such file or directory"
+        ],
+        "secret-file-is-a-directory": [
+            "secret-file-is-a-directory.yml: targets[0].auth.token_file: cannot read .: Is a directory"
+        ],
+        "secret-file-not-text": [
+            "secret-file-not-text.yml: targets[0].auth.token_file: cannot read "
+            "binary-secret.bin: not UTF-8 text"
+        ],
+        "missing-env": [
+            "missing-env.yml: targets[0].auth.token: environment variable EGOV_TEST_UNSET_TOKEN is not set"
+        ],
         "missing-file": ["no-such-config.yml: cannot read: No such file or directory"],
     }
     rows = []
     for name, lines in mistakes.items():
         file = "no-such-config.yml" if name == "missing-file" else f"{name}.yml"
         rows.append(Row(f"check-config/{name}", ("check-config", "--config.file", file), 1, tuple(lines)))
-        rows.append(Row(f"run/{name}", ("--config.file", file, "--web.listen-address", "127.0.0.1:0"), 1,
-                        tuple(lines)))
+        rows.append(
+            Row(
+                f"run/{name}", ("--config.file", file, "--web.listen-address", "127.0.0.1:0"), 1, tuple(lines)
+            )
+        )
     return rows
 
 
@@ -81,32 +102,80 @@ def flag_rows() -> list[Row]:
     run = ("--config.file", "valid.yml")
     listen = ("--web.listen-address", "127.0.0.1:0")
     rows = [
-        Row("listen/no-port", (*run, "--web.listen-address", "abc"), 1,
-            ("egov-exporter: --web.listen-address must be [host]:port, got 'abc'",)),
-        Row("listen/port-out-of-range", (*run, "--web.listen-address", "127.0.0.1:99999"), 1,
-            ("egov-exporter: --web.listen-address must be [host]:port, got '127.0.0.1:99999'",)),
-        Row("listen/empty", (*run, "--web.listen-address", ""), 1,
-            ("egov-exporter: --web.listen-address must be [host]:port, got ''",)),
-        Row("shard/zero", (*run, *listen, "--shard", "0/3"), 1,
-            ("egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '0/3'",)),
-        Row("shard/beyond", (*run, *listen, "--shard", "4/3"), 1,
-            ("egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '4/3'",)),
-        Row("shard/text", (*run, *listen, "--shard", "half"), 1,
-            ("egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got 'half'",)),
-        Row("web-config/missing", (*run, *listen, "--web.config.file", "no-such-web.yml"), 1,
-            ("no-such-web.yml: cannot read: No such file or directory",)),
-        Row("web-config/bad-yaml", (*run, *listen, "--web.config.file", "web-bad-yaml.yml"), 1,
-            ("web-bad-yaml.yml: invalid YAML: expected ',' or ']', but got '<stream end>'",)),
-        Row("web-config/unknown-keys", (*run, *listen, "--web.config.file", "web-unknown-key.yml"), 1,
-            ("web-unknown-key.yml: tls_server_config.client_auth: unknown key",
-             'web-unknown-key.yml: basic_auth_user: unknown key (did you mean "basic_auth_users"?)')),
-        Row("web-config/plain-password", (*run, *listen, "--web.config.file", "web-bad-hash.yml"), 1,
-            ("web-bad-hash.yml: basic_auth_users.prometheus: must be a bcrypt hash ($2y$...)",)),
-        Row("web-config/missing-cert", (*run, *listen, "--web.config.file", "web-missing-cert.yml"), 1,
-            ("web-missing-cert.yml: tls_server_config.cert_file: cannot read no-such-cert.pem: No such file or "
-             "directory",
-             "web-missing-cert.yml: tls_server_config.key_file: cannot read no-such-key.pem: No such file or "
-             "directory")),
+        Row(
+            "listen/no-port",
+            (*run, "--web.listen-address", "abc"),
+            1,
+            ("egov-exporter: --web.listen-address must be [host]:port, got 'abc'",),
+        ),
+        Row(
+            "listen/port-out-of-range",
+            (*run, "--web.listen-address", "127.0.0.1:99999"),
+            1,
+            ("egov-exporter: --web.listen-address must be [host]:port, got '127.0.0.1:99999'",),
+        ),
+        Row(
+            "listen/empty",
+            (*run, "--web.listen-address", ""),
+            1,
+            ("egov-exporter: --web.listen-address must be [host]:port, got ''",),
+        ),
+        Row(
+            "shard/zero",
+            (*run, *listen, "--shard", "0/3"),
+            1,
+            ("egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '0/3'",),
+        ),
+        Row(
+            "shard/beyond",
+            (*run, *listen, "--shard", "4/3"),
+            1,
+            ("egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '4/3'",),
+        ),
+        Row(
+            "shard/text",
+            (*run, *listen, "--shard", "half"),
+            1,
+            ("egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got 'half'",),
+        ),
+        Row(
+            "web-config/missing",
+            (*run, *listen, "--web.config.file", "no-such-web.yml"),
+            1,
+            ("no-such-web.yml: cannot read: No such file or directory",),
+        ),
+        Row(
+            "web-config/bad-yaml",
+            (*run, *listen, "--web.config.file", "web-bad-yaml.yml"),
+            1,
+            ("web-bad-yaml.yml: invalid YAML: expected ',' or ']', but got '<stream end>'",),
+        ),
+        Row(
+            "web-config/unknown-keys",
+            (*run, *listen, "--web.config.file", "web-unknown-key.yml"),
+            1,
+            (
+                "web-unknown-key.yml: tls_server_config.client_auth: unknown key",
+                'web-unknown-key.yml: basic_auth_user: unknown key (did you mean "basic_auth_users"?)',
+            ),
+        ),
+        Row(
+            "web-config/plain-password",
+            (*run, *listen, "--web.config.file", "web-bad-hash.yml"),
+            1,
+            ("web-bad-hash.yml: basic_auth_users.prometheus: must be a bcrypt hash ($2y$...)",),
+        ),
+        Row(
+            "web-config/missing-cert",
+            (*run, *listen, "--web.config.file", "web-missing-cert.yml"),
+            1,
+            (
+                "web-missing-cert.yml: tls_server_config.cert_file: cannot read no-such-cert.pem: No such file or "
+                "directory",
+                "web-missing-cert.yml: tls_server_config.key_file: cannot read no-such-key.pem: No such file or "
+                "directory",
+            ),
+        ),
     ]
     return rows
 
@@ -115,10 +184,15 @@ def _broken_scorecards(folder: Path) -> dict[str, str]:
     """Copies of the shipped scorecards with one mistake each: (file name -> the mistake's message part)."""
     qd766 = (ROOT / "indicators" / "qd766.yaml").read_text(encoding="utf-8")
     assert "total_max: 100\n" in qd766
-    (folder / "bad-sum.yaml").write_text(qd766.replace("total_max: 100\n", "total_max: 90\n", 1), encoding="utf-8")
+    (folder / "bad-sum.yaml").write_text(
+        qd766.replace("total_max: 100\n", "total_max: 90\n", 1), encoding="utf-8"
+    )
     (folder / "bad-yaml.yaml").write_text(qd766 + "\n  - [unclosed\n", encoding="utf-8")
-    return {"bad-sum.yaml": "bad-sum.yaml", "bad-yaml.yaml": "bad-yaml.yaml", "no-such-scorecard.yaml":
-            "no-such-scorecard.yaml"}
+    return {
+        "bad-sum.yaml": "bad-sum.yaml",
+        "bad-yaml.yaml": "bad-yaml.yaml",
+        "no-such-scorecard.yaml": "no-such-scorecard.yaml",
+    }
 
 
 @pytest.fixture
@@ -151,11 +225,13 @@ def test_a_valid_file_still_passes(workdir: Path):
 
 
 def test_many_mistakes_are_all_reported_at_once(workdir: Path):
-    cfg = {"targets": [
-        {"name": "a", "kind": "http", "system": "portal", "url": "http://127.0.0.1/", "interval": "soon"},
-        {"name": "a", "kind": "htp", "url": "http://127.0.0.1/"},
-        {"name": "b", "kind": "http", "system": "portal", "url": "ftp://x", "retries": -1},
-    ]}
+    cfg = {
+        "targets": [
+            {"name": "a", "kind": "http", "system": "portal", "url": "http://127.0.0.1/", "interval": "soon"},
+            {"name": "a", "kind": "htp", "url": "http://127.0.0.1/"},
+            {"name": "b", "kind": "http", "system": "portal", "url": "ftp://x", "retries": -1},
+        ]
+    }
     (workdir / "many.yml").write_text(yaml.safe_dump(cfg))
     proc = run_cli("check-config", "--config.file", "many.yml", cwd=workdir)
     lines = check_output(proc, 1, None, "many mistakes")
@@ -178,7 +254,9 @@ def test_bad_log_level_is_a_usage_error(workdir: Path):
     proc = run_cli("--config.file", "valid.yml", "--log.level", "loud", cwd=workdir)
     lines = check_output(proc, 2, None, "bad log level")
     assert lines[0].startswith("usage: egov-exporter run")
-    assert lines[-1].startswith("egov-exporter run: error: argument --log.level: invalid choice: 'loud'"), lines
+    assert lines[-1].startswith("egov-exporter run: error: argument --log.level: invalid choice: 'loud'"), (
+        lines
+    )
 
 
 @pytest.mark.parametrize("card", ["bad-sum.yaml", "bad-yaml.yaml", "no-such-scorecard.yaml"])
@@ -187,35 +265,57 @@ def test_invalid_scorecard(card: str, workdir: Path):
     cfg = yaml.safe_load((workdir / "valid.yml").read_text())
     cfg["scoring"] = {"scorecards": [card]}
     (workdir / "scoring.yml").write_text(yaml.safe_dump(cfg))
-    for args in (("check-config", "--config.file", "scoring.yml"),
-                 ("--config.file", "scoring.yml", "--web.listen-address", "127.0.0.1:0")):
+    for args in (
+        ("check-config", "--config.file", "scoring.yml"),
+        ("--config.file", "scoring.yml", "--web.listen-address", "127.0.0.1:0"),
+    ):
         proc = run_cli(*args, cwd=workdir)
         lines = check_output(proc, 1, None, f"scorecard {card}")
-        assert lines and all(line.startswith(f"scoring.yml: scoring.scorecards[0]: {card}") for line in lines), lines
+        assert lines and all(
+            line.startswith(f"scoring.yml: scoring.scorecards[0]: {card}") for line in lines
+        ), lines
 
 
-@pytest.mark.parametrize("args,message", [
-    (("--quarter", "2026Q5"), "--quarter must be a year and a quarter 1-4 like 2026Q3, got '2026Q5'"),
-    (("--quarter", "Q3-2026"), "--quarter must be a year and a quarter 1-4 like 2026Q3, got 'Q3-2026'"),
-    (("--quarter", "2026Q3", "--month", "2026-08"), "give exactly one period"),
-    ((), "give exactly one period"),
-    (("--month", "2026-13"), "--month must be a year and a month 01-12 like 2026-08, got '2026-13'"),
-    (("--from", "2026-09-30", "--to", "2026-07-01"), "--to (2026-07-01) must be after --from (2026-09-30)"),
-], ids=["quarter-5", "quarter-order", "two-periods", "no-period", "month-13", "from-after-to"])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--quarter", "2026Q5"), "--quarter must be a year and a quarter 1-4 like 2026Q3, got '2026Q5'"),
+        (("--quarter", "Q3-2026"), "--quarter must be a year and a quarter 1-4 like 2026Q3, got 'Q3-2026'"),
+        (("--quarter", "2026Q3", "--month", "2026-08"), "give exactly one period"),
+        ((), "give exactly one period"),
+        (("--month", "2026-13"), "--month must be a year and a month 01-12 like 2026-08, got '2026-13'"),
+        (
+            ("--from", "2026-09-30", "--to", "2026-07-01"),
+            "--to (2026-07-01) must be after --from (2026-09-30)",
+        ),
+    ],
+    ids=["quarter-5", "quarter-order", "two-periods", "no-period", "month-13", "from-after-to"],
+)
 def test_invalid_snapshot_period(args, message, workdir: Path):
     proc = run_cli("snapshot", *args, "--history.file", "none.sqlite", cwd=workdir)
     (line,) = check_output(proc, 2, None, f"snapshot {args}")
     assert line.startswith("egov-exporter snapshot: ") and message in line, line
 
 
-@pytest.mark.parametrize("content", [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000],
-                         ids=["garbage", "truncated-sqlite"])
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000],
+    ids=["garbage", "truncated-sqlite"],
+)
 def test_corrupt_history_file(content: bytes, workdir: Path):
     """The snapshot stops with one line naming the file; the exporter keeps monitoring (history is a
     side job) and says once, in one log line, that it is not recording."""
     (workdir / "history.sqlite").write_bytes(content)
-    proc = run_cli("snapshot", "--quarter", "2026Q3", "--history.file", "history.sqlite",
-                   "--output-dir", str(workdir), cwd=workdir)
+    proc = run_cli(
+        "snapshot",
+        "--quarter",
+        "2026Q3",
+        "--history.file",
+        "history.sqlite",
+        "--output-dir",
+        str(workdir),
+        cwd=workdir,
+    )
     (line,) = check_output(proc, 1, None, "snapshot of a corrupt history")
     assert "history.sqlite" in line and ("corrupt" in line or "not" in line), line
     assert not list(workdir.glob("*.xlsx")), "a report was written from a corrupt history"
@@ -225,8 +325,11 @@ def test_corrupt_history_file(content: bytes, workdir: Path):
     (workdir / "history.yml").write_text(yaml.safe_dump(cfg))
     ex = ExporterProcess.serve(workdir / "history.yml", workdir / "exporter.log")
     try:
-        wait_for(lambda: "history" in ex.output() and "not being recorded" in ex.output(), 20,
-                 "the history error in the log")
+        wait_for(
+            lambda: "history" in ex.output() and "not being recorded" in ex.output(),
+            20,
+            "the history error in the log",
+        )
         assert ex.get("/metrics")[0] == 200 and ex.alive()
     finally:
         ex.stop()
@@ -248,8 +351,16 @@ def _reload_ok(ex: ExporterProcess) -> float:
     return parse_metrics(ex.scrape())["egov_exporter_config_last_reload_successful"][0].value
 
 
-@pytest.mark.parametrize("mistake", ["malformed-yaml.yml", "unknown-kind.yml", "missing-secret-file.yml",
-                                     "secret-file-not-text.yml", "not-utf8.yml"])
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        "malformed-yaml.yml",
+        "unknown-kind.yml",
+        "missing-secret-file.yml",
+        "secret-file-not-text.yml",
+        "not-utf8.yml",
+    ],
+)
 def test_a_bad_reload_keeps_the_last_good_config(mistake: str, workdir: Path):
     good = (workdir / "valid.yml").read_text()
     config = workdir / "running.yml"
@@ -261,7 +372,9 @@ def test_a_bad_reload_keeps_the_last_good_config(mistake: str, workdir: Path):
         shutil.copy(workdir / mistake, config)  # its secret files are beside it, in workdir
         status, body = ex.get("/-/reload", method="POST", data=b"")
         text = body.decode()
-        assert status == 400 and text.startswith("Reload rejected, the running configuration is kept:\n"), text
+        assert status == 400 and text.startswith("Reload rejected, the running configuration is kept:\n"), (
+            text
+        )
         assert all(line.startswith(f"{config}:") for line in text.splitlines()[1:]), text
         # /metrics is served from a cache at most about a second old: the failed reload shows within seconds
         wait_for(lambda: _reload_ok(ex) == 0, 10, "egov_exporter_config_last_reload_successful 0")
@@ -276,8 +389,11 @@ def test_a_bad_reload_keeps_the_last_good_config(mistake: str, workdir: Path):
         fixed["targets"].append({**fixed["targets"][0], "name": "portal-news"})
         config.write_text(yaml.safe_dump(fixed))
         ex.signal(signal.SIGHUP)
-        wait_for(lambda: _targets(ex) == {"portal-home", "portal-news"} and _reload_ok(ex) == 1, 20,
-                 "the good reload")
+        wait_for(
+            lambda: _targets(ex) == {"portal-home", "portal-news"} and _reload_ok(ex) == 1,
+            20,
+            "the good reload",
+        )
     finally:
         ex.stop()
     log = ex.output()

@@ -34,8 +34,14 @@ def test_help_lists_every_collector_kind(capsys):
 def test_run_help_shows_prometheus_style_flags(capsys):
     assert main(["run", "--help"]) == 0
     out = capsys.readouterr().out
-    for flag in ("--config.file", "--web.listen-address", "--web.config.file", "--web.enable-lifecycle",
-                 "--no-web.enable-probe", "--shard"):
+    for flag in (
+        "--config.file",
+        "--web.listen-address",
+        "--web.config.file",
+        "--web.enable-lifecycle",
+        "--no-web.enable-probe",
+        "--shard",
+    ):
         assert flag in out
 
 
@@ -45,8 +51,9 @@ def test_version(capsys):
 
 
 def test_python_m_exporter_version():
-    proc = subprocess.run([sys.executable, "-m", "exporter", "--version"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exporter", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"egov-exporter {__version__}"
 
@@ -64,11 +71,20 @@ def test_check_config_valid_fixture(capsys):
     assert capsys.readouterr().out.strip() == f"{MINIMAL}: valid (1 targets: 1 http)"
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--web.listen-address", "nonsense"], "egov-exporter: --web.listen-address must be [host]:port, got 'nonsense'"),
-    (["--web.listen-address", ":70000"], "egov-exporter: --web.listen-address must be [host]:port, got ':70000'"),
-    (["--shard", "4/3"], "egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '4/3'"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (
+            ["--web.listen-address", "nonsense"],
+            "egov-exporter: --web.listen-address must be [host]:port, got 'nonsense'",
+        ),
+        (
+            ["--web.listen-address", ":70000"],
+            "egov-exporter: --web.listen-address must be [host]:port, got ':70000'",
+        ),
+        (["--shard", "4/3"], "egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '4/3'"),
+    ],
+)
 def test_bad_flag_values_give_one_line(capsys, flags, message):
     assert main(["--config.file", MINIMAL, *flags]) == 1
     assert capsys.readouterr().err.splitlines() == [message]
@@ -104,8 +120,10 @@ def test_address_in_use_is_one_clear_line(capsys):
 
 def test_serve_runs_until_stopped(tmp_path):
     cfg = tmp_path / "config.yml"
-    cfg.write_text("scheduler:\n  start_spread: 0s\ntargets:\n"
-                   "  - {name: nowhere, kind: http, system: portal, url: 'http://127.0.0.1:9/', retries: 0}\n")
+    cfg.write_text(
+        "scheduler:\n  start_spread: 0s\ntargets:\n"
+        "  - {name: nowhere, kind: http, system: portal, url: 'http://127.0.0.1:9/', retries: 0}\n"
+    )
     where: list[str] = []
     ready = threading.Event()
     stop = threading.Event()
@@ -115,12 +133,31 @@ def test_serve_runs_until_stopped(tmp_path):
         where.append(url)
         ready.set()
 
-    args = build_parser().parse_args(["run", "--config.file", str(cfg), "--web.listen-address", "127.0.0.1:0",
-                                      "--no-web.enable-probe", "--no-web.enable-lifecycle"])
+    args = build_parser().parse_args(
+        [
+            "run",
+            "--config.file",
+            str(cfg),
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--no-web.enable-probe",
+            "--no-web.enable-lifecycle",
+        ]
+    )
     assert (args.probe, args.lifecycle) == (False, False)
-    thread = threading.Thread(target=lambda: codes.append(
-        serve(args.config_file, args.listen, probe=args.probe, lifecycle=args.lifecycle, ready=on_ready,
-              stop_event=stop)), daemon=True)
+    thread = threading.Thread(
+        target=lambda: codes.append(
+            serve(
+                args.config_file,
+                args.listen,
+                probe=args.probe,
+                lifecycle=args.lifecycle,
+                ready=on_ready,
+                stop_event=stop,
+            )
+        ),
+        daemon=True,
+    )
     thread.start()
     try:
         assert ready.wait(10), "the exporter did not start"

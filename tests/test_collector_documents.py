@@ -46,14 +46,26 @@ def body(name: str) -> bytes:
 
 
 def make(**kw) -> DocumentsCollector:
-    cfg = DocumentsCollector.Config.model_validate({"name": "qlvb", "kind": "documents", "system": "documents",
-                                                    "url": URL, "retries": 0, "periods": ["month"], **kw})
+    cfg = DocumentsCollector.Config.model_validate(
+        {
+            "name": "qlvb",
+            "kind": "documents",
+            "system": "documents",
+            "url": URL,
+            "retries": 0,
+            "periods": ["month"],
+            **kw,
+        }
+    )
     return DocumentsCollector(cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0))
 
 
 def data_samples(collected) -> dict[tuple, float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in collected.samples
-            if s.name.startswith("egov_documents_")}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for s in collected.samples
+        if s.name.startswith("egov_documents_")
+    }
 
 
 def key(name: str, **labels: str) -> tuple:
@@ -68,19 +80,33 @@ def expected(files: dict[str, str], axis_up: float | None = 1.0) -> dict[tuple, 
             unit, level = u["maDonVi"], LEVELS[u["cap"]]
             out[key("egov_documents_unit_info", unit=unit, unit_name=u["tenDonVi"])] = 1
             for channel, field in (("electronic", "dienTu"), ("paper", "giay")):
-                out[key("egov_documents_sent_total", unit=unit, level=level, period=period, channel=channel)] = \
-                    u["vanBanDi"][field]
-                out[key("egov_documents_received_total", unit=unit, level=level, period=period, channel=channel)] = \
-                    u["vanBanDen"][field]
-            out[key("egov_documents_signed_total", unit=unit, level=level, period=period)] = u["vanBanDi"]["kySo"]
-            out[key("egov_documents_work_files_total", unit=unit, level=level, period=period)] = \
-                u["hoSoCongViec"]["tong"]
-            out[key("egov_documents_work_files_online_total", unit=unit, level=level, period=period)] = \
-                u["hoSoCongViec"]["xuLyTrenMang"]
-        out[key("egov_documents_national_axis_exchanged_total", period=period, direction="sent")] = \
-            data["trucLienThong"]["guiDi"]
-        out[key("egov_documents_national_axis_exchanged_total", period=period, direction="received")] = \
-            data["trucLienThong"]["nhanVe"]
+                out[
+                    key("egov_documents_sent_total", unit=unit, level=level, period=period, channel=channel)
+                ] = u["vanBanDi"][field]
+                out[
+                    key(
+                        "egov_documents_received_total",
+                        unit=unit,
+                        level=level,
+                        period=period,
+                        channel=channel,
+                    )
+                ] = u["vanBanDen"][field]
+            out[key("egov_documents_signed_total", unit=unit, level=level, period=period)] = u["vanBanDi"][
+                "kySo"
+            ]
+            out[key("egov_documents_work_files_total", unit=unit, level=level, period=period)] = u[
+                "hoSoCongViec"
+            ]["tong"]
+            out[key("egov_documents_work_files_online_total", unit=unit, level=level, period=period)] = u[
+                "hoSoCongViec"
+            ]["xuLyTrenMang"]
+        out[key("egov_documents_national_axis_exchanged_total", period=period, direction="sent")] = data[
+            "trucLienThong"
+        ]["guiDi"]
+        out[key("egov_documents_national_axis_exchanged_total", period=period, direction="received")] = data[
+            "trucLienThong"
+        ]["nhanVe"]
     if axis_up is not None:
         out[key("egov_documents_national_axis_up")] = axis_up
     return out
@@ -96,8 +122,11 @@ def stub_stats(rsps, period: str = "month", **kw) -> None:
     if "body" not in kw:
         kw["body"] = body(f"van-ban-{period}.json")
         kw.setdefault("content_type", "application/json; charset=utf-8")
-    rsps.get(STATS, match=[matchers.query_param_matcher({"tuNgay": FIRST_DAYS[period], "denNgay": "20/06/2025"})],
-             **kw)
+    rsps.get(
+        STATS,
+        match=[matchers.query_param_matcher({"tuNgay": FIRST_DAYS[period], "denNgay": "20/06/2025"})],
+        **kw,
+    )
 
 
 def stub_axis(rsps, name: str = "axis-up.json", **kw) -> None:
@@ -127,18 +156,24 @@ def test_numerators_within_denominators(rsps):
     got = data_samples(make().collect())
     units = {dict(k[1])["unit"]: dict(k[1])["level"] for k in got if k[0] == "egov_documents_signed_total"}
     for unit, level in units.items():
+
         def v(name, **labels):
             return got[key(f"egov_documents_{name}", unit=unit, level=level, period="month", **labels)]
+
         assert v("signed_total") <= v("sent_total", channel="electronic")
         assert v("work_files_online_total") <= v("work_files_total")
 
 
-@pytest.mark.parametrize("stub, up", [
-    (lambda r: stub_axis(r, "axis-down.json"), 0),
-    (lambda r: stub_axis(r, status=503, body="Service Unavailable", content_type="text/plain"), 0),
-    (lambda r: stub_axis(r, body=requests.exceptions.ConnectionError("connection refused")), 0),
-    (lambda r: stub_axis(r, body=body("waf.html"), content_type="text/html"), 0),
-], ids=["reported down", "check 503", "check unreachable", "check blocked"])
+@pytest.mark.parametrize(
+    "stub, up",
+    [
+        (lambda r: stub_axis(r, "axis-down.json"), 0),
+        (lambda r: stub_axis(r, status=503, body="Service Unavailable", content_type="text/plain"), 0),
+        (lambda r: stub_axis(r, body=requests.exceptions.ConnectionError("connection refused")), 0),
+        (lambda r: stub_axis(r, body=body("waf.html"), content_type="text/html"), 0),
+    ],
+    ids=["reported down", "check 503", "check unreachable", "check blocked"],
+)
 def test_axis_down_or_unreachable_keeps_the_target_up(rsps, stub, up):
     stub_stats(rsps)
     stub(rsps)
@@ -156,34 +191,64 @@ def test_missing_fields_skip_only_those_metrics(rsps):
     # H44.42 lost hoSoCongViec, H44.21 its level, the answer its national-axis block
     for name in ("work_files_total", "work_files_online_total"):
         del want[key(f"egov_documents_{name}", unit="H44.42", level="province", period="month")]
-    want = {k: v for k, v in want.items() if dict(k[1]).get("unit") != "H44.21"
-            and k[0] != "egov_documents_national_axis_exchanged_total"}
+    want = {
+        k: v
+        for k, v in want.items()
+        if dict(k[1]).get("unit") != "H44.21" and k[0] != "egov_documents_national_axis_exchanged_total"
+    }
     assert data_samples(out) == want
     no_level = "label level missing at @.cap"
-    assert sorted(out.skipped) == sorted([
-        "egov_documents_work_files_total: no number at @.hoSoCongViec.tong (got 'None')",
-        "egov_documents_work_files_online_total: no number at @.hoSoCongViec.xuLyTrenMang (got 'None')",
-        *(f"egov_documents_{name}: {no_level}" for name in (
-            "sent_total", "sent_total", "received_total", "received_total", "signed_total", "work_files_total",
-            "work_files_online_total")),
-        "egov_documents_national_axis_exchanged_total: nothing at $.duLieu.trucLienThong",
-        "egov_documents_national_axis_exchanged_total: nothing at $.duLieu.trucLienThong",
-    ])
+    assert sorted(out.skipped) == sorted(
+        [
+            "egov_documents_work_files_total: no number at @.hoSoCongViec.tong (got 'None')",
+            "egov_documents_work_files_online_total: no number at @.hoSoCongViec.xuLyTrenMang (got 'None')",
+            *(
+                f"egov_documents_{name}: {no_level}"
+                for name in (
+                    "sent_total",
+                    "sent_total",
+                    "received_total",
+                    "received_total",
+                    "signed_total",
+                    "work_files_total",
+                    "work_files_online_total",
+                )
+            ),
+            "egov_documents_national_axis_exchanged_total: nothing at $.duLieu.trucLienThong",
+            "egov_documents_national_axis_exchanged_total: nothing at $.duLieu.trucLienThong",
+        ]
+    )
 
 
 # ------------------------------------------------------------------------------------ unhappy rows
 
 FAILURES = {
-    "5xx": (dict(status=500, body=b"<html><body><h1>500 Internal Server Error</h1></body></html>",
-                 content_type="text/html"), "http_status"),
+    "5xx": (
+        dict(
+            status=500,
+            body=b"<html><body><h1>500 Internal Server Error</h1></body></html>",
+            content_type="text/html",
+        ),
+        "http_status",
+    ),
     "timeout": (dict(body=requests.exceptions.ReadTimeout("read timed out")), "timeout"),
     "WAF page": (dict(body=body("waf.html"), content_type="text/html"), "blocked"),
-    "403 firewall": (dict(status=403, body=b"<html><body>403 Forbidden</body></html>", content_type="text/html"),
-                     "blocked"),
+    "403 firewall": (
+        dict(status=403, body=b"<html><body>403 Forbidden</body></html>", content_type="text/html"),
+        "blocked",
+    ),
     "malformed body": (dict(body=body("malformed.json"), content_type="application/json"), "parse"),
-    "changed layout": (dict(body=body("van-ban-changed-layout.json"), content_type="application/json"), "parse"),
-    "HTML instead of JSON": (dict(body="<!doctype html><html><body><h1>Bảo trì hệ thống</h1></body></html>".encode(),
-                                  content_type="text/html"), "parse"),
+    "changed layout": (
+        dict(body=body("van-ban-changed-layout.json"), content_type="application/json"),
+        "parse",
+    ),
+    "HTML instead of JSON": (
+        dict(
+            body="<!doctype html><html><body><h1>Bảo trì hệ thống</h1></body></html>".encode(),
+            content_type="text/html",
+        ),
+        "parse",
+    ),
 }
 
 
@@ -200,8 +265,10 @@ def test_changed_layout_message(rsps):
     stub_stats(rsps, body=body("van-ban-changed-layout.json"), content_type="application/json")
     with pytest.raises(CollectError) as info:
         make().collect()
-    assert info.value.message == ("document-statistics: no configured metric found in the answer: "
-                                  "egov_documents_sent_total: nothing at $.duLieu.donVi[*]")
+    assert info.value.message == (
+        "document-statistics: no configured metric found in the answer: "
+        "egov_documents_sent_total: nothing at $.duLieu.donVi[*]"
+    )
 
 
 def test_a_failing_later_period_fails_the_poll(rsps):
@@ -218,7 +285,9 @@ def test_a_failing_later_period_fails_the_poll(rsps):
 
 
 def test_defaults_system_profile_and_periods():
-    cfg = parse_config({"targets": [{"name": "d", "kind": "documents", "url": URL}]}, kinds=load_kinds(), env={})
+    cfg = parse_config(
+        {"targets": [{"name": "d", "kind": "documents", "url": URL}]}, kinds=load_kinds(), env={}
+    )
     target = cfg.targets[0]
     assert target.system == "documents" and target.periods == ["month", "quarter", "year"]
     assert [s.name for s in target.loaded_profile.sources] == ["document-statistics", "national-axis"]
@@ -229,8 +298,10 @@ def test_year_period_asks_from_the_first_of_january(rsps):
     stub_axis(rsps)
     out = make(periods=["year"]).collect()
     got = data_samples(out)
-    assert got[key("egov_documents_national_axis_exchanged_total", period="year", direction="sent")] == \
-        load("van-ban-quarter.json")["duLieu"]["trucLienThong"]["guiDi"]
+    assert (
+        got[key("egov_documents_national_axis_exchanged_total", period="year", direction="sent")]
+        == load("van-ban-quarter.json")["duLieu"]["trucLienThong"]["guiDi"]
+    )
 
 
 # ------------------------------------------------------------------------------------ exposition
@@ -244,8 +315,17 @@ def test_full_exposition_passes_promtool(rsps):
     stub_axis(rsps)
     out = make(periods=["month", "quarter"]).collect()
     store = ResultStore()
-    result = TargetResult(target="qlvb", system="documents", kind="documents", labels={"province": "H44"}, url=URL,
-                          state=out.state, started=T0, duration=0.3, samples=out.samples)
+    result = TargetResult(
+        target="qlvb",
+        system="documents",
+        kind="documents",
+        labels={"province": "H44"},
+        url=URL,
+        state=out.state,
+        started=T0,
+        duration=0.3,
+        samples=out.samples,
+    )
     store.register(result)
     store.record(result)
     registry, self_metrics = build_registry(store, lambda: all_specs(load_kinds()), clock=lambda: T0)
@@ -254,10 +334,17 @@ def test_full_exposition_passes_promtool(rsps):
     sent = families["egov_documents_sent"]
     assert sent.type == "counter" and "district (data before the 2025 reform)" in sent.documentation
     first = load("van-ban-month.json")["duLieu"]["donVi"][2]
-    sample = next(s for s in sent.samples if s.labels["unit"] == first["maDonVi"] and s.labels["period"] == "month"
-                  and s.labels["channel"] == "paper")
+    sample = next(
+        s
+        for s in sent.samples
+        if s.labels["unit"] == first["maDonVi"]
+        and s.labels["period"] == "month"
+        and s.labels["channel"] == "paper"
+    )
     assert sample.value == first["vanBanDi"]["giay"] and sample.labels["level"] == LEVELS[first["cap"]]
     assert families["egov_documents_national_axis_up"].type == "gauge"
-    proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report

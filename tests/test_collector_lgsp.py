@@ -34,11 +34,19 @@ TOKEN_URL = GW + "oauth2/token"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
 T0 = NOW.timestamp()
-PERIOD_START = {"month": "2026-11-01T00:00:00+07:00", "quarter": "2026-10-01T00:00:00+07:00",
-                "year": "2026-01-01T00:00:00+07:00"}
+PERIOD_START = {
+    "month": "2026-11-01T00:00:00+07:00",
+    "quarter": "2026-10-01T00:00:00+07:00",
+    "year": "2026-01-01T00:00:00+07:00",
+}
 TOKEN = json.loads((BODIES / "token.json").read_text())["access_token"]
-AUTH = {"type": "oauth2", "token_url": TOKEN_URL, "client_id": "egov-exporter", "client_secret": "s3cr3t-lgsp",
-        "scopes": ["apim:api_view", "apim:app_manage"]}
+AUTH = {
+    "type": "oauth2",
+    "token_url": TOKEN_URL,
+    "client_id": "egov-exporter",
+    "client_secret": "s3cr3t-lgsp",
+    "scopes": ["apim:api_view", "apim:app_manage"],
+}
 SHARED = ["HeThongThongTinGiaiQuyetTTHC", "quản lý   VĂN BẢN điều hành", "YTeDienTu", "QuanLyTaiNguyenNuoc"]
 
 
@@ -52,17 +60,24 @@ def fixture(name: str):
 
 def only(tmp_path: Path, *sources: str) -> str:
     """A profile file holding only these sources of the shipped WSO2 profile (so a test serves only those)."""
-    shipped = yaml.safe_load((Path(__file__).parents[1] / "collectors" / "profiles" / "lgsp-wso2.yaml").read_text("utf-8"))
+    shipped = yaml.safe_load(
+        (Path(__file__).parents[1] / "collectors" / "profiles" / "lgsp-wso2.yaml").read_text("utf-8")
+    )
     path = tmp_path / "profile.yaml"
-    path.write_text(yaml.safe_dump({k: v for k, v in shipped.items() if k in ("version", "national_platform", *sources)}),
-                    "utf-8")
+    path.write_text(
+        yaml.safe_dump({k: v for k, v in shipped.items() if k in ("version", "national_platform", *sources)}),
+        "utf-8",
+    )
     return str(path)
 
 
 def make(trace: list | None = None, **kw) -> LgspCollector:
-    cfg = LgspCollector.Config.model_validate({"name": "lgsp", "kind": "lgsp", "system": "lgsp", "url": GW,
-                                               "retries": 0, "auth": AUTH, **kw})
-    return LgspCollector(cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace))
+    cfg = LgspCollector.Config.model_validate(
+        {"name": "lgsp", "kind": "lgsp", "system": "lgsp", "url": GW, "retries": 0, "auth": AUTH, **kw}
+    )
+    return LgspCollector(
+        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+    )
 
 
 def samples(collected) -> dict[tuple, float]:
@@ -95,8 +110,16 @@ def serve_version(rsps, name: str = "version.xml") -> None:
 
 
 def serve_json(rsps, path: str, name: str, query: dict | None = None, status: int = 200) -> None:
-    rsps.get(GW + path, body=body(name), status=status, content_type="application/json",
-             match=[matchers.query_param_matcher(query or {}), matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})])
+    rsps.get(
+        GW + path,
+        body=body(name),
+        status=status,
+        content_type="application/json",
+        match=[
+            matchers.query_param_matcher(query or {}),
+            matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"}),
+        ],
+    )
 
 
 def serve_apis(rsps, first: str = "apis-page1.json", second: str | None = "apis-page2.json") -> None:
@@ -111,8 +134,12 @@ def serve_applications(rsps, name: str = "applications.json") -> None:
 
 def serve_usage(rsps, periods=("month", "quarter", "year"), names: dict | None = None) -> None:
     for period in periods:
-        serve_json(rsps, "api/am/analytics/v1/apis/usage", (names or {}).get(period, f"usage-{period}.json"),
-                   {"period": period, "from": PERIOD_START[period], "to": NOW.isoformat()})
+        serve_json(
+            rsps,
+            "api/am/analytics/v1/apis/usage",
+            (names or {}).get(period, f"usage-{period}.json"),
+            {"period": period, "from": PERIOD_START[period], "to": NOW.isoformat()},
+        )
 
 
 def serve_all(rsps, ndxp: str | None = "ndxp-up.json") -> None:
@@ -163,21 +190,26 @@ def test_happy_path_exact_values(rsps):
     # shared data: matched to the approved applications by name, ignoring case and spacing
     have = {app_key(n) for n in approved()}
     for name in SHARED:
-        assert got[key("egov_lgsp_shared_data_application_connected", application=name)] == int(app_key(name) in have)
+        assert got[key("egov_lgsp_shared_data_application_connected", application=name)] == int(
+            app_key(name) in have
+        )
     assert got[key("egov_lgsp_shared_data_applications_connected")] == 2  # YTeDienTu waits for approval
     assert got[key("egov_lgsp_shared_data_applications")] == len(SHARED)
     # per-API traffic of each period; versions of one API are summed (HoTichDienTu 1.0.0 + 2.0.0)
     for period in ("month", "quarter", "year"):
         expected = traffic(period)
-        assert {k[1][0][1] for k in got if k[0] == "egov_lgsp_api_requests_total" and k[1][1][1] == period} \
-            == set(expected)
+        assert {
+            k[1][0][1] for k in got if k[0] == "egov_lgsp_api_requests_total" and k[1][1][1] == period
+        } == set(expected)
         for api, (req, faults, latency) in expected.items():
             assert got[key("egov_lgsp_api_requests_total", api=api, period=period)] == req
             assert got[key("egov_lgsp_api_faults_total", api=api, period=period)] == faults
             if latency is None:  # no request this period: no average
                 assert key("egov_lgsp_api_latency_seconds", api=api, period=period) not in got
             else:
-                assert got[key("egov_lgsp_api_latency_seconds", api=api, period=period)] == pytest.approx(latency)
+                assert got[key("egov_lgsp_api_latency_seconds", api=api, period=period)] == pytest.approx(
+                    latency
+                )
     assert got[key("egov_lgsp_api_requests_total", api="HoTichDienTu", period="month")] == 20511 + 4100
     assert got[key("egov_lgsp_national_platform_up")] == 1
     assert got[key("egov_target_http_status_code")] == 200  # of the version endpoint
@@ -185,8 +217,12 @@ def test_happy_path_exact_values(rsps):
     token_calls = [c for c in rsps.calls if c.request.url == TOKEN_URL]
     assert len(token_calls) == 1
     form = parse_qs(token_calls[0].request.body)
-    assert form == {"grant_type": ["client_credentials"], "client_id": ["egov-exporter"],
-                    "client_secret": ["s3cr3t-lgsp"], "scope": ["apim:api_view apim:app_manage"]}
+    assert form == {
+        "grant_type": ["client_credentials"],
+        "client_id": ["egov-exporter"],
+        "client_secret": ["s3cr3t-lgsp"],
+        "scope": ["apim:api_view apim:app_manage"],
+    }
     assert len(trace) == 1 + 2 + 1 + 3 + 1  # version, API pages, applications, 3 periods, NDXP
 
 
@@ -203,11 +239,16 @@ def test_max_apis_aggregates_the_rest_into_other(rsps, tmp_path):
         apis = {k[1][0][1] for k in got if k[0] == "egov_lgsp_api_requests_total" and k[1][1][1] == period}
         assert apis == {*named, "other"}
         rest = [a for a in t if a not in named]
-        assert got[key("egov_lgsp_api_requests_total", api="other", period=period)] == sum(t[a][0] for a in rest)
-        assert got[key("egov_lgsp_api_faults_total", api="other", period=period)] == sum(t[a][1] for a in rest)
+        assert got[key("egov_lgsp_api_requests_total", api="other", period=period)] == sum(
+            t[a][0] for a in rest
+        )
+        assert got[key("egov_lgsp_api_faults_total", api="other", period=period)] == sum(
+            t[a][1] for a in rest
+        )
         weight = sum(t[a][0] for a in rest if t[a][2] is not None)
         assert got[key("egov_lgsp_api_latency_seconds", api="other", period=period)] == pytest.approx(
-            sum(t[a][0] * t[a][2] for a in rest if t[a][2] is not None) / weight)
+            sum(t[a][0] * t[a][2] for a in rest if t[a][2] is not None) / weight
+        )
 
 
 def test_shared_data_counted_by_a_report_payload(rsps):
@@ -226,13 +267,23 @@ def test_periods_and_endpoints_are_configurable(rsps):
     serve_token(rsps)
     serve_version(rsps)
     mgmt = "https://apim-mgmt.ninhbinh.gov.vn:9443/api/am/publisher/v4/apis"
-    rsps.get(mgmt, body=body("apis-page1.json"), content_type="application/json",
-             match=[matchers.query_param_matcher({"limit": "20", "offset": "0"})])
-    rsps.get(mgmt, body=body("apis-page2.json"), content_type="application/json",
-             match=[matchers.query_param_matcher({"limit": "20", "offset": "20"})])
+    rsps.get(
+        mgmt,
+        body=body("apis-page1.json"),
+        content_type="application/json",
+        match=[matchers.query_param_matcher({"limit": "20", "offset": "0"})],
+    )
+    rsps.get(
+        mgmt,
+        body=body("apis-page2.json"),
+        content_type="application/json",
+        match=[matchers.query_param_matcher({"limit": "20", "offset": "20"})],
+    )
     serve_applications(rsps)
     serve_usage(rsps, periods=("quarter",))
-    got = samples(make(periods=["quarter"], endpoints={"apis": mgmt + "?limit={limit}&offset={offset}"}).collect())
+    got = samples(
+        make(periods=["quarter"], endpoints={"apis": mgmt + "?limit={limit}&offset={offset}"}).collect()
+    )
     assert got[key("egov_lgsp_apis_published")] == published()
     assert {k[1][1][1] for k in got if k[0] == "egov_lgsp_api_requests_total"} == {"quarter"}
 
@@ -244,12 +295,20 @@ def test_a_server_ignoring_the_offset_is_counted_once(rsps, tmp_path):
     serve_json(rsps, "api/am/publisher/v4/apis", "apis-page1.json", {"limit": "20", "offset": "20"})
     got = samples(make(profile_file=only(tmp_path, "apis")).collect())
     assert got[key("egov_lgsp_apis_published")] == sum(
-        1 for a in fixture("apis-page1.json")["list"] if a["lifeCycleStatus"] == "PUBLISHED")
+        1 for a in fixture("apis-page1.json")["list"] if a["lifeCycleStatus"] == "PUBLISHED"
+    )
 
 
-@pytest.mark.parametrize("answer,up", [
-    ("ndxp-up.json", 1), ("ndxp-down.json", 0), ("5xx", 0), ("timeout", 0), ("waf", 0),
-])
+@pytest.mark.parametrize(
+    "answer,up",
+    [
+        ("ndxp-up.json", 1),
+        ("ndxp-down.json", 0),
+        ("5xx", 0),
+        ("timeout", 0),
+        ("waf", 0),
+    ],
+)
 def test_national_platform_link(rsps, answer, up):
     serve_token(rsps)
     serve_version(rsps)
@@ -280,7 +339,10 @@ def test_missing_fields_skip_that_metric_only(rsps, tmp_path):
     got = samples(out)
     assert out.skipped == ["egov_lgsp_api_faults_total: an item without $.faultCount"]
     assert not any(k[0] == "egov_lgsp_api_faults_total" for k in got)  # a partial sum would mislead
-    assert got[key("egov_lgsp_api_requests_total", api="DatDai", period="month")] == traffic("month")["DatDai"][0]
+    assert (
+        got[key("egov_lgsp_api_requests_total", api="DatDai", period="month")]
+        == traffic("month")["DatDai"][0]
+    )
 
 
 def test_changed_layout_skips_the_list(rsps, tmp_path):
@@ -323,8 +385,11 @@ def _fail(rsps, where: str, answer: str) -> None:
     if where == "statistics":
         serve_apis(rsps)
         serve_applications(rsps)
-    url = {"version": GW + "services/Version", "apis": GW + "api/am/publisher/v4/apis?limit=20&offset=0",
-           "statistics": GW + "api/am/analytics/v1/apis/usage"}[where]
+    url = {
+        "version": GW + "services/Version",
+        "apis": GW + "api/am/publisher/v4/apis?limit=20&offset=0",
+        "statistics": GW + "api/am/analytics/v1/apis/usage",
+    }[where]
     if answer == "5xx":
         rsps.get(url, status=500, body=body("version-fault.xml"), content_type="text/xml")
     elif answer == "timeout":
@@ -334,19 +399,33 @@ def _fail(rsps, where: str, answer: str) -> None:
     elif answer == "malformed":
         rsps.get(url, body=body("malformed.json"), content_type="application/json")
     elif answer == "html":
-        rsps.get(url, body="<!doctype html><html><body><h1>Bảo trì hệ thống</h1></body></html>",
-                 content_type="text/html")
+        rsps.get(
+            url,
+            body="<!doctype html><html><body><h1>Bảo trì hệ thống</h1></body></html>",
+            content_type="text/html",
+        )
     elif answer == "401":  # the cached token was revoked: one new token, then still refused
         rsps.get(url, status=401, body=body("invalid-credentials.json"), content_type="application/json")
         serve_token(rsps)
 
 
-@pytest.mark.parametrize("where,answer,reason", [
-    ("version", "5xx", "http_status"), ("version", "timeout", "timeout"), ("version", "waf", "blocked"),
-    ("apis", "5xx", "http_status"), ("apis", "timeout", "timeout"), ("apis", "waf", "blocked"),
-    ("apis", "malformed", "parse"), ("apis", "html", "parse"), ("apis", "401", "auth"),
-    ("statistics", "5xx", "http_status"), ("statistics", "waf", "blocked"), ("statistics", "malformed", "parse"),
-])
+@pytest.mark.parametrize(
+    "where,answer,reason",
+    [
+        ("version", "5xx", "http_status"),
+        ("version", "timeout", "timeout"),
+        ("version", "waf", "blocked"),
+        ("apis", "5xx", "http_status"),
+        ("apis", "timeout", "timeout"),
+        ("apis", "waf", "blocked"),
+        ("apis", "malformed", "parse"),
+        ("apis", "html", "parse"),
+        ("apis", "401", "auth"),
+        ("statistics", "5xx", "http_status"),
+        ("statistics", "waf", "blocked"),
+        ("statistics", "malformed", "parse"),
+    ],
+)
 def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason):
     _fail(rsps, where, answer)
     with pytest.raises(CollectError) as info:
@@ -365,19 +444,35 @@ def test_token_endpoint_refusal(rsps, status, reason):
 # -------------------------------------------------------------------------------- configuration
 
 
-@pytest.mark.parametrize("extra,message", [
-    ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind lgsp; shipped: wso2"),
-    ({"endpoints": {"stats": "x"}},
-     "targets[0].endpoints: unknown endpoint 'stats'; endpoints: version, apis, applications, statistics, shared_data"),
-    ({"endpoints": {"shared_data": "x"}}, "targets[0]: endpoints.shared_data: the profile has no shared_data source to move"),
-    ({"periods": ["month", "month"]}, "targets[0].periods: periods must be distinct"),
-    ({"periods": ["week"]}, "targets[0].periods[0]: must be one of 'month', 'quarter' or 'year', got \"week\""),
-    ({"periods": []}, "targets[0].periods: list should have at least 1 item after validation, not 0, got []"),
-    ({"max_apis": 0}, "targets[0].max_apis: input should be greater than or equal to 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind lgsp; shipped: wso2"),
+        (
+            {"endpoints": {"stats": "x"}},
+            "targets[0].endpoints: unknown endpoint 'stats'; endpoints: version, apis, applications, statistics, shared_data",
+        ),
+        (
+            {"endpoints": {"shared_data": "x"}},
+            "targets[0]: endpoints.shared_data: the profile has no shared_data source to move",
+        ),
+        ({"periods": ["month", "month"]}, "targets[0].periods: periods must be distinct"),
+        (
+            {"periods": ["week"]},
+            "targets[0].periods[0]: must be one of 'month', 'quarter' or 'year', got \"week\"",
+        ),
+        (
+            {"periods": []},
+            "targets[0].periods: list should have at least 1 item after validation, not 0, got []",
+        ),
+        ({"max_apis": 0}, "targets[0].max_apis: input should be greater than or equal to 1, got 0"),
+    ],
+)
 def test_config_mistakes_have_exact_messages(extra, message):
     with pytest.raises(ConfigError) as info:
-        parse_config({"targets": [{"name": "g", "kind": "lgsp", "url": GW, **extra}]}, kinds=load_kinds(), env={})
+        parse_config(
+            {"targets": [{"name": "g", "kind": "lgsp", "url": GW, **extra}]}, kinds=load_kinds(), env={}
+        )
     assert info.value.messages == [message]
 
 
@@ -396,8 +491,18 @@ def test_full_exposition_passes_promtool(rsps):
     serve_all(rsps)
     out = make(shared_data_applications=SHARED, national_platform_url="ndxp/1.0/health").collect()
     store = ResultStore()
-    result = TargetResult(target="lgsp", system="lgsp", kind="lgsp", labels={}, url=GW, state="up", started=T0,
-                          duration=1.2, last_success=T0, samples=out.samples)
+    result = TargetResult(
+        target="lgsp",
+        system="lgsp",
+        kind="lgsp",
+        labels={},
+        url=GW,
+        state="up",
+        started=T0,
+        duration=1.2,
+        last_success=T0,
+        samples=out.samples,
+    )
     store.register(result)
     store.record(result)
     registry, self_metrics = build_registry(store, lambda: all_specs(load_kinds()), clock=lambda: T0)
@@ -405,12 +510,19 @@ def test_full_exposition_passes_promtool(rsps):
     text = MetricsCache(registry, store, self_metrics).get().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["egov_lgsp_api_requests"].type == "counter"
-    assert 'a quarter\'s total is the last value of period="quarter"' in families["egov_lgsp_api_requests"].documentation
-    sample = next(s for s in families["egov_lgsp_api_requests"].samples
-                  if s.labels.get("api") == "DatDai" and s.labels.get("period") == "year")
+    assert (
+        'a quarter\'s total is the last value of period="quarter"'
+        in families["egov_lgsp_api_requests"].documentation
+    )
+    sample = next(
+        s
+        for s in families["egov_lgsp_api_requests"].samples
+        if s.labels.get("api") == "DatDai" and s.labels.get("period") == "year"
+    )
     assert sample.value == traffic("year")["DatDai"][0] and sample.labels["target"] == "lgsp"
     assert "s3cr3t-lgsp" not in text and TOKEN not in text
-    proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30,
-                          check=False)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30, check=False
+    )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report

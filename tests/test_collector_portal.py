@@ -34,22 +34,22 @@ CHECKLIST = [s.name for s in DEFAULT.sections]
 #: the dates printed on articles-1.html and articles-2.html, read by eye, in list order (the entry
 #: repeated at the top of page 2 is left out: it is the same article)
 LISTED = [
-    NOW - dt.timedelta(minutes=45),                    # 45 phút trước
-    NOW - dt.timedelta(hours=3),                       # 3 giờ trước
-    dt.datetime(2026, 11, 26, 16, 20, tzinfo=TZ),      # Hôm qua, 16:20
-    dt.datetime(2026, 11, 26, 8, 5, tzinfo=TZ),        # Thứ Năm, 26/11/2026 08:05
-    dt.datetime(2026, 11, 25, tzinfo=TZ),              # 25/11/2026
-    dt.datetime(2026, 11, 24, 14, 0, tzinfo=TZ),       # 24-11-2026 14:00
-    dt.datetime(2026, 11, 23, tzinfo=TZ),              # Ngày 23 tháng 11 năm 2026
-    dt.datetime(2026, 11, 20, 10, 30, tzinfo=TZ),      # 20/11/2026 10:30
-    dt.datetime(2026, 11, 20, 9, 30, tzinfo=TZ),       # 20/11/2026 09:30
-    dt.datetime(2026, 11, 18, tzinfo=TZ),              # 18/11/2026
-    dt.datetime(2026, 11, 15, 8, 0, tzinfo=TZ),        # 15/11/2026 08:00
-    dt.datetime(2026, 11, 10, tzinfo=TZ),              # 10/11/2026
-    dt.datetime(2026, 11, 5, 7, 45, tzinfo=TZ),        # 05/11/2026 07:45
-    dt.datetime(2026, 10, 28, 15, 0, tzinfo=TZ),       # 28/10/2026 15:00
-    dt.datetime(2026, 10, 28, 9, 0, tzinfo=TZ),        # 28/10/2026 09:00
-    dt.datetime(2026, 10, 20, tzinfo=TZ),              # 20/10/2026
+    NOW - dt.timedelta(minutes=45),  # 45 phút trước
+    NOW - dt.timedelta(hours=3),  # 3 giờ trước
+    dt.datetime(2026, 11, 26, 16, 20, tzinfo=TZ),  # Hôm qua, 16:20
+    dt.datetime(2026, 11, 26, 8, 5, tzinfo=TZ),  # Thứ Năm, 26/11/2026 08:05
+    dt.datetime(2026, 11, 25, tzinfo=TZ),  # 25/11/2026
+    dt.datetime(2026, 11, 24, 14, 0, tzinfo=TZ),  # 24-11-2026 14:00
+    dt.datetime(2026, 11, 23, tzinfo=TZ),  # Ngày 23 tháng 11 năm 2026
+    dt.datetime(2026, 11, 20, 10, 30, tzinfo=TZ),  # 20/11/2026 10:30
+    dt.datetime(2026, 11, 20, 9, 30, tzinfo=TZ),  # 20/11/2026 09:30
+    dt.datetime(2026, 11, 18, tzinfo=TZ),  # 18/11/2026
+    dt.datetime(2026, 11, 15, 8, 0, tzinfo=TZ),  # 15/11/2026 08:00
+    dt.datetime(2026, 11, 10, tzinfo=TZ),  # 10/11/2026
+    dt.datetime(2026, 11, 5, 7, 45, tzinfo=TZ),  # 05/11/2026 07:45
+    dt.datetime(2026, 10, 28, 15, 0, tzinfo=TZ),  # 28/10/2026 15:00
+    dt.datetime(2026, 10, 28, 9, 0, tzinfo=TZ),  # 28/10/2026 09:00
+    dt.datetime(2026, 10, 20, tzinfo=TZ),  # 20/10/2026
 ]
 
 
@@ -62,9 +62,12 @@ def page(name: str) -> bytes:
 
 
 def make(trace: list | None = None, **kw) -> PortalCollector:
-    cfg = PortalCollector.Config.model_validate({"name": "portal", "kind": "portal", "system": "portal", "url": URL,
-                                                 "retries": 0, **kw})
-    return PortalCollector(cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace))
+    cfg = PortalCollector.Config.model_validate(
+        {"name": "portal", "kind": "portal", "system": "portal", "url": URL, "retries": 0, **kw}
+    )
+    return PortalCollector(
+        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+    )
 
 
 def samples(collected) -> dict[tuple, float]:
@@ -101,33 +104,38 @@ def rsps():
 # --------------------------------------------------------------------------------------- dates
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("27/11/2026", dt.datetime(2026, 11, 27, tzinfo=TZ)),
-    ("Thứ Sáu, 27/11/2026 08:15", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
-    ("27-11-2026", dt.datetime(2026, 11, 27, tzinfo=TZ)),
-    ("27.11.2026 | 16:40", dt.datetime(2026, 11, 27, 16, 40, tzinfo=TZ)),
-    ("08:15 - 27/11/2026", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
-    ("Cập nhật lúc 08h15 ngày 27/11/2026", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
-    ("27/11/2026 2:15 CH", dt.datetime(2026, 11, 27, 14, 15, tzinfo=TZ)),
-    ("(27/11/26)", dt.datetime(2026, 11, 27, tzinfo=TZ)),
-    ("Ngày 27 tháng 11 năm 2026", dt.datetime(2026, 11, 27, tzinfo=TZ)),
-    ("2026-11-27T01:15:00Z", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
-    ("2026-11-27 08:15", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
-    ("2 giờ trước", NOW - dt.timedelta(hours=2)),
-    ("5 phút trước", NOW - dt.timedelta(minutes=5)),
-    ("3 ngày trước", NOW - dt.timedelta(days=3)),
-    ("1 tuần trước", NOW - dt.timedelta(days=7)),
-    ("Vừa xong", NOW),
-    ("Hôm nay", dt.datetime(2026, 11, 27, tzinfo=TZ)),
-    ("Hôm nay 08:15", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
-    ("HÔM QUA, 14:30", dt.datetime(2026, 11, 26, 14, 30, tzinfo=TZ)),
-    ("Hôm kia", dt.datetime(2026, 11, 25, tzinfo=TZ)),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("27/11/2026", dt.datetime(2026, 11, 27, tzinfo=TZ)),
+        ("Thứ Sáu, 27/11/2026 08:15", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
+        ("27-11-2026", dt.datetime(2026, 11, 27, tzinfo=TZ)),
+        ("27.11.2026 | 16:40", dt.datetime(2026, 11, 27, 16, 40, tzinfo=TZ)),
+        ("08:15 - 27/11/2026", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
+        ("Cập nhật lúc 08h15 ngày 27/11/2026", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
+        ("27/11/2026 2:15 CH", dt.datetime(2026, 11, 27, 14, 15, tzinfo=TZ)),
+        ("(27/11/26)", dt.datetime(2026, 11, 27, tzinfo=TZ)),
+        ("Ngày 27 tháng 11 năm 2026", dt.datetime(2026, 11, 27, tzinfo=TZ)),
+        ("2026-11-27T01:15:00Z", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
+        ("2026-11-27 08:15", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
+        ("2 giờ trước", NOW - dt.timedelta(hours=2)),
+        ("5 phút trước", NOW - dt.timedelta(minutes=5)),
+        ("3 ngày trước", NOW - dt.timedelta(days=3)),
+        ("1 tuần trước", NOW - dt.timedelta(days=7)),
+        ("Vừa xong", NOW),
+        ("Hôm nay", dt.datetime(2026, 11, 27, tzinfo=TZ)),
+        ("Hôm nay 08:15", dt.datetime(2026, 11, 27, 8, 15, tzinfo=TZ)),
+        ("HÔM QUA, 14:30", dt.datetime(2026, 11, 26, 14, 30, tzinfo=TZ)),
+        ("Hôm kia", dt.datetime(2026, 11, 25, tzinfo=TZ)),
+    ],
+)
 def test_vietnamese_dates(text, expected):
     assert parse_vi_datetime(text, T0) == expected.timestamp()
 
 
-@pytest.mark.parametrize("text", ["", "Tin tức", "31/02/2026", "27/13/2026", "Số 215/KH-UBND", "Quyết định 766/QĐ-TTg"])
+@pytest.mark.parametrize(
+    "text", ["", "Tin tức", "31/02/2026", "27/13/2026", "Số 215/KH-UBND", "Quyết định 766/QĐ-TTg"]
+)
 def test_not_a_date(text):
     assert parse_vi_datetime(text, T0) is None
 
@@ -150,7 +158,9 @@ def test_happy_path_exact_values(rsps):
     # which appear only as news titles outside the menus
     absent = {"research", "spokesperson"}
     for name in CHECKLIST:
-        assert got[key("egov_portal_required_section_present", section=name)] == (0 if name in absent else 1), name
+        assert got[key("egov_portal_required_section_present", section=name)] == (
+            0 if name in absent else 1
+        ), name
     assert got[key("egov_portal_required_sections_present")] == len(CHECKLIST) - len(absent)
     assert got[key("egov_portal_required_sections")] == len(CHECKLIST) == 13
     # freshness from the two list pages (the second reaches back past 30 days, so no third is fetched)
@@ -165,8 +175,12 @@ def test_happy_path_exact_values(rsps):
     # availability series come from the home page
     assert got[key("egov_target_http_status_code")] == 200
     assert got[key("egov_target_http_content_length_bytes")] == len(page("home.html"))
-    assert [e["request"] for e in trace] == [f"GET {URL}", f"GET {URL}tin-tuc?page=1", f"GET {URL}tin-tuc?page=2",
-                                             f"GET {URL}hoi-dap"]
+    assert [e["request"] for e in trace] == [
+        f"GET {URL}",
+        f"GET {URL}tin-tuc?page=1",
+        f"GET {URL}tin-tuc?page=2",
+        f"GET {URL}hoi-dap",
+    ]
 
 
 def test_windows_are_configurable(rsps):
@@ -178,14 +192,21 @@ def test_windows_are_configurable(rsps):
 
 def test_own_checklist_replaces_the_profile_one(rsps):
     serve_site(rsps, lists=(), qa=None)
-    checklist = [{"name": "legal_documents", "links": ["Văn bản chỉ đạo điều hành"]},
-                 {"name": "sitemap", "links": ["Sơ đồ cổng"]},
-                 {"name": "english", "href": ["/en"]},
-                 {"name": "emblem", "select": ["img[alt='Quốc huy']"]},
-                 {"name": "investors", "links": ["Thu hút đầu tư"], "select": ["#investors"]}]
+    checklist = [
+        {"name": "legal_documents", "links": ["Văn bản chỉ đạo điều hành"]},
+        {"name": "sitemap", "links": ["Sơ đồ cổng"]},
+        {"name": "english", "href": ["/en"]},
+        {"name": "emblem", "select": ["img[alt='Quốc huy']"]},
+        {"name": "investors", "links": ["Thu hút đầu tư"], "select": ["#investors"]},
+    ]
     got = samples(make(required_sections=checklist, articles=False, qa=False).collect())
-    assert {k[1][0][1]: v for k, v in got.items() if k[0] == "egov_portal_required_section_present"} == \
-        {"legal_documents": 1, "sitemap": 1, "english": 1, "emblem": 1, "investors": 0}
+    assert {k[1][0][1]: v for k, v in got.items() if k[0] == "egov_portal_required_section_present"} == {
+        "legal_documents": 1,
+        "sitemap": 1,
+        "english": 1,
+        "emblem": 1,
+        "investors": 0,
+    }
     assert got[key("egov_portal_required_sections_present")] == 4
     assert got[key("egov_portal_required_sections")] == 5
 
@@ -207,18 +228,37 @@ def _changed_home(rsps):
 
 CASES = {
     # name: (serve, expected sections present (None: not checked), present count, skipped metric names)
-    "missing fields": (lambda r: serve_site(r, qa="qa-missing.html"), None, 11,
-                       ["egov_portal_questions_received_total", "egov_portal_questions_answered_total"]),
+    "missing fields": (
+        lambda r: serve_site(r, qa="qa-missing.html"),
+        None,
+        11,
+        ["egov_portal_questions_received_total", "egov_portal_questions_answered_total"],
+    ),
     # redesign: no header/nav/footer any more, so the whole page is searched: the menu is still found, and two
     # news titles ("Đề tài khoa học ...", "Ngân sách năm 2027 ...") now count as sections; the article list
     # entries are no longer .news-item, so freshness is skipped (counted), not guessed
-    "changed layout": (_changed_home, {"organization", "news", "legal_documents", "procedures", "budget", "qa",
-                                       "contact", "research"}, 8,
-                       ["egov_portal_newest_article_timestamp_seconds", "egov_portal_articles_published"]),
+    "changed layout": (
+        _changed_home,
+        {"organization", "news", "legal_documents", "procedures", "budget", "qa", "contact", "research"},
+        8,
+        ["egov_portal_newest_article_timestamp_seconds", "egov_portal_articles_published"],
+    ),
     # the body cut in the middle of the menu: what was before the cut is read, the rest is absent
-    "malformed body": (lambda r: serve_site(r, home="home-truncated.html"),
-                       {"organization", "news", "legal_documents", "procedures", "plans", "budget",
-                        "public_investment", "statistics"}, 8, []),
+    "malformed body": (
+        lambda r: serve_site(r, home="home-truncated.html"),
+        {
+            "organization",
+            "news",
+            "legal_documents",
+            "procedures",
+            "plans",
+            "budget",
+            "public_investment",
+            "statistics",
+        },
+        8,
+        [],
+    ),
 }
 
 
@@ -232,7 +272,9 @@ def test_degraded_answers_skip_metrics_not_the_target(rsps, case):
     assert [s.split(":")[0] for s in out.skipped] == skipped
     assert got[key("egov_portal_required_sections_present")] == count
     if present is not None:
-        assert {n for n in CHECKLIST if got[key("egov_portal_required_section_present", section=n)]} == present
+        assert {
+            n for n in CHECKLIST if got[key("egov_portal_required_section_present", section=n)]
+        } == present
     for name in skipped:
         assert not any(k[0] == name for k in got)
 
@@ -245,14 +287,19 @@ def test_missing_fields_keeps_the_other_figures(rsps):
 
 def test_a_page_without_links_is_no_finding(rsps):
     """A stripped home page (no link at all) says nothing about sections: skipped, not 0 of 13."""
-    rsps.get(URL, body="<!doctype html><html><body><div id='main'>Hệ thống đang bảo trì</div></body></html>",
-             content_type="text/html")
+    rsps.get(
+        URL,
+        body="<!doctype html><html><body><div id='main'>Hệ thống đang bảo trì</div></body></html>",
+        content_type="text/html",
+    )
     html(rsps, URL + "tin-tuc?page=1", "articles-1.html")
     html(rsps, URL + "tin-tuc?page=2", "articles-2.html")
     out = make(qa=False).collect()
     got = samples(out)
-    assert [s.split(":")[0] for s in out.skipped] == ["egov_portal_required_section_present",
-                                                     "egov_portal_required_sections_present"]
+    assert [s.split(":")[0] for s in out.skipped] == [
+        "egov_portal_required_section_present",
+        "egov_portal_required_sections_present",
+    ]
     assert not any(k[0].startswith("egov_portal_required_section") for k in got)
     assert got[key("egov_portal_articles_published", window="7d")] == within(LISTED, 7)
 
@@ -264,8 +311,9 @@ def test_nothing_found_anywhere_is_parse(rsps):
     with pytest.raises(CollectError) as info:
         make().collect()
     assert info.value.reason == "parse"
-    assert info.value.message == ("no portal figure found in the pages: egov_portal_required_section_present: "
-                                  "no link on the home page")
+    assert info.value.message == (
+        "no portal figure found in the pages: egov_portal_required_section_present: no link on the home page"
+    )
 
 
 def test_changed_layout_read_by_a_profile_file(rsps):
@@ -274,8 +322,12 @@ def test_changed_layout_read_by_a_profile_file(rsps):
     html(rsps, URL + "tin-tuc", "articles-redesign.html")
     out = make(profile_file=str(PAGES / "profile-redesign.yaml")).collect()
     got = samples(out)
-    redesign = [dt.datetime(2026, 11, 27, 9, 15, tzinfo=TZ), dt.datetime(2026, 11, 26, 8, 5, tzinfo=TZ),
-                dt.datetime(2026, 11, 15, 8, 0, tzinfo=TZ), dt.datetime(2026, 10, 20, tzinfo=TZ)]
+    redesign = [
+        dt.datetime(2026, 11, 27, 9, 15, tzinfo=TZ),
+        dt.datetime(2026, 11, 26, 8, 5, tzinfo=TZ),
+        dt.datetime(2026, 11, 15, 8, 0, tzinfo=TZ),
+        dt.datetime(2026, 10, 20, tzinfo=TZ),
+    ]
     assert out.skipped == []
     assert got[key("egov_portal_newest_article_timestamp_seconds")] == max(redesign).timestamp()
     assert got[key("egov_portal_articles_published", window="7d")] == within(redesign, 7) == 2
@@ -295,9 +347,11 @@ def test_undated_entries_are_counted_as_skipped(rsps):
 
 
 def test_an_old_pinned_article_does_not_stop_the_walk(rsps):
-    pinned = ('<div class="news-list">\n  <div class="news-item"><h3><a class="news-title" href="/tin-tuc/-/view/'
-              'quy-che-cong-thong-tin">Quy chế hoạt động của Cổng thông tin điện tử</a></h3>'
-              '<span class="news-date">02/01/2024</span></div>')
+    pinned = (
+        '<div class="news-list">\n  <div class="news-item"><h3><a class="news-title" href="/tin-tuc/-/view/'
+        'quy-che-cong-thong-tin">Quy chế hoạt động của Cổng thông tin điện tử</a></h3>'
+        '<span class="news-date">02/01/2024</span></div>'
+    )
     body = page("articles-1.html").decode().replace('<div class="news-list">', pinned, 1)
     html(rsps, URL, "home.html")
     rsps.get(URL + "tin-tuc?page=1", body=body.encode(), content_type="text/html")
@@ -316,7 +370,9 @@ def test_stops_at_an_empty_page(rsps):
 
 
 def test_max_pages_bounds_the_walk(rsps, tmp_path):
-    profile = (Path(__file__).parents[1] / "collectors" / "profiles" / "portal-default.yaml").read_text("utf-8")
+    profile = (Path(__file__).parents[1] / "collectors" / "profiles" / "portal-default.yaml").read_text(
+        "utf-8"
+    )
     mine = tmp_path / "one-page.yaml"
     mine.write_text(profile.replace("max_pages: 10", "max_pages: 1"), "utf-8")
     html(rsps, URL, "home.html")
@@ -326,14 +382,21 @@ def test_max_pages_bounds_the_walk(rsps, tmp_path):
 
 
 @pytest.mark.parametrize("where", ["home", "list", "qa"])
-@pytest.mark.parametrize("answer,reason", [
-    ("5xx", "http_status"), ("timeout", "timeout"), ("waf", "blocked"), ("empty", "parse"), ("json", "parse"),
-    ("404", "http_status"),
-])
+@pytest.mark.parametrize(
+    "answer,reason",
+    [
+        ("5xx", "http_status"),
+        ("timeout", "timeout"),
+        ("waf", "blocked"),
+        ("empty", "parse"),
+        ("json", "parse"),
+        ("404", "http_status"),
+    ],
+)
 def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason):
     urls = {"home": URL, "list": URL + "tin-tuc?page=1", "qa": URL + "hoi-dap"}
     order = ["home", "list", "qa"]
-    for name in order[:order.index(where)]:
+    for name in order[: order.index(where)]:
         html(rsps, urls[name], {"home": "home.html", "list": "articles-1.html"}[name])
         if name == "list":
             html(rsps, URL + "tin-tuc?page=2", "articles-2.html")
@@ -341,7 +404,9 @@ def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason)
     if answer == "5xx":
         rsps.get(url, status=502, body="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
     elif answer == "404":
-        rsps.get(url, status=404, body="<html><body>Không tìm thấy trang</body></html>", content_type="text/html")
+        rsps.get(
+            url, status=404, body="<html><body>Không tìm thấy trang</body></html>", content_type="text/html"
+        )
     elif answer == "timeout":
         rsps.get(url, body=requests.exceptions.ReadTimeout("read timed out"))
     elif answer == "waf":
@@ -363,22 +428,38 @@ def test_shipped_profile_is_valid_and_has_the_decree_42_checklist():
     assert DEFAULT.articles is not None and DEFAULT.qa is not None
 
 
-@pytest.mark.parametrize("extra,message", [
-    ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind portal; shipped: default"),
-    ({"article_windows": ["weekly"]}, 'targets[0].article_windows: must be a duration like 30s or 5m, got "weekly"'),
-    ({"article_windows": ["7d", "7d"]}, "targets[0].article_windows: windows must be distinct"),
-    ({"required_sections": [{"name": "Legal Docs", "links": ["Văn bản"]}]},
-     "targets[0].required_sections[0].name: must be lower-case letters, digits and '_', got 'Legal Docs'"),
-    ({"required_sections": [{"name": "legal"}]},
-     "targets[0].required_sections[0]: section legal needs links, select or href"),
-    ({"required_sections": [{"name": "legal", "select": ["div[["]}]},
-     "targets[0].required_sections[0].select: not a valid CSS selector 'div[[': "),
-    ({"profile_file": "/nonexistent/portal.yaml"},
-     "targets[0]: cannot read /nonexistent/portal.yaml: No such file or directory"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind portal; shipped: default"),
+        (
+            {"article_windows": ["weekly"]},
+            'targets[0].article_windows: must be a duration like 30s or 5m, got "weekly"',
+        ),
+        ({"article_windows": ["7d", "7d"]}, "targets[0].article_windows: windows must be distinct"),
+        (
+            {"required_sections": [{"name": "Legal Docs", "links": ["Văn bản"]}]},
+            "targets[0].required_sections[0].name: must be lower-case letters, digits and '_', got 'Legal Docs'",
+        ),
+        (
+            {"required_sections": [{"name": "legal"}]},
+            "targets[0].required_sections[0]: section legal needs links, select or href",
+        ),
+        (
+            {"required_sections": [{"name": "legal", "select": ["div[["]}]},
+            "targets[0].required_sections[0].select: not a valid CSS selector 'div[[': ",
+        ),
+        (
+            {"profile_file": "/nonexistent/portal.yaml"},
+            "targets[0]: cannot read /nonexistent/portal.yaml: No such file or directory",
+        ),
+    ],
+)
 def test_config_mistakes_have_exact_messages(extra, message):
     with pytest.raises(ConfigError) as info:
-        parse_config({"targets": [{"name": "p", "kind": "portal", "url": URL, **extra}]}, kinds=load_kinds(), env={})
+        parse_config(
+            {"targets": [{"name": "p", "kind": "portal", "url": URL, **extra}]}, kinds=load_kinds(), env={}
+        )
     assert len(info.value.messages) == 1
     assert info.value.messages[0].startswith(message), info.value.messages[0]
 
@@ -398,8 +479,18 @@ def test_full_exposition_passes_promtool(rsps):
     collector = make()
     out = collector.collect()
     store = ResultStore()
-    result = TargetResult(target="portal", system="portal", kind="portal", labels={"unit": "H44"}, url=URL,
-                          state="up", started=T0, duration=0.4, last_success=T0, samples=out.samples)
+    result = TargetResult(
+        target="portal",
+        system="portal",
+        kind="portal",
+        labels={"unit": "H44"},
+        url=URL,
+        state="up",
+        started=T0,
+        duration=0.4,
+        last_success=T0,
+        samples=out.samples,
+    )
     store.register(result)
     store.record(result)
     registry, self_metrics = build_registry(store, lambda: all_specs(load_kinds()), clock=lambda: T0)
@@ -407,10 +498,13 @@ def test_full_exposition_passes_promtool(rsps):
     text = MetricsCache(registry, store, self_metrics).get().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["egov_portal_questions_received"].type == "counter"
-    assert families["egov_portal_required_section_present"].documentation.startswith("1 when the home page links")
+    assert families["egov_portal_required_section_present"].documentation.startswith(
+        "1 when the home page links"
+    )
     sample = next(s for s in families["egov_portal_articles_published"].samples if s.labels["window"] == "7d")
     assert sample.value == 8 and sample.labels["unit"] == "H44" and sample.labels["target"] == "portal"
-    proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30,
-                          check=False)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30, check=False
+    )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report

@@ -174,7 +174,7 @@ def test_configuration_mistakes_are_reported_with_their_place(extra, message):
 
 def test_periods_are_the_current_calendar_ones_in_vietnam():
     # 2026-09-30 20:00 UTC is already 1 October in Hanoi
-    now = dt.datetime(2026, 9, 30, 20, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 9, 30, 20, 0, tzinfo=dt.UTC)
     assert period_request(now, "month")[:2] == (
         {"timeType": "month", "year": 2026, "month": 10},
         {"fromDate": "2026-10-01", "toDate": "2026-10-31"},

@@ -36,7 +36,12 @@ TABLE = URL + "/thong-ke/ket-qua-giai-quyet"
 TOKEN_URL = "https://sso.phutho.gov.vn/realms/igate/protocol/openid-connect/token"
 NOW = dt.datetime(2026, 11, 27, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 T0 = NOW.timestamp()
-AUTH = {"type": "oauth2", "token_url": TOKEN_URL, "client_id": "egov-exporter", "client_secret": "s3cr3t-igate"}
+AUTH = {
+    "type": "oauth2",
+    "token_url": TOKEN_URL,
+    "client_id": "egov-exporter",
+    "client_secret": "s3cr3t-igate",
+}
 #: the reporting periods of NOW and their first days as the two profiles write them
 STARTS = {"month": dt.date(2026, 11, 1), "quarter": dt.date(2026, 10, 1), "year": dt.date(2026, 1, 1)}
 
@@ -50,10 +55,12 @@ def body(name: str) -> bytes:
 
 
 def make(trace: list | None = None, **kw) -> ServicesCollector:
-    cfg = ServicesCollector.Config.model_validate({"name": "dvc", "kind": "services", "system": "services",
-                                                   "url": URL, "retries": 0, **kw})
-    return ServicesCollector(cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0,
-                                                 trace=trace))
+    cfg = ServicesCollector.Config.model_validate(
+        {"name": "dvc", "kind": "services", "system": "services", "url": URL, "retries": 0, **kw}
+    )
+    return ServicesCollector(
+        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+    )
 
 
 def api(**kw) -> ServicesCollector:
@@ -66,8 +73,11 @@ def table(**kw) -> ServicesCollector:
 
 def data_samples(collected) -> dict[tuple, float]:
     """The collector's samples without the egov_target_http_* series of the first answer."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in collected.samples
-            if s.name.startswith("egov_services_")}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for s in collected.samples
+        if s.name.startswith("egov_services_")
+    }
 
 
 def key(name: str, **labels: str) -> tuple:
@@ -84,20 +94,37 @@ def expected_from_api(pages: dict[str, list[str]], table_only: bool = False) -> 
                 unit = item["agency"]["code"]
                 out[key("egov_services_unit_info", unit=unit, unit_name=item["agency"]["name"])] = 1
                 for channel in ("online", "direct", "postal"):
-                    out[key("egov_services_dossiers_received_total", unit=unit, period=period, channel=channel)] = \
-                        item["received"][channel]
+                    out[
+                        key(
+                            "egov_services_dossiers_received_total", unit=unit, period=period, channel=channel
+                        )
+                    ] = item["received"][channel]
                 for field, timeliness in (("early", "early"), ("onTime", "on_time"), ("late", "late")):
-                    out[key("egov_services_dossiers_completed_total", unit=unit, period=period,
-                            timeliness=timeliness)] = item["resolved"][field]
-                out[key("egov_services_dossiers_full_online_total", unit=unit, period=period)] = item["fullOnline"]
+                    out[
+                        key(
+                            "egov_services_dossiers_completed_total",
+                            unit=unit,
+                            period=period,
+                            timeliness=timeliness,
+                        )
+                    ] = item["resolved"][field]
+                out[key("egov_services_dossiers_full_online_total", unit=unit, period=period)] = item[
+                    "fullOnline"
+                ]
                 if not table_only:
-                    for field, name in (("feeRequired", "with_fee"), ("paidOnline", "paid_online"),
-                                        ("digitized", "digitized")):
-                        out[key(f"egov_services_dossiers_{name}_total", unit=unit, period=period)] = item[field]
+                    for field, name in (
+                        ("feeRequired", "with_fee"),
+                        ("paidOnline", "paid_online"),
+                        ("digitized", "digitized"),
+                    ):
+                        out[key(f"egov_services_dossiers_{name}_total", unit=unit, period=period)] = item[
+                            field
+                        ]
                 if n == 0:
                     for field, timeliness in (("inTime", "in_time"), ("overdue", "overdue")):
-                        out[key("egov_services_dossiers_pending", unit=unit, timeliness=timeliness)] = \
-                            item["processing"][field]
+                        out[key("egov_services_dossiers_pending", unit=unit, timeliness=timeliness)] = item[
+                            "processing"
+                        ][field]
     return out
 
 
@@ -112,18 +139,40 @@ def rsps():
 def stub_token(rsps, times: int = 1) -> str:
     token = load("token.json")["access_token"]
     for _ in range(times):
-        rsps.post(TOKEN_URL, json=load("token.json"), match=[matchers.urlencoded_params_matcher(
-            {"grant_type": "client_credentials", "client_id": "egov-exporter", "client_secret": "s3cr3t-igate"})])
+        rsps.post(
+            TOKEN_URL,
+            json=load("token.json"),
+            match=[
+                matchers.urlencoded_params_matcher(
+                    {
+                        "grant_type": "client_credentials",
+                        "client_id": "egov-exporter",
+                        "client_secret": "s3cr3t-igate",
+                    }
+                )
+            ],
+        )
     return token
 
 
 def stub_page(rsps, token: str, period: str, page: int, size: int = 3, **kw) -> None:
-    params = {"fromDate": STARTS[period].isoformat(), "toDate": "2026-11-27", "page": str(page), "size": str(size)}
+    params = {
+        "fromDate": STARTS[period].isoformat(),
+        "toDate": "2026-11-27",
+        "page": str(page),
+        "size": str(size),
+    }
     if "body" not in kw and "json" not in kw:
         kw["body"] = body(f"igate-{period}-page{page}.json")
         kw.setdefault("content_type", "application/json")
-    rsps.get(API, match=[matchers.query_param_matcher(params),
-                         matchers.header_matcher({"Authorization": f"Bearer {token}"})], **kw)
+    rsps.get(
+        API,
+        match=[
+            matchers.query_param_matcher(params),
+            matchers.header_matcher({"Authorization": f"Bearer {token}"}),
+        ],
+        **kw,
+    )
 
 
 # ------------------------------------------------------------------------------- JSON API (igate-json)
@@ -137,8 +186,10 @@ def test_api_pages_and_periods_happy_path(rsps):
     trace: list = []
     out = api(periods=["month", "quarter"], trace=trace).collect()
     assert out.state == "up" and out.skipped == []
-    pages = {"month": ["igate-month-page0.json", "igate-month-page1.json"],
-             "quarter": ["igate-quarter-page0.json", "igate-quarter-page1.json"]}
+    pages = {
+        "month": ["igate-month-page0.json", "igate-month-page1.json"],
+        "quarter": ["igate-quarter-page0.json", "igate-quarter-page1.json"],
+    }
     assert data_samples(out) == expected_from_api(pages)
     # the HTTP series describe the poll's first answer, once
     http = [s for s in out.samples if s.name == "egov_target_http_status_code"]
@@ -155,8 +206,10 @@ def test_api_counts_are_consistent_ratios(rsps):
     units = {dict(k[1])["unit"] for k in got if k[0] == "egov_services_dossiers_with_fee_total"}
     assert len(units) == 5
     for unit in units:
+
         def v(name, **labels):
             return got[key(f"egov_services_dossiers_{name}", unit=unit, **labels)]
+
         received = sum(v("received_total", period="month", channel=c) for c in ("online", "direct", "postal"))
         assert v("paid_online_total", period="month") <= v("with_fee_total", period="month") <= received
         assert v("full_online_total", period="month") <= v("received_total", period="month", channel="online")
@@ -165,8 +218,15 @@ def test_api_counts_are_consistent_ratios(rsps):
 
 def test_api_missing_fields_skip_only_those_metrics(rsps):
     token = stub_token(rsps)
-    stub_page(rsps, token, "month", 0, size=50, body=body("igate-month-missing-fields.json"),
-              content_type="application/json")
+    stub_page(
+        rsps,
+        token,
+        "month",
+        0,
+        size=50,
+        body=body("igate-month-missing-fields.json"),
+        content_type="application/json",
+    )
     out = api(periods=["month"], page_size=None).collect()
     assert out.state == "up"
     want = expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]})
@@ -177,16 +237,31 @@ def test_api_missing_fields_skip_only_those_metrics(rsps):
     want = {k: v for k, v in want.items() if dict(k[1]).get("unit") != "H44.104"}
     assert data_samples(out) == want
     no_code = "label unit missing at @.agency.code"
-    assert sorted(out.skipped) == sorted([
-        "egov_services_dossiers_paid_online_total: no number at @.paidOnline (got 'None')",
-        "egov_services_dossiers_pending: no number at @.processing.inTime (got 'None')",
-        "egov_services_dossiers_pending: no number at @.processing.overdue (got 'None')",
-        # every rule of the profile, once for the unit without a code
-        *(f"egov_services_dossiers_{name}: {no_code}" for name in (
-            "received_total", "received_total", "received_total", "full_online_total", "with_fee_total",
-            "paid_online_total", "digitized_total", "completed_total", "completed_total", "completed_total",
-            "pending", "pending")),
-    ])
+    assert sorted(out.skipped) == sorted(
+        [
+            "egov_services_dossiers_paid_online_total: no number at @.paidOnline (got 'None')",
+            "egov_services_dossiers_pending: no number at @.processing.inTime (got 'None')",
+            "egov_services_dossiers_pending: no number at @.processing.overdue (got 'None')",
+            # every rule of the profile, once for the unit without a code
+            *(
+                f"egov_services_dossiers_{name}: {no_code}"
+                for name in (
+                    "received_total",
+                    "received_total",
+                    "received_total",
+                    "full_online_total",
+                    "with_fee_total",
+                    "paid_online_total",
+                    "digitized_total",
+                    "completed_total",
+                    "completed_total",
+                    "completed_total",
+                    "pending",
+                    "pending",
+                )
+            ),
+        ]
+    )
 
 
 def test_api_without_page_count_reads_one_page_and_says_so(rsps):
@@ -237,23 +312,46 @@ def _api_row(rsps, **kw):
 
 
 def _token_refused(rsps):
-    rsps.post(TOKEN_URL, status=401, json={"error": "unauthorized_client",
-                                           "error_description": "Invalid client or Invalid client credentials"})
+    rsps.post(
+        TOKEN_URL,
+        status=401,
+        json={
+            "error": "unauthorized_client",
+            "error_description": "Invalid client or Invalid client credentials",
+        },
+    )
 
 
 API_FAILURES = {
-    "5xx": (lambda r: _api_row(r, status=500, body="<html><body><h1>500 Internal Server Error</h1></body></html>",
-                               content_type="text/html"), "http_status"),
+    "5xx": (
+        lambda r: _api_row(
+            r,
+            status=500,
+            body="<html><body><h1>500 Internal Server Error</h1></body></html>",
+            content_type="text/html",
+        ),
+        "http_status",
+    ),
     "timeout": (lambda r: _api_row(r, body=requests.exceptions.ReadTimeout("read timed out")), "timeout"),
     "WAF page": (lambda r: _api_row(r, body=body("waf.html"), content_type="text/html"), "blocked"),
-    "429": (lambda r: _api_row(r, status=429, body="Too Many Requests", content_type="text/plain",
-                               headers={"Retry-After": "60"}), "blocked"),
-    "malformed body": (lambda r: _api_row(r, body=body("igate-malformed.json"), content_type="application/json"),
-                       "parse"),
-    "changed layout": (lambda r: _api_row(r, body=body("igate-changed-layout.json"),
-                                          content_type="application/json"), "parse"),
-    "HTML instead of JSON": (lambda r: _api_row(r, body=body("ket-qua-month.html"), content_type="text/html"),
-                             "parse"),
+    "429": (
+        lambda r: _api_row(
+            r, status=429, body="Too Many Requests", content_type="text/plain", headers={"Retry-After": "60"}
+        ),
+        "blocked",
+    ),
+    "malformed body": (
+        lambda r: _api_row(r, body=body("igate-malformed.json"), content_type="application/json"),
+        "parse",
+    ),
+    "changed layout": (
+        lambda r: _api_row(r, body=body("igate-changed-layout.json"), content_type="application/json"),
+        "parse",
+    ),
+    "HTML instead of JSON": (
+        lambda r: _api_row(r, body=body("ket-qua-month.html"), content_type="text/html"),
+        "parse",
+    ),
     "token refused": (_token_refused, "auth"),
 }
 
@@ -271,8 +369,10 @@ def test_api_changed_layout_message_names_the_source(rsps):
     _api_row(rsps, body=body("igate-changed-layout.json"), content_type="application/json")
     with pytest.raises(CollectError) as info:
         api(periods=["month"]).collect()
-    assert info.value.message == ("dossier-statistics: no configured metric found in the answer: "
-                                  "egov_services_dossiers_received_total: nothing at $.content[*]")
+    assert info.value.message == (
+        "dossier-statistics: no configured metric found in the answer: "
+        "egov_services_dossiers_received_total: nothing at $.content[*]"
+    )
 
 
 # --------------------------------------------------------------------------- public table (html-table)
@@ -281,8 +381,13 @@ TABLE_MONTH = {"tuNgay": "01/11/2026", "denNgay": "27/11/2026"}
 
 
 def stub_table(rsps, name: str, **kw) -> None:
-    rsps.get(TABLE, match=[matchers.query_param_matcher(TABLE_MONTH)], body=body(name),
-             content_type=kw.pop("content_type", "text/html; charset=utf-8"), **kw)
+    rsps.get(
+        TABLE,
+        match=[matchers.query_param_matcher(TABLE_MONTH)],
+        body=body(name),
+        content_type=kw.pop("content_type", "text/html; charset=utf-8"),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("fixture", ["ket-qua-month.html", "ket-qua-reordered.html"])
@@ -308,8 +413,11 @@ def test_table_units_by_name_from_the_config(rsps, tmp_path):
     stub_table(rsps, "ket-qua-no-links.html")
     page = load("igate-month-page0.json")["content"] + load("igate-month-page1.json")["content"]
     # the operator writes the names as people do: case and spacing differ from the page
-    units = {"  " + i["agency"]["name"].upper().replace(" ", "  "): i["agency"]["code"] for i in page
-             if i["agency"]["code"] != "H44.104"}
+    units = {
+        "  " + i["agency"]["name"].upper().replace(" ", "  "): i["agency"]["code"]
+        for i in page
+        if i["agency"]["code"] != "H44.104"
+    }
     out = table(profile_file=str(tmp_path / "no-links.yaml"), units=units).collect()
     want = expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]}, table_only=True)
     want = {k: v for k, v in want.items() if dict(k[1]).get("unit") != "H44.104"}
@@ -381,60 +489,113 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
     """The answer the igate-json profile cannot read (igate-changed-layout.json) is another vendor's API:
     a profile file in the configuration reads it, no code changes."""
     (tmp_path / "vendor2.yaml").write_text(SECOND_VENDOR, encoding="utf-8")
-    config = parse_config({"targets": [{"name": "dvc2", "kind": "services", "url": URL, "retries": 0,
-                                        "profile_file": str(tmp_path / "vendor2.yaml"), "periods": ["month"]}]},
-                          kinds=load_kinds(), env={})
+    config = parse_config(
+        {
+            "targets": [
+                {
+                    "name": "dvc2",
+                    "kind": "services",
+                    "url": URL,
+                    "retries": 0,
+                    "profile_file": str(tmp_path / "vendor2.yaml"),
+                    "periods": ["month"],
+                }
+            ]
+        },
+        kinds=load_kinds(),
+        env={},
+    )
     target = config.targets[0]
-    rsps.post("https://dichvucong.phutho.gov.vn/api/bao-cao/ho-so", body=body("igate-changed-layout.json"),
-              content_type="application/json",
-              match=[matchers.json_params_matcher({"tuNgay": "01/11/2026", "denNgay": "27/11/2026", "ky": "month"})])
-    collector = ServicesCollector(target, CollectContext(http=HttpClient(target, clock=lambda: T0), clock=lambda: T0))
+    rsps.post(
+        "https://dichvucong.phutho.gov.vn/api/bao-cao/ho-so",
+        body=body("igate-changed-layout.json"),
+        content_type="application/json",
+        match=[
+            matchers.json_params_matcher({"tuNgay": "01/11/2026", "denNgay": "27/11/2026", "ky": "month"})
+        ],
+    )
+    collector = ServicesCollector(
+        target, CollectContext(http=HttpClient(target, clock=lambda: T0), clock=lambda: T0)
+    )
     out = collector.collect()
     assert out.skipped == []
-    want = {k: v for k, v in expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]}).items()
-            if k[0] not in ("egov_services_dossiers_completed_total", "egov_services_dossiers_pending")}
+    want = {
+        k: v
+        for k, v in expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]}).items()
+        if k[0] not in ("egov_services_dossiers_completed_total", "egov_services_dossiers_pending")
+    }
     assert data_samples(out) == want
 
 
 # --------------------------------------------------------------------------------- configuration
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"profile": "vnpt"}, "targets[0]: unknown profile 'vnpt' for kind services; shipped: html-table, igate-json"),
-    ({"profile": "igate-json", "profile_file": "x.yaml"}, "targets[0]: set profile or profile_file, not both"),
-    ({"periods": ["month", "month"]}, "targets[0].periods: periods must not repeat"),
-    ({"periods": ["week"]}, "targets[0].periods[0]: must be one of 'month', 'quarter' or 'year', got \"week\""),
-    ({"page_size": 0}, "targets[0].page_size: input should be greater than or equal to 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            {"profile": "vnpt"},
+            "targets[0]: unknown profile 'vnpt' for kind services; shipped: html-table, igate-json",
+        ),
+        (
+            {"profile": "igate-json", "profile_file": "x.yaml"},
+            "targets[0]: set profile or profile_file, not both",
+        ),
+        ({"periods": ["month", "month"]}, "targets[0].periods: periods must not repeat"),
+        (
+            {"periods": ["week"]},
+            "targets[0].periods[0]: must be one of 'month', 'quarter' or 'year', got \"week\"",
+        ),
+        ({"page_size": 0}, "targets[0].page_size: input should be greater than or equal to 1, got 0"),
+    ],
+)
 def test_config_mistakes_have_exact_messages(extra, message):
     with pytest.raises(ConfigError) as info:
-        parse_config({"targets": [{"name": "s", "kind": "services", "url": URL, **extra}]}, kinds=load_kinds(), env={})
+        parse_config(
+            {"targets": [{"name": "s", "kind": "services", "url": URL, **extra}]}, kinds=load_kinds(), env={}
+        )
     assert info.value.messages == [message]
 
 
-@pytest.mark.parametrize("profile, message", [
-    ("sources: [{name: a, request: {path: x}, metrics: [{name: egov_lgsp_x, path: $}]}]",
-     "profile {path}: metric egov_lgsp_x must start with egov_services_"),
-    ("sources: [{name: a, request: {path: 'x', params: {d: '{today}'}}, metrics: [{name: egov_services_x, path: $}]}]",
-     "{path}: sources[0]: source a: unknown placeholder {today} in '{today}'; known: {now}, {year}, {month}, "
-     "{quarter}, {period}, {start}"),
-    ("sources: [{name: a, per_period: false, request: {path: '{start:%Y}'}, metrics: [{name: egov_services_x}]}]",
-     "{path}: sources[0]: source a: unknown placeholder {start} in '{start:%Y}'; known: {now}, {year}, {month}, "
-     "{quarter}"),
-    ("sources: [{name: a, format: html, request: {path: x}, metrics: [{name: egov_services_x}]}]",
-     "{path}: sources[0]: source a: an html source needs tables (and no metrics or paging)"),
-])
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        (
+            "sources: [{name: a, request: {path: x}, metrics: [{name: egov_lgsp_x, path: $}]}]",
+            "profile {path}: metric egov_lgsp_x must start with egov_services_",
+        ),
+        (
+            "sources: [{name: a, request: {path: 'x', params: {d: '{today}'}}, metrics: [{name: egov_services_x, path: $}]}]",
+            "{path}: sources[0]: source a: unknown placeholder {today} in '{today}'; known: {now}, {year}, {month}, "
+            "{quarter}, {period}, {start}",
+        ),
+        (
+            "sources: [{name: a, per_period: false, request: {path: '{start:%Y}'}, metrics: [{name: egov_services_x}]}]",
+            "{path}: sources[0]: source a: unknown placeholder {start} in '{start:%Y}'; known: {now}, {year}, {month}, "
+            "{quarter}",
+        ),
+        (
+            "sources: [{name: a, format: html, request: {path: x}, metrics: [{name: egov_services_x}]}]",
+            "{path}: sources[0]: source a: an html source needs tables (and no metrics or paging)",
+        ),
+    ],
+)
 def test_profile_file_mistakes_have_exact_messages(tmp_path, profile, message):
     path = tmp_path / "p.yaml"
     path.write_text(profile, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        parse_config({"targets": [{"name": "s", "kind": "services", "url": URL, "profile_file": str(path)}]},
-                     kinds=load_kinds(), env={})
+        parse_config(
+            {"targets": [{"name": "s", "kind": "services", "url": URL, "profile_file": str(path)}]},
+            kinds=load_kinds(),
+            env={},
+        )
     assert info.value.messages == ["targets[0]: " + message.replace("{path}", str(path))]
 
 
 def test_system_defaults_to_services_and_default_profile_is_igate_json():
-    cfg = parse_config({"targets": [{"name": "s", "kind": "services", "url": URL}]}, kinds=load_kinds(), env={})
+    cfg = parse_config(
+        {"targets": [{"name": "s", "kind": "services", "url": URL}]}, kinds=load_kinds(), env={}
+    )
     target = cfg.targets[0]
     assert target.system == "services"
     assert target.loaded_profile.sources[0].request.path == "pa/dossier-statistic/--by-agency"
@@ -454,8 +615,18 @@ def test_full_exposition_passes_promtool(rsps):
     store = ResultStore()
     for name, collector in (("services-api", api(periods=["month", "quarter"])), ("services-table", table())):
         out = collector.collect()
-        result = TargetResult(target=name, system="services", kind="services", labels={"province": "H44"}, url=URL,
-                              state=out.state, started=T0, duration=0.4, samples=out.samples, skipped=out.skipped)
+        result = TargetResult(
+            target=name,
+            system="services",
+            kind="services",
+            labels={"province": "H44"},
+            url=URL,
+            state=out.state,
+            started=T0,
+            duration=0.4,
+            samples=out.samples,
+            skipped=out.skipped,
+        )
         store.register(result)
         store.record(result)
     registry, self_metrics = build_registry(store, lambda: all_specs(load_kinds()), clock=lambda: T0)
@@ -464,11 +635,18 @@ def test_full_exposition_passes_promtool(rsps):
     received = families["egov_services_dossiers_received"]
     assert received.type == "counter"
     assert "resets to 0 when that period starts" in received.documentation
-    sample = next(s for s in received.samples if s.labels["target"] == "services-table"
-                  and s.labels["unit"] == "H44.45" and s.labels["channel"] == "online")
+    sample = next(
+        s
+        for s in received.samples
+        if s.labels["target"] == "services-table"
+        and s.labels["unit"] == "H44.45"
+        and s.labels["channel"] == "online"
+    )
     item = next(i for i in load("igate-month-page0.json")["content"] if i["agency"]["code"] == "H44.45")
     assert sample.value == item["received"]["online"] and sample.labels["period"] == "month"
     assert families["egov_services_dossiers_pending"].type == "gauge"
-    proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report

@@ -22,56 +22,82 @@ ENV = {"EGOV_TEST_LGSP_HOST": "lgsp.example.vn", "EGOV_TEST_TOKEN": "bearer-toke
 
 # fixture -> exact messages; {path} is the fixture's path, {kinds} the known kinds
 INVALID = {
-    "invalid-yaml.yml": ["{path}:6:1: invalid YAML: found unexpected end of stream "
-                         "(while scanning a quoted scalar at line 4, column 10)"],
+    "invalid-yaml.yml": [
+        "{path}:6:1: invalid YAML: found unexpected end of stream "
+        "(while scanning a quoted scalar at line 4, column 10)"
+    ],
     "invalid-top-level.yml": ["{path}: the top level must be a mapping of keys, got list"],
     "invalid-unknown-top-key.yml": ['target: unknown key (did you mean "targets"?)'],
     "invalid-source-key.yml": ["source: unknown key"],
     "invalid-unknown-target-key.yml": ['targets[0].intervall: unknown key (did you mean "interval"?)'],
-    "invalid-unknown-kind.yml": ['targets[0].kind: unknown kind "htp", known kinds: {kinds} (did you mean "http"?)'],
+    "invalid-unknown-kind.yml": [
+        'targets[0].kind: unknown kind "htp", known kinds: {kinds} (did you mean "http"?)'
+    ],
     "invalid-missing-kind.yml": ["targets[0].kind: required (one of {kinds})"],
     "invalid-duration.yml": ['targets[0].interval: must be a duration like 30s or 5m, got "fast"'],
     "invalid-size.yml": ['targets[0].max_body_size: must be a size like 10MiB or 500KB, got "huge"'],
     "invalid-url.yml": ['targets[0].url: must be an http:// or https:// URL, got "ftp://portal.example.vn/"'],
-    "invalid-system.yml": ["targets[0].system: must be one of 'portal', 'lgsp', 'documents', 'services' or "
-                           "'national', got \"website\""],
-    "invalid-duplicate-name.yml": ['targets[1].name: duplicate target name "portal" (first used by targets[0])'],
+    "invalid-system.yml": [
+        "targets[0].system: must be one of 'portal', 'lgsp', 'documents', 'services' or "
+        "'national', got \"website\""
+    ],
+    "invalid-duplicate-name.yml": [
+        'targets[1].name: duplicate target name "portal" (first used by targets[0])'
+    ],
     "invalid-duplicate-key.yml": ['{path}:6:5: invalid YAML: duplicate key "url"'],
-    "invalid-missing-env.yml": ["targets[0].auth.token: environment variable EGOV_TEST_UNSET_TOKEN is not set"],
-    "invalid-secret-file.yml": ["targets[0].auth.password_file: cannot read no-such-secret.txt: "
-                                "No such file or directory"],
+    "invalid-missing-env.yml": [
+        "targets[0].auth.token: environment variable EGOV_TEST_UNSET_TOKEN is not set"
+    ],
+    "invalid-secret-file.yml": [
+        "targets[0].auth.password_file: cannot read no-such-secret.txt: No such file or directory"
+    ],
     "invalid-secret-both.yml": ["targets[0].auth.password_file: set password or password_file, not both"],
-    "invalid-secret-unquoted.yml": ["targets[0].auth.password: must be a non-empty string (quote it), "
-                                    "got an integer"],
+    "invalid-secret-unquoted.yml": [
+        "targets[0].auth.password: must be a non-empty string (quote it), got an integer"
+    ],
     "invalid-auth-fields.yml": ["targets[0].auth: auth type oauth2 needs client_id, client_secret"],
     "invalid-label-name.yml": ['targets[0].labels: label name "1unit" is not a valid Prometheus label name'],
     "invalid-reserved-label.yml": ['targets[0].labels: label name "target" is reserved'],
     "invalid-timeout-interval.yml": ["targets[0]: timeout (30s) must not exceed interval (10s)"],
-    "invalid-regex.yml": ["targets[0].body_must_match: not a valid regular expression 'Cổng thông tin (điện tử': "
-                          "missing ), unterminated subpattern at position 15"],
-    "invalid-jsonpath.yml": ["targets[0].metrics[0].path: not a valid JSONPath: '$.apis[?(' "
-                             "(Parse error near the end of string!)"],
-    "invalid-css.yml": ["targets[0].metrics[0].select: not a valid CSS selector: The combinator '>' at "
-                        "position 7, must have a selector before it"],
+    "invalid-regex.yml": [
+        "targets[0].body_must_match: not a valid regular expression 'Cổng thông tin (điện tử': "
+        "missing ), unterminated subpattern at position 15"
+    ],
+    "invalid-jsonpath.yml": [
+        "targets[0].metrics[0].path: not a valid JSONPath: '$.apis[?(' (Parse error near the end of string!)"
+    ],
+    "invalid-css.yml": [
+        "targets[0].metrics[0].select: not a valid CSS selector: The combinator '>' at "
+        "position 7, must have a selector before it"
+    ],
     "invalid-counter-suffix.yml": ["targets[0].metrics[0]: counter egov_lgsp_api_calls must end in _total"],
-    "invalid-metric-name.yml": ["targets[0].metrics[0].name: metric name must match egov_[a-z0-9_]+, "
-                                "got 'lgsp-calls'"],
+    "invalid-metric-name.yml": [
+        "targets[0].metrics[0].name: metric name must match egov_[a-z0-9_]+, got 'lgsp-calls'"
+    ],
     "invalid-metric-label.yml": ['targets[0].metrics[0].labels: label name "system" is reserved'],
-    "invalid-gauge-total.yml": ["targets[0].metrics[0]: egov_services_dossiers_total ends in _total, which is "
-                                "for counters: set type: counter or rename it"],
+    "invalid-gauge-total.yml": [
+        "targets[0].metrics[0]: egov_services_dossiers_total ends in _total, which is "
+        "for counters: set type: counter or rename it"
+    ],
     "invalid-maintenance-order.yml": ["maintenance[0]: end must be after start"],
     "invalid-maintenance-target.yml": ['maintenance[0].targets[0]: no target named "portl"'],
     "invalid-type-int.yml": ['targets[0].retries: must be an integer, got "many"'],
-    "invalid-type-bool.yml": ["targets[0].jitter: must be a number, got false",
-                              "targets[0].retries: must be an integer, got true"],
+    "invalid-type-bool.yml": [
+        "targets[0].jitter: must be a number, got false",
+        "targets[0].retries: must be an integer, got true",
+    ],
     "invalid-type-mapping.yml": ['targets[0].labels: must be a mapping, got ["unit", "H44"]'],
     "invalid-defaults-value.yml": ['defaults.interval: must be a duration like 30s or 5m, got "fast"'],
-    "invalid-defaults-key.yml": ['defaults.timout: unknown key (did you mean "timeout"?)',
-                                 "defaults.url: cannot be a default, set it on each target"],
-    "invalid-many.yml": ['targets[0].url: must be an http:// or https:// URL, got "portal.example.vn"',
-                         'targets[0].timeout: must be a duration like 30s or 5m, got "1x"',
-                         "targets[1].metrics: required",
-                         "scheduler.max_concurrency: input should be greater than or equal to 1, got 0"],
+    "invalid-defaults-key.yml": [
+        'defaults.timout: unknown key (did you mean "timeout"?)',
+        "defaults.url: cannot be a default, set it on each target",
+    ],
+    "invalid-many.yml": [
+        'targets[0].url: must be an http:// or https:// URL, got "portal.example.vn"',
+        'targets[0].timeout: must be a duration like 30s or 5m, got "1x"',
+        "targets[1].metrics: required",
+        "scheduler.max_concurrency: input should be greater than or equal to 1, got 0",
+    ],
 }
 
 
@@ -156,20 +182,39 @@ def test_env_expansion_and_secret_file(full_config):
     assert isinstance(stats.auth.token, Secret)
     assert stats.auth.token.reveal() == "bearer-token-from-env-5521"
     assert services.auth.client_secret.reveal() == "oauth-client-secret-9931"
-    assert full_config.secrets() == ["bearer-token-from-env-5521", "oauth-client-secret-9931",
-                                     "s3cret-from-file-4471"]
+    assert full_config.secrets() == [
+        "bearer-token-from-env-5521",
+        "oauth-client-secret-9931",
+        "s3cret-from-file-4471",
+    ]
 
 
 def test_credentials_in_urls_count_as_secrets():
-    cfg = parse_config({"targets": [{"name": "a", "kind": "http", "system": "portal",
-                                     "url": "https://monitor:pass-in-url@h.example.vn/x?access_token=tok-in-url&page=2"}]},
-                       kinds=GENERIC_KINDS, env={})
+    cfg = parse_config(
+        {
+            "targets": [
+                {
+                    "name": "a",
+                    "kind": "http",
+                    "system": "portal",
+                    "url": "https://monitor:pass-in-url@h.example.vn/x?access_token=tok-in-url&page=2",
+                }
+            ]
+        },
+        kinds=GENERIC_KINDS,
+        env={},
+    )
     assert cfg.secrets() == ["pass-in-url", "tok-in-url"]
 
 
 def test_secrets_never_in_repr_or_str(full_config):
-    texts = [repr(full_config), str(full_config), repr(full_config.targets), str(full_config.targets[1].auth),
-             full_config.model_dump_json()]
+    texts = [
+        repr(full_config),
+        str(full_config),
+        repr(full_config.targets),
+        str(full_config.targets[1].auth),
+        full_config.model_dump_json(),
+    ]
     assert '"password":"<redacted>"' in full_config.targets[1].auth.model_dump_json()
     for secret in full_config.secrets():
         for text in texts:
@@ -178,23 +223,41 @@ def test_secrets_never_in_repr_or_str(full_config):
 
 
 def test_env_default_used_only_when_unset():
-    data = {"targets": [{"name": "p", "kind": "http", "system": "portal", "url": "${SIM:-http://127.0.0.1:9880}/p"}]}
+    data = {
+        "targets": [
+            {"name": "p", "kind": "http", "system": "portal", "url": "${SIM:-http://127.0.0.1:9880}/p"}
+        ]
+    }
     assert parse_config(data, kinds=GENERIC_KINDS, env={}).targets[0].url == "http://127.0.0.1:9880/p"
-    assert parse_config(data, kinds=GENERIC_KINDS, env={"SIM": "https://dvc.example.vn"}).targets[0].url == \
-        "https://dvc.example.vn/p"
+    assert (
+        parse_config(data, kinds=GENERIC_KINDS, env={"SIM": "https://dvc.example.vn"}).targets[0].url
+        == "https://dvc.example.vn/p"
+    )
 
 
 def test_parse_config_from_data_and_empty_document():
     cfg = parse_config(None, kinds=GENERIC_KINDS, env={})
     assert cfg.targets == [] and cfg.scheduler.max_concurrency == 32
-    cfg = parse_config({"targets": [{"name": "p", "kind": "http", "system": "portal",
-                                     "url": "http://127.0.0.1/"}]}, kinds=GENERIC_KINDS, env={})
+    cfg = parse_config(
+        {"targets": [{"name": "p", "kind": "http", "system": "portal", "url": "http://127.0.0.1/"}]},
+        kinds=GENERIC_KINDS,
+        env={},
+    )
     assert cfg.target("p").kind == "http" and cfg.target("q") is None
 
 
-@pytest.mark.parametrize("text,seconds", [
-    ("30s", 30), ("5m", 300), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400), ("2w", 1209600), ("1.5s", 1.5),
-])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("1d", 86400),
+        ("2w", 1209600),
+        ("1.5s", 1.5),
+    ],
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
 
@@ -205,9 +268,17 @@ def test_parse_duration_refuses(bad):
         parse_duration(bad)
 
 
-@pytest.mark.parametrize("text,size", [
-    ("10MiB", 10 * 1024**2), ("500KB", 500_000), ("1GiB", 1024**3), ("2048", 2048), (4096, 4096), ("1.5 MB", 1_500_000),
-])
+@pytest.mark.parametrize(
+    "text,size",
+    [
+        ("10MiB", 10 * 1024**2),
+        ("500KB", 500_000),
+        ("1GiB", 1024**3),
+        ("2048", 2048),
+        (4096, 4096),
+        ("1.5 MB", 1_500_000),
+    ],
+)
 def test_parse_size(text, size):
     assert parse_size(text) == size
 

@@ -18,7 +18,15 @@ from dashboards.grafana import build, common, overview
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_DIR = ROOT / "dashboards" / "grafana" / "json"
-UIDS = {"egov-overview", "egov-portal", "egov-lgsp", "egov-documents", "egov-services", "egov-qd766", "egov-par7"}
+UIDS = {
+    "egov-overview",
+    "egov-portal",
+    "egov-lgsp",
+    "egov-documents",
+    "egov-services",
+    "egov-qd766",
+    "egov-par7",
+}
 DASHBOARDS = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(JSON_DIR.glob("*.json"))}
 PANELS = [(uid, p) for uid, d in DASHBOARDS.items() for p in d["panels"] if p["type"] != "row"]
 VI = re.compile(r"[À-ỹĐđ]")
@@ -53,7 +61,10 @@ def test_every_dashboard_has_a_stable_uid_and_bilingual_title():
 def test_datasource_is_a_variable_and_no_uid_is_hard_coded():
     for uid, d in DASHBOARDS.items():
         variables = {v["name"]: v for v in d["templating"]["list"]}
-        assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+        assert (
+            variables["datasource"]["type"] == "datasource"
+            and variables["datasource"]["query"] == "prometheus"
+        )
 
         def walk(node, where):
             if isinstance(node, dict):
@@ -94,12 +105,14 @@ def test_unit_and_period_variables_where_units_are_shown():
         names = {v["name"] for v in DASHBOARDS[uid]["templating"]["list"]}
         assert {"datasource", "unit", "period"} <= names, uid
         unit = next(v for v in DASHBOARDS[uid]["templating"]["list"] if v["name"] == "unit")
-        assert unit["includeAll"] and unit["allValue"] == ".*" and "label_values(" in json.dumps(unit["query"])
+        assert (
+            unit["includeAll"] and unit["allValue"] == ".*" and "label_values(" in json.dumps(unit["query"])
+        )
     # every $unit in a query is a regex match, so "All" (.*) works
     for uid, d in DASHBOARDS.items():
         for p in d["panels"]:
             for t in p.get("targets", []):
-                assert "unit=\"$unit\"" not in t["expr"] and "target=\"$target\"" not in t["expr"], t["expr"]
+                assert 'unit="$unit"' not in t["expr"] and 'target="$target"' not in t["expr"], t["expr"]
 
 
 def test_thresholds_in_dashboards_come_from_the_thresholds_file():
@@ -108,7 +121,10 @@ def test_thresholds_in_dashboards_come_from_the_thresholds_file():
     payment = next(p for p in services["panels"] if p["title"].startswith("Thanh toán trực tuyến"))
     steps = payment["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert steps[1]["value"] == th["national_targets"]["targets"]["online_payment"]["min"]
-    assert common.national_target("online_dossiers") == th["national_targets"]["targets"]["online_dossiers"]["min"]
+    assert (
+        common.national_target("online_dossiers")
+        == th["national_targets"]["targets"]["online_dossiers"]["min"]
+    )
 
 
 # ------------------------------------------------------------------------------------- deployment
@@ -128,7 +144,9 @@ def test_compose_runs_the_whole_bundle_and_mounts_files_that_exist():
         image = svc.get("image", "")
         built_here = svc.get("build") or image == services["exporter"]["image"]
         assert built_here or re.search(r":v?\d", image), f"{name}: pin the image version ({image})"
-    assert services["simulator"]["network_mode"] == "service:exporter"  # the simulator listens on loopback only
+    assert (
+        services["simulator"]["network_mode"] == "service:exporter"
+    )  # the simulator listens on loopback only
     assert any(v.startswith("./rules:") for v in services["prometheus"]["volumes"])
     mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"] if v.startswith("."))
     assert mounts["./dashboards/grafana/json"] == "/var/lib/grafana/dashboards/egov"
@@ -159,9 +177,13 @@ def test_prometheus_config_loads_the_rules_and_passes_promtool(tmp_path):
     cfg["rule_files"] = [f.replace("/etc/prometheus/rules", str(ROOT / "rules")) for f in cfg["rule_files"]]
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    out = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stdout + out.stderr
-    n_files = len(list((ROOT / "rules" / "recording").glob("*.yml"))) + len(list((ROOT / "rules" / "alerts").glob("*.yml")))
+    n_files = len(list((ROOT / "rules" / "recording").glob("*.yml"))) + len(
+        list((ROOT / "rules" / "alerts").glob("*.yml"))
+    )
     assert f"SUCCESS: {n_files} rule files found" in out.stdout
 
 
@@ -170,8 +192,12 @@ def test_alertmanager_config_routes_and_inhibits_existing_alerts():
     receivers = {r["name"] for r in am["receivers"]}
     assert am["route"]["receiver"] in receivers
     assert all(r["receiver"] in receivers for r in am["route"]["routes"])
-    alerts = {r["alert"] for p in (ROOT / "rules" / "alerts").glob("*.yml")
-              for g in yaml.safe_load(p.read_text(encoding="utf-8"))["groups"] for r in g["rules"]}
+    alerts = {
+        r["alert"]
+        for p in (ROOT / "rules" / "alerts").glob("*.yml")
+        for g in yaml.safe_load(p.read_text(encoding="utf-8"))["groups"]
+        for r in g["rules"]
+    }
     for rule in am["inhibit_rules"]:
         for matcher in rule["source_matchers"] + rule["target_matchers"]:
             m = re.fullmatch(r'alertname(=~?)"(.+)"', matcher)

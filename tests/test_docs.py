@@ -16,7 +16,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_metrics_reference_is_current():
     start, end = README.index(docs.BEGIN), README.index(docs.END) + len(docs.END)
-    assert README[start:end] == docs.render(), "README metrics reference is stale: run python -m exporter.docs"
+    assert README[start:end] == docs.render(), (
+        "README metrics reference is stale: run python -m exporter.docs"
+    )
 
 
 def test_every_registered_metric_is_documented():
@@ -29,8 +31,13 @@ def test_every_registered_metric_is_documented():
 
 
 def test_ci_runs_the_readme_test_command():
-    out = subprocess.run(["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert "pytest" in out and "pip install" in out
     assert "README.md" in (ROOT / ".ci" / "run").read_text()
 

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import yaml
-
 from harness import ROOT, run_cli
 
 DOC = ROOT / "docs" / "scaling.md"
@@ -23,7 +22,9 @@ def test_prometheus_configurations_pass_promtool(tmp_path):
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found on PATH: install the Debian package 'prometheus' (CI does)"
     docs = [yaml.safe_load(b) for b in _blocks("yaml")]
-    assert len(docs) == 3, "expected the provincial prometheus.yml, the federation and the remote-write blocks"
+    assert len(docs) == 3, (
+        "expected the provincial prometheus.yml, the federation and the remote-write blocks"
+    )
     base, federation, remote = docs
     assert {"global", "scrape_configs", "rule_files"} <= set(base)
     rules = tmp_path / "rules"
@@ -39,7 +40,9 @@ def test_prometheus_configurations_pass_promtool(tmp_path):
             cfg[key] = extra[key]
         path = tmp_path / f"{name}.yml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        proc = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 0, f"{name}: {proc.stdout}{proc.stderr}"
 
 

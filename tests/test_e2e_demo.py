@@ -73,8 +73,10 @@ def states(base: str) -> dict[str, tuple[str, str, float]]:
 
 
 def failures(base: str) -> dict[tuple[str, str], float]:
-    return {(s.labels["target"], s.labels["reason"]): s.value
-            for s in scrape(base).get("egov_target_failures_total", [])}
+    return {
+        (s.labels["target"], s.labels["reason"]): s.value
+        for s in scrape(base).get("egov_target_failures_total", [])
+    }
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +98,43 @@ def stack(tmp_path_factory):
     logs = tmp / "logs"
     logs.mkdir()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "exporter", "simulate", "--listen-address",
-                          f"127.0.0.1:{sim_port}", "--speed", "60"], cwd=ROOT, env=env,
-                         stdout=open(logs / "sim.out", "w"), stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", str(config),
-                          "--web.listen-address", f"127.0.0.1:{exp_port}"], cwd=ROOT, env=env,
-                         stdout=open(logs / "exporter.out", "w"), stderr=subprocess.STDOUT),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "simulate",
+                "--listen-address",
+                f"127.0.0.1:{sim_port}",
+                "--speed",
+                "60",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "sim.out", "w"),
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--config.file",
+                str(config),
+                "--web.listen-address",
+                f"127.0.0.1:{exp_port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "exporter.out", "w"),
+            stderr=subprocess.STDOUT,
+        ),
     ]
     sim, base = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{exp_port}"
     try:
-        wait_for(lambda: fetch(sim + "/-/healthy") and fetch(base + "/-/healthy"), 30, "both processes to listen")
+        wait_for(
+            lambda: fetch(sim + "/-/healthy") and fetch(base + "/-/healthy"), 30, "both processes to listen"
+        )
         yield {"sim": sim, "base": base, "targets": cfg["targets"], "logs": logs}
     finally:
         for p in procs:
@@ -134,16 +163,27 @@ def test_every_system_comes_up_and_metrics_lint_clean(stack):
     assert all(v[2] == 1.0 for v in st.values())
     assert fetch(stack["base"] + "/-/ready").startswith("Ready")
     promtool = shutil.which("promtool")
-    assert promtool, "promtool not found: install Debian's prometheus package (the README's test command does)"
+    assert promtool, (
+        "promtool not found: install Debian's prometheus package (the README's test command does)"
+    )
     body = fetch(stack["base"] + "/metrics")
-    lint = subprocess.run([promtool, "check", "metrics"], input=body.encode(), capture_output=True, timeout=60)
-    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), \
-        (lint.stdout + lint.stderr).decode()[:3000]
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=body.encode(), capture_output=True, timeout=60
+    )
+    assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), (
+        lint.stdout + lint.stderr
+    ).decode()[:3000]
 
 
 # (mode, the reason every target of the faulted system must show)
-TRANSPORT_FAULTS = [("5xx", "http_status"), ("429", "blocked"), ("waf", "blocked"), ("hang", "timeout"),
-                    ("redirect_loop", "http_status"), ("huge", "parse")]
+TRANSPORT_FAULTS = [
+    ("5xx", "http_status"),
+    ("429", "blocked"),
+    ("waf", "blocked"),
+    ("hang", "timeout"),
+    ("redirect_loop", "http_status"),
+    ("huge", "parse"),
+]
 
 
 @pytest.mark.parametrize("rotation", range(len(SYSTEMS)))
@@ -157,6 +197,7 @@ def test_a_fault_downs_only_its_system_with_the_right_reason(stack, rotation):
     extra = "&size=20000000" if mode == "huge" else ""
     fetch(f"{sim}/-/fault?system={system}&mode={mode}{extra}", data=b"")
     try:
+
         def system_down():
             st = states(base)
             mine = [v for v in st.values() if v[0] == system]
@@ -166,12 +207,15 @@ def test_a_fault_downs_only_its_system_with_the_right_reason(stack, rotation):
         mine = {n: v for n, v in st.items() if v[0] == system}
         others = {n: v for n, v in st.items() if v[0] != system}
         assert mine and all(v[1] == "down" and v[2] == 0.0 for v in mine.values()), mine
-        assert all(v[1] == "up" for v in others.values()), f"other systems affected by {system}={mode}: {others}"
+        assert all(v[1] == "up" for v in others.values()), (
+            f"other systems affected by {system}={mode}: {others}"
+        )
         after = failures(base)
         for name in mine:
-            assert after[(name, reason)] > before.get((name, reason), 0), \
-                f"{name}: expected reason {reason} under {mode}, failures now " \
+            assert after[(name, reason)] > before.get((name, reason), 0), (
+                f"{name}: expected reason {reason} under {mode}, failures now "
                 f"{ {r: v for (n, r), v in after.items() if n == name and v} }"
+            )
     finally:
         fetch(f"{sim}/-/fault?system={system}&mode=none", data=b"")
     wait_for(lambda: all_up(base), 90, f"recovery of {system} after {mode}")

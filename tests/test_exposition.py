@@ -14,38 +14,70 @@ from prometheus_client.parser import text_string_to_metric_families
 from collectors.http import HTTP_METRICS
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.plugin import REASONS, MetricSpec, Sample
-from exporter.results import ResultStore, TargetResult
 from exporter.registry import load_kinds
+from exporter.results import ResultStore, TargetResult
 
 T0 = 1_800_000_000.0
 
 
 def result(name: str, system: str = "portal", **kw) -> TargetResult:
-    base = {"target": name, "system": system, "kind": "http", "labels": {"unit": "H44"},
-            "url": f"https://{name}.example.vn/"}
+    base = {
+        "target": name,
+        "system": system,
+        "kind": "http",
+        "labels": {"unit": "H44"},
+        "url": f"https://{name}.example.vn/",
+    }
     return TargetResult(**{**base, **kw})
 
 
 @pytest.fixture()
 def store():
     s = ResultStore()
-    for name, system in (("portal-home", "portal"), ("lgsp-gw", "lgsp"), ("dvc-stats", "services"),
-                         ("new-one", "documents")):
+    for name, system in (
+        ("portal-home", "portal"),
+        ("lgsp-gw", "lgsp"),
+        ("dvc-stats", "services"),
+        ("new-one", "documents"),
+    ):
         s.register(result(name, system))
-    s.record(result("portal-home", state="up", started=T0 - 30, duration=1.5,
-                    samples=[Sample("egov_target_http_status_code", {}, 200),
-                             Sample("egov_target_http_response_seconds", {}, 1.25)]))
-    s.record(result("lgsp-gw", "lgsp", state="degraded", started=T0 - 10, duration=0.5, message="slow",
-                    samples=[Sample("egov_lgsp_api_calls_total", {"api": "dvc-hoso"}, 15230)],
-                    skipped=["egov_lgsp_apps: nothing at $.apps"]), retries=2)
+    s.record(
+        result(
+            "portal-home",
+            state="up",
+            started=T0 - 30,
+            duration=1.5,
+            samples=[
+                Sample("egov_target_http_status_code", {}, 200),
+                Sample("egov_target_http_response_seconds", {}, 1.25),
+            ],
+        )
+    )
+    s.record(
+        result(
+            "lgsp-gw",
+            "lgsp",
+            state="degraded",
+            started=T0 - 10,
+            duration=0.5,
+            message="slow",
+            samples=[Sample("egov_lgsp_api_calls_total", {"api": "dvc-hoso"}, 15230)],
+            skipped=["egov_lgsp_apps: nothing at $.apps"],
+        ),
+        retries=2,
+    )
     s.record(result("dvc-stats", "services", state="down", reason="timeout", started=T0 - 5, duration=10.0))
     s.record(result("dvc-stats", "services", state="down", reason="blocked", started=T0 - 2, duration=0.2))
     return s
 
 
-SPECS = {**all_specs({}), **{s.name: s for s in HTTP_METRICS},
-         "egov_lgsp_api_calls_total": MetricSpec("egov_lgsp_api_calls_total", "counter", "API calls through LGSP.",
-                                                 ("api",))}
+SPECS = {
+    **all_specs({}),
+    **{s.name: s for s in HTTP_METRICS},
+    "egov_lgsp_api_calls_total": MetricSpec(
+        "egov_lgsp_api_calls_total", "counter", "API calls through LGSP.", ("api",)
+    ),
+}
 
 
 def render(store, openmetrics: bool = False) -> str:
@@ -98,8 +130,10 @@ def test_health_samples_exact(store):
 def test_failures_total_has_every_reason(store):
     got = samples_of(render(store))
     for name, system in (("portal-home", "portal"), ("dvc-stats", "services"), ("new-one", "documents")):
-        values = {r: got[key("egov_target_failures_total", target=name, system=system, unit="H44", reason=r)]
-                  for r in REASONS}
+        values = {
+            r: got[key("egov_target_failures_total", target=name, system=system, unit="H44", reason=r)]
+            for r in REASONS
+        }
         expected = {r: 0.0 for r in REASONS}
         if name == "dvc-stats":
             expected.update(timeout=1.0, blocked=1.0)
@@ -108,10 +142,15 @@ def test_failures_total_has_every_reason(store):
 
 def test_collector_samples_carry_target_and_configured_labels(store):
     got = samples_of(render(store))
-    assert got[key("egov_lgsp_api_calls_total", target="lgsp-gw", system="lgsp", unit="H44", api="dvc-hoso")] \
+    assert (
+        got[key("egov_lgsp_api_calls_total", target="lgsp-gw", system="lgsp", unit="H44", api="dvc-hoso")]
         == 15230
+    )
     assert got[key("egov_target_http_status_code", target="portal-home", system="portal", unit="H44")] == 200
-    assert got[key("egov_target_http_response_seconds", target="portal-home", system="portal", unit="H44")] == 1.25
+    assert (
+        got[key("egov_target_http_response_seconds", target="portal-home", system="portal", unit="H44")]
+        == 1.25
+    )
 
 
 def test_types_and_help(store):
@@ -129,7 +168,9 @@ def test_types_and_help(store):
 def test_down_target_keeps_serving_last_values_with_their_age():
     s = ResultStore()
     s.register(result("p"))
-    s.record(result("p", state="up", started=T0 - 100, duration=1, samples=[Sample("egov_portal_articles", {}, 9)]))
+    s.record(
+        result("p", state="up", started=T0 - 100, duration=1, samples=[Sample("egov_portal_articles", {}, 9)])
+    )
     s.record(result("p", state="down", reason="connect", started=T0 - 10, duration=1))
     got = samples_of(render(s))
     labels = {"target": "p", "system": "portal", "unit": "H44"}
@@ -154,7 +195,10 @@ def test_cache_rerenders_when_store_changes(store):
     store.record(result("new-one", "documents", state="up", started=T0, duration=0.1))
     again = cache.get()
     assert again is not first
-    assert samples_of(again.decode())[key("egov_target_up", target="new-one", system="documents", unit="H44")] == 1
+    assert (
+        samples_of(again.decode())[key("egov_target_up", target="new-one", system="documents", unit="H44")]
+        == 1
+    )
 
 
 def without_process(body: bytes) -> list[bytes]:
@@ -195,6 +239,8 @@ def test_promtool_check_metrics_is_clean(store):
     spec = MetricSpec("egov_indicator_score", "gauge", "Score of an indicator.", ("indicator",))
     store.set_derived("scoring", (spec,), [Sample("egov_indicator_score", {"indicator": "TDGQ"}, 19.5)])
     text = render(store)
-    proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    proc = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30
+    )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report

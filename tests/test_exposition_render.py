@@ -16,28 +16,46 @@ from exporter.plugin import MetricSpec, Sample
 from exporter.results import ResultStore, TargetResult
 
 T0 = 1_800_000_000.0
-SPECS = {**all_specs({}),
-         "egov_unit_value": MetricSpec("egov_unit_value", "gauge", 'Value "per unit"\\ of\na target.', ("unit",)),
-         "egov_calls_total": MetricSpec("egov_calls_total", "counter", "Calls.", ("api",))}
+SPECS = {
+    **all_specs({}),
+    "egov_unit_value": MetricSpec("egov_unit_value", "gauge", 'Value "per unit"\\ of\na target.', ("unit",)),
+    "egov_calls_total": MetricSpec("egov_calls_total", "counter", "Calls.", ("api",)),
+}
 
 
 def result(i: int, **kw) -> TargetResult:
-    base = {"target": f"t{i:04d}", "system": ("portal", "lgsp", "services")[i % 3], "kind": "json",
-            "labels": {"unit": f"H{i % 7}", "note": 'quote " back \\ new\nline'} if i % 5 == 0 else {},
-            "url": f"https://h{i}.example.vn/api"}
+    base = {
+        "target": f"t{i:04d}",
+        "system": ("portal", "lgsp", "services")[i % 3],
+        "kind": "json",
+        "labels": {"unit": f"H{i % 7}", "note": 'quote " back \\ new\nline'} if i % 5 == 0 else {},
+        "url": f"https://h{i}.example.vn/api",
+    }
     return TargetResult(**{**base, **kw})
 
 
 def polled(i: int, rng: random.Random) -> TargetResult:
     state = rng.choice(["up", "up", "degraded", "down"])
-    r = result(i, state=state, reason=rng.choice(["timeout", "blocked", "parse"]) if state == "down" else None,
-               started=T0 - rng.uniform(0, 3600), duration=rng.choice([0.0, 0.05, 12.5, 1e-7]))
-    r.samples = [Sample("egov_target_http_status_code", {}, rng.choice([200, 503])),
-                 Sample("egov_calls_total", {"api": "hồ-sơ"}, rng.randint(0, 10**12)),
-                 *[Sample("egov_unit_value", {"unit": f"U{u}"}, rng.choice([0, 1, -2.5, 1e6, 3.2e-9, float("inf"),
-                                                                           float("nan"), 123456789.0]))
-                   for u in range(rng.randint(0, 4))],
-                 Sample("egov_undocumented", {"k": "v"}, 1.0)]
+    r = result(
+        i,
+        state=state,
+        reason=rng.choice(["timeout", "blocked", "parse"]) if state == "down" else None,
+        started=T0 - rng.uniform(0, 3600),
+        duration=rng.choice([0.0, 0.05, 12.5, 1e-7]),
+    )
+    r.samples = [
+        Sample("egov_target_http_status_code", {}, rng.choice([200, 503])),
+        Sample("egov_calls_total", {"api": "hồ-sơ"}, rng.randint(0, 10**12)),
+        *[
+            Sample(
+                "egov_unit_value",
+                {"unit": f"U{u}"},
+                rng.choice([0, 1, -2.5, 1e6, 3.2e-9, float("inf"), float("nan"), 123456789.0]),
+            )
+            for u in range(rng.randint(0, 4))
+        ],
+        Sample("egov_undocumented", {"k": "v"}, 1.0),
+    ]
     return r
 
 
@@ -66,9 +84,14 @@ def test_identical_to_prometheus_client(openmetrics):
             store.record(polled(i, rng))
         store.forget([f"t{rng.randrange(40):04d}"])
         store.register(result(100 + _round))
-        store.set_derived("scoring", (MetricSpec("egov_score", "gauge", "Score."),),
-                          [Sample("egov_score", {"indicator": "TDGQ"}, 19.5 + _round),
-                           Sample("egov_target_up", {"target": "x", "system": "portal"}, 1.0)])
+        store.set_derived(
+            "scoring",
+            (MetricSpec("egov_score", "gauge", "Score."),),
+            [
+                Sample("egov_score", {"indicator": "TDGQ"}, 19.5 + _round),
+                Sample("egov_target_up", {"target": "x", "system": "portal"}, 1.0),
+            ],
+        )
         assert render_registry(registry, openmetrics) == generate(registry)
 
 

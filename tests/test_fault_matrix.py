@@ -29,17 +29,18 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
+from harness import ROOT, ExporterProcess, TargetView, free_port, wait_for
 
 from collectors import KINDS
 from exporter.plugin import REASONS
 from exporter.simulator import Simulator, World
 from exporter.simulator.server import Reply, Request
-from harness import ROOT, ExporterProcess, TargetView, free_port, parse_metrics, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -70,16 +71,30 @@ class GenericSystem:
 
     def handle(self, req: Request) -> Reply | None:
         if req.path == "/stats.json":
-            return Reply.json({"code": "OK", "data": {
-                "received": sum(n for _, n in self.UNITS),
-                "units": [{"code": code, "online": f"{n:,}".replace(",", ".")} for code, n in self.UNITS]}})
+            return Reply.json(
+                {
+                    "code": "OK",
+                    "data": {
+                        "received": sum(n for _, n in self.UNITS),
+                        "units": [
+                            {"code": code, "online": f"{n:,}".replace(",", ".")} for code, n in self.UNITS
+                        ],
+                    },
+                }
+            )
         if req.path == "/stats.html":
-            rows = "".join(f"<tr class='unit'><td class='code'>{c}</td><td class='total'>{n:,}</td></tr>".replace(",", ".")
-                           for c, n in self.UNITS)
+            rows = "".join(
+                f"<tr class='unit'><td class='code'>{c}</td><td class='total'>{n:,}</td></tr>".replace(
+                    ",", "."
+                )
+                for c, n in self.UNITS
+            )
             menu = "".join(f"<li><a href='/muc-{i}'>Mục {i}</a></li>" for i in range(40))
-            return Reply.html(f"<!doctype html><html><head><title>Thống kê hồ sơ</title></head><body>"
-                              f"<p class='updated'>Cập nhật ngày 27/11/2026</p><ul class='menu'>{menu}</ul>"
-                              f"<table id='stats'><tr><th>Đơn vị</th><th>Tổng</th></tr>{rows}</table></body></html>")
+            return Reply.html(
+                f"<!doctype html><html><head><title>Thống kê hồ sơ</title></head><body>"
+                f"<p class='updated'>Cập nhật ngày 27/11/2026</p><ul class='menu'>{menu}</ul>"
+                f"<table id='stats'><tr><th>Đơn vị</th><th>Tổng</th></tr>{rows}</table></body></html>"
+            )
         if req.path in ("/", ""):
             return Reply.html("<!doctype html><html><body><h1>generic</h1></body></html>")
         return None
@@ -88,18 +103,49 @@ class GenericSystem:
 def _generic(base: str) -> dict[str, list[dict[str, Any]]]:
     """Targets for kinds the shipped config.yaml does not use (and a condition for the http kind)."""
     return {
-        "json": [{"name": "matrix-json", "kind": "json", "system": "services", "url": f"{base}/generic/stats.json",
-                  "metrics": [
-                      {"name": "egov_matrix_dossiers_received", "path": "$.data.received"},
-                      {"name": "egov_matrix_dossiers_online", "path": "$.data.units[*]", "value": "@.online",
-                       "labels": {"unit": "@.code"}}]}],
-        "html": [{"name": "matrix-html", "kind": "html", "system": "portal", "url": f"{base}/generic/stats.html",
-                  "metrics": [
-                      {"name": "egov_matrix_updated_day", "select": "p.updated", "regex": r"(\d+)/"},
-                      {"name": "egov_matrix_unit_dossiers", "select": "table#stats tr.unit", "value": "css:td.total",
-                       "labels": {"unit": "css:td.code"}}]}],
-        "http": [{"name": "matrix-http-condition", "kind": "http", "system": "portal",
-                  "url": f"{base}/generic/stats.html", "body_must_match": ["Thống kê hồ sơ"]}],
+        "json": [
+            {
+                "name": "matrix-json",
+                "kind": "json",
+                "system": "services",
+                "url": f"{base}/generic/stats.json",
+                "metrics": [
+                    {"name": "egov_matrix_dossiers_received", "path": "$.data.received"},
+                    {
+                        "name": "egov_matrix_dossiers_online",
+                        "path": "$.data.units[*]",
+                        "value": "@.online",
+                        "labels": {"unit": "@.code"},
+                    },
+                ],
+            }
+        ],
+        "html": [
+            {
+                "name": "matrix-html",
+                "kind": "html",
+                "system": "portal",
+                "url": f"{base}/generic/stats.html",
+                "metrics": [
+                    {"name": "egov_matrix_updated_day", "select": "p.updated", "regex": r"(\d+)/"},
+                    {
+                        "name": "egov_matrix_unit_dossiers",
+                        "select": "table#stats tr.unit",
+                        "value": "css:td.total",
+                        "labels": {"unit": "css:td.code"},
+                    },
+                ],
+            }
+        ],
+        "http": [
+            {
+                "name": "matrix-http-condition",
+                "kind": "http",
+                "system": "portal",
+                "url": f"{base}/generic/stats.html",
+                "body_must_match": ["Thống kê hồ sơ"],
+            }
+        ],
     }
 
 
@@ -154,29 +200,61 @@ CONTENT = ("malformed", "wrong_content_type", "missing_fields", "changed_layout"
 KIND_OUTCOMES: dict[str, dict[str, Outcome]] = {
     # availability only: the answer arrived with 2xx (conditions are stripped from the shipped targets)
     "http": {"malformed": UP, "wrong_content_type": UP, "missing_fields": UP, "changed_layout": UP},
-    "json": {"malformed": down("parse"), "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-             "changed_layout": down("parse")},
+    "json": {
+        "malformed": down("parse"),
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": down("parse"),
+    },
     # half a page keeps the update date and loses the table: up, the lost metric counted as skipped
-    "html": {"malformed": SKIPPED, "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-             "changed_layout": down("parse")},
+    "html": {
+        "malformed": SKIPPED,
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": down("parse"),
+    },
     # half a page or a new layout still shows some sections and dates: up, what is lost counted as skipped
-    "portal": {"malformed": SKIPPED, "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-               "changed_layout": SKIPPED},
+    "portal": {
+        "malformed": SKIPPED,
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": SKIPPED,
+    },
     # a new JSON layout loses the management APIs' figures but not the gateway version (Carbon's XML)
-    "lgsp": {"malformed": down("parse"), "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-             "changed_layout": SKIPPED},
-    "documents": {"malformed": down("parse"), "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-                  "changed_layout": down("parse")},
-    "services": {"malformed": down("parse"), "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-                 "changed_layout": down("parse")},
-    "qd766": {"malformed": down("parse"), "wrong_content_type": down("parse"), "missing_fields": down("parse"),
-              "changed_layout": down("parse")},
+    "lgsp": {
+        "malformed": down("parse"),
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": SKIPPED,
+    },
+    "documents": {
+        "malformed": down("parse"),
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": down("parse"),
+    },
+    "services": {
+        "malformed": down("parse"),
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": down("parse"),
+    },
+    "qd766": {
+        "malformed": down("parse"),
+        "wrong_content_type": down("parse"),
+        "missing_fields": down("parse"),
+        "changed_layout": down("parse"),
+    },
 }
 #: per-target exceptions to the kind's outcome
 TARGET_OUTCOMES: dict[str, dict[str, Outcome]] = {
     # body_must_match on the page title: the title survives half a page and a new layout
-    "matrix-http-condition": {"malformed": UP, "wrong_content_type": down("condition"),
-                              "missing_fields": down("condition"), "changed_layout": UP},
+    "matrix-http-condition": {
+        "malformed": UP,
+        "wrong_content_type": down("condition"),
+        "missing_fields": down("condition"),
+        "changed_layout": UP,
+    },
 }
 
 
@@ -229,8 +307,12 @@ def matrix_targets(base: str) -> list[dict[str, Any]]:
             continue
         # one target per kind, profile and system: more of the same (department sub-sites) add time only
         field = KINDS[t["kind"]].Config.model_fields.get("profile")
-        key = (t["kind"], t.get("profile", field.default if field else None), t.get("profile_file"),
-               t.get("system") or _system_of(t["url"]))
+        key = (
+            t["kind"],
+            t.get("profile", field.default if field else None),
+            t.get("profile_file"),
+            t.get("system") or _system_of(t["url"]),
+        )
         if key not in seen:
             seen.add(key)
             targets.append(t)
@@ -266,12 +348,28 @@ def write_config(path: Path, targets: list[dict[str, Any]], control_url: str) ->
         if "page_size" in t:
             t["page_size"] = 200
         out.append(t)
-    out.append({"name": "control", "kind": "http", "system": "national", "url": control_url,
-                "interval": INTERVAL, "timeout": TIMEOUT, "retries": 0})
-    cfg = {"scheduler": {"max_concurrency": 64, "per_host_concurrency": PER_HOST, "start_spread": "200ms",
-                         "max_backoff": "2s"},
-           "defaults": {"labels": shipped.get("defaults", {}).get("labels", {})},
-           "history": {"enabled": False}, "targets": out}
+    out.append(
+        {
+            "name": "control",
+            "kind": "http",
+            "system": "national",
+            "url": control_url,
+            "interval": INTERVAL,
+            "timeout": TIMEOUT,
+            "retries": 0,
+        }
+    )
+    cfg = {
+        "scheduler": {
+            "max_concurrency": 64,
+            "per_host_concurrency": PER_HOST,
+            "start_spread": "200ms",
+            "max_backoff": "2s",
+        },
+        "defaults": {"labels": shipped.get("defaults", {}).get("labels", {})},
+        "history": {"enabled": False},
+        "targets": out,
+    }
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
@@ -368,8 +466,9 @@ def stack(tmp_path_factory):
         try:
             wait_for(lambda: all_up(st), 60, "every matrix target up before the matrix")
         except AssertionError:
-            raise AssertionError(f"targets not up at start: {st.not_up}"
-                                 f"\n{st.exporter.output()[-2000:]}") from None
+            raise AssertionError(
+                f"targets not up at start: {st.not_up}\n{st.exporter.output()[-2000:]}"
+            ) from None
         st.results["baseline"] = {"rss_kib": st.exporter.rss_kib(), "hwm_kib": st.exporter.peak_rss_kib()}
         yield st
     finally:
@@ -472,10 +571,18 @@ FAULTS: dict[str, tuple[Switch, Switch]] = {
 
 #: the rows in pairs: (the fault of province A, the fault of province B), switched on at once
 SLOTS: list[tuple[str, str]] = [
-    ("connection_refused", "hang"), ("dns_failure", "trickle"), ("slow_headers", "5xx"), ("503", "slow"),
-    ("429", "tls_expired"), ("tls_self_signed", "waf"), ("forbidden", "tls_wrong_host"),
-    ("tls_expiring", "unauthorized"), ("redirect_loop", "malformed"), ("huge", "truncated"),
-    ("wrong_content_type", "huge_chunked"), ("missing_fields", "changed_layout"),
+    ("connection_refused", "hang"),
+    ("dns_failure", "trickle"),
+    ("slow_headers", "5xx"),
+    ("503", "slow"),
+    ("429", "tls_expired"),
+    ("tls_self_signed", "waf"),
+    ("forbidden", "tls_wrong_host"),
+    ("tls_expiring", "unauthorized"),
+    ("redirect_loop", "malformed"),
+    ("huge", "truncated"),
+    ("wrong_content_type", "huge_chunked"),
+    ("missing_fields", "changed_layout"),
 ]
 
 
@@ -517,7 +624,9 @@ class PollLog:
     def __init__(self, view: TargetView, since: float) -> None:
         self.prev = view
         self.since = since
-        self.polls: dict[str, list[tuple[float, Outcome, float]]] = {}  # target -> [(started, outcome, skips)]
+        self.polls: dict[
+            str, list[tuple[float, Outcome, float]]
+        ] = {}  # target -> [(started, outcome, skips)]
 
     def update(self, view: TargetView) -> None:
         prev = self.prev
@@ -531,8 +640,11 @@ class PollLog:
             state = view.state.get(name, "unknown")
             if state == "down" and len(grew) == 1 and list(grew.values())[0] == k:
                 outcome = Outcome(state, next(iter(grew)))
-            elif state in ("up", "degraded") and not grew and (k == 1 or not skips
-                                                                or prev.started.get(name, 0) >= self.since):
+            elif (
+                state in ("up", "degraded")
+                and not grew
+                and (k == 1 or not skips or prev.started.get(name, 0) >= self.since)
+            ):
                 # (k polls all after the switch meet the same fault: skips in one are skips in all)
                 outcome = Outcome(state, "skipped" if skips and state == "up" else None)
             else:
@@ -576,7 +688,9 @@ def test_faults(stack: Stack, slot: tuple[str, str]):
 
         def reached() -> TargetView | None:
             view = st.exporter.targets()
-            assert view.state.get("control") == "up", f"control target {view.state.get('control')} under {slot}"
+            assert view.state.get("control") == "up", (
+                f"control target {view.state.get('control')} under {slot}"
+            )
             log.update(view)
             seen["pending"] = _pending(log, want, wall_on)
             return view if not seen["pending"] else None
@@ -584,10 +698,14 @@ def test_faults(stack: Stack, slot: tuple[str, str]):
         try:
             view = wait_for(reached, ROW_TIMEOUT, f"the outcomes of {slot}", step=0.25)
         except AssertionError:
-            raise AssertionError(f"{slot}: first poll after the switch not the expected outcome: "
-                                 + json.dumps({n: f"{faults[n[-1]]}: want {want[n]}, got {p}"
-                                               for n, p in seen["pending"].items()},
-                                              ensure_ascii=False, indent=1)) from None
+            raise AssertionError(
+                f"{slot}: first poll after the switch not the expected outcome: "
+                + json.dumps(
+                    {n: f"{faults[n[-1]]}: want {want[n]}, got {p}" for n, p in seen["pending"].items()},
+                    ensure_ascii=False,
+                    indent=1,
+                )
+            ) from None
         t_reached = time.monotonic()
         rss_under_fault = st.exporter.rss_kib()
         hwm_under_fault = st.exporter.peak_rss_kib()
@@ -598,14 +716,18 @@ def test_faults(stack: Stack, slot: tuple[str, str]):
 
     def recovered() -> TargetView | None:
         v = st.exporter.targets()
-        return v if all(v.state.get(n) == "up" and v.started.get(n, 0) >= wall_off for n in st.names) else None
+        return (
+            v if all(v.state.get(n) == "up" and v.started.get(n, 0) >= wall_off for n in st.names) else None
+        )
 
     try:
         after = wait_for(recovered, ROW_TIMEOUT, f"recovery of every target after {slot}", step=0.25)
     except AssertionError:
         view = st.exporter.targets()
-        raise AssertionError(f"no recovery after {slot}: "
-                             f"{ {n: view.state.get(n) for n in st.names if view.state.get(n) != 'up'} }") from None
+        raise AssertionError(
+            f"no recovery after {slot}: "
+            f"{ {n: view.state.get(n) for n in st.names if view.state.get(n) != 'up'} }"
+        ) from None
     t_recovered = time.monotonic()
 
     scrapes = st.scraper.window(t_on, t_recovered)
@@ -615,18 +737,25 @@ def test_faults(stack: Stack, slot: tuple[str, str]):
     slowest, p95 = latencies[-1], latencies[int(0.95 * (len(latencies) - 1))]
     # a scrape that waits for a poll would wait up to the poll's timeout in every row with a slow upstream:
     # most scrapes must be quick, and none slower than a stalled poll could explain
-    assert p95 < SCRAPE_BOUND and slowest < SCRAPE_LIMIT, \
+    assert p95 < SCRAPE_BOUND and slowest < SCRAPE_LIMIT, (
         f"/metrics p95 {p95:.2f}s, max {slowest:.2f}s under {slot}: blocked by a poll?"
+    )
     control_polls = after.polls["control"] - before.polls["control"]
     assert control_polls >= 2, f"the control target stopped polling under {slot}"
     for p in st.provinces.values():
         st.results[faults[p.name]] = {
-            "province": p.name, "paired_with": faults["b" if p.name == "a" else "a"],
+            "province": p.name,
+            "paired_with": faults["b" if p.name == "a" else "a"],
             "outcomes": {_base_name(n): str(want[n]) for n in p.names},
-            "seconds_to_outcome": round(t_reached - t_on, 2), "seconds_to_recover": round(t_recovered - t_off, 2),
-            "scrapes": len(scrapes), "scrape_max_ms": round(slowest * 1000, 1),
-            "scrape_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1), "scrape_p95_ms": round(p95 * 1000, 1),
-            "control_polls": control_polls, "rss_kib": rss_under_fault, "hwm_before_kib": hwm_before,
+            "seconds_to_outcome": round(t_reached - t_on, 2),
+            "seconds_to_recover": round(t_recovered - t_off, 2),
+            "scrapes": len(scrapes),
+            "scrape_max_ms": round(slowest * 1000, 1),
+            "scrape_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+            "scrape_p95_ms": round(p95 * 1000, 1),
+            "control_polls": control_polls,
+            "rss_kib": rss_under_fault,
+            "hwm_before_kib": hwm_before,
             "hwm_kib": hwm_under_fault,
         }
     if any(f.startswith("huge") for f in slot):
@@ -644,8 +773,13 @@ def test_memory_bounded_and_no_traceback(stack: Stack):
     st = stack
     base = st.results["baseline"]
     end_rss = st.exporter.rss_kib()
-    report = {"baseline": base, "end_rss_kib": end_rss, "peak_rss_kib": st.exporter.peak_rss_kib(),
-              "targets": sorted({_base_name(n) for n in st.names}), **st.results}
+    report = {
+        "baseline": base,
+        "end_rss_kib": end_rss,
+        "peak_rss_kib": st.exporter.peak_rss_kib(),
+        "targets": sorted({_base_name(n) for n in st.names}),
+        **st.results,
+    }
     out = st.tmp / "fault-matrix.json"
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     print(f"\nfault matrix report: {out}")
@@ -653,12 +787,14 @@ def test_memory_bounded_and_no_traceback(stack: Stack):
         if fault == "baseline":
             continue
         outcomes = ", ".join(sorted({f"{n}={o}" for n, o in r["outcomes"].items()}))
-        print(f"{fault:20} {r['seconds_to_outcome']:5.1f}s -> outcome, recovered in {r['seconds_to_recover']:4.1f}s, "
-              f"scrape p50 {r['scrape_p50_ms']:6.1f} ms max {r['scrape_max_ms']:6.1f} ms, "
-              f"RSS {r['rss_kib'] // 1024} MiB, peak {r['hwm_kib'] // 1024} MiB | {outcomes}")
+        print(
+            f"{fault:20} {r['seconds_to_outcome']:5.1f}s -> outcome, recovered in {r['seconds_to_recover']:4.1f}s, "
+            f"scrape p50 {r['scrape_p50_ms']:6.1f} ms max {r['scrape_max_ms']:6.1f} ms, "
+            f"RSS {r['rss_kib'] // 1024} MiB, peak {r['hwm_kib'] // 1024} MiB | {outcomes}"
+        )
     rows = [r for k, r in st.results.items() if k != "baseline"]
     assert len(rows) == len(FAULTS), "run the whole matrix (the rows share one exporter)"
     assert (end_rss - base["rss_kib"]) / 1024 < 150, f"RSS grew from {base['rss_kib']} to {end_rss} KiB"
     log = st.exporter.output()
-    assert "Traceback" not in log, log[log.index("Traceback") - 500:][:3000]
+    assert "Traceback" not in log, log[log.index("Traceback") - 500 :][:3000]
     assert st.exporter.alive()

@@ -30,8 +30,15 @@ def body(name: str) -> bytes:
 
 
 def target(**kw) -> HttpConfig:
-    base = {"name": "t", "kind": "http", "system": "lgsp", "url": URL, "retries": 0, "retry_backoff": "1ms",
-            "timeout": "2s"}
+    base = {
+        "name": "t",
+        "kind": "http",
+        "system": "lgsp",
+        "url": URL,
+        "retries": 0,
+        "retry_backoff": "1ms",
+        "timeout": "2s",
+    }
     return HttpConfig.model_validate({**base, **kw})
 
 
@@ -65,12 +72,18 @@ def fail(client: HttpClient, **kw) -> CollectError:
 # ------------------------------------------------------------------------------------------- auth
 
 
-@pytest.mark.parametrize("auth,header,value", [
-    ({"type": "basic", "username": "monitor", "password": "mật-khẩu"}, "Authorization",
-     "Basic " + base64.b64encode("monitor:mật-khẩu".encode()).decode()),
-    ({"type": "bearer", "token": "tok-123"}, "Authorization", "Bearer tok-123"),
-    ({"type": "header", "name": "X-Api-Key", "value": "key-456"}, "X-Api-Key", "key-456"),
-])
+@pytest.mark.parametrize(
+    "auth,header,value",
+    [
+        (
+            {"type": "basic", "username": "monitor", "password": "mật-khẩu"},
+            "Authorization",
+            "Basic " + base64.b64encode("monitor:mật-khẩu".encode()).decode(),
+        ),
+        ({"type": "bearer", "token": "tok-123"}, "Authorization", "Bearer tok-123"),
+        ({"type": "header", "name": "X-Api-Key", "value": "key-456"}, "X-Api-Key", "key-456"),
+    ],
+)
 def test_auth_headers_sent(rsps, auth, header, value):
     rsps.get(URL, json={"ok": 1}, match=[matchers.header_matcher({header: value, "User-Agent": USER_AGENT})])
     resp = HttpClient(target(auth=auth)).request()
@@ -83,14 +96,25 @@ def test_configured_headers_sent(rsps):
 
 
 def oauth2_target(**kw) -> HttpConfig:
-    return target(auth={"type": "oauth2", "token_url": TOKEN_URL, "client_id": "egov-exporter",
-                        "client_secret": "client-secret-77", "scopes": ["stats", "read"]}, **kw)
+    return target(
+        auth={
+            "type": "oauth2",
+            "token_url": TOKEN_URL,
+            "client_id": "egov-exporter",
+            "client_secret": "client-secret-77",
+            "scopes": ["stats", "read"],
+        },
+        **kw,
+    )
 
 
 def test_oauth2_token_fetched_once_and_cached(rsps):
     token = rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
-    data = rsps.get(URL, json={"ok": 1},
-                    match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})])
+    data = rsps.get(
+        URL,
+        json={"ok": 1},
+        match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})],
+    )
     clock = FakeClock()
     client = HttpClient(oauth2_target(), clock=clock)
     for _ in range(3):
@@ -99,17 +123,27 @@ def test_oauth2_token_fetched_once_and_cached(rsps):
     assert token.call_count == 1 and data.call_count == 3
     assert client.stats["token_requests"] == 1
     form = parse_qs(rsps.calls[0].request.body)
-    assert form == {"grant_type": ["client_credentials"], "client_id": ["egov-exporter"],
-                    "client_secret": ["client-secret-77"], "scope": ["stats read"]}
+    assert form == {
+        "grant_type": ["client_credentials"],
+        "client_id": ["egov-exporter"],
+        "client_secret": ["client-secret-77"],
+        "scope": ["stats read"],
+    }
 
 
 def test_oauth2_token_refreshed_when_expired(rsps):
     rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
     rsps.post(TOKEN_URL, body=body("token-second.json"), content_type="application/json")
-    first = rsps.get(URL, json={}, match=[
-        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})])
-    second = rsps.get(URL, json={}, match=[
-        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.second-token"})])
+    first = rsps.get(
+        URL,
+        json={},
+        match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})],
+    )
+    second = rsps.get(
+        URL,
+        json={},
+        match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.second-token"})],
+    )
     clock = FakeClock()
     client = HttpClient(oauth2_target(), clock=clock)
     client.request()
@@ -124,10 +158,16 @@ def test_oauth2_token_refreshed_when_expired(rsps):
 def test_oauth2_token_refetched_once_on_401(rsps):
     rsps.post(TOKEN_URL, body=body("token.json"), content_type="application/json")
     rsps.post(TOKEN_URL, body=body("token-second.json"), content_type="application/json")
-    rsps.get(URL, status=401, match=[
-        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})])
-    ok = rsps.get(URL, json={"ok": 1}, match=[
-        matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.second-token"})])
+    rsps.get(
+        URL,
+        status=401,
+        match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.first-token"})],
+    )
+    ok = rsps.get(
+        URL,
+        json={"ok": 1},
+        match=[matchers.header_matcher({"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.second-token"})],
+    )
     client = HttpClient(oauth2_target(), clock=FakeClock())
     assert client.request().json() == {"ok": 1}
     assert ok.call_count == 1 and client.stats["token_requests"] == 2 and client.stats["retries"] == 0
@@ -141,11 +181,17 @@ def test_oauth2_persistent_401_is_auth_without_loop(rsps):
     assert token.call_count == 2 and data.call_count == 2
 
 
-@pytest.mark.parametrize("status,payload,reason", [
-    (401, b'{"error":"invalid_client"}', "auth"), (400, b'{"error":"invalid_scope"}', "auth"),
-    (200, b'{"token":"x"}', "auth"), (200, b"not json", "auth"),
-    (500, b"oops", "http_status"), (429, b"slow down", "blocked"),
-])
+@pytest.mark.parametrize(
+    "status,payload,reason",
+    [
+        (401, b'{"error":"invalid_client"}', "auth"),
+        (400, b'{"error":"invalid_scope"}', "auth"),
+        (200, b'{"token":"x"}', "auth"),
+        (200, b"not json", "auth"),
+        (500, b"oops", "http_status"),
+        (429, b"slow down", "blocked"),
+    ],
+)
 def test_oauth2_token_endpoint_failures(rsps, status, payload, reason):
     token = rsps.post(TOKEN_URL, body=payload, status=status, content_type="application/json")
     err = fail(HttpClient(oauth2_target(), clock=FakeClock()))
@@ -191,9 +237,14 @@ def test_4xx_not_retried(rsps, status):
     assert call.call_count == 1 and client.stats["retries"] == 0
 
 
-@pytest.mark.parametrize("status,auth,reason", [
-    (401, None, "auth"), (403, None, "blocked"), (403, {"type": "bearer", "token": "t"}, "auth"),
-])
+@pytest.mark.parametrize(
+    "status,auth,reason",
+    [
+        (401, None, "auth"),
+        (403, None, "blocked"),
+        (403, {"type": "bearer", "token": "t"}, "auth"),
+    ],
+)
 def test_401_403_reasons(rsps, status, auth, reason):
     rsps.get(URL, status=status)
     assert fail(HttpClient(target(auth=auth))).reason == reason
@@ -305,8 +356,10 @@ def test_response_text_charset_and_headers(rsps):
 
 
 def test_public_url_strips_credentials_and_query():
-    assert public_url("https://user:pw@lgsp.example.vn:8443/api/x?token=abc#f") == \
-        "https://lgsp.example.vn:8443/api/x"
+    assert (
+        public_url("https://user:pw@lgsp.example.vn:8443/api/x?token=abc#f")
+        == "https://lgsp.example.vn:8443/api/x"
+    )
 
 
 # ----------------------------------------------------------------------- real loopback: transport
@@ -376,7 +429,9 @@ class StallingServer(LoopbackServer):
             conn.settimeout(1.0)
             conn.recv(65536)
             if self.mode != "slow-headers":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                )
             while time.monotonic() < end and not self.stop.is_set():
                 if self.mode == "trickle":
                     conn.sendall(b" ")
@@ -407,8 +462,9 @@ def test_total_deadline(mode):
 def test_total_deadline_with_retry_counts_the_retry():
     server = StallingServer("trickle")
     try:
-        client = HttpClient(target(url=f"http://127.0.0.1:{server.port}/stats", timeout="500ms", retries=1),
-                            SessionPool())
+        client = HttpClient(
+            target(url=f"http://127.0.0.1:{server.port}/stats", timeout="500ms", retries=1), SessionPool()
+        )
         t0 = time.monotonic()
         err = fail(client)
         elapsed = time.monotonic() - t0
@@ -439,20 +495,27 @@ def _canned(port: int) -> dict[bytes, bytes]:
     return {
         b"/ok": answer("200 OK", ["Content-Type: application/json", "X-Rep: a", "x-rep:  b\t"], doc),
         b"/gzip": answer("200 OK", ["Content-Type: application/json", "Content-Encoding: gzip"], zipped),
-        b"/chunked": answer("200 OK", ["Content-Type: application/json", "Transfer-Encoding: chunked"],
-                            chunks, length=False),
+        b"/chunked": answer(
+            "200 OK", ["Content-Type: application/json", "Transfer-Encoding: chunked"], chunks, length=False
+        ),
         b"/redirect": answer("302 Found", ["Location: /ok"]),
         b"/redirect-abs": answer("301 Moved", [f"Location: http://127.0.0.1:{port}/gzip"]),
         b"/loop": answer("302 Found", ["Location: /loop"]),
         b"/big": answer("200 OK", ["Content-Type: text/plain"], big),
-        b"/big-unannounced": answer("200 OK", ["Content-Type: text/plain", "Connection: close"], big,
-                                    length=False),
-        b"/short": answer("200 OK", ["Content-Type: application/json", "Content-Length: 500"], doc[:10],
-                          length=False),
+        b"/big-unannounced": answer(
+            "200 OK", ["Content-Type: text/plain", "Connection: close"], big, length=False
+        ),
+        b"/short": answer(
+            "200 OK", ["Content-Type: application/json", "Content-Length: 500"], doc[:10], length=False
+        ),
         b"/folded": answer("200 OK", ["Content-Type: application/json", "X-Fold: a", " b"], doc),
         b"/latin1": answer("200 OK", ["Content-Type: application/json", "X-Name: caf\xe9"], doc),
-        b"/no-colon": answer("200 OK", ["Content-Type: application/json", f"Content-Length: {len(doc)}",
-                                        "Not a header"], doc, length=False),
+        b"/no-colon": answer(
+            "200 OK",
+            ["Content-Type: application/json", f"Content-Length: {len(doc)}", "Not a header"],
+            doc,
+            length=False,
+        ),
         b"/multipart": answer("200 OK", ["Content-Type: multipart/mixed; boundary=zz"], b"--zz--\r\n"),
         b"/empty": answer("204 No Content", ["X-A: 1"], length=False),
         b"/error": answer("503 Service Unavailable", ["Retry-After: 7", "Content-Type: text/plain"], b"busy"),
@@ -482,8 +545,16 @@ class CannedServer(LoopbackServer):
                         return
                     buf += data
                 head, _, buf = buf.partition(b"\r\n\r\n")
-                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")[1:]
-                                   if line.lower().startswith(b"content-length:")), 0))
+                length = int(
+                    next(
+                        (
+                            line.split(b":")[1]
+                            for line in head.split(b"\r\n")[1:]
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        0,
+                    )
+                )
                 while len(buf) < length:
                     buf += conn.recv(65536)
                 self.heads.append(head + b"\r\n\r\n" + buf[:length])
@@ -493,8 +564,11 @@ class CannedServer(LoopbackServer):
                 if method == b"HEAD":
                     answer = answer.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
                 conn.sendall(answer)
-                if b"Connection: close" in answer or answer.startswith(b"HTTP/1.0") or (
-                        method != b"HEAD" and path in (b"/short", b"/garbage")):
+                if (
+                    b"Connection: close" in answer
+                    or answer.startswith(b"HTTP/1.0")
+                    or (method != b"HEAD" and path in (b"/short", b"/garbage"))
+                ):
                     return  # (a HEAD of /short is answered in full: it stays open)
         except OSError:
             pass
@@ -511,7 +585,9 @@ def canned():
 
 def outcome(client: HttpClient, method: str = "GET") -> tuple:
     try:
-        r = client.request(method, data=b'{"q": 1}' if method == "POST" else None, ok_statuses=set(range(200, 600)))
+        r = client.request(
+            method, data=b'{"q": 1}' if method == "POST" else None, ok_statuses=set(range(200, 600))
+        )
     except CollectError as exc:
         return ("error", exc.reason, exc.message, exc.retryable, exc.retry_after)
     return ("answer", r.url, r.status, r.headers, r.body, r.redirects, r.tls_not_after, r.text())
@@ -527,7 +603,9 @@ def test_urllib3_directly_answers_as_requests_does(canned, monkeypatch, path, me
     url = f"http://127.0.0.1:{canned.port}{path}"
     opened = []
     real_open = fetch._WatchedAdapter.open
-    monkeypatch.setattr(fetch._WatchedAdapter, "open", lambda self, *a: opened.append(1) or real_open(self, *a))
+    monkeypatch.setattr(
+        fetch._WatchedAdapter, "open", lambda self, *a: opened.append(1) or real_open(self, *a)
+    )
     kw = {"url": url, "max_body_size": "2KiB", "headers": {"X-Trace": "1"}}
     canned.heads.clear()
     client = HttpClient(target(**kw), SessionPool())
@@ -555,11 +633,21 @@ def test_plain_header_blocks_parsed_as_the_email_parser_does():
 
     assert _HTTPResponse.begin is not http.client.HTTPResponse.begin  # the fast parser is in use here
     blocks = [
-        b"Content-Type: application/json\r\nContent-Length: 12\r\n\r\n", b"\r\n",
+        b"Content-Type: application/json\r\nContent-Length: 12\r\n\r\n",
+        b"\r\n",
         b"A:b\r\nA:  c \t\r\nX-Empty:\r\nX-Tab:\t v\r\nSet-Cookie: a=b; Path=/\r\nset-cookie: c=d\r\n\r\n",
-        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n", b"Content-Type: text/html\r\nFrom: x\r\n\r\n",
-        b"From nobody\r\nA: b\r\n\r\n", b"A: b\r\n continued\r\n\r\n", b" A: b\r\n\r\n", b"A b\r\nC: d\r\n\r\n",
-        b":A b\r\n\r\n", b"A: \xe9t\xe9\r\n\r\n", b"A: b\n\n", b"A: b\r\nB: c\r\n", b"A: b\rc\r\n\r\n", b"",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n",
+        b"Content-Type: text/html\r\nFrom: x\r\n\r\n",
+        b"From nobody\r\nA: b\r\n\r\n",
+        b"A: b\r\n continued\r\n\r\n",
+        b" A: b\r\n\r\n",
+        b"A b\r\nC: d\r\n\r\n",
+        b":A b\r\n\r\n",
+        b"A: \xe9t\xe9\r\n\r\n",
+        b"A: b\n\n",
+        b"A: b\r\nB: c\r\n",
+        b"A: b\rc\r\n\r\n",
+        b"",
         b"Content-Type: Message/partial\r\n\r\n",
     ]
 

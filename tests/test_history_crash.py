@@ -37,8 +37,13 @@ def expected(t: int, i: int) -> float:
 
 def _kill_after(path: Path, first: int, commits: int) -> list[int]:
     """Start a writer at tick ``first``; SIGKILL it once ``commits`` ticks were reported committed."""
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(first)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), str(first)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     done: list[int] = []
     try:
         deadline = time.monotonic() + 120
@@ -94,20 +99,28 @@ def test_kill_9_of_the_real_exporter_keeps_its_history(tmp_path):
     url = sim.start("127.0.0.1", 0)
     history = tmp_path / "egov-history.sqlite"
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(textwrap.dedent(f"""
+    cfg.write_text(
+        textwrap.dedent(f"""
         scheduler: {{start_spread: 1s}}
         history: {{interval: 1s}}
         targets:
           - {{name: portal-home, kind: http, system: portal, url: "{url}/portal/", interval: 1s, timeout: 1s}}
           - {{name: lgsp-version, kind: http, system: lgsp, url: "{url}/lgsp/services/Version", interval: 1s,
               timeout: 1s}}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     # the relative history.path is taken from the working directory
-    proc = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", str(cfg), "--web.listen-address",
-                             "127.0.0.1:0"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--config.file", str(cfg), "--web.listen-address", "127.0.0.1:0"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     seen: list[int] = []
     try:
+
         def enough() -> bool:
             try:
                 db = HistoryDB(history, readonly=True)
@@ -118,6 +131,7 @@ def test_kill_9_of_the_real_exporter_keeps_its_history(tmp_path):
             finally:
                 db.close()
             return len(seen) >= 4
+
         assert _wait(enough, 60), proc.stderr.read1().decode() if proc.poll() is not None else "no ticks"
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -133,14 +147,35 @@ def test_kill_9_of_the_real_exporter_keeps_its_history(tmp_path):
 
     # and a snapshot of those minutes reads it (a --from/--to range around now)
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).date()
-    out = subprocess.run([sys.executable, "-m", "exporter", "snapshot", "--from", str(today - dt.timedelta(days=1)),
-                          "--to", str(today), "--history.file", str(history), "--format", "json",
-                          "--output-dir", str(tmp_path / "out"), "--quiet"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "snapshot",
+            "--from",
+            str(today - dt.timedelta(days=1)),
+            "--to",
+            str(today),
+            "--history.file",
+            str(history),
+            "--format",
+            "json",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     import json
 
     doc = json.loads(Path(out.stdout.strip()).read_text(encoding="utf-8"))
-    assert {t["target"]: t["availability"] for t in doc["availability"]["targets"]} == \
-        {"lgsp-version": 1.0, "portal-home": 1.0}
+    assert {t["target"]: t["availability"] for t in doc["availability"]["targets"]} == {
+        "lgsp-version": 1.0,
+        "portal-home": 1.0,
+    }
     assert "Traceback" not in out.stderr

@@ -26,8 +26,9 @@ def body(name: str) -> bytes:
 
 
 def make(cls, trace: list | None = None, clock=lambda: T0, **kw):
-    cfg = cls.Config.model_validate({"name": "t", "kind": cls.kind, "system": "services", "url": URL,
-                                     "retries": 0, **kw})
+    cfg = cls.Config.model_validate(
+        {"name": "t", "kind": cls.kind, "system": "services", "url": URL, "retries": 0, **kw}
+    )
     return cls(cfg, CollectContext(http=HttpClient(cfg, clock=clock), clock=clock, trace=trace))
 
 
@@ -63,10 +64,18 @@ def test_http_up_with_series(rsps):
     assert ("egov_target_tls_cert_expiry_timestamp_seconds", ()) not in got
 
 
-@pytest.mark.parametrize("status,codes,outcome", [
-    (200, [], "up"), (204, [], "up"), (500, [], "http_status"), (404, [], "http_status"),
-    (404, [200, 404], "up"), (200, [204], "http_status"), (503, [200], "http_status"),
-])
+@pytest.mark.parametrize(
+    "status,codes,outcome",
+    [
+        (200, [], "up"),
+        (204, [], "up"),
+        (500, [], "http_status"),
+        (404, [], "http_status"),
+        (404, [200, 404], "up"),
+        (200, [204], "http_status"),
+        (503, [200], "http_status"),
+    ],
+)
 def test_http_status_conditions(rsps, status, codes, outcome):
     rsps.get(URL, status=status, body="")
     collector = make(HttpCollector, valid_status_codes=codes)
@@ -77,12 +86,15 @@ def test_http_status_conditions(rsps, status, codes, outcome):
         assert reason_of(collector) == outcome
 
 
-@pytest.mark.parametrize("must,must_not,outcome", [
-    (["Cổng thông tin điện tử"], [], "up"),
-    (["Cổng thông tin điện tử", "Liên hệ"], ["Bảo trì|bảo trì"], "up"),
-    (["Hỏi đáp công dân"], [], "condition"),
-    ([], ["Thủ tục hành chính"], "condition"),
-])
+@pytest.mark.parametrize(
+    "must,must_not,outcome",
+    [
+        (["Cổng thông tin điện tử"], [], "up"),
+        (["Cổng thông tin điện tử", "Liên hệ"], ["Bảo trì|bảo trì"], "up"),
+        (["Hỏi đáp công dân"], [], "condition"),
+        ([], ["Thủ tục hành chính"], "condition"),
+    ],
+)
 def test_http_body_conditions(rsps, must, must_not, outcome):
     rsps.get(URL, body=body("portal-home.html"), content_type="text/html; charset=utf-8")
     collector = make(HttpCollector, body_must_match=must, body_must_not_match=must_not)
@@ -113,8 +125,9 @@ def test_http_post_body_sent(rsps):
 @pytest.mark.parametrize("days_left,state", [(3, "degraded"), (40, "up")])
 def test_tls_expiry_warning(days_left, state):
     collector = make(HttpCollector)
-    resp = Response(url=URL, status=200, headers={}, body=b"ok", elapsed=0.1,
-                    tls_not_after=T0 + days_left * 86400)
+    resp = Response(
+        url=URL, status=200, headers={}, body=b"ok", elapsed=0.1, tls_not_after=T0 + days_left * 86400
+    )
     from exporter.plugin import Collected
 
     out = Collected()
@@ -145,16 +158,40 @@ def test_trace_records_errors(rsps):
 
 JSON_METRICS = [
     {"name": "egov_lgsp_up", "path": "$.status", "value_map": {"UP": 1, "DOWN": 0}},
-    {"name": "egov_lgsp_api_calls_total", "type": "counter", "path": "$.apis[*]", "value": "@.calls",
-     "labels": {"api": "@.name", "source": "lgsp"}},
-    {"name": "egov_lgsp_api_published", "path": "$.apis[*]", "value": "@.state",
-     "value_map": {"PUBLISHED": 1, "DEPRECATED": 0}, "labels": {"api": "@.name"}},
-    {"name": "egov_lgsp_api_latency_seconds", "path": "$.apis[?(@.state == 'PUBLISHED')]", "value": "@.latencyMs",
-     "scale": 0.001, "labels": {"api": "@.name"}},
-    {"name": "egov_services_dossiers_received", "path": "$.units[*]", "value": "@.received",
-     "labels": {"unit": "@.code"}},
-    {"name": "egov_services_on_time_ratio", "path": "$.units[*]", "value": "@.onTimeRatio", "scale": 0.01,
-     "labels": {"unit": "@.code"}},
+    {
+        "name": "egov_lgsp_api_calls_total",
+        "type": "counter",
+        "path": "$.apis[*]",
+        "value": "@.calls",
+        "labels": {"api": "@.name", "source": "lgsp"},
+    },
+    {
+        "name": "egov_lgsp_api_published",
+        "path": "$.apis[*]",
+        "value": "@.state",
+        "value_map": {"PUBLISHED": 1, "DEPRECATED": 0},
+        "labels": {"api": "@.name"},
+    },
+    {
+        "name": "egov_lgsp_api_latency_seconds",
+        "path": "$.apis[?(@.state == 'PUBLISHED')]",
+        "value": "@.latencyMs",
+        "scale": 0.001,
+        "labels": {"api": "@.name"},
+    },
+    {
+        "name": "egov_services_dossiers_received",
+        "path": "$.units[*]",
+        "value": "@.received",
+        "labels": {"unit": "@.code"},
+    },
+    {
+        "name": "egov_services_on_time_ratio",
+        "path": "$.units[*]",
+        "value": "@.onTimeRatio",
+        "scale": 0.01,
+        "labels": {"unit": "@.code"},
+    },
 ]
 
 
@@ -189,8 +226,20 @@ def test_plain_jsonpaths_find_what_jsonpath_ng_finds():
 
     from collectors.extract import _finder, compile_jsonpath
 
-    exprs = ["$", "@", "$.received", "@.value", "$.a.b", "$.a.b.c", '$."a b"', "@.a.b", "$.units[*]", "$.*",
-             "$..a", "$.a,b"]
+    exprs = [
+        "$",
+        "@",
+        "$.received",
+        "@.value",
+        "$.a.b",
+        "$.a.b.c",
+        '$."a b"',
+        "@.a.b",
+        "$.units[*]",
+        "$.*",
+        "$..a",
+        "$.a,b",
+    ]
     rng = random.Random(3)
 
     def value(depth: int = 0):
@@ -199,7 +248,10 @@ def test_plain_jsonpaths_find_what_jsonpath_ng_finds():
             return rng.choice([None, 0, 1.5, "x", "", True, [], {}])
         if pick < 0.6:
             return [value(depth + 1) for _ in range(rng.randint(0, 3))]
-        return {rng.choice(["a", "b", "a b", "received", "value"]): value(depth + 1) for _ in range(rng.randint(0, 4))}
+        return {
+            rng.choice(["a", "b", "a b", "received", "value"]): value(depth + 1)
+            for _ in range(rng.randint(0, 4))
+        }
 
     for _ in range(3000):
         data = value()
@@ -210,10 +262,17 @@ def test_plain_jsonpaths_find_what_jsonpath_ng_finds():
 
 
 def test_json_post_body(rsps):
-    rsps.post(URL, json={"data": {"total": 5}},
-              match=[responses.matchers.json_params_matcher({"timeType": "month", "year": 2026})])
-    out = make(JsonCollector, method="POST", json_body={"timeType": "month", "year": 2026},
-               metrics=[{"name": "egov_x", "path": "$.data.total"}]).collect()
+    rsps.post(
+        URL,
+        json={"data": {"total": 5}},
+        match=[responses.matchers.json_params_matcher({"timeType": "month", "year": 2026})],
+    )
+    out = make(
+        JsonCollector,
+        method="POST",
+        json_body={"timeType": "month", "year": 2026},
+        metrics=[{"name": "egov_x", "path": "$.data.total"}],
+    ).collect()
     assert samples(out)[("egov_x", ())] == 5
 
 
@@ -221,22 +280,34 @@ def test_json_missing_field_is_skipped_and_counted(rsps):
     rsps.get(URL, body=body("stats.json"), content_type="application/json")
     metrics = JSON_METRICS[:1] + [
         {"name": "egov_lgsp_apps", "path": "$.applications"},
-        {"name": "egov_lgsp_api_owner", "path": "$.apis[*]", "value": "@.calls", "labels": {"owner": "@.owner"}},
+        {
+            "name": "egov_lgsp_api_owner",
+            "path": "$.apis[*]",
+            "value": "@.calls",
+            "labels": {"owner": "@.owner"},
+        },
         {"name": "egov_lgsp_optional", "path": "$.maybe", "optional": True},
     ]
     out = make(JsonCollector, metrics=metrics).collect()
     assert out.state == "up"
     assert samples(out)[("egov_lgsp_up", ())] == 1
-    assert out.skipped == ["egov_lgsp_apps: nothing at $.applications",
-                           "egov_lgsp_api_owner: label owner missing at @.owner",
-                           "egov_lgsp_api_owner: label owner missing at @.owner",
-                           "egov_lgsp_api_owner: label owner missing at @.owner"]
+    assert out.skipped == [
+        "egov_lgsp_apps: nothing at $.applications",
+        "egov_lgsp_api_owner: label owner missing at @.owner",
+        "egov_lgsp_api_owner: label owner missing at @.owner",
+        "egov_lgsp_api_owner: label owner missing at @.owner",
+    ]
 
 
 def test_json_unmapped_string_is_skipped(rsps):
     rsps.get(URL, json={"status": "MAINTENANCE", "n": 2})
-    out = make(JsonCollector, metrics=[{"name": "egov_lgsp_up", "path": "$.status", "value_map": {"UP": 1}},
-                                       {"name": "egov_n", "path": "$.n"}]).collect()
+    out = make(
+        JsonCollector,
+        metrics=[
+            {"name": "egov_lgsp_up", "path": "$.status", "value_map": {"UP": 1}},
+            {"name": "egov_n", "path": "$.n"},
+        ],
+    ).collect()
     assert samples(out)[("egov_n", ())] == 2 and ("egov_lgsp_up", ()) not in samples(out)
     assert out.skipped == ["egov_lgsp_up: no number at @ (got 'MAINTENANCE')"]
 
@@ -246,10 +317,13 @@ def test_json_all_missing_is_parse(rsps):
     assert reason_of(make(JsonCollector, metrics=JSON_METRICS)) == "parse"
 
 
-@pytest.mark.parametrize("content,ctype", [
-    (body("malformed.json"), "application/json"),
-    (body("portal-home.html"), "text/html"),
-])
+@pytest.mark.parametrize(
+    "content,ctype",
+    [
+        (body("malformed.json"), "application/json"),
+        (body("portal-home.html"), "text/html"),
+    ],
+)
 def test_json_bad_body_is_parse(rsps, content, ctype):
     rsps.get(URL, body=content, content_type=ctype)
     assert reason_of(make(JsonCollector, metrics=JSON_METRICS)) == "parse"
@@ -260,19 +334,37 @@ def test_json_waf_page_is_blocked(rsps):
     assert reason_of(make(JsonCollector, metrics=JSON_METRICS)) == "blocked"
 
 
-@pytest.mark.parametrize("raw,fmt,value", [
-    ("1.234,5", "vi", 1234.5), ("1.234.567", "vi", 1234567), ("12,5", "vi", 12.5), ("97,5%", "vi", 97.5),
-    ("1 234", "vi", 1234), ("1\xa0234,75", "vi", 1234.75), ("-3", "vi", -3), ("1,234.5", "en", 1234.5),
-    ("12.5", "en", 12.5), ("1,234,567", "en", 1234567), (42, "vi", 42), (0.5, "vi", 0.5), (True, "vi", 1),
-    ("", "vi", None), ("không có", "vi", None), (None, "vi", None), ([1], "vi", None),
-])
+@pytest.mark.parametrize(
+    "raw,fmt,value",
+    [
+        ("1.234,5", "vi", 1234.5),
+        ("1.234.567", "vi", 1234567),
+        ("12,5", "vi", 12.5),
+        ("97,5%", "vi", 97.5),
+        ("1 234", "vi", 1234),
+        ("1\xa0234,75", "vi", 1234.75),
+        ("-3", "vi", -3),
+        ("1,234.5", "en", 1234.5),
+        ("12.5", "en", 12.5),
+        ("1,234,567", "en", 1234567),
+        (42, "vi", 42),
+        (0.5, "vi", 0.5),
+        (True, "vi", 1),
+        ("", "vi", None),
+        ("không có", "vi", None),
+        (None, "vi", None),
+        ([1], "vi", None),
+    ],
+)
 def test_parse_number(raw, fmt, value):
     assert parse_number(raw, fmt) == (pytest.approx(value) if value is not None else None)
 
 
 def test_json_number_format_en(rsps):
     rsps.get(URL, json={"total": "1,234.5"})
-    out = make(JsonCollector, number_format="en", metrics=[{"name": "egov_amount", "path": "$.total"}]).collect()
+    out = make(
+        JsonCollector, number_format="en", metrics=[{"name": "egov_amount", "path": "$.total"}]
+    ).collect()
     assert samples(out)[("egov_amount", ())] == 1234.5
 
 
@@ -282,8 +374,13 @@ HTML_PORTAL = [
     {"name": "egov_portal_sections", "select": "a.section", "value": "count"},
     {"name": "egov_portal_visits", "select": "#counter b"},
     {"name": "egov_portal_articles", "select": "meta[name=article-count]", "value": "attr:content"},
-    {"name": "egov_portal_article_views", "select": "li.article", "value": "css:.views", "regex": r"([\d.]+)",
-     "labels": {"published": "attr:data-published"}},
+    {
+        "name": "egov_portal_article_views",
+        "select": "li.article",
+        "value": "css:.views",
+        "regex": r"([\d.]+)",
+        "labels": {"published": "attr:data-published"},
+    },
 ]
 
 
@@ -305,11 +402,19 @@ def test_html_extraction(rsps):
 def test_html_table_rows_with_labels_and_regex(rsps):
     rsps.get(URL, body=body("services-table.html"), content_type="text/html")
     metrics = [
-        {"name": "egov_services_dossiers", "select": "#ket-qua tr.row", "value": "css:td.total",
-         "labels": {"level": "attr:data-level", "name": "css:td.level"}},
+        {
+            "name": "egov_services_dossiers",
+            "select": "#ket-qua tr.row",
+            "value": "css:td.total",
+            "labels": {"level": "attr:data-level", "name": "css:td.level"},
+        },
         {"name": "egov_services_dossiers_late", "select": "#ket-qua tr.row td.late"},
-        {"name": "egov_services_on_time_ratio", "select": "p.updated", "regex": r"đúng hạn ([\d.,]+)%",
-         "scale": 0.01},
+        {
+            "name": "egov_services_on_time_ratio",
+            "select": "p.updated",
+            "regex": r"đúng hạn ([\d.,]+)%",
+            "scale": 0.01,
+        },
     ]
     out = make(HtmlCollector, metrics=metrics).collect()
     got = [(s.name, s.labels, s.value) for s in out.samples if not s.name.startswith("egov_target_http")]
@@ -324,22 +429,28 @@ def test_html_table_rows_with_labels_and_regex(rsps):
 
 def test_html_missing_selector_skipped_count_still_reported(rsps):
     rsps.get(URL, body=body("portal-home.html"), content_type="text/html")
-    metrics = [{"name": "egov_portal_visits", "select": "#counter b"},
-               {"name": "egov_portal_faq", "select": "#hoi-dap .count"},
-               {"name": "egov_portal_banners", "select": ".banner", "value": "count"},
-               {"name": "egov_portal_regex_miss", "select": "#counter", "regex": r"khách: (\d+)"}]
+    metrics = [
+        {"name": "egov_portal_visits", "select": "#counter b"},
+        {"name": "egov_portal_faq", "select": "#hoi-dap .count"},
+        {"name": "egov_portal_banners", "select": ".banner", "value": "count"},
+        {"name": "egov_portal_regex_miss", "select": "#counter", "regex": r"khách: (\d+)"},
+    ]
     out = make(HtmlCollector, metrics=metrics).collect()
     got = samples(out)
     assert out.state == "up"
     assert got[("egov_portal_visits", ())] == 12345678 and got[("egov_portal_banners", ())] == 0
-    assert out.skipped == ["egov_portal_faq: nothing matches '#hoi-dap .count'",
-                           "egov_portal_regex_miss: no number in '#counter' (got 'None')"]
+    assert out.skipped == [
+        "egov_portal_faq: nothing matches '#hoi-dap .count'",
+        "egov_portal_regex_miss: no number in '#counter' (got 'None')",
+    ]
 
 
 def test_html_all_missing_is_parse(rsps):
     rsps.get(URL, body=body("services-table.html"), content_type="text/html")
-    metrics = [{"name": "egov_portal_visits", "select": "#counter b"},
-               {"name": "egov_portal_sections", "select": "a.section", "value": "count"}]
+    metrics = [
+        {"name": "egov_portal_visits", "select": "#counter b"},
+        {"name": "egov_portal_sections", "select": "a.section", "value": "count"},
+    ]
     assert reason_of(make(HtmlCollector, metrics=metrics)) == "parse"
 
 

@@ -10,7 +10,6 @@ import importlib.util
 import json
 
 import pytest
-
 from harness import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -26,8 +25,9 @@ def _load_module():
 
 def test_500_targets_20_scrapers(tmp_path):
     load = _load_module()
-    figures = load.run(targets=500, scrapers=20, duration=45, warmup=15, interval="1s", hosts=10,
-                       workdir=tmp_path)
+    figures = load.run(
+        targets=500, scrapers=20, duration=45, warmup=15, interval="1s", hosts=10, workdir=tmp_path
+    )
     print("\nload figures: " + json.dumps({k: v for k, v in figures.items() if k != "rss_series_mib"}))
     assert figures["scrape_errors"] == 0, figures["scrape_error_examples"]
     assert figures["scrapes"] > 0 and figures["metrics_series"] > 500 * 20

@@ -36,27 +36,33 @@ def window(**kw):
     return {"name": "w", "start": START.isoformat(), "end": END.isoformat(), **kw}
 
 
-@pytest.mark.parametrize("systems, targets, covered", [
-    ([], [], {"portal-home", "lgsp-version", "lgsp-apis", "services-home"}),
-    (["lgsp"], [], {"lgsp-version", "lgsp-apis"}),
-    (["lgsp", "portal"], [], {"lgsp-version", "lgsp-apis", "portal-home"}),
-    ([], ["services-home"], {"services-home"}),
-    (["lgsp"], ["lgsp-version"], {"lgsp-version"}),
-    (["portal"], ["lgsp-version"], set()),  # both lists must let a target through
-])
+@pytest.mark.parametrize(
+    "systems, targets, covered",
+    [
+        ([], [], {"portal-home", "lgsp-version", "lgsp-apis", "services-home"}),
+        (["lgsp"], [], {"lgsp-version", "lgsp-apis"}),
+        (["lgsp", "portal"], [], {"lgsp-version", "lgsp-apis", "portal-home"}),
+        ([], ["services-home"], {"services-home"}),
+        (["lgsp"], ["lgsp-version"], {"lgsp-version"}),
+        (["portal"], ["lgsp-version"], set()),  # both lists must let a target through
+    ],
+)
 def test_which_targets_a_window_covers(systems, targets, covered):
     cfg = config(window(systems=systems, targets=targets))
     assert {t.name for t in cfg.targets if covers(cfg.maintenance[0], t)} == covered
 
 
-@pytest.mark.parametrize("at, active", [
-    (START - dt.timedelta(seconds=1), False),
-    (START, True),  # start inclusive
-    (START + dt.timedelta(hours=2), True),
-    (END - dt.timedelta(seconds=1), True),
-    (END, False),  # end exclusive
-    (END + dt.timedelta(days=1), False),
-])
+@pytest.mark.parametrize(
+    "at, active",
+    [
+        (START - dt.timedelta(seconds=1), False),
+        (START, True),  # start inclusive
+        (START + dt.timedelta(hours=2), True),
+        (END - dt.timedelta(seconds=1), True),
+        (END, False),  # end exclusive
+        (END + dt.timedelta(days=1), False),
+    ],
+)
 def test_active_between_start_and_end(at, active):
     w = config(window()).maintenance[0]
     assert is_active(w, at.timestamp()) is active
@@ -71,35 +77,52 @@ def samples(collector) -> dict[tuple, float]:
 
 
 def test_collector_series_and_values():
-    cfg = config(window(name="nang-cap-lgsp", systems=["lgsp"]), window(name="dvc", targets=["services-home"]))
+    cfg = config(
+        window(name="nang-cap-lgsp", systems=["lgsp"]), window(name="dvc", targets=["services-home"])
+    )
     inside = (START + dt.timedelta(minutes=30)).timestamp()
     got = samples(MaintenanceCollector(lambda: cfg, clock=lambda: inside))
     assert got == {
-        ("egov_maintenance_window_active", (("system", "lgsp"), ("target", "lgsp-version"),
-                                            ("window", "nang-cap-lgsp"))): 1.0,
-        ("egov_maintenance_window_active", (("system", "lgsp"), ("target", "lgsp-apis"),
-                                            ("window", "nang-cap-lgsp"))): 1.0,
-        ("egov_maintenance_window_active", (("system", "services"), ("target", "services-home"),
-                                            ("window", "dvc"))): 1.0,
-        ("egov_maintenance_window_start_timestamp_seconds", (("window", "nang-cap-lgsp"),)): START.timestamp(),
+        (
+            "egov_maintenance_window_active",
+            (("system", "lgsp"), ("target", "lgsp-version"), ("window", "nang-cap-lgsp")),
+        ): 1.0,
+        (
+            "egov_maintenance_window_active",
+            (("system", "lgsp"), ("target", "lgsp-apis"), ("window", "nang-cap-lgsp")),
+        ): 1.0,
+        (
+            "egov_maintenance_window_active",
+            (("system", "services"), ("target", "services-home"), ("window", "dvc")),
+        ): 1.0,
+        (
+            "egov_maintenance_window_start_timestamp_seconds",
+            (("window", "nang-cap-lgsp"),),
+        ): START.timestamp(),
         ("egov_maintenance_window_start_timestamp_seconds", (("window", "dvc"),)): START.timestamp(),
         ("egov_maintenance_window_end_timestamp_seconds", (("window", "nang-cap-lgsp"),)): END.timestamp(),
         ("egov_maintenance_window_end_timestamp_seconds", (("window", "dvc"),)): END.timestamp(),
     }
     after = samples(MaintenanceCollector(lambda: cfg, clock=lambda: END.timestamp() + 60))
-    assert {k: v for k, v in after.items() if k[0] == "egov_maintenance_window_active"} == \
-        {k: 0.0 for k in got if k[0] == "egov_maintenance_window_active"}
+    assert {k: v for k, v in after.items() if k[0] == "egov_maintenance_window_active"} == {
+        k: 0.0 for k in got if k[0] == "egov_maintenance_window_active"
+    }
 
 
 def test_windows_sharing_a_name_merge_into_one_series_each():
     later_start, later_end = END + dt.timedelta(days=7), END + dt.timedelta(days=7, hours=4)
-    cfg = config(window(name="monthly", systems=["portal"]),
-                 window(name="monthly", systems=["portal"], start=later_start.isoformat(),
-                        end=later_end.isoformat()))
-    got = samples(MaintenanceCollector(lambda: cfg, clock=lambda: (later_start + dt.timedelta(hours=1)).timestamp()))
+    cfg = config(
+        window(name="monthly", systems=["portal"]),
+        window(name="monthly", systems=["portal"], start=later_start.isoformat(), end=later_end.isoformat()),
+    )
+    got = samples(
+        MaintenanceCollector(lambda: cfg, clock=lambda: (later_start + dt.timedelta(hours=1)).timestamp())
+    )
     assert got == {
-        ("egov_maintenance_window_active", (("system", "portal"), ("target", "portal-home"),
-                                            ("window", "monthly"))): 1.0,
+        (
+            "egov_maintenance_window_active",
+            (("system", "portal"), ("target", "portal-home"), ("window", "monthly")),
+        ): 1.0,
         ("egov_maintenance_window_start_timestamp_seconds", (("window", "monthly"),)): START.timestamp(),
         ("egov_maintenance_window_end_timestamp_seconds", (("window", "monthly"),)): later_end.timestamp(),
     }
@@ -138,16 +161,22 @@ def test_full_render_of_the_app_lints_clean_and_follows_reload(tmp_path):
     assert active == [({"window": "nang-cap-lgsp", "target": "lgsp-version", "system": "lgsp"}, 1.0)]
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found: install Debian's prometheus package"
-    lint = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=60)
-    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), (lint.stdout + lint.stderr).decode()
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=60
+    )
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), (
+        lint.stdout + lint.stderr
+    ).decode()
 
     # a reload that moves the window to cover the portal instead
     path.write_text(CONFIG.replace("systems: [lgsp]", "systems: [portal]"), encoding="utf-8")
     app.load()
     fams = {f.name: f for f in text_string_to_metric_families(render(app))}
-    assert [(s.labels["target"], s.value) for s in fams["egov_maintenance_window_active"].samples] == \
-        [("portal-home", 1.0)]
+    assert [(s.labels["target"], s.value) for s in fams["egov_maintenance_window_active"].samples] == [
+        ("portal-home", 1.0)
+    ]
     now[0] = END.timestamp()
     fams = {f.name: f for f in text_string_to_metric_families(render(app))}
-    assert [(s.labels["target"], s.value) for s in fams["egov_maintenance_window_active"].samples] == \
-        [("portal-home", 0.0)]
+    assert [(s.labels["target"], s.value) for s in fams["egov_maintenance_window_active"].samples] == [
+        ("portal-home", 0.0)
+    ]

@@ -79,9 +79,32 @@ def wait_for(predicate, timeout: float, what: str, step: float = 0.5):
 # ------------------------------------------------------------------------------------ PromQL names
 
 _FUNCS_KEYWORDS = {
-    "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
-    "sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values",
-    "group", "inf", "nan", "atan2",
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "bool",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+    "inf",
+    "nan",
+    "atan2",
 }
 
 
@@ -107,7 +130,9 @@ def rule_files(directory: Path) -> list[Path]:
 
 
 def rules_of(paths: list[Path]) -> list[dict]:
-    return [r for p in paths for g in yaml.safe_load(p.read_text(encoding="utf-8"))["groups"] for r in g["rules"]]
+    return [
+        r for p in paths for g in yaml.safe_load(p.read_text(encoding="utf-8"))["groups"] for r in g["rules"]
+    ]
 
 
 def dashboard_queries() -> list[tuple[str, str, str]]:
@@ -188,25 +213,57 @@ def make_config(sim_url: str, tls_url: str, ca_file: str, tmp: Path) -> dict:
             t.update(interval="5s", timeout="4s")  # long enough to answer under the "slow" fault (2 s)
         if t.get("kind") == "qd766":
             t["pause"] = "10ms"
-    cfg["targets"].append({"name": "tls-check", "kind": "http", "system": "portal", "url": f"{tls_url}/portal/",
-                           "interval": "3s", "timeout": "2500ms", "tls": {"ca_file": ca_file}})
+    cfg["targets"].append(
+        {
+            "name": "tls-check",
+            "kind": "http",
+            "system": "portal",
+            "url": f"{tls_url}/portal/",
+            "interval": "3s",
+            "timeout": "2500ms",
+            "tls": {"ca_file": ca_file},
+        }
+    )
     # a generic html target reading the newest article's link (top of the page) and the hotline's area code
     # (footer): a page cut in half (fault "malformed") loses the footer, so that metric is skipped (schema
     # drift) while the target stays up
-    cfg["targets"].append({"name": "drift-check", "kind": "html", "system": "portal", "url": f"{sim_url}/portal/",
-                           "interval": "3s", "timeout": "2500ms",
-                           "metrics": [{"name": "egov_test_newest_article_date", "type": "gauge",
-                                        "help": "Date (YYYYMMDD) in the link of the newest article (integration test).",
-                                        "select": "section.tin-moi li:first-child a", "value": "attr:href",
-                                        "regex": r"(\d{8})"},
-                                       {"name": "egov_test_hotline_area_code", "type": "gauge",
-                                        "help": "Area code of the portal's hotline (integration test).",
-                                        "select": "footer p:last-child", "regex": r"(\d{4})\."}]})
+    cfg["targets"].append(
+        {
+            "name": "drift-check",
+            "kind": "html",
+            "system": "portal",
+            "url": f"{sim_url}/portal/",
+            "interval": "3s",
+            "timeout": "2500ms",
+            "metrics": [
+                {
+                    "name": "egov_test_newest_article_date",
+                    "type": "gauge",
+                    "help": "Date (YYYYMMDD) in the link of the newest article (integration test).",
+                    "select": "section.tin-moi li:first-child a",
+                    "value": "attr:href",
+                    "regex": r"(\d{8})",
+                },
+                {
+                    "name": "egov_test_hotline_area_code",
+                    "type": "gauge",
+                    "help": "Area code of the portal's hotline (integration test).",
+                    "select": "footer p:last-child",
+                    "regex": r"(\d{4})\.",
+                },
+            ],
+        }
+    )
     now = time.time()
     fmt = "%Y-%m-%dT%H:%M:%S+00:00"
-    cfg["maintenance"] = [{"name": "nang-cap-lgsp", "systems": ["lgsp"],
-                           "start": time.strftime(fmt, time.gmtime(now - 3600)),
-                           "end": time.strftime(fmt, time.gmtime(now + 6 * 3600))}]
+    cfg["maintenance"] = [
+        {
+            "name": "nang-cap-lgsp",
+            "systems": ["lgsp"],
+            "start": time.strftime(fmt, time.gmtime(now - 3600)),
+            "end": time.strftime(fmt, time.gmtime(now + 6 * 3600)),
+        }
+    ]
     if "history" in cfg:
         cfg["history"]["path"] = str(tmp / "history.sqlite")
     return cfg
@@ -221,9 +278,12 @@ def write_rules(tmp: Path) -> Path:
     for p in rule_files(ROOT / "rules" / "recording"):
         shutil.copy(p, out / "recording" / p.name)
     th = rules_build.load_thresholds()
-    avail = th.availability.model_copy(update={
-        "slow_seconds": th.availability.slow_seconds.model_copy(update={"default": 0.5}),
-        "stale_after": th.availability.stale_after.model_copy(update={"default": "30s"})})
+    avail = th.availability.model_copy(
+        update={
+            "slow_seconds": th.availability.slow_seconds.model_copy(update={"default": 0.5}),
+            "stale_after": th.availability.stale_after.model_copy(update={"default": "30s"}),
+        }
+    )
     th = th.model_copy(update={"availability": avail})
     for name, text in rules_build.render(th, for_override="1s").items():
         (out / "alerts" / name).write_text(text, encoding="utf-8")
@@ -232,7 +292,9 @@ def write_rules(tmp: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    assert os.access(PROMETHEUS, os.X_OK), "the Prometheus server is missing: install Debian's prometheus package"
+    assert os.access(PROMETHEUS, os.X_OK), (
+        "the Prometheus server is missing: install Debian's prometheus package"
+    )
     tmp = tmp_path_factory.mktemp("monitoring")
     s = Stack(tmp)
     sim_port, tls_port, exp_port, prom_port = free_port(), free_port(), free_port(), free_port()
@@ -242,37 +304,93 @@ def stack(tmp_path_factory):
     try:
         # time runs x600 so that counters grow through simulated office hours during the test (without
         # reaching the start of a month, whose counter reset would empty the month's ratios for a while)
-        s.start("simulator", [sys.executable, "-m", "exporter", "simulate", "--listen-address",
-                              f"127.0.0.1:{sim_port}", "--speed", "600", "--units", str(UNITS)], env)
+        s.start(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "simulate",
+                "--listen-address",
+                f"127.0.0.1:{sim_port}",
+                "--speed",
+                "600",
+                "--units",
+                str(UNITS),
+            ],
+            env,
+        )
         tls_dir = tmp / "tls"
-        s.start("tls-simulator", [sys.executable, "-m", "exporter", "simulate", "--listen-address",
-                                  f"127.0.0.1:{tls_port}", "--tls", "--tls-dir", str(tls_dir)], env)
+        s.start(
+            "tls-simulator",
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "simulate",
+                "--listen-address",
+                f"127.0.0.1:{tls_port}",
+                "--tls",
+                "--tls-dir",
+                str(tls_dir),
+            ],
+            env,
+        )
         wait_for(lambda: http(s.sim + "/-/healthy"), 30, "the simulator")
         import ssl
 
-        ctx = ssl.create_default_context(cafile=str(wait_for(lambda: (tls_dir / "ca.pem").is_file() and
-                                                             tls_dir / "ca.pem", 30, "the TLS simulator's CA")))
+        ctx = ssl.create_default_context(
+            cafile=str(
+                wait_for(
+                    lambda: (tls_dir / "ca.pem").is_file() and tls_dir / "ca.pem",
+                    30,
+                    "the TLS simulator's CA",
+                )
+            )
+        )
         wait_for(lambda: http(s.tls_sim + "/-/healthy", context=ctx), 30, "the TLS simulator")
         http(s.tls_sim + "/-/tls?cert=expiring", data=b"", context=ctx)
         s.config = make_config(s.sim, s.tls_sim, str(tls_dir / "ca.pem"), tmp)
         s.config_path.write_text(yaml.safe_dump(s.config, allow_unicode=True), encoding="utf-8")
-        s.start("exporter", [sys.executable, "-m", "exporter", "--config.file", str(s.config_path),
-                             "--web.listen-address", f"127.0.0.1:{exp_port}"], env)
+        s.start(
+            "exporter",
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--config.file",
+                str(s.config_path),
+                "--web.listen-address",
+                f"127.0.0.1:{exp_port}",
+            ],
+            env,
+        )
         wait_for(lambda: http(s.exporter + "/-/healthy"), 30, "the exporter")
         rules = write_rules(tmp)
         th = rules_build.load_thresholds()
         prom_cfg = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
             "rule_files": [str(rules / "recording" / "*.yml"), str(rules / "alerts" / "*.yml")],
-            "scrape_configs": [{"job_name": th.exporter_job,
-                                "static_configs": [{"targets": [f"127.0.0.1:{exp_port}"]}]}],
+            "scrape_configs": [
+                {"job_name": th.exporter_job, "static_configs": [{"targets": [f"127.0.0.1:{exp_port}"]}]}
+            ],
         }
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(prom_cfg), encoding="utf-8")
-        s.start("prometheus", [PROMETHEUS, f"--config.file={tmp / 'prometheus.yml'}",
-                               f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
-                               "--log.level=warn"], env)
+        s.start(
+            "prometheus",
+            [
+                PROMETHEUS,
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+                "--log.level=warn",
+            ],
+            env,
+        )
         wait_for(lambda: http(s.prom + "/-/ready"), 60, "Prometheus to be ready")
-        wait_for(lambda: s.query('up{job="%s"} == 1' % th.exporter_job), 30, "Prometheus to scrape the exporter")
+        wait_for(
+            lambda: s.query('up{job="%s"} == 1' % th.exporter_job), 30, "Prometheus to scrape the exporter"
+        )
         yield s
     finally:
         for name in list(s.procs)[::-1]:
@@ -295,17 +413,28 @@ def exporter_names(s: Stack) -> set[str]:
 def test_all_targets_up_and_rules_loaded(stack):
     def all_polled():
         rows = stack.query("egov_target_state == 1")
-        return rows if len(rows) == len(stack.config["targets"]) and \
-            all(r["metric"]["state"] in ("up", "degraded") for r in rows) else None
+        return (
+            rows
+            if len(rows) == len(stack.config["targets"])
+            and all(r["metric"]["state"] in ("up", "degraded") for r in rows)
+            else None
+        )
 
     wait_for(all_polled, 60, "every target polled and up")
     groups = json.loads(http(stack.prom + "/api/v1/rules"))["data"]["groups"]
     loaded = {r["name"] for g in groups for r in g["rules"]}
-    shipped = {r.get("record") or r.get("alert") for r in rules_of(rule_files(ROOT / "rules" / "recording"))
-               + rules_of(rule_files(ROOT / "rules" / "alerts"))}
+    shipped = {
+        r.get("record") or r.get("alert")
+        for r in rules_of(rule_files(ROOT / "rules" / "recording"))
+        + rules_of(rule_files(ROOT / "rules" / "alerts"))
+    }
     assert shipped <= loaded
-    assert all(r.get("health") == "ok" for g in groups for r in g["rules"] if r.get("health")), \
-        [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r.get("health") not in ("ok", None)]
+    assert all(r.get("health") == "ok" for g in groups for r in g["rules"] if r.get("health")), [
+        (r["name"], r.get("lastError"))
+        for g in groups
+        for r in g["rules"]
+        if r.get("health") not in ("ok", None)
+    ]
 
 
 def test_every_metric_name_used_by_rules_and_dashboards_is_produced(stack):
@@ -355,29 +484,53 @@ def _alert_summary(alerts: list[dict]) -> list[str]:
                 return f"{key}={labels[key]}{extra}"
         return ""
 
-    return sorted({f"{a['labels']['alertname']}{{severity={a['labels'].get('severity')}, {who(a['labels'])}}} "
-                   f"{a['state']}" for a in alerts})
+    return sorted(
+        {
+            f"{a['labels']['alertname']}{{severity={a['labels'].get('severity')}, {who(a['labels'])}}} "
+            f"{a['state']}"
+            for a in alerts
+        }
+    )
 
 
 def test_faults_fire_their_alerts_and_maintenance_suppresses(stack):
     s = stack
     report: dict[str, list[str]] = {}
     targets = {t["name"]: t for t in s.config["targets"]}
-    by_system = lambda system: sorted(n for n, t in targets.items()  # noqa: E731
-                                      if (t.get("system") or _default_system(t)) == system)
+    by_system = lambda system: sorted(
+        n
+        for n, t in targets.items()  # noqa: E731
+        if (t.get("system") or _default_system(t)) == system
+    )
 
     # before any fault: the expiring certificate (3 days) fires warning and critical; nothing is down
-    wait_for(lambda: {a["labels"]["severity"] for a in s.firing("EgovCertificateExpiring")
-                      if a["labels"]["target"] == "tls-check"} == {"warning", "critical"}, 30,
-             "EgovCertificateExpiring warning and critical for tls-check")
+    wait_for(
+        lambda: (
+            {
+                a["labels"]["severity"]
+                for a in s.firing("EgovCertificateExpiring")
+                if a["labels"]["target"] == "tls-check"
+            }
+            == {"warning", "critical"}
+        ),
+        30,
+        "EgovCertificateExpiring warning and critical for tls-check",
+    )
     try:  # a target that timed out once on a busy machine may still be firing: give it time to recover
         wait_for(lambda: not s.firing("EgovTargetDown"), 30, "no EgovTargetDown before the faults")
     except AssertionError:
         raise AssertionError(f"down before any fault: {_alert_summary(s.firing('EgovTargetDown'))}") from None
-    report["no fault (TLS simulator serving a certificate that expires in 3 days)"] = _alert_summary(s.alerts())
+    report["no fault (TLS simulator serving a certificate that expires in 3 days)"] = _alert_summary(
+        s.alerts()
+    )
 
-    faults = {"services": ("5xx", {}), "lgsp": ("5xx", {}), "national": ("waf", {}),
-              "documents": ("slow", {"delay": "2"}), "portal": ("malformed", {})}
+    faults = {
+        "services": ("5xx", {}),
+        "lgsp": ("5xx", {}),
+        "national": ("waf", {}),
+        "documents": ("slow", {"delay": "2"}),
+        "portal": ("malformed", {}),
+    }
     for system, (mode, extra) in faults.items():
         s.fault(system, mode, **extra)
     try:
@@ -388,21 +541,37 @@ def test_faults_fire_their_alerts_and_maintenance_suppresses(stack):
             return set(who) <= got
 
         wait_for(lambda: fired("EgovTargetDown", services), 60, "EgovTargetDown for every services target")
-        wait_for(lambda: fired("EgovTargetBlocked", national), 60, "EgovTargetBlocked for the national targets")
-        wait_for(lambda: fired("EgovTargetDataStale", services), 60, "EgovTargetDataStale for the services targets")
-        wait_for(lambda: fired("EgovTargetSchemaDrift", ["drift-check"]), 60,
-                 "EgovTargetSchemaDrift for drift-check under malformed")
-        wait_for(lambda: any(a["labels"]["system"] == "documents" for a in s.firing("EgovTargetSlow")), 90,
-                 "EgovTargetSlow for a documents target")
+        wait_for(
+            lambda: fired("EgovTargetBlocked", national), 60, "EgovTargetBlocked for the national targets"
+        )
+        wait_for(
+            lambda: fired("EgovTargetDataStale", services), 60, "EgovTargetDataStale for the services targets"
+        )
+        wait_for(
+            lambda: fired("EgovTargetSchemaDrift", ["drift-check"]),
+            60,
+            "EgovTargetSchemaDrift for drift-check under malformed",
+        )
+        wait_for(
+            lambda: any(a["labels"]["system"] == "documents" for a in s.firing("EgovTargetSlow")),
+            90,
+            "EgovTargetSlow for a documents target",
+        )
         # the LGSP is down too, but under the maintenance window: no availability alert for it
         assert {r["metric"]["target"] for r in s.query('egov_target_up{system="lgsp"} == 0')} == set(lgsp)
         assert {r["metric"]["target"] for r in s.query("egov_maintenance_window_active == 1")} >= set(lgsp)
-        silenced = [a for a in s.alerts() if a["labels"].get("target") in lgsp and a["labels"]["alertname"] in
-                    ("EgovTargetDown", "EgovTargetSlow", "EgovTargetDataStale", "EgovTargetBlocked")]
+        silenced = [
+            a
+            for a in s.alerts()
+            if a["labels"].get("target") in lgsp
+            and a["labels"]["alertname"]
+            in ("EgovTargetDown", "EgovTargetSlow", "EgovTargetDataStale", "EgovTargetBlocked")
+        ]
         assert silenced == [], silenced
         assert not any(a["labels"].get("target") in lgsp for a in s.firing("EgovTargetDown"))
-        report["services=5xx, lgsp=5xx (under maintenance), national=waf, documents=slow (2 s), "
-               "portal=malformed"] = _alert_summary(s.alerts())
+        report[
+            "services=5xx, lgsp=5xx (under maintenance), national=waf, documents=slow (2 s), portal=malformed"
+        ] = _alert_summary(s.alerts())
     finally:
         for system in faults:
             s.fault(system, "none")
@@ -415,7 +584,8 @@ def test_faults_fire_their_alerts_and_maintenance_suppresses(stack):
     try:
         wait_for(lambda: s.firing("EgovExporterConfigReloadFailed"), 30, "EgovExporterConfigReloadFailed")
         report["config.yaml with an unknown key, POST /-/reload"] = _alert_summary(
-            a for a in s.alerts() if a["labels"]["alertname"] == "EgovExporterConfigReloadFailed")
+            a for a in s.alerts() if a["labels"]["alertname"] == "EgovExporterConfigReloadFailed"
+        )
     finally:
         s.config_path.write_text(good, encoding="utf-8")
         http(s.exporter + "/-/reload", data=b"")
@@ -426,8 +596,14 @@ def test_faults_fire_their_alerts_and_maintenance_suppresses(stack):
 def test_every_dashboard_query_returns_data(stack):
     """After the faults, so that failure and schema-drift panels have data."""
     province = stack.query('egov_qd766_unit_info{level="province"}')
-    subst = {"$target": ".*", "$system": ".*", "$unit": ".*", "$period": "month", "$__rate_interval": "1m",
-             "$province": province[0]["metric"]["unit"] if province else "none"}
+    subst = {
+        "$target": ".*",
+        "$system": ".*",
+        "$unit": ".*",
+        "$period": "month",
+        "$__rate_interval": "1m",
+        "$province": province[0]["metric"]["unit"] if province else "none",
+    }
     queries = dashboard_queries()
     assert len(queries) > 50
 
@@ -472,8 +648,9 @@ def test_stopped_exporter_fires_exporter_down(stack):
     report = getattr(stack, "report", {})
     stack.stop("exporter")
     wait_for(lambda: stack.firing("EgovExporterDown"), 30, "EgovExporterDown after the exporter stopped")
-    report["exporter stopped"] = _alert_summary(a for a in stack.alerts()
-                                                if a["labels"]["alertname"] == "EgovExporterDown")
+    report["exporter stopped"] = _alert_summary(
+        a for a in stack.alerts() if a["labels"]["alertname"] == "EgovExporterDown"
+    )
     path = stack.tmp / "alerts-under-faults.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"\nalerts under faults ({path}):\n" + json.dumps(report, indent=2, ensure_ascii=False))

@@ -273,25 +273,35 @@ def rules_test(samples, expr_tests: list[dict]) -> dict:
     return {
         "rule_files": [str(RULES)],
         "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [{"series": series_text(n, labels), "values": f"{value!r}+0x3"}
-                             for n, labels, value in samples],
-            "promql_expr_test": expr_tests,
-        }],
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": series_text(n, labels), "values": f"{value!r}+0x3"}
+                    for n, labels, value in samples
+                ],
+                "promql_expr_test": expr_tests,
+            }
+        ],
     }
 
 
 def run_rules_test(test: dict, path: Path) -> subprocess.CompletedProcess:
     path.write_text(yaml.safe_dump(test, allow_unicode=True, width=1000), encoding="utf-8")
-    return subprocess.run([promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_rules_and_engine_agree_on_the_same_samples(data, tmp_path):
     samples, evaluations = data
-    test = rules_test(samples, [
-        {"expr": expr(rule), "eval_time": "2m", "exp_samples": expected(rule, evaluations)} for rule in AGREES_WITH
-    ])
+    test = rules_test(
+        samples,
+        [
+            {"expr": expr(rule), "eval_time": "2m", "exp_samples": expected(rule, evaluations)}
+            for rule in AGREES_WITH
+        ],
+    )
     counts = {t["expr"].split("{")[0]: len(t["exp_samples"]) for t in test["tests"][0]["promql_expr_test"]}
     # every rule has something to agree on: real units (164 with dossiers or fewer), provincial units, PAR 7
     assert (
@@ -322,8 +332,9 @@ def test_agreement_is_not_vacuous(data, tmp_path):
     exp = expected(rule, evaluations)
     exp[0] = {**exp[0], "value": exp[0]["value"] + 0.01}
     used = {"egov_qd766_figure"}
-    test = rules_test([x for x in samples if x[0] in used],
-                      [{"expr": rule, "eval_time": "2m", "exp_samples": exp}])
+    test = rules_test(
+        [x for x in samples if x[0] in used], [{"expr": rule, "eval_time": "2m", "exp_samples": exp}]
+    )
     out = run_rules_test(test, tmp_path / "wrong.test.yml")
     assert out.returncode != 0 and "FAILED" in out.stdout + out.stderr
     assert json.dumps(exp[0]["labels"])[1:-1].split("{")[0] in out.stdout + out.stderr

@@ -29,8 +29,12 @@ def promtool() -> str:
 
 
 def load(paths):
-    return [(p, g, r) for p in paths for g in yaml.safe_load(p.read_text(encoding="utf-8"))["groups"]
-            for r in g["rules"]]
+    return [
+        (p, g, r)
+        for p in paths
+        for g in yaml.safe_load(p.read_text(encoding="utf-8"))["groups"]
+        for r in g["rules"]
+    ]
 
 
 ALERTS = [r for _, _, r in load(ALERT_FILES)]
@@ -47,8 +51,13 @@ def test_promtool_check_rules_is_clean():
 
 def test_promtool_unit_tests_pass():
     assert TEST_FILES
-    out = subprocess.run([promtool(), "test", "rules", *map(str, TEST_FILES)], capture_output=True, text=True,
-                         timeout=600, cwd=RULES / "tests")
+    out = subprocess.run(
+        [promtool(), "test", "rules", *map(str, TEST_FILES)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=RULES / "tests",
+    )
     assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-2000:]
     assert out.stdout.count("SUCCESS") == len(TEST_FILES), out.stdout
 
@@ -59,7 +68,9 @@ def test_committed_alert_rules_are_generated_from_the_thresholds():
 
 
 def test_a_changed_threshold_makes_the_committed_rules_stale(tmp_path):
-    text = (RULES / "thresholds.yaml").read_text(encoding="utf-8").replace("down_for: 5m ", "down_for: 7m ", 1)
+    text = (
+        (RULES / "thresholds.yaml").read_text(encoding="utf-8").replace("down_for: 5m ", "down_for: 7m ", 1)
+    )
     path = tmp_path / "thresholds.yaml"
     path.write_text(text, encoding="utf-8")
     th = build.load_thresholds(path)
@@ -79,21 +90,35 @@ def test_for_override_only_for_test_copies(tmp_path):
     assert {r["for"] for r in ALERTS} != {"1s"}  # the shipped rules keep their real for:
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("grafana_url:", "grafana_link:"), "grafana_url: required\n{path}: grafana_link: unknown key"),
-    (("down_for: 5m ", "down_for: soon "), "availability.down_for: must be a Prometheus duration like 30s, 5m or "
-                                           "1h, got 'soon'"),
-    (("    services: 30\n", "    services: -1\n"), "availability.slow_seconds: must be a number of seconds > 0, "
-                                                    "got -1"),
-    (("    max_drop: 0.25\n", "    max_drop: 1.5\n"), "rate_drops.online_payment.max_drop: Input should be less "
-                                                       "than 1"),
-    (("    online_dossiers:", "    online_dosiers:"), "national_targets.targets: unknown indicator 'online_dosiers'; "
-                                                   "known: online_dossiers, online_payment, full_process_online, "
-                                                   "digitized_dossiers, documents_electronic, procedures_online, "
-                                                   "work_files_online"),
-    (("  period: month\n", "  period: week\n"), "national_targets.period: must be month, quarter or year, got "
-                                                "'week'"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("grafana_url:", "grafana_link:"), "grafana_url: required\n{path}: grafana_link: unknown key"),
+        (
+            ("down_for: 5m ", "down_for: soon "),
+            "availability.down_for: must be a Prometheus duration like 30s, 5m or 1h, got 'soon'",
+        ),
+        (
+            ("    services: 30\n", "    services: -1\n"),
+            "availability.slow_seconds: must be a number of seconds > 0, got -1",
+        ),
+        (
+            ("    max_drop: 0.25\n", "    max_drop: 1.5\n"),
+            "rate_drops.online_payment.max_drop: Input should be less than 1",
+        ),
+        (
+            ("    online_dossiers:", "    online_dosiers:"),
+            "national_targets.targets: unknown indicator 'online_dosiers'; "
+            "known: online_dossiers, online_payment, full_process_online, "
+            "digitized_dossiers, documents_electronic, procedures_online, "
+            "work_files_online",
+        ),
+        (
+            ("  period: month\n", "  period: week\n"),
+            "national_targets.period: must be month, quarter or year, got 'week'",
+        ),
+    ],
+)
 def test_bad_thresholds_are_reported_with_their_place(tmp_path, edit, message):
     text = (RULES / "thresholds.yaml").read_text(encoding="utf-8")
     assert edit[0] in text
@@ -130,8 +155,12 @@ def test_availability_alerts_are_suppressed_by_maintenance_windows():
 def test_recording_rule_names_follow_level_metric_operation():
     names = [r["record"] for r in RECORDING]
     assert len(names) == len(set(names)), "a recording rule is defined twice"
-    mine = [r["record"] for _, _, r in load([RULES / "recording" / "availability.yml",
-                                             RULES / "recording" / "province-ratios.yml"])]
+    mine = [
+        r["record"]
+        for _, _, r in load(
+            [RULES / "recording" / "availability.yml", RULES / "recording" / "province-ratios.yml"]
+        )
+    ]
     for name in mine:
         assert re.fullmatch(r"(target|target_unit|system):egov_[a-z0-9_]+:[a-z0-9_]+", name), name
 
@@ -150,7 +179,9 @@ def _unit_tests():
             for case in test.get("alert_rule_test", []):
                 name = case["alertname"]
                 if case.get("exp_alerts"):
-                    fired.setdefault(name, set()).update(a["exp_labels"]["severity"] for a in case["exp_alerts"])
+                    fired.setdefault(name, set()).update(
+                        a["exp_labels"]["severity"] for a in case["exp_alerts"]
+                    )
                 else:
                     silent[name] = silent.get(name, 0) + 1
                 if "egov_maintenance_window_active" in series:
@@ -182,6 +213,7 @@ def test_promtool_test_catches_a_wrong_expectation(tmp_path):
     assert bad != src
     path = tmp_path / "bad.test.yml"
     path.write_text(bad, encoding="utf-8")
-    out = subprocess.run([promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode != 0 and "FAILED" in out.stdout + out.stderr
-

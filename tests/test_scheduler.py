@@ -8,7 +8,8 @@ import random
 import threading
 import time
 from collections import Counter
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -88,8 +89,16 @@ def fake_kind(rec: Recorder) -> type[Collector]:
 
 def config(kind, targets: list[dict], **scheduler):
     sched = {"start_spread": "0s", **scheduler}
-    items = [{"kind": "fake", "url": f"http://{t.pop('host', 'h1.example')}/{t['name']}", "interval": "1h",
-              "jitter": 0, **t} for t in targets]
+    items = [
+        {
+            "kind": "fake",
+            "url": f"http://{t.pop('host', 'h1.example')}/{t['name']}",
+            "interval": "1h",
+            "jitter": 0,
+            **t,
+        }
+        for t in targets
+    ]
     return parse_config({"scheduler": sched, "targets": items}, kinds={"fake": kind}, env={})
 
 
@@ -127,8 +136,9 @@ def harness():
 def test_every_target_polled_soon_even_with_long_intervals(harness):
     h = harness()
     names = [f"t{i}" for i in range(20)]
-    h.sched.apply(h.config([{"name": n, "interval": "1d", "timeout": "10s"} for n in names],
-                           start_spread="1s"))
+    h.sched.apply(
+        h.config([{"name": n, "interval": "1d", "timeout": "10s"} for n in names], start_spread="1s")
+    )
     start = time.monotonic()
     h.sched.start()
     assert h.polled(names, timeout=5.0)
@@ -204,8 +214,11 @@ def test_per_host_concurrency_respected(harness):
 
 def test_global_concurrency_respected(harness):
     h = harness(hold=0.15)
-    targets = [{"name": f"{host}-{i}", "host": host} for host in ("a.example", "b.example", "c.example")
-               for i in range(4)]
+    targets = [
+        {"name": f"{host}-{i}", "host": host}
+        for host in ("a.example", "b.example", "c.example")
+        for i in range(4)
+    ]
     h.sched.apply(h.config(targets, per_host_concurrency=4, max_concurrency=3))
     h.sched.start()
     assert h.polled([t["name"] for t in targets])
@@ -222,8 +235,14 @@ def test_retry_after_delays_next_poll(harness):
         raise CollectError("http_status", "HTTP 503", retry_after=30.0)
 
     h.rec.behaviour["busy"] = slow_down
-    h.sched.apply(h.config([{"name": "busy", "interval": "200ms", "timeout": "100ms"},
-                            {"name": "calm", "interval": "200ms", "timeout": "100ms"}]))
+    h.sched.apply(
+        h.config(
+            [
+                {"name": "busy", "interval": "200ms", "timeout": "100ms"},
+                {"name": "calm", "interval": "200ms", "timeout": "100ms"},
+            ]
+        )
+    )
     h.sched.start()
     assert h.polled(["busy", "calm"])
     assert h.store.get("busy").next_due == T0 + 30.0
@@ -284,9 +303,12 @@ def test_reload_with_a_collector_that_cannot_start_keeps_the_running_config(harn
     h.sched.start()
     assert h.polled(["keep", "change"])
     with pytest.raises(ConfigError) as err:
-        h.sched.apply(h.config([{"name": "keep"}, {"name": "change", "interval": "2h"}, {"name": "unstartable"}]))
-    assert err.value.messages == ['targets "unstartable": the fake collector cannot start: cannot read profile '
-                                  "gone.yaml"]
+        h.sched.apply(
+            h.config([{"name": "keep"}, {"name": "change", "interval": "2h"}, {"name": "unstartable"}])
+        )
+    assert err.value.messages == [
+        'targets "unstartable": the fake collector cannot start: cannot read profile gone.yaml'
+    ]
     # nothing half-applied: the same targets, schedule and config; the collector built for the change closed
     assert h.sched.config is first
     assert [(t.name, t.interval) for t in h.sched.targets()] == [("keep", 3600.0), ("change", 3600.0)]

@@ -23,14 +23,13 @@ import ssl
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import bcrypt
 import pytest
 import yaml
+from harness import ExporterProcess, Http, parse_metrics, wait_for
 
 from exporter.simulator.tls import make_certificates
-from harness import ExporterProcess, Http, parse_metrics, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -87,8 +86,9 @@ class Upstream:
                 if self.path != "/token":
                     return self._answer(404, "no", "text/plain")
                 if fields.get("client_secret") != S_CLIENT:  # an error page that echoes what it got
-                    return self._answer(401, json.dumps({"error": "invalid_client", "received": form}),
-                                        "application/json")
+                    return self._answer(
+                        401, json.dumps({"error": "invalid_client", "received": form}), "application/json"
+                    )
                 token = "atk-" + secrets.token_hex(12)
                 up.issued.append(token)
                 self._answer(200, json.dumps({"access_token": token, "expires_in": 3600}), "application/json")
@@ -104,13 +104,20 @@ class Upstream:
                     self.end_headers()
                     return
                 if self.path == "/echo.json":
-                    return self._answer(200, json.dumps({"value": 42, "request_headers": echo}), "application/json")
+                    return self._answer(
+                        200, json.dumps({"value": 42, "request_headers": echo}), "application/json"
+                    )
                 if self.path == "/echo.html":
                     rows = "".join(f"<li>{k}: {v}</li>" for k, v in echo.items())
-                    return self._answer(200, f"<html><body><p class='v'>42</p><ul>{rows}</ul></body></html>",
-                                        "text/html; charset=utf-8")
+                    return self._answer(
+                        200,
+                        f"<html><body><p class='v'>42</p><ul>{rows}</ul></body></html>",
+                        "text/html; charset=utf-8",
+                    )
                 if self.path == "/fail":
-                    return self._answer(500, "Internal error while handling " + json.dumps(echo), "text/plain")
+                    return self._answer(
+                        500, "Internal error while handling " + json.dumps(echo), "text/plain"
+                    )
                 self._answer(404, "not found", "text/plain")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -128,9 +135,16 @@ class Upstream:
 def secret_forms() -> dict[str, str]:
     """Every form in which a configured secret could leak: raw, base64 of user:password, URL-encoded."""
     forms = {}
-    for name, value in (("basic", S_BASIC), ("bearer", S_BEARER), ("client_secret", S_CLIENT),
-                        ("header", S_HEADER), ("password_file", S_FILE), ("wrong_client_secret", S_WRONG),
-                        ("plain Authorization header", S_PLAIN), ("plain Cookie header", S_COOKIE)):
+    for name, value in (
+        ("basic", S_BASIC),
+        ("bearer", S_BEARER),
+        ("client_secret", S_CLIENT),
+        ("header", S_HEADER),
+        ("password_file", S_FILE),
+        ("wrong_client_secret", S_WRONG),
+        ("plain Authorization header", S_PLAIN),
+        ("plain Cookie header", S_COOKIE),
+    ):
         forms[name] = value
         forms[name + " (url-encoded)"] = urllib.parse.quote_plus(value)
         forms[name + " (url-encoded, %20)"] = urllib.parse.quote(value, safe="")
@@ -153,47 +167,114 @@ def secured(tmp_path_factory):
     config = {
         "scheduler": {"start_spread": "200ms"},
         "defaults": {"interval": "1s", "timeout": "1s", "retries": 0},
-        "history": {"enabled": True, "path": str(tmp / "history.sqlite"), "interval": "1s",
-                    "families": ["egov_*"]},  # everything, so that the grep of the history means something
+        "history": {
+            "enabled": True,
+            "path": str(tmp / "history.sqlite"),
+            "interval": "1s",
+            "families": ["egov_*"],
+        },  # everything, so that the grep of the history means something
         "targets": [
-            {"name": "basic-env", "kind": "json", "system": "services", "url": up.base + "/echo.json",
-             "auth": {"type": "basic", "username": "alice", "password": "${SEC_BASIC}"},
-             "metrics": [{"name": "egov_sec_value", "path": "$.value"}]},
-            {"name": "bearer-file", "kind": "html", "system": "portal", "url": up.base + "/echo.html",
-             "auth": {"type": "bearer", "token_file": "bearer.txt"},
-             "metrics": [{"name": "egov_sec_page_value", "select": "p.v"}]},
-            {"name": "oauth2", "kind": "json", "system": "lgsp", "url": up.base + "/echo.json",
-             "auth": {"type": "oauth2", "token_url": up.base + "/token", "client_id": "exporter",
-                      "client_secret": S_CLIENT},
-             "metrics": [{"name": "egov_sec_value", "path": "$.value"}]},
-            {"name": "header", "kind": "http", "system": "documents", "url": up.base + "/echo.json",
-             "auth": {"type": "header", "name": "X-Api-Key", "value": S_HEADER}},
+            {
+                "name": "basic-env",
+                "kind": "json",
+                "system": "services",
+                "url": up.base + "/echo.json",
+                "auth": {"type": "basic", "username": "alice", "password": "${SEC_BASIC}"},
+                "metrics": [{"name": "egov_sec_value", "path": "$.value"}],
+            },
+            {
+                "name": "bearer-file",
+                "kind": "html",
+                "system": "portal",
+                "url": up.base + "/echo.html",
+                "auth": {"type": "bearer", "token_file": "bearer.txt"},
+                "metrics": [{"name": "egov_sec_page_value", "select": "p.v"}],
+            },
+            {
+                "name": "oauth2",
+                "kind": "json",
+                "system": "lgsp",
+                "url": up.base + "/echo.json",
+                "auth": {
+                    "type": "oauth2",
+                    "token_url": up.base + "/token",
+                    "client_id": "exporter",
+                    "client_secret": S_CLIENT,
+                },
+                "metrics": [{"name": "egov_sec_value", "path": "$.value"}],
+            },
+            {
+                "name": "header",
+                "kind": "http",
+                "system": "documents",
+                "url": up.base + "/echo.json",
+                "auth": {"type": "header", "name": "X-Api-Key", "value": S_HEADER},
+            },
             # credentials in plain headers: (not under auth:) are recognised by the header's name
-            {"name": "plain-headers", "kind": "http", "system": "documents", "url": up.base + "/echo.json",
-             "headers": {"Authorization": "Token " + S_PLAIN, "Cookie": S_COOKIE, "Accept-Language": "vi"}},
-            {"name": "password-file-500", "kind": "http", "system": "national", "url": up.base + "/fail",
-             "auth": {"type": "basic", "username": "bob", "password_file": "password.txt"}},
-            {"name": "oauth2-refused", "kind": "json", "system": "lgsp", "url": up.base + "/echo.json",
-             "auth": {"type": "oauth2", "token_url": up.base + "/token", "client_id": "exporter",
-                      "client_secret": S_WRONG},
-             "metrics": [{"name": "egov_sec_value", "path": "$.value"}]},
+            {
+                "name": "plain-headers",
+                "kind": "http",
+                "system": "documents",
+                "url": up.base + "/echo.json",
+                "headers": {"Authorization": "Token " + S_PLAIN, "Cookie": S_COOKIE, "Accept-Language": "vi"},
+            },
+            {
+                "name": "password-file-500",
+                "kind": "http",
+                "system": "national",
+                "url": up.base + "/fail",
+                "auth": {"type": "basic", "username": "bob", "password_file": "password.txt"},
+            },
+            {
+                "name": "oauth2-refused",
+                "kind": "json",
+                "system": "lgsp",
+                "url": up.base + "/echo.json",
+                "auth": {
+                    "type": "oauth2",
+                    "token_url": up.base + "/token",
+                    "client_id": "exporter",
+                    "client_secret": S_WRONG,
+                },
+                "metrics": [{"name": "egov_sec_value", "path": "$.value"}],
+            },
         ],
     }
     (tmp / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    hashed = bcrypt.hashpw(WEB_PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode().replace("$2b$", "$2y$", 1)
-    (tmp / "web.yaml").write_text(yaml.safe_dump({
-        "tls_server_config": {"cert_file": certs["good"][0], "key_file": certs["good"][1]},
-        "basic_auth_users": {WEB_USER: hashed}}))
-    exporter = ExporterProcess.serve(tmp / "config.yaml", tmp / "exporter.log", "--web.config.file",
-                                     str(tmp / "web.yaml"), "--log.level", "debug",
-                                     env={"SEC_BASIC": S_BASIC}, scheme="https", ca_file=certs["ca"][0],
-                                     auth=(WEB_USER, WEB_PASSWORD), wait=False)
+    hashed = (
+        bcrypt.hashpw(WEB_PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode().replace("$2b$", "$2y$", 1)
+    )
+    (tmp / "web.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "tls_server_config": {"cert_file": certs["good"][0], "key_file": certs["good"][1]},
+                "basic_auth_users": {WEB_USER: hashed},
+            }
+        )
+    )
+    exporter = ExporterProcess.serve(
+        tmp / "config.yaml",
+        tmp / "exporter.log",
+        "--web.config.file",
+        str(tmp / "web.yaml"),
+        "--log.level",
+        "debug",
+        env={"SEC_BASIC": S_BASIC},
+        scheme="https",
+        ca_file=certs["ca"][0],
+        auth=(WEB_USER, WEB_PASSWORD),
+        wait=False,
+    )
     try:
-        wait_for(lambda: exporter.alive() and exporter.get("/-/healthy")[0] == 200, 30, "the exporter over TLS")
+        wait_for(
+            lambda: exporter.alive() and exporter.get("/-/healthy")[0] == 200, 30, "the exporter over TLS"
+        )
 
         def polled():
             view = parse_metrics(exporter.scrape())
-            states = {s.labels["target"]: s.labels["state"] for s in view["egov_target_state"] if s.value == 1}
+            states = {
+                s.labels["target"]: s.labels["state"] for s in view["egov_target_state"] if s.value == 1
+            }
             return states if "unknown" not in states.values() and len(states) == 7 else None
 
         states = wait_for(polled, 30, "every target polled")
@@ -206,8 +287,15 @@ def secured(tmp_path_factory):
 def test_targets_poll_with_their_credentials(secured):
     """The secrets are really used (so the grep below means something): the targets with good
     credentials are up, the refused OAuth2 client and the 500 are down with their reasons."""
-    assert secured["states"] == {"basic-env": "up", "bearer-file": "up", "oauth2": "up", "header": "up",
-                                 "plain-headers": "up", "password-file-500": "down", "oauth2-refused": "down"}
+    assert secured["states"] == {
+        "basic-env": "up",
+        "bearer-file": "up",
+        "oauth2": "up",
+        "header": "up",
+        "plain-headers": "up",
+        "password-file-500": "down",
+        "oauth2-refused": "down",
+    }
     m = parse_metrics(secured["exporter"].scrape())
     fails = {(s.labels["target"], s.labels["reason"]) for s in m["egov_target_failures_total"] if s.value}
     assert ("password-file-500", "http_status") in fails and ("oauth2-refused", "auth") in fails
@@ -217,10 +305,16 @@ def test_targets_poll_with_their_credentials(secured):
     # client id, another secret) was issued
     def refused_again():
         m = parse_metrics(secured["exporter"].scrape())
-        n = next(s.value for s in m["egov_target_failures_total"]
-                 if s.labels["target"] == "oauth2-refused" and s.labels["reason"] == "auth")
-        state = {s.labels["state"] for s in m["egov_target_state"]
-                 if s.labels["target"] == "oauth2-refused" and s.value == 1}
+        n = next(
+            s.value
+            for s in m["egov_target_failures_total"]
+            if s.labels["target"] == "oauth2-refused" and s.labels["reason"] == "auth"
+        )
+        state = {
+            s.labels["state"]
+            for s in m["egov_target_state"]
+            if s.labels["target"] == "oauth2-refused" and s.value == 1
+        }
         return (n, state) if n >= 4 else None
 
     n, state = wait_for(refused_again, 20, "four refused polls of oauth2-refused")
@@ -231,12 +325,19 @@ def test_tls_and_basic_auth_guard_every_endpoint(secured):
     ex = secured["exporter"]
     base, ca = ex.http.base, secured["certs"]["ca"][0]
     paths = ["/", "/metrics", "/probe?target=header", "/-/healthy", "/-/ready", "/nope"]
-    for who, auth in (("no credentials", None), ("wrong password", (WEB_USER, "nope")),
-                      ("unknown user", ("mallory", WEB_PASSWORD))):
+    for who, auth in (
+        ("no credentials", None),
+        ("wrong password", (WEB_USER, "nope")),
+        ("unknown user", ("mallory", WEB_PASSWORD)),
+    ):
         client = Http(base, ca, auth)
         for path in paths:
             status, headers, _ = client.request(path)
-            assert status == 401 and headers.get("www-authenticate", "").startswith("Basic"), (who, path, status)
+            assert status == 401 and headers.get("www-authenticate", "").startswith("Basic"), (
+                who,
+                path,
+                status,
+            )
         status, _h, _b = client.request("/-/reload", method="POST", data=b"")
         assert status == 401, (who, "/-/reload", status)
     assert ex.get("/metrics")[0] == 200 and ex.get("/")[0] == 200
@@ -261,10 +362,14 @@ def test_no_endpoint_fetches_an_unconfigured_url(secured):
         "/probe?target=" + urllib.parse.quote(canary, safe=""),
         "/probe?target=" + canary,
         "/probe?target=header&target=" + urllib.parse.quote(canary, safe=""),
-        "/probe?target=../canary", "/probe?target=%2e%2e%2fcanary", "/probe?module=http&target=127.0.0.1",
+        "/probe?target=../canary",
+        "/probe?target=%2e%2e%2fcanary",
+        "/probe?module=http&target=127.0.0.1",
         "/probe/../probe?target=" + urllib.parse.quote(canary, safe=""),
-        "/metrics?target=" + urllib.parse.quote(canary, safe=""), "/?target=" + urllib.parse.quote(canary, safe=""),
-        "//" + canary.split("//")[1], "/-/ready?target=" + canary,
+        "/metrics?target=" + urllib.parse.quote(canary, safe=""),
+        "/?target=" + urllib.parse.quote(canary, safe=""),
+        "//" + canary.split("//")[1],
+        "/-/ready?target=" + canary,
     ]
     for path in attempts:
         status, _body = ex.get(path)
@@ -272,11 +377,14 @@ def test_no_endpoint_fetches_an_unconfigured_url(secured):
     # an absolute-form request line names another host: still our own endpoint, nothing fetched
     import http.client
 
-    conn = http.client.HTTPSConnection("127.0.0.1", int(ex.http.base.rsplit(":", 1)[1]), context=ex.http.ctx,
-                                       timeout=5)
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", int(ex.http.base.rsplit(":", 1)[1]), context=ex.http.ctx, timeout=5
+    )
     conn.putrequest("GET", canary, skip_host=True)
     conn.putheader("Host", canary.split("//")[1].split("/")[0])
-    conn.putheader("Authorization", "Basic " + base64.b64encode(f"{WEB_USER}:{WEB_PASSWORD}".encode()).decode())
+    conn.putheader(
+        "Authorization", "Basic " + base64.b64encode(f"{WEB_USER}:{WEB_PASSWORD}".encode()).decode()
+    )
     conn.endheaders()
     assert conn.getresponse().status in (200, 404)
     conn.close()
@@ -289,9 +397,12 @@ def test_secrets_never_appear_in_any_output(secured):
     outputs: dict[str, str] = {}
     outputs["/metrics"] = ex.scrape()
     outputs["/metrics (OpenMetrics)"] = ex.request(
-        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})[2].decode()
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )[2].decode()
     _s, headers, gz = ex.request("/metrics", headers={"Accept-Encoding": "gzip"})
-    outputs["/metrics (gzip)"] = gzip.decompress(gz).decode() if headers.get("content-encoding") == "gzip" else gz.decode()
+    outputs["/metrics (gzip)"] = (
+        gzip.decompress(gz).decode() if headers.get("content-encoding") == "gzip" else gz.decode()
+    )
     outputs["/"] = ex.get("/")[1].decode()
     for name in secured["states"]:
         outputs[f"/probe?target={name}"] = ex.get(f"/probe?target={name}")[1].decode()
@@ -344,13 +455,19 @@ def test_malformed_requests_are_refused_without_a_traceback(secured):
     ex = secured["exporter"]
     auth = base64.b64encode(f"{WEB_USER}:{WEB_PASSWORD}".encode())
     for length in (b"abc", b"-5", b"99999999"):
-        head = b"POST /-/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth + \
-            b"\r\nContent-Length: " + length + b"\r\n\r\n"
+        head = (
+            b"POST /-/reload HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+            + auth
+            + b"\r\nContent-Length: "
+            + length
+            + b"\r\n\r\n"
+        )
         assert _raw(ex, head).startswith(b"HTTP/1.1 400"), length
     # a request line that is no HTTP/1.x: http.server answers the HTTP/0.9 way, a bare 400 page
     assert b"Error code: 400" in _raw(ex, b"\x16\x03garbage\r\n\r\n")
-    assert _raw(ex, b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic !!!\r\n\r\n") \
-        .startswith(b"HTTP/1.1 401")
+    assert _raw(ex, b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Basic !!!\r\n\r\n").startswith(
+        b"HTTP/1.1 401"
+    )
     assert ex.get("/-/healthy")[0] == 200
     assert "Traceback" not in ex.output()
 
@@ -387,8 +504,21 @@ def test_history_and_snapshots_hold_no_secret(secured):
     wait_for(lambda: history.exists() and history.stat().st_size > 0, 20, "the history file")
     today = dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date().isoformat()
     out = tmp / "snapshot"
-    proc = run_cli("snapshot", "--from", today, "--to", today, "--history.file", str(history),
-                   "--format", "xlsx,csv,json,html", "--output-dir", str(out), "--quiet", cwd=tmp)
+    proc = run_cli(
+        "snapshot",
+        "--from",
+        today,
+        "--to",
+        today,
+        "--history.file",
+        str(history),
+        "--format",
+        "xlsx,csv,json,html",
+        "--output-dir",
+        str(out),
+        "--quiet",
+        cwd=tmp,
+    )
     assert proc.returncode == 0, proc.stderr
     forms = secret_forms()
     for i, token in enumerate(up.issued):
@@ -403,7 +533,9 @@ def test_history_and_snapshots_hold_no_secret(secured):
     assert {f.rsplit(".", 1)[-1] for f in texts} >= {"xlsx", "csv", "json", "html"}, sorted(texts)
     for file in tmp.glob("history.sqlite*"):
         texts[file.name] = file.read_bytes().decode("latin-1")
-    assert "basic-env" in texts["history.sqlite"] + texts.get("history.sqlite-wal", ""), "the history is empty"
+    assert "basic-env" in texts["history.sqlite"] + texts.get("history.sqlite-wal", ""), (
+        "the history is empty"
+    )
     found = {name: leaks(text, forms) for name, text in texts.items()}
     assert not any(found.values()), {n: f for n, f in found.items() if f}
 
@@ -417,26 +549,36 @@ def test_the_log_holds_no_secret_at_debug_level(secured):
     log = ex.output()
     assert "level=debug" in log, "the log is not at debug level"
     assert not leaks(log, forms), leaks(log, forms)
-    assert "Traceback" not in log, log[log.index("Traceback") - 300:][:2000]
+    assert "Traceback" not in log, log[log.index("Traceback") - 300 :][:2000]
 
 
-@pytest.mark.parametrize("auth", [
-    {"type": "header", "name": "X-Api-Key", "value": S_HEADER},
-    {"type": "bearer", "token": S_BEARER},
-    {"type": "basic", "username": "alice", "password": S_BASIC},
-    None,  # credentials in plain headers:
-], ids=["header", "bearer", "basic", "plain-headers"])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "header", "name": "X-Api-Key", "value": S_HEADER},
+        {"type": "bearer", "token": S_BEARER},
+        {"type": "basic", "username": "alice", "password": S_BASIC},
+        None,  # credentials in plain headers:
+    ],
+    ids=["header", "bearer", "basic", "plain-headers"],
+)
 def test_credentials_do_not_follow_a_redirect_to_another_host(auth):
     """A target that redirects to another host (a misconfigured proxy, a compromised portal): the other
     host never receives the target's credentials, whatever header carries them."""
+    from collectors.http import HttpConfig
     from exporter.config import Secret
     from exporter.fetch import HttpClient
-    from collectors.http import HttpConfig
 
     elsewhere = Upstream()
     upstream = Upstream(redirect_to=elsewhere.base + "/echo.json")
     try:
-        target = {"name": "t", "kind": "http", "system": "portal", "retries": 0, "url": upstream.base + "/moved"}
+        target = {
+            "name": "t",
+            "kind": "http",
+            "system": "portal",
+            "retries": 0,
+            "url": upstream.base + "/moved",
+        }
         if auth is None:
             target["headers"] = {"Authorization": "Token " + S_PLAIN, "Cookie": S_COOKIE}
         else:
@@ -465,10 +607,21 @@ def test_the_token_request_is_not_resent_to_another_host():
     elsewhere = Upstream()
     upstream = Upstream(redirect_to=elsewhere.base + "/token")
     try:
-        cfg = HttpConfig.model_validate({
-            "name": "t", "kind": "http", "system": "lgsp", "retries": 0, "url": upstream.base + "/echo.json",
-            "auth": {"type": "oauth2", "token_url": upstream.base + "/token-moved", "client_id": "exporter",
-                     "client_secret": Secret(S_CLIENT)}})
+        cfg = HttpConfig.model_validate(
+            {
+                "name": "t",
+                "kind": "http",
+                "system": "lgsp",
+                "retries": 0,
+                "url": upstream.base + "/echo.json",
+                "auth": {
+                    "type": "oauth2",
+                    "token_url": upstream.base + "/token-moved",
+                    "client_id": "exporter",
+                    "client_secret": Secret(S_CLIENT),
+                },
+            }
+        )
         _OAuth2Token.clear()
         with pytest.raises(CollectError) as err:
             HttpClient(cfg).request()
@@ -483,8 +636,19 @@ def test_the_token_request_is_not_resent_to_another_host():
 def test_lifecycle_and_probe_can_be_switched_off(tmp_path):
     up = Upstream()
     config = tmp_path / "config.yaml"
-    one = {"targets": [{"name": "a", "kind": "http", "system": "portal", "url": up.base + "/echo.json",
-                        "interval": "1s", "timeout": "1s"}], "history": {"enabled": False}}
+    one = {
+        "targets": [
+            {
+                "name": "a",
+                "kind": "http",
+                "system": "portal",
+                "url": up.base + "/echo.json",
+                "interval": "1s",
+                "timeout": "1s",
+            }
+        ],
+        "history": {"enabled": False},
+    }
     config.write_text(yaml.safe_dump(one))
     ex = ExporterProcess.serve(config, tmp_path / "log", "--no-web.enable-lifecycle", "--no-web.enable-probe")
     try:

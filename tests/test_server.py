@@ -52,8 +52,9 @@ class Upstream:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:
@@ -103,8 +104,16 @@ targets:
 
 
 class Running:
-    def __init__(self, tmp_path: Path, *, web=None, probe: bool = True, lifecycle: bool = True,
-                 start: bool = True, text=config_text) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        web=None,
+        probe: bool = True,
+        lifecycle: bool = True,
+        start: bool = True,
+        text=config_text,
+    ) -> None:
         self.upstream = Upstream()
         self.config = tmp_path / "config.yml"
         self.config.write_text(text(self.upstream.port), encoding="utf-8")
@@ -112,7 +121,9 @@ class Running:
         self.app.load()
         self.server = Server(("127.0.0.1", 0), self.app, web, enable_lifecycle=lifecycle, enable_probe=probe)
         # like Server.serve_in_thread, with a short poll interval so that teardown is quick
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.http = requests.Session()
         self.http.trust_env = False
@@ -133,8 +144,11 @@ class Running:
 
     def metrics(self) -> dict[tuple, float]:
         text = self.get("/metrics").text
-        return {(s.name, tuple(sorted(s.labels.items()))): s.value
-                for f in text_string_to_metric_families(text) for s in f.samples}
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+        }
 
     def close(self) -> None:
         self.server.shutdown()
@@ -182,8 +196,10 @@ def test_metrics_text(running):
     assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     got = r.metrics()
     assert got[up("lgsp-stats", "lgsp")] == 1 and got[up("portal-home", "portal")] == 1
-    key = ("egov_lgsp_api_calls_total", (("api", "dvc-hoso"), ("system", "lgsp"), ("target", "lgsp-stats"),
-                                         ("unit", "H44")))
+    key = (
+        "egov_lgsp_api_calls_total",
+        (("api", "dvc-hoso"), ("system", "lgsp"), ("target", "lgsp-stats"), ("unit", "H44")),
+    )
     assert got[key] == 15230
     assert got[("egov_exporter_config_last_reload_successful", ())] == 1
     assert got[("egov_exporter_targets", (("system", "lgsp"),))] == 1
@@ -234,13 +250,16 @@ def test_secrets_never_served(running):
 
 def test_credentials_in_urls_are_redacted(running):
     def text(port: int) -> str:
-        return config_text(port) + f"""
+        return (
+            config_text(port)
+            + f"""
   - name: legacy-api
     kind: http
     system: documents
     url: http://monitor:url-pass-5531@127.0.0.1:{port}/missing?api_key=qs-secret-7790&page=1
     valid_status_codes: [204]
 """
+        )
 
     r = running(text=text)
     landing = r.get("/").text
@@ -267,7 +286,7 @@ def test_reload_good_then_bad(running):
     resp = r.post("/-/reload")
     assert resp.status_code == 400
     assert "the running configuration is kept" in resp.text
-    assert "targets[0].interval: must be a duration like 30s or 5m, got \"fast\"" in resp.text
+    assert 'targets[0].interval: must be a duration like 30s or 5m, got "fast"' in resp.text
     assert [t.name for t in r.app.config.targets] == ["lgsp-stats", "portal-home", "portal-contact"]
     assert wait_until(lambda: r.metrics().get(("egov_exporter_config_last_reload_successful", ())) == 0, 3.0)
     got = r.metrics()
@@ -297,12 +316,22 @@ def test_probe_known_target_shows_fetched_and_extracted(running):
 
     data = r.get("/probe?target=lgsp-stats&format=json").json()
     assert data["state"] == "up" and data["reason"] is None
-    assert {"name": "egov_lgsp_api_calls_total", "labels": {"api": "dat-dai"}, "value": 77.0} in data["samples"]
+    assert {"name": "egov_lgsp_api_calls_total", "labels": {"api": "dat-dai"}, "value": 77.0} in data[
+        "samples"
+    ]
     assert data["fetched"][0]["status"] == 200
 
 
-@pytest.mark.parametrize("query", ["target=nope", f"target=http://127.0.0.1:{{port}}/stats", "", "target=",
-                                   "target=lgsp-stats&target=portal-home"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "target=nope",
+        "target=http://127.0.0.1:{port}/stats",
+        "",
+        "target=",
+        "target=lgsp-stats&target=portal-home",
+    ],
+)
 def test_probe_unknown_target_is_400_and_fetches_nothing(running, query):
     r = running()
     before = list(r.upstream.requests)
@@ -336,8 +365,10 @@ def test_basic_auth_from_web_config(running, tmp_path):
     assert r.get("/metrics", auth=("prometheus", "prom-pass")).status_code == 200  # remembered pair
 
 
-@pytest.mark.parametrize("text,address", [(":9877", ("0.0.0.0", 9877)), ("127.0.0.1:0", ("127.0.0.1", 0)),
-                                          ("[::1]:9100", ("::1", 9100))])
+@pytest.mark.parametrize(
+    "text,address",
+    [(":9877", ("0.0.0.0", 9877)), ("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:9100", ("::1", 9100))],
+)
 def test_parse_listen_address(text, address):
     assert parse_listen_address(text) == address
 

@@ -10,7 +10,9 @@ from exporter.app import App
 from exporter.shard import in_shard, parse_shard, shard_of
 
 
-@pytest.mark.parametrize("text,parsed", [("1/1", (1, 1)), ("2/3", (2, 3)), (" 3 / 3 ", (3, 3)), ("10/12", (10, 12))])
+@pytest.mark.parametrize(
+    "text,parsed", [("1/1", (1, 1)), ("2/3", (2, 3)), (" 3 / 3 ", (3, 3)), ("10/12", (10, 12))]
+)
 def test_parse_shard(text, parsed):
     assert parse_shard(text) == parsed
 
@@ -38,8 +40,12 @@ def test_shard_is_stable_and_depends_on_the_name_only():
 def test_app_polls_only_its_shard(tmp_path):
     names = [f"t{i:02d}" for i in range(30)]
     cfg = tmp_path / "config.yml"
-    cfg.write_text("targets:\n" + "".join(
-        f"  - {{name: {n}, kind: http, system: portal, url: 'http://127.0.0.1:9/{n}'}}\n" for n in names))
+    cfg.write_text(
+        "targets:\n"
+        + "".join(
+            f"  - {{name: {n}, kind: http, system: portal, url: 'http://127.0.0.1:9/{n}'}}\n" for n in names
+        )
+    )
     seen: list[str] = []
     for i in (1, 2, 3):
         app = App(str(cfg), shard=(i, 3))

@@ -64,8 +64,12 @@ def get(url: str) -> tuple[int, str]:
 
 
 def polled_targets(metrics: str) -> set[str]:
-    return {s.labels["target"] for fam in text_string_to_metric_families(metrics) for s in fam.samples
-            if s.name == "egov_target_polls_total" and s.value >= 1}
+    return {
+        s.labels["target"]
+        for fam in text_string_to_metric_families(metrics)
+        for s in fam.samples
+        if s.name == "egov_target_polls_total" and s.value >= 1
+    }
 
 
 @pytest.fixture()
@@ -82,11 +86,18 @@ def upstream():
 def test_every_target_polled_by_exactly_one_shard(tmp_path, upstream):
     port = upstream.server_address[1]
     names = [f"unit-{i:02d}" for i in range(N_TARGETS)]
-    lines = ["scheduler: {start_spread: 0s}", "history: {enabled: false}", "scoring: {scorecards: []}",
-             "defaults: {interval: 1h, timeout: 5s, retries: 0}", "targets:"]
+    lines = [
+        "scheduler: {start_spread: 0s}",
+        "history: {enabled: false}",
+        "scoring: {scorecards: []}",
+        "defaults: {interval: 1h, timeout: 5s, retries: 0}",
+        "targets:",
+    ]
     for name in names:
-        lines.append(f"  - {{name: {name}, kind: http, system: portal, url: 'http://127.0.0.1:{port}/{name}', "
-                     f"body_must_match: ['\"status\": \"ok\"']}}")
+        lines.append(
+            f"  - {{name: {name}, kind: http, system: portal, url: 'http://127.0.0.1:{port}/{name}', "
+            f'body_must_match: [\'"status": "ok"\']}}'
+        )
     config = tmp_path / "config.yml"
     config.write_text("\n".join(lines) + "\n")
 
@@ -96,10 +107,25 @@ def test_every_target_polled_by_exactly_one_shard(tmp_path, upstream):
             address = f"127.0.0.1:{free_port()}"
             log = open(tmp_path / f"shard-{i}.log", "wb")
             popen = subprocess.Popen(
-                [sys.executable, "-m", "exporter", "--config.file", str(config), "--web.listen-address", address,
-                 "--shard", f"{i}/{SHARDS}", "--log.level", "warning"],
-                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "exporter",
+                    "--config.file",
+                    str(config),
+                    "--web.listen-address",
+                    address,
+                    "--shard",
+                    f"{i}/{SHARDS}",
+                    "--log.level",
+                    "warning",
+                ],
+                cwd=tmp_path,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
             log.close()
             procs.append((address, popen))
 

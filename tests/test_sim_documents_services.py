@@ -69,15 +69,28 @@ def province(simulated):
 
 
 def collector(cls, base: str, clock: Clock, **kw):
-    cfg = cls.Config.model_validate({"name": f"sim-{cls.kind}", "kind": cls.kind, "system": cls.kind,
-                                     "url": f"{base}/{cls.kind}", "retries": 0, "timeout": "5s",
-                                     "periods": PERIODS, **kw})
+    cfg = cls.Config.model_validate(
+        {
+            "name": f"sim-{cls.kind}",
+            "kind": cls.kind,
+            "system": cls.kind,
+            "url": f"{base}/{cls.kind}",
+            "retries": 0,
+            "timeout": "5s",
+            "periods": PERIODS,
+            **kw,
+        }
+    )
     return cls(cfg, CollectContext(http=HttpClient(cfg, clock=clock), clock=clock))
 
 
 def igate(base: str, clock: Clock, secret: str = sim_services.CLIENT_SECRET, **kw) -> ServicesCollector:
-    auth = {"type": "oauth2", "token_url": f"{base}/services/realms/{sim_services.REALM}/protocol/openid-connect/token",
-            "client_id": sim_services.CLIENT_ID, "client_secret": secret}
+    auth = {
+        "type": "oauth2",
+        "token_url": f"{base}/services/realms/{sim_services.REALM}/protocol/openid-connect/token",
+        "client_id": sim_services.CLIENT_ID,
+        "client_secret": secret,
+    }
     return collector(ServicesCollector, base, clock, profile="igate-json", auth=auth, **kw)
 
 
@@ -97,7 +110,9 @@ def services_truth(world: World, table: bool = False) -> dict[tuple, float]:
             f = sim_services.figures(world, unit, period)
             u = unit.code
             for channel in ("online", "direct", "postal"):
-                out[key("egov_services_dossiers_received_total", unit=u, period=period, channel=channel)] = f[channel]
+                out[key("egov_services_dossiers_received_total", unit=u, period=period, channel=channel)] = f[
+                    channel
+                ]
             for t in ("early", "on_time", "late"):
                 out[key("egov_services_dossiers_completed_total", unit=u, period=period, timeliness=t)] = f[t]
             out[key("egov_services_dossiers_full_online_total", unit=u, period=period)] = f["full_online"]
@@ -105,8 +120,12 @@ def services_truth(world: World, table: bool = False) -> dict[tuple, float]:
                 for name in ("with_fee", "paid_online", "digitized"):
                     out[key(f"egov_services_dossiers_{name}_total", unit=u, period=period)] = f[name]
             if n == 0:
-                out[key("egov_services_dossiers_pending", unit=u, timeliness="in_time")] = f["pending_in_time"]
-                out[key("egov_services_dossiers_pending", unit=u, timeliness="overdue")] = f["pending_overdue"]
+                out[key("egov_services_dossiers_pending", unit=u, timeliness="in_time")] = f[
+                    "pending_in_time"
+                ]
+                out[key("egov_services_dossiers_pending", unit=u, timeliness="overdue")] = f[
+                    "pending_overdue"
+                ]
     return out
 
 
@@ -120,14 +139,18 @@ def documents_truth(world: World) -> dict[tuple, float]:
             out[key("egov_documents_unit_info", unit=unit.code, unit_name=unit.name)] = 1
             for channel in ("electronic", "paper"):
                 out[key("egov_documents_sent_total", channel=channel, **labels)] = f[f"sent_{channel}"]
-                out[key("egov_documents_received_total", channel=channel, **labels)] = f[f"received_{channel}"]
+                out[key("egov_documents_received_total", channel=channel, **labels)] = f[
+                    f"received_{channel}"
+                ]
             out[key("egov_documents_signed_total", **labels)] = f["signed"]
             out[key("egov_documents_work_files_total", **labels)] = f["work_files"]
             out[key("egov_documents_work_files_online_total", **labels)] = f["work_files_online"]
             axis["sent"] += f["axis_sent"]
             axis["received"] += f["axis_received"]
         for direction, value in axis.items():
-            out[key("egov_documents_national_axis_exchanged_total", period=period, direction=direction)] = value
+            out[key("egov_documents_national_axis_exchanged_total", period=period, direction=direction)] = (
+                value
+            )
     return out
 
 
@@ -147,8 +170,10 @@ def test_services_api_equals_the_world(province):
     got = by_key(out)
     for unit in sim.world.children:
         for period in PERIODS:
-            received = sum(got[key("egov_services_dossiers_received_total", unit=unit.code, period=period,
-                                   channel=c)] for c in ("online", "direct", "postal"))
+            received = sum(
+                got[key("egov_services_dossiers_received_total", unit=unit.code, period=period, channel=c)]
+                for c in ("online", "direct", "postal")
+            )
             assert received == sim.world.count(unit, "svc.received", sim_services.PER_DAY, period)
 
 
@@ -166,8 +191,10 @@ def test_documents_equal_the_world(province):
     assert data(out, "egov_documents_") == documents_truth(sim.world)
     got = by_key(out)
     unit = sim.world.children[0]
-    sent = sum(got[key("egov_documents_sent_total", unit=unit.code, level="province", period="year", channel=c)]
-               for c in ("electronic", "paper"))
+    sent = sum(
+        got[key("egov_documents_sent_total", unit=unit.code, level="province", period="year", channel=c)]
+        for c in ("electronic", "paper")
+    )
     assert sent == sim.world.count(unit, "doc.sent", sim_documents.SENT_PER_DAY, "year")
 
 
@@ -238,8 +265,10 @@ def test_statistics_need_a_valid_bearer_token(province):
 def test_tokens_expire(province):
     sim, base, clock = province
     token_url = f"{base}/services/realms/{sim_services.REALM}/protocol/openid-connect/token"
-    form = (f"grant_type=client_credentials&client_id={sim_services.CLIENT_ID}"
-            f"&client_secret={sim_services.CLIENT_SECRET}").encode()
+    form = (
+        f"grant_type=client_credentials&client_id={sim_services.CLIENT_ID}"
+        f"&client_secret={sim_services.CLIENT_SECRET}"
+    ).encode()
     with urllib.request.urlopen(urllib.request.Request(token_url, data=form), timeout=5) as resp:
         token = json.loads(resp.read())["access_token"]
     url = f"{base}/services/pa/dossier-statistic/--by-agency?fromDate=2026-11-01&toDate=2026-11-27&size=1"
@@ -255,17 +284,28 @@ def test_tokens_expire(province):
 # ------------------------------------------------------------------------------ fault modes
 
 
-@pytest.mark.parametrize("mode, reason", [
-    ("waf", "blocked"), ("malformed", "parse"), ("changed_layout", "parse"), ("missing_fields", "parse"),
-    ("wrong_content_type", "parse"), ("5xx", "http_status"), ("429", "blocked"),
-])
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("waf", "blocked"),
+        ("malformed", "parse"),
+        ("changed_layout", "parse"),
+        ("missing_fields", "parse"),
+        ("wrong_content_type", "parse"),
+        ("5xx", "http_status"),
+        ("429", "blocked"),
+    ],
+)
 @pytest.mark.parametrize("kind", ["documents", "services-api", "services-table"])
 def test_fault_modes_give_their_reason(province, kind, mode, reason):
     sim, base, clock = province
-    make = {"documents": lambda: collector(DocumentsCollector, base, clock, periods=["month"]),
-            "services-api": lambda: igate(base, clock, periods=["month"]),
-            "services-table": lambda: collector(ServicesCollector, base, clock, profile="html-table",
-                                                periods=["month"])}[kind]
+    make = {
+        "documents": lambda: collector(DocumentsCollector, base, clock, periods=["month"]),
+        "services-api": lambda: igate(base, clock, periods=["month"]),
+        "services-table": lambda: collector(
+            ServicesCollector, base, clock, profile="html-table", periods=["month"]
+        ),
+    }[kind]
     if kind == "services-api":
         make().collect()  # a token is cached before the fault, as in a running exporter
     sim.set_fault(kind.split("-")[0], mode)
@@ -278,23 +318,28 @@ def test_hang_is_a_timeout(province):
     sim, base, clock = province
     sim.set_fault("documents", "hang")
     with pytest.raises(CollectError) as info:
-        collector(DocumentsCollector, base, clock, periods=["month"], timeout="500ms", interval="1m").collect()
+        collector(
+            DocumentsCollector, base, clock, periods=["month"], timeout="500ms", interval="1m"
+        ).collect()
     assert info.value.reason == "timeout"
 
 
 # ------------------------------------------------------------------------ the reporting period
 
 
-@pytest.mark.parametrize("first, last, period", [
-    ("2026-11-01", "2026-11-27", "month"),
-    ("01/10/2026", "27/11/2026", "quarter"),
-    ("2026-01-01T00:00:00+07:00", "2026-11-27", "year"),
-    ("2026-11-01", None, "month"),
-    ("2026-11-02", "2026-11-27", None),  # not a period's first day
-    ("2026-12-01", "2026-11-27", None),  # ends before it starts
-    ("2026-07-01", "2026-11-27", None),  # not a quarter any more
-    ("yesterday", "2026-11-27", None),
-])
+@pytest.mark.parametrize(
+    "first, last, period",
+    [
+        ("2026-11-01", "2026-11-27", "month"),
+        ("01/10/2026", "27/11/2026", "quarter"),
+        ("2026-01-01T00:00:00+07:00", "2026-11-27", "year"),
+        ("2026-11-01", None, "month"),
+        ("2026-11-02", "2026-11-27", None),  # not a period's first day
+        ("2026-12-01", "2026-11-27", None),  # ends before it starts
+        ("2026-07-01", "2026-11-27", None),  # not a quarter any more
+        ("yesterday", "2026-11-27", None),
+    ],
+)
 def test_reporting_period_of_a_range(first, last, period):
     assert reporting_period(first, last, START) == period
 
@@ -310,7 +355,8 @@ def test_an_accelerated_simulator_answers_its_own_period():
 def test_a_range_that_is_no_period_is_refused(province):
     _, base, _ = province
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(f"{base}/documents/api/v1/thong-ke/van-ban?tuNgay=15/11/2026&denNgay=27/11/2026",
-                               timeout=5)
+        urllib.request.urlopen(
+            f"{base}/documents/api/v1/thong-ke/van-ban?tuNgay=15/11/2026&denNgay=27/11/2026", timeout=5
+        )
     assert info.value.code == 400
     assert json.loads(info.value.read())["maLoi"] == 400

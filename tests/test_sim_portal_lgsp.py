@@ -42,8 +42,9 @@ def sim(simulator):
 
 def make(cls, sim, sessions=None, **kw):
     now = sim.world.now().timestamp()
-    cfg = cls.Config.model_validate({"name": "t", "kind": cls.kind, "system": cls.default_system, "retries": 0,
-                                     "timeout": "5s", **kw})
+    cfg = cls.Config.model_validate(
+        {"name": "t", "kind": cls.kind, "system": cls.default_system, "retries": 0, "timeout": "5s", **kw}
+    )
     client = HttpClient(cfg, sessions or SessionPool(), clock=lambda: now)
     return cls(cfg, CollectContext(http=client, clock=lambda: now))
 
@@ -57,8 +58,12 @@ def key(name: str, **labels: str) -> tuple:
 
 
 def lgsp_auth(sim, secret: str = CLIENT_SECRET) -> dict:
-    return {"type": "oauth2", "token_url": f"{sim.base_url}/lgsp/oauth2/token", "client_id": CLIENT_ID,
-            "client_secret": secret}
+    return {
+        "type": "oauth2",
+        "token_url": f"{sim.base_url}/lgsp/oauth2/token",
+        "client_id": CLIENT_ID,
+        "client_secret": secret,
+    }
 
 
 # -------------------------------------------------------------------------------------- portal
@@ -75,7 +80,9 @@ def test_portal_values_equal_the_world(sim, slug):
     assert out.state == "up" and out.skipped == []
     # sections: the site's menu, plus the contact link every footer has
     menu = {name for name, _, _ in MENU if name in site.sections} | {"contact"}
-    present = {k[1][0][1] for k, v in got.items() if k[0] == "egov_portal_required_section_present" and v == 1}
+    present = {
+        k[1][0][1] for k, v in got.items() if k[0] == "egov_portal_required_section_present" and v == 1
+    }
     assert present == menu
     assert got[key("egov_portal_required_sections_present")] == len(menu)
     # freshness: the moments the printed dates name (a date without a time is its midnight, "2 giờ trước"
@@ -110,28 +117,41 @@ def test_portal_date_styles_are_all_exercised():
 def test_lgsp_values_equal_the_world(sim):
     lgsp: LgspSystem = sim.systems["lgsp"]
     shared = LgspSystem.shared_data_applications()
-    collector = make(LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim),
-                     shared_data_applications=shared, national_platform_url="ndxp/1.0/health")
+    collector = make(
+        LgspCollector,
+        sim,
+        url=f"{sim.base_url}/lgsp/",
+        auth=lgsp_auth(sim),
+        shared_data_applications=shared,
+        national_platform_url="ndxp/1.0/health",
+    )
     out = collector.collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     assert got[key("egov_lgsp_gateway_info", version="WSO2 API Manager-4.2.0")] == 1
-    assert got[key("egov_lgsp_apis_published")] == sum(1 for a in lgsp.apis() if a["lifeCycleStatus"] == "PUBLISHED")
+    assert got[key("egov_lgsp_apis_published")] == sum(
+        1 for a in lgsp.apis() if a["lifeCycleStatus"] == "PUBLISHED"
+    )
     approved = {app_key(a["name"]) for a in lgsp.applications() if a["status"] == "APPROVED"}
     assert got[key("egov_lgsp_applications_connected")] == len(approved)
-    assert got[key("egov_lgsp_shared_data_applications_connected")] == lgsp.connected_shared() \
+    assert (
+        got[key("egov_lgsp_shared_data_applications_connected")]
+        == lgsp.connected_shared()
         == sum(1 for name in shared if app_key(name) in approved)
+    )
     assert got[key("egov_lgsp_shared_data_applications")] == len(shared)
     for period in ("month", "quarter", "year"):
         usage = lgsp.usage(period)
-        assert {k[1][0][1] for k in got if k[0] == "egov_lgsp_api_requests_total" and k[1][1][1] == period} \
-            == {u.api for u in usage}
+        assert {
+            k[1][0][1] for k in got if k[0] == "egov_lgsp_api_requests_total" and k[1][1][1] == period
+        } == {u.api for u in usage}
         for u in usage:
             assert got[key("egov_lgsp_api_requests_total", api=u.api, period=period)] == u.requests
             assert got[key("egov_lgsp_api_faults_total", api=u.api, period=period)] == u.faults
             if u.requests:
-                assert got[key("egov_lgsp_api_latency_seconds", api=u.api, period=period)] \
-                    == pytest.approx(u.latency_ms / 1000)
+                assert got[key("egov_lgsp_api_latency_seconds", api=u.api, period=period)] == pytest.approx(
+                    u.latency_ms / 1000
+                )
     assert got[key("egov_lgsp_national_platform_up")] == 1
     # the statistics grow over the periods: a month is part of its quarter, a quarter of its year
     for u_month, u_year in zip(lgsp.usage("month"), lgsp.usage("year"), strict=True):
@@ -144,13 +164,19 @@ def test_lgsp_values_equal_the_world(sim):
 
 def test_lgsp_shared_data_from_the_report_payload(sim, tmp_path):
     profile = tmp_path / "report.yaml"
-    profile.write_text("""
+    profile.write_text(
+        """
 version: {path: services/Version, regex: '<return>([^<]+)</return>'}
 shared_data: {path: api/lgsp/v1/bao-cao/ung-dung-chia-se, connected: $.data.soUngDungDaKetNoi,
               expected: $.data.tongSoUngDungCanKetNoi}
-""", "utf-8")
-    got = samples(make(LgspCollector, sim, url=f"{sim.base_url}/lgsp", auth=lgsp_auth(sim),
-                       profile_file=str(profile)).collect())
+""",
+        "utf-8",
+    )
+    got = samples(
+        make(
+            LgspCollector, sim, url=f"{sim.base_url}/lgsp", auth=lgsp_auth(sim), profile_file=str(profile)
+        ).collect()
+    )
     lgsp: LgspSystem = sim.systems["lgsp"]
     assert got[key("egov_lgsp_shared_data_applications_connected")] == lgsp.connected_shared()
     assert got[key("egov_lgsp_shared_data_applications")] == len(lgsp.shared_data_applications())
@@ -159,18 +185,31 @@ shared_data: {path: api/lgsp/v1/bao-cao/ung-dung-chia-se, connected: $.data.soUn
 # ---------------------------------------------------------------------------------- fault modes
 
 
-@pytest.mark.parametrize("system,mode,reason", [
-    ("portal", "5xx", "http_status"), ("portal", "waf", "blocked"), ("portal", "forbidden", "blocked"),
-    ("portal", "429", "blocked"), ("portal", "wrong_content_type", "parse"), ("portal", "redirect_loop", "http_status"),
-    ("portal", "missing_fields", "parse"),
-    ("lgsp", "5xx", "http_status"), ("lgsp", "waf", "blocked"), ("lgsp", "unauthorized", "auth"),
-    ("lgsp", "wrong_content_type", "parse"), ("lgsp", "malformed", "parse"), ("lgsp", "missing_fields", "parse"),
-])
+@pytest.mark.parametrize(
+    "system,mode,reason",
+    [
+        ("portal", "5xx", "http_status"),
+        ("portal", "waf", "blocked"),
+        ("portal", "forbidden", "blocked"),
+        ("portal", "429", "blocked"),
+        ("portal", "wrong_content_type", "parse"),
+        ("portal", "redirect_loop", "http_status"),
+        ("portal", "missing_fields", "parse"),
+        ("lgsp", "5xx", "http_status"),
+        ("lgsp", "waf", "blocked"),
+        ("lgsp", "unauthorized", "auth"),
+        ("lgsp", "wrong_content_type", "parse"),
+        ("lgsp", "malformed", "parse"),
+        ("lgsp", "missing_fields", "parse"),
+    ],
+)
 def test_fault_modes_give_their_reason(sim, system, mode, reason):
     if system == "portal":
         collector = make(PortalCollector, sim, url=f"{sim.base_url}/portal/")
     else:
-        collector = make(LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"])
+        collector = make(
+            LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"]
+        )
     collector.collect()  # a good poll first: the LGSP token is cached, so the fault hits the APIs themselves
     assert sim.set_fault(system, mode) is None
     with pytest.raises(CollectError) as info:
@@ -179,21 +218,31 @@ def test_fault_modes_give_their_reason(sim, system, mode, reason):
 
 
 def test_changed_layout_keeps_the_targets_up_and_counts_the_drift(sim):
-    lgsp_collector = make(LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"])
+    lgsp_collector = make(
+        LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"]
+    )
     lgsp_collector.collect()  # the token is cached before the layout changes
     sim.set_fault("portal", "changed_layout")
     sim.set_fault("lgsp", "changed_layout")
     portal = make(PortalCollector, sim, url=f"{sim.base_url}/portal/").collect()
     # the menu (now divs, renamed classes) is still read; the article list and Q&A selectors no longer match
     assert samples(portal)[key("egov_portal_required_sections_present")] == len(MENU) + 1
-    assert sorted(s.split(":")[0] for s in portal.skipped) == sorted([
-        "egov_portal_newest_article_timestamp_seconds", "egov_portal_articles_published",
-        "egov_portal_questions_received_total", "egov_portal_questions_answered_total"])
+    assert sorted(s.split(":")[0] for s in portal.skipped) == sorted(
+        [
+            "egov_portal_newest_article_timestamp_seconds",
+            "egov_portal_articles_published",
+            "egov_portal_questions_received_total",
+            "egov_portal_questions_answered_total",
+        ]
+    )
     lgsp = lgsp_collector.collect()
     # the SOAP version answer is XML, untouched; every JSON list moved
     assert samples(lgsp)[key("egov_lgsp_gateway_info", version="WSO2 API Manager-4.2.0")] == 1
     assert [s.split(":")[0] for s in lgsp.skipped] == [
-        "egov_lgsp_apis_published", "egov_lgsp_applications_connected", "egov_lgsp_api_requests_total"]
+        "egov_lgsp_apis_published",
+        "egov_lgsp_applications_connected",
+        "egov_lgsp_api_requests_total",
+    ]
 
 
 def test_wrong_client_secret_is_auth(sim):

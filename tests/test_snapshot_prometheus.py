@@ -13,25 +13,46 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from snapshot_checks import Case, check_csv, check_html, check_json, check_xlsx, local
+from snapshot_synth import Province
 
 from exporter.cli import main
 from exporter.history import HistoryDB
-from snapshot_checks import Case, check_csv, check_html, check_json, check_xlsx, local
-from snapshot_synth import Province
 
 pytestmark = pytest.mark.e2e
 
 CASES = {
-    "quarter": (["--quarter", "2026Q3"], "egov-snapshot-2026Q3",
-                ("quarter", local(2026, 7, 1), local(2026, 10, 1), local(2026, 4, 1), local(2026, 7, 1))),
-    "month": (["--month", "2026-08"], "egov-snapshot-2026-08",
-              ("month", local(2026, 8, 1), local(2026, 9, 1), local(2026, 7, 1), local(2026, 8, 1))),
-    "range": (["--from", "2026-08-10", "--to", "2026-08-20"], "egov-snapshot-2026-08-10_to_2026-08-20",
-              ("range", local(2026, 8, 10), local(2026, 8, 21), local(2026, 7, 30), local(2026, 8, 10))),
+    "quarter": (
+        ["--quarter", "2026Q3"],
+        "egov-snapshot-2026Q3",
+        ("quarter", local(2026, 7, 1), local(2026, 10, 1), local(2026, 4, 1), local(2026, 7, 1)),
+    ),
+    "month": (
+        ["--month", "2026-08"],
+        "egov-snapshot-2026-08",
+        ("month", local(2026, 8, 1), local(2026, 9, 1), local(2026, 7, 1), local(2026, 8, 1)),
+    ),
+    "range": (
+        ["--from", "2026-08-10", "--to", "2026-08-20"],
+        "egov-snapshot-2026-08-10_to_2026-08-20",
+        ("range", local(2026, 8, 10), local(2026, 8, 21), local(2026, 7, 30), local(2026, 8, 10)),
+    ),
 }
 #: what the JSON of both sources must share (the rest describes the source and when the file was made)
-FIGURES = ("period", "previous_period", "data_until", "days_with_data", "days_in_period", "indicators",
-           "scorecards", "availability", "warnings", "sections", "title_vi", "title_en")
+FIGURES = (
+    "period",
+    "previous_period",
+    "data_until",
+    "days_with_data",
+    "days_in_period",
+    "indicators",
+    "scorecards",
+    "availability",
+    "warnings",
+    "sections",
+    "title_vi",
+    "title_en",
+)
 
 
 def _tool(name: str) -> str:
@@ -69,15 +90,27 @@ def prometheus(tmp_path_factory, province) -> str:
     with open(om, "w", encoding="utf-8") as f:
         f.writelines(province.openmetrics())
     data = work / "data"
-    made = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(om), str(data)],
-                          capture_output=True, text=True, timeout=900)
+    made = subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(om), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert made.returncode == 0, made.stderr
     (work / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n", encoding="utf-8")
     port = _free_port()
     log = open(work / "prometheus.log", "wb")
-    proc = subprocess.Popen([prom, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
-                             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            prom,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180

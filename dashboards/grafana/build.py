@@ -33,12 +33,18 @@ def render() -> dict[str, str]:
 
 def stale(directory: Path = JSON_DIR) -> list[str]:
     want = render()
-    have = {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.json")} if directory.is_dir() else {}
+    have = (
+        {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.json")}
+        if directory.is_dir()
+        else {}
+    )
     return sorted(n for n in set(want) | set(have) if want.get(n) != have.get(n))
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboards.grafana.build", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m dashboards.grafana.build", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--check", action="store_true", help="exit 1 when the committed JSON is stale")
     args = p.parse_args(argv)
     if args.check:

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Row
 
-from dashboards.grafana.common import (bargauge_panel, new_dashboard, period_var, q, query_var, stat_panel,
-                                       table_panel, timeseries_panel, title, unit_var)
+from dashboards.grafana.common import (
+    bargauge_panel,
+    new_dashboard,
+    period_var,
+    q,
+    query_var,
+    stat_panel,
+    table_panel,
+    timeseries_panel,
+    title,
+    unit_var,
+)
 
 UID = "egov-qd766"
 PROV = 'unit=~"$province", period="$period"'
@@ -17,77 +27,151 @@ def total_score():
         title("Tổng điểm của tỉnh", "Province total score"),
         "Decision 766 total (100 points) of the province this period: as published by the national portal, as "
         "computed by egov-exporter from the portal's raw counts, and from the province's own systems "
-        "(provincial) before the national figure.", "none",
-        q(f"egov_qd766_total_score{{{PROV}}}", "{{source}}"), w=8, decimals=2,
-        steps=((None, "red"), (50, "orange"), (80, "green")))
+        "(provincial) before the national figure.",
+        "none",
+        q(f"egov_qd766_total_score{{{PROV}}}", "{{source}}"),
+        w=8,
+        decimals=2,
+        steps=((None, "red"), (50, "orange"), (80, "green")),
+    )
 
 
 def group_scores():
     return bargauge_panel(
         title("Điểm theo nhóm chỉ số", "Score by group"),
         "Each group's score for the province: published and computed side by side (CKMB 18, TDGQ 20, CLGQ 12, "
-        "TTTT 10, MDHL 18, MDSH 22 points).", "none",
-        q(f'egov_qd766_score{{source=~"published|computed", {PROV}}}', "{{group}} {{source}}"), w=16, max_val=22)
+        "TTTT 10, MDHL 18, MDSH 22 points).",
+        "none",
+        q(f'egov_qd766_score{{source=~"published|computed", {PROV}}}', "{{group}} {{source}}"),
+        w=16,
+        max_val=22,
+    )
 
 
 def gap_to_full():
     return table_panel(
         title("Còn thiếu để đạt điểm tối đa", "Gap to full points"),
-        "Points missing in each group (maximum minus the computed score), largest first.", "none",
-        q(f'egov_qd766_group_max_score - on(group) group_right() egov_qd766_score{{source="computed", {PROV}}}',
-          instant=True, table_format=True), sort_by="Value", desc=True)
+        "Points missing in each group (maximum minus the computed score), largest first.",
+        "none",
+        q(
+            f'egov_qd766_group_max_score - on(group) group_right() egov_qd766_score{{source="computed", {PROV}}}',
+            instant=True,
+            table_format=True,
+        ),
+        sort_by="Value",
+        desc=True,
+    )
 
 
 def published_vs_computed():
     return table_panel(
         title("Chênh lệch tính toán và công bố", "Computed minus published"),
         "Computed group score minus the published one, per unit and group (0: the portal's figure is "
-        "reproduced); non-zero rows first.", "none",
-        q('sum by (unit, group) (egov_qd766_score{source="computed", period="$period", unit=~"$unit"}) - '
-          'sum by (unit, group) (egov_qd766_score{source="published", period="$period", unit=~"$unit"})',
-          instant=True, table_format=True), sort_by="Value", desc=True)
+        "reproduced); non-zero rows first.",
+        "none",
+        q(
+            'sum by (unit, group) (egov_qd766_score{source="computed", period="$period", unit=~"$unit"}) - '
+            'sum by (unit, group) (egov_qd766_score{source="published", period="$period", unit=~"$unit"})',
+            instant=True,
+            table_format=True,
+        ),
+        sort_by="Value",
+        desc=True,
+    )
 
 
 def units_ranked():
     return table_panel(
         title("Xếp hạng đơn vị", "Units ranked"),
         "Each unit's rank among its peers (departments, communes) by published total score, 1 = best, with "
-        "the total.", "none",
-        q('egov_qd766_total_rank{source="published", period="$period", unit=~"$unit"}', instant=True,
-          table_format=True, ref="A"),
-        q('egov_qd766_total_score{source="published", period="$period", unit=~"$unit"}', instant=True,
-          table_format=True, ref="B"), h=14, w=12, sort_by="hạng / rank", desc=False,
-        rename={"Value #A": "hạng / rank", "Value #B": "điểm / score"})
+        "the total.",
+        "none",
+        q(
+            'egov_qd766_total_rank{source="published", period="$period", unit=~"$unit"}',
+            instant=True,
+            table_format=True,
+            ref="A",
+        ),
+        q(
+            'egov_qd766_total_score{source="published", period="$period", unit=~"$unit"}',
+            instant=True,
+            table_format=True,
+            ref="B",
+        ),
+        h=14,
+        w=12,
+        sort_by="hạng / rank",
+        desc=False,
+        rename={"Value #A": "hạng / rank", "Value #B": "điểm / score"},
+    )
 
 
 def indicator_gaps():
     return table_panel(
         title("Chỉ số chưa đạt", "Indicators below target"),
         "For the province: how far each indicator's ratio is below its full-points threshold, and how many more "
-        "events (e.g. dossiers paid online) this period would reach it.", "percentunit",
-        q(f'egov_qd766_indicator_gap_ratio{{source="computed", {PROV}}} > 0', instant=True, table_format=True,
-          ref="A"),
-        q(f'egov_qd766_indicator_events_needed{{source="computed", {PROV}}}', instant=True, table_format=True,
-          ref="B"), h=14, w=12, sort_by="khoảng cách / gap", desc=True,
-        rename={"Value #A": "khoảng cách / gap", "Value #B": "cần thêm / events needed"})
+        "events (e.g. dossiers paid online) this period would reach it.",
+        "percentunit",
+        q(
+            f'egov_qd766_indicator_gap_ratio{{source="computed", {PROV}}} > 0',
+            instant=True,
+            table_format=True,
+            ref="A",
+        ),
+        q(
+            f'egov_qd766_indicator_events_needed{{source="computed", {PROV}}}',
+            instant=True,
+            table_format=True,
+            ref="B",
+        ),
+        h=14,
+        w=12,
+        sort_by="khoảng cách / gap",
+        desc=True,
+        rename={"Value #A": "khoảng cách / gap", "Value #B": "cần thêm / events needed"},
+    )
 
 
 def trend():
     return timeseries_panel(
         title("Diễn biến tổng điểm", "Total score over time"),
-        "The province's total this period, published and computed, over the selected time range.", "none",
-        q(f"egov_qd766_total_score{{{PROV}}}", "{{source}}"), w=24, min_val=0, max_val=100)
+        "The province's total this period, published and computed, over the selected time range.",
+        "none",
+        q(f"egov_qd766_total_score{{{PROV}}}", "{{source}}"),
+        w=24,
+        min_val=0,
+        max_val=100,
+    )
 
 
 def build():
-    province = query_var("province", "Tỉnh / Province", 'label_values(egov_qd766_unit_info{level="province"}, unit)',
-                         include_all=False, multi=False, description="The province's unit code, e.g. H44")
-    return (new_dashboard(UID, "Bộ chỉ số phục vụ người dân, doanh nghiệp (QĐ 766)", "Decision 766 scorecard",
-                          "Decision 766/QĐ-TTg service-quality index (100 points, six groups): the national "
-                          "portal's published scores, egov-exporter's computed ones, units ranked, gaps.",
-                          period_var(), province, unit_var("egov_qd766_unit_info"))
-            .with_row(Row(title("Tỉnh", "Province")))
-            .with_panel(total_score()).with_panel(group_scores()).with_panel(gap_to_full())
-            .with_panel(published_vs_computed())
-            .with_row(Row(title("Đơn vị", "Units"))).with_panel(units_ranked()).with_panel(indicator_gaps())
-            .with_row(Row(title("Diễn biến", "Trend"))).with_panel(trend()))
+    province = query_var(
+        "province",
+        "Tỉnh / Province",
+        'label_values(egov_qd766_unit_info{level="province"}, unit)',
+        include_all=False,
+        multi=False,
+        description="The province's unit code, e.g. H44",
+    )
+    return (
+        new_dashboard(
+            UID,
+            "Bộ chỉ số phục vụ người dân, doanh nghiệp (QĐ 766)",
+            "Decision 766 scorecard",
+            "Decision 766/QĐ-TTg service-quality index (100 points, six groups): the national "
+            "portal's published scores, egov-exporter's computed ones, units ranked, gaps.",
+            period_var(),
+            province,
+            unit_var("egov_qd766_unit_info"),
+        )
+        .with_row(Row(title("Tỉnh", "Province")))
+        .with_panel(total_score())
+        .with_panel(group_scores())
+        .with_panel(gap_to_full())
+        .with_panel(published_vs_computed())
+        .with_row(Row(title("Đơn vị", "Units")))
+        .with_panel(units_ranked())
+        .with_panel(indicator_gaps())
+        .with_row(Row(title("Diễn biến", "Trend")))
+        .with_panel(trend())
+    )

@@ -5,4 +5,12 @@ for the file and :mod:`exporter.history.writer` for the thread that fills it."""
 from exporter.history.store import SCHEMA_VERSION, HistoryDB, HistoryError
 from exporter.history.writer import METRICS, HistoryWriter, attach, collect_samples
 
-__all__ = ["METRICS", "SCHEMA_VERSION", "HistoryDB", "HistoryError", "HistoryWriter", "attach", "collect_samples"]
+__all__ = [
+    "METRICS",
+    "SCHEMA_VERSION",
+    "HistoryDB",
+    "HistoryError",
+    "HistoryWriter",
+    "attach",
+    "collect_samples",
+]

@@ -27,8 +27,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from exporter import __version__
 
@@ -39,15 +39,18 @@ except ImportError:  # pragma: no cover - not POSIX: no lock, one writer is the 
 
 #: (version, statements): applied in order, each version in one transaction with its user_version.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL,"
-        " UNIQUE (name, labels))",
-        "CREATE TABLE ticks (ts INTEGER PRIMARY KEY, interval INTEGER NOT NULL,"
-        " series INTEGER NOT NULL, changed INTEGER NOT NULL)",
-        "CREATE TABLE samples (series_id INTEGER NOT NULL REFERENCES series (id), ts INTEGER NOT NULL,"
-        " value REAL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID",
-    )),
+    (
+        1,
+        (
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL,"
+            " UNIQUE (name, labels))",
+            "CREATE TABLE ticks (ts INTEGER PRIMARY KEY, interval INTEGER NOT NULL,"
+            " series INTEGER NOT NULL, changed INTEGER NOT NULL)",
+            "CREATE TABLE samples (series_id INTEGER NOT NULL REFERENCES series (id), ts INTEGER NOT NULL,"
+            " value REAL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 _OUR_TABLES = {"meta", "series", "ticks", "samples"}
@@ -83,8 +86,14 @@ class HistoryDB:
     """One history file.  Writing is single-threaded (the writer thread, or a bulk load); reading may
     happen from another process at the same time (WAL)."""
 
-    def __init__(self, path: str | os.PathLike, *, readonly: bool = False, synchronous: str = "FULL",
-                 migrations: Sequence[tuple[int, Sequence[str]]] = MIGRATIONS) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        readonly: bool = False,
+        synchronous: str = "FULL",
+        migrations: Sequence[tuple[int, Sequence[str]]] = MIGRATIONS,
+    ) -> None:
         self.path = str(path)
         self.readonly = readonly
         self._lock = threading.Lock()
@@ -130,13 +139,17 @@ class HistoryDB:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise HistoryError(f"history file {self.path}: cannot create {lock}: {exc.strerror or exc}") from None
+            raise HistoryError(
+                f"history file {self.path}: cannot create {lock}: {exc.strerror or exc}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise HistoryError(f"history file {self.path} is in use by another egov-exporter (its lock {lock} is "
-                               "held); give each exporter its own history.path") from None
+            raise HistoryError(
+                f"history file {self.path} is in use by another egov-exporter (its lock {lock} is "
+                "held); give each exporter its own history.path"
+            ) from None
         self._lock_fd = fd
 
     def _release_lock(self) -> None:
@@ -148,20 +161,26 @@ class HistoryDB:
     def _error(self, exc: BaseException) -> HistoryError:
         text = " ".join(str(exc).split()) or type(exc).__name__
         if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
-            return HistoryError(f"history file {self.path} is corrupt or not a SQLite database ({text}); "
-                                "move it away to start a new one")
+            return HistoryError(
+                f"history file {self.path} is corrupt or not a SQLite database ({text}); "
+                "move it away to start a new one"
+            )
         return HistoryError(f"history file {self.path}: {text}")
 
     def _migrate(self, migrations: Sequence[tuple[int, Sequence[str]]]) -> int:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         latest = migrations[-1][0]
         if version > latest:
-            raise HistoryError(f"history file {self.path} has schema version {version}, newer than this "
-                               f"egov-exporter {__version__} knows ({latest}); use a newer egov-exporter")
+            raise HistoryError(
+                f"history file {self.path} has schema version {version}, newer than this "
+                f"egov-exporter {__version__} knows ({latest}); use a newer egov-exporter"
+            )
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and tables:
-            raise HistoryError(f"history file {self.path} is a SQLite database but not an egov-exporter "
-                               f"history (tables: {', '.join(sorted(tables))})")
+            raise HistoryError(
+                f"history file {self.path} is a SQLite database but not an egov-exporter "
+                f"history (tables: {', '.join(sorted(tables))})"
+            )
         if version > 0 and not _OUR_TABLES <= tables:
             raise HistoryError(f"history file {self.path} lacks the tables of schema version {version}")
         if version == latest:
@@ -169,8 +188,10 @@ class HistoryDB:
         if self.readonly and version == 0:
             raise HistoryError(f"history file {self.path} is empty (the exporter has not written to it yet)")
         if self.readonly:
-            raise HistoryError(f"history file {self.path} has schema version {version}; open it once with "
-                               f"the exporter (or without read-only) to upgrade it to {latest}")
+            raise HistoryError(
+                f"history file {self.path} has schema version {version}; open it once with "
+                f"the exporter (or without read-only) to upgrade it to {latest}"
+            )
         for target, statements in migrations:
             if target <= version:
                 continue
@@ -179,8 +200,10 @@ class HistoryDB:
                 for statement in statements:
                     self.conn.execute(statement)
                 if version == 0:
-                    self.conn.execute("INSERT INTO meta VALUES ('created_at', ?), ('created_by', ?)",
-                                      (str(int(time.time())), f"egov-exporter {__version__}"))
+                    self.conn.execute(
+                        "INSERT INTO meta VALUES ('created_at', ?), ('created_by', ?)",
+                        (str(int(time.time())), f"egov-exporter {__version__}"),
+                    )
                 self.conn.execute(f"PRAGMA user_version = {int(target)}")
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -196,8 +219,10 @@ class HistoryDB:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         if result != "ok":
-            raise HistoryError(f"history file {self.path} is corrupt ({' '.join(str(result).split())}); move it "
-                               "away to start a new one")
+            raise HistoryError(
+                f"history file {self.path} is corrupt ({' '.join(str(result).split())}); move it "
+                "away to start a new one"
+            )
 
     def close(self) -> None:
         try:
@@ -214,16 +239,18 @@ class HistoryDB:
             ids[(name, labels_key(json.loads(labels)))] = sid
         last: dict[int, float | None] = {}
         for sid, value, ts in self.conn.execute(
-                "SELECT id, (SELECT value FROM samples WHERE series_id = id ORDER BY ts DESC LIMIT 1),"
-                " (SELECT ts FROM samples WHERE series_id = id ORDER BY ts DESC LIMIT 1) FROM series"):
+            "SELECT id, (SELECT value FROM samples WHERE series_id = id ORDER BY ts DESC LIMIT 1),"
+            " (SELECT ts FROM samples WHERE series_id = id ORDER BY ts DESC LIMIT 1) FROM series"
+        ):
             if ts is not None:
                 last[sid] = _decode(value)
         self._ids, self._last = ids, last
         self._last_tick = self.conn.execute("SELECT MAX(ts) FROM ticks").fetchone()[0]
         self._loaded = True
 
-    def write_tick(self, ts: int, samples: Iterable[tuple[str, dict[str, str], float]],
-                   interval: int = 0) -> int:
+    def write_tick(
+        self, ts: int, samples: Iterable[tuple[str, dict[str, str], float]], interval: int = 0
+    ) -> int:
         """Record every series' value at ``ts`` (unix seconds) in one transaction; series not in
         ``samples`` that were present before are marked gone.  Returns the number of rows written."""
         with self._lock:
@@ -237,8 +264,10 @@ class HistoryDB:
 
     def _write(self, ts: int, samples: Iterable[tuple[str, dict[str, str], float]], interval: int) -> int:
         if self._last_tick is not None and ts <= self._last_tick:
-            raise HistoryError(f"history file {self.path}: tick {ts} is not after the last one "
-                               f"({self._last_tick}); the clock went backwards?")
+            raise HistoryError(
+                f"history file {self.path}: tick {ts} is not after the last one "
+                f"({self._last_tick}); the clock went backwards?"
+            )
         current: dict[int, float] = {}
         new_series: dict[tuple[str, Labels], str] = {}
         pending: dict[tuple[str, Labels], float] = {}
@@ -246,7 +275,9 @@ class HistoryDB:
             key = (name, labels_key(labels))
             sid = self._ids.get(key)
             if sid is None:
-                new_series[key] = json.dumps(labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                new_series[key] = json.dumps(
+                    labels, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                )
                 pending[key] = float(value)
             else:
                 current[sid] = float(value)
@@ -258,12 +289,17 @@ class HistoryDB:
                 cur = conn.execute("INSERT INTO series (name, labels) VALUES (?, ?)", (key[0], labels_json))
                 added[key] = cur.lastrowid
                 current[cur.lastrowid] = pending[key]
-            rows = [(sid, ts, _encode(v)) for sid, v in current.items()
-                    if sid not in self._last or not _same(self._last[sid], v)]
+            rows = [
+                (sid, ts, _encode(v))
+                for sid, v in current.items()
+                if sid not in self._last or not _same(self._last[sid], v)
+            ]
             rows += [(sid, ts, None) for sid, v in self._last.items() if v is not None and sid not in current]
             conn.executemany("INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)", rows)
-            conn.execute("INSERT INTO ticks (ts, interval, series, changed) VALUES (?, ?, ?, ?)",
-                         (ts, interval, len(current), len(rows)))
+            conn.execute(
+                "INSERT INTO ticks (ts, interval, series, changed) VALUES (?, ?, ?, ?)",
+                (ts, interval, len(current), len(rows)),
+            )
             conn.execute("COMMIT")
         except BaseException:
             try:
@@ -288,11 +324,17 @@ class HistoryDB:
                 try:
                     n = conn.execute(
                         "DELETE FROM samples WHERE ts < :c AND ts < (SELECT MAX(s2.ts) FROM samples s2"
-                        " WHERE s2.series_id = samples.series_id AND s2.ts < :c)", {"c": cutoff}).rowcount
-                    n += conn.execute("DELETE FROM samples WHERE ts < ? AND value IS NULL", (cutoff,)).rowcount
+                        " WHERE s2.series_id = samples.series_id AND s2.ts < :c)",
+                        {"c": cutoff},
+                    ).rowcount
+                    n += conn.execute(
+                        "DELETE FROM samples WHERE ts < ? AND value IS NULL", (cutoff,)
+                    ).rowcount
                     conn.execute("DELETE FROM ticks WHERE ts < ?", (cutoff,))
-                    conn.execute("DELETE FROM series WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM samples WHERE series_id = series.id)")
+                    conn.execute(
+                        "DELETE FROM series WHERE NOT EXISTS "
+                        "(SELECT 1 FROM samples WHERE series_id = series.id)"
+                    )
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -319,11 +361,17 @@ class HistoryDB:
 
     def ticks(self, lo: float, hi: float) -> list[int]:
         """Ticks with lo < ts <= hi, in order."""
-        return [r[0] for r in self._query("SELECT ts FROM ticks WHERE ts > ? AND ts <= ? ORDER BY ts", (lo, hi))]
+        return [
+            r[0] for r in self._query("SELECT ts FROM ticks WHERE ts > ? AND ts <= ? ORDER BY ts", (lo, hi))
+        ]
 
     def series(self, name: str) -> list[tuple[int, dict[str, str]]]:
-        return [(sid, json.loads(labels)) for sid, labels in
-                self._query("SELECT id, labels FROM series WHERE name = ? ORDER BY id", (name,))]
+        return [
+            (sid, json.loads(labels))
+            for sid, labels in self._query(
+                "SELECT id, labels FROM series WHERE name = ? ORDER BY id", (name,)
+            )
+        ]
 
     def values_at(self, ids: Sequence[int], ts: int) -> dict[int, float | None]:
         """Each series' value at tick ``ts`` (its last row at or before it; None when absent)."""
@@ -331,8 +379,10 @@ class HistoryDB:
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for sid, value in self._query(
-                    "SELECT id, (SELECT value FROM samples WHERE series_id = id AND ts <= ? ORDER BY ts DESC "
-                    f"LIMIT 1) FROM series WHERE id IN ({marks})", (ts, *chunk)):
+                "SELECT id, (SELECT value FROM samples WHERE series_id = id AND ts <= ? ORDER BY ts DESC "
+                f"LIMIT 1) FROM series WHERE id IN ({marks})",
+                (ts, *chunk),
+            ):
                 out[sid] = _decode(value)
         return out
 
@@ -341,16 +391,20 @@ class HistoryDB:
         for chunk in _chunks(sorted(ids), 500):
             marks = ",".join("?" * len(chunk))
             for sid, ts, value in self._query(
-                    f"SELECT series_id, ts, value FROM samples WHERE series_id IN ({marks}) AND ts > ? AND ts <= ?"
-                    " ORDER BY series_id, ts", (*chunk, lo, hi)):
+                f"SELECT series_id, ts, value FROM samples WHERE series_id IN ({marks}) AND ts > ? AND ts <= ?"
+                " ORDER BY series_id, ts",
+                (*chunk, lo, hi),
+            ):
                 yield sid, ts, _decode(value)
 
     def stats(self) -> dict[str, int]:
-        series, samples = self._query("SELECT (SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM samples)")[0]
+        series, samples = self._query("SELECT (SELECT COUNT(*) FROM series), (SELECT COUNT(*) FROM samples)")[
+            0
+        ]
         return {"series": series, "samples": samples}
 
 
 def _chunks(seq: Sequence[int], n: int) -> Iterator[Sequence[int]]:
     seq = list(seq)
     for i in range(0, len(seq), n):
-        yield seq[i:i + n]
+        yield seq[i : i + n]

@@ -14,7 +14,8 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector as PromCollector
@@ -43,8 +44,9 @@ class FamilyFilter:
         return hit
 
 
-def collect_samples(snapshot: dict[str, Any], want: Callable[[str], bool],
-                    polls: dict[str, list[float]]) -> list[tuple[str, dict[str, str], float]]:
+def collect_samples(
+    snapshot: dict[str, Any], want: Callable[[str], bool], polls: dict[str, list[float]]
+) -> list[tuple[str, dict[str, str], float]]:
     """The series to record from one store snapshot, labelled exactly as ``/metrics`` labels them."""
     out: list[tuple[str, dict[str, str], float]] = []
     for r in snapshot["results"]:
@@ -56,9 +58,17 @@ def collect_samples(snapshot: dict[str, Any], want: Callable[[str], bool],
                 out.append(("egov_target_up", base, up))
             if want("egov_target_state"):
                 for state in ("up", "degraded", "down", "unknown"):
-                    out.append(("egov_target_state", {**base, "state": state}, 1.0 if r.state == state else 0.0))
+                    out.append(
+                        ("egov_target_state", {**base, "state": state}, 1.0 if r.state == state else 0.0)
+                    )
             if want("egov_target_poll_duration_seconds") and (counts or r.started):
-                out.append(("egov_target_poll_duration_seconds", base, counts[2] / counts[0] if counts else r.duration))
+                out.append(
+                    (
+                        "egov_target_poll_duration_seconds",
+                        base,
+                        counts[2] / counts[0] if counts else r.duration,
+                    )
+                )
         for s in r.samples:
             if want(s.name):
                 out.append((s.name, {**base, **s.labels}, s.value))
@@ -121,8 +131,9 @@ class HistoryWriter:
         self.path = settings.path
         self._want = FamilyFilter(settings.families)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(settings, self._stop, previous),
-                                        name="egov-history", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(settings, self._stop, previous), name="egov-history", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -142,8 +153,12 @@ class HistoryWriter:
         except HistoryError as exc:
             self._failed(str(exc) + "; history is not being recorded")
             return
-        log.info("recording history in %s every %gs (retention %gd)", settings.path, settings.interval,
-                 settings.retention / 86400)
+        log.info(
+            "recording history in %s every %gs (retention %gd)",
+            settings.path,
+            settings.interval,
+            settings.retention / 86400,
+        )
         interval = float(settings.interval)
         next_prune = 0.0
         last_ts = 0
@@ -202,20 +217,48 @@ class HistoryWriter:
 
 #: the history writer's own metrics (for the README's reference)
 METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("egov_exporter_history_enabled", "gauge",
-               "1 when the embedded history (history.enabled) is being recorded.", vi="lưu lịch sử"),
-    MetricSpec("egov_exporter_history_writes_total", "counter", "Intervals written to the history file.",
-               vi="số lần ghi lịch sử"),
-    MetricSpec("egov_exporter_history_write_errors_total", "counter",
-               "Failures to open or write the history file (see the log).", vi="số lần ghi lịch sử lỗi"),
-    MetricSpec("egov_exporter_history_rows_written_total", "counter",
-               "Rows written to the history file (only changed values are written).", vi="số dòng đã ghi"),
-    MetricSpec("egov_exporter_history_last_write_successful", "gauge",
-               "1 when the last attempt to write the history file succeeded.", vi="lần ghi gần nhất thành công"),
-    MetricSpec("egov_exporter_history_last_write_timestamp_seconds", "gauge",
-               "When an interval was last written to the history file.", vi="thời điểm ghi gần nhất"),
-    MetricSpec("egov_exporter_history_last_write_duration_seconds", "gauge", "Time the last history write took.",
-               vi="thời gian ghi gần nhất"),
+    MetricSpec(
+        "egov_exporter_history_enabled",
+        "gauge",
+        "1 when the embedded history (history.enabled) is being recorded.",
+        vi="lưu lịch sử",
+    ),
+    MetricSpec(
+        "egov_exporter_history_writes_total",
+        "counter",
+        "Intervals written to the history file.",
+        vi="số lần ghi lịch sử",
+    ),
+    MetricSpec(
+        "egov_exporter_history_write_errors_total",
+        "counter",
+        "Failures to open or write the history file (see the log).",
+        vi="số lần ghi lịch sử lỗi",
+    ),
+    MetricSpec(
+        "egov_exporter_history_rows_written_total",
+        "counter",
+        "Rows written to the history file (only changed values are written).",
+        vi="số dòng đã ghi",
+    ),
+    MetricSpec(
+        "egov_exporter_history_last_write_successful",
+        "gauge",
+        "1 when the last attempt to write the history file succeeded.",
+        vi="lần ghi gần nhất thành công",
+    ),
+    MetricSpec(
+        "egov_exporter_history_last_write_timestamp_seconds",
+        "gauge",
+        "When an interval was last written to the history file.",
+        vi="thời điểm ghi gần nhất",
+    ),
+    MetricSpec(
+        "egov_exporter_history_last_write_duration_seconds",
+        "gauge",
+        "Time the last history write took.",
+        vi="thời gian ghi gần nhất",
+    ),
 )
 
 
@@ -256,14 +299,19 @@ def page_section(writer: HistoryWriter) -> str:
     from exporter.snapshot.periods import TZ
 
     now = dt.datetime.fromtimestamp(writer.clock(), TZ)
-    when = dt.datetime.fromtimestamp(writer.last_write, TZ).strftime("%Y-%m-%d %H:%M:%S") if writer.last_write \
+    when = (
+        dt.datetime.fromtimestamp(writer.last_write, TZ).strftime("%Y-%m-%d %H:%M:%S")
+        if writer.last_write
         else "not yet"
+    )
     quarter = f"{now.year}Q{(now.month - 1) // 3 + 1}"
     problem = f'<p style="color:#b3261e">{escape(writer.last_error)}</p>' if writer.last_ok is False else ""
-    return (f"<h2>History</h2><p>Recording every {writer.settings.interval:g}s into "
-            f"<code>{escape(writer.settings.path)}</code>: {writer.writes} intervals written, last {escape(when)}."
-            f" Quarterly report: <code>egov-exporter snapshot --quarter {quarter} --history.file "
-            f"{escape(writer.settings.path)}</code></p>{problem}")
+    return (
+        f"<h2>History</h2><p>Recording every {writer.settings.interval:g}s into "
+        f"<code>{escape(writer.settings.path)}</code>: {writer.writes} intervals written, last {escape(when)}."
+        f" Quarterly report: <code>egov-exporter snapshot --quarter {quarter} --history.file "
+        f"{escape(writer.settings.path)}</code></p>{problem}"
+    )
 
 
 def attach(app: Any) -> HistoryWriter:

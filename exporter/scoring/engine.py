@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Iterable, Mapping
 
 from exporter.plugin import MetricSpec, Sample
 from exporter.scoring.rounding import ROUNDINGS, exact, percent

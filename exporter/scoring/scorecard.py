@@ -58,7 +58,7 @@ class Inputs(Strict):
     value: SelectorField | None = None
 
     @model_validator(mode="after")
-    def _complete(self) -> "Inputs":
+    def _complete(self) -> Inputs:
         pair = (self.numerator is not None, self.denominator is not None)
         if self.value is not None and any(pair):
             raise ValueError("give numerator and denominator, or value, not both")
@@ -127,7 +127,7 @@ class Indicator(Strict):
         return v
 
     @model_validator(mode="after")
-    def _rule_settings(self) -> "Indicator":
+    def _rule_settings(self) -> Indicator:
         need = {"threshold": ("full_at",), "capped": ("cap", "factor")}.get(self.rule, ())
         missing = [k for k in need if getattr(self, k) is None]
         if self.rule == "banded" and not self.bands:
@@ -195,7 +195,7 @@ class Group(Strict):
         return Indicator._code(v)
 
     @model_validator(mode="after")
-    def _sum(self) -> "Group":
+    def _sum(self) -> Group:
         codes = [i.code for i in self.indicators]
         dup = next((c for c in codes if codes.count(c) > 1), None)
         if dup:
@@ -272,7 +272,7 @@ class MetricNames(Strict):
     indicator_events_needed: MetricName = None
 
     @model_validator(mode="after")
-    def _unique(self) -> "MetricNames":
+    def _unique(self) -> MetricNames:
         names = [v for v in self.model_dump().values() if v]
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup:
@@ -312,7 +312,7 @@ class Scorecard(Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Scorecard":
+    def _consistent(self) -> Scorecard:
         official = OFFICIAL_TOTALS.get(self.scorecard)
         if official is not None and exact(self.total_max) != official[0]:
             raise ValueError(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "count")
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")

@@ -31,8 +31,13 @@ __all__ = ["FAULT_MODES", "SimServer", "Simulator", "World", "add_arguments", "r
 def system_classes() -> list[type]:
     """The simulated systems, one module each."""
     classes: list[type] = []
-    for module, cls in (("portal", "PortalSystem"), ("lgsp", "LgspSystem"), ("documents", "DocumentsSystem"),
-                        ("services", "ServicesSystem"), ("national", "NationalSystem")):
+    for module, cls in (
+        ("portal", "PortalSystem"),
+        ("lgsp", "LgspSystem"),
+        ("documents", "DocumentsSystem"),
+        ("services", "ServicesSystem"),
+        ("national", "NationalSystem"),
+    ):
         try:
             mod = __import__(f"exporter.simulator.{module}", fromlist=[cls])
         except ModuleNotFoundError as exc:
@@ -44,19 +49,43 @@ def system_classes() -> list[type]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen-address", dest="sim_listen", default="127.0.0.1:9880", metavar="ADDR",
-                   help="address to serve on; loopback only (default: 127.0.0.1:9880)")
-    p.add_argument("--units", type=int, default=100, help="units (departments + communes) of the province (default: 100)")
+    p.add_argument(
+        "--listen-address",
+        dest="sim_listen",
+        default="127.0.0.1:9880",
+        metavar="ADDR",
+        help="address to serve on; loopback only (default: 127.0.0.1:9880)",
+    )
+    p.add_argument(
+        "--units", type=int, default=100, help="units (departments + communes) of the province (default: 100)"
+    )
     p.add_argument("--seed", type=int, default=766, help="seed of the simulated figures (default: 766)")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="simulated seconds per real second, to watch counters grow (default: 1)")
-    p.add_argument("--fault", action="append", default=[], metavar="SYSTEM=MODE",
-                   help=f"start with a fault, e.g. services=waf; modes: {', '.join(FAULT_MODES)}")
-    p.add_argument("--tls", action="store_true",
-                   help="serve HTTPS with certificates made at start-up by a throw-away CA (see --tls-dir); "
-                        "switch them with POST /-/tls?cert=good|expiring|expired|self_signed|wrong_host")
-    p.add_argument("--tls-dir", dest="tls_dir", default=None, metavar="DIR",
-                   help="where --tls writes ca.pem and the certificates (default: a new temporary folder)")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second, to watch counters grow (default: 1)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SYSTEM=MODE",
+        help=f"start with a fault, e.g. services=waf; modes: {', '.join(FAULT_MODES)}",
+    )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with certificates made at start-up by a throw-away CA (see --tls-dir); "
+        "switch them with POST /-/tls?cert=good|expiring|expired|self_signed|wrong_host",
+    )
+    p.add_argument(
+        "--tls-dir",
+        dest="tls_dir",
+        default=None,
+        metavar="DIR",
+        help="where --tls writes ca.pem and the certificates (default: a new temporary folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen_address(args.sim_listen)
     except ValueError as exc:
-        print(f"egov-exporter: {str(exc).replace('--web.listen-address', '--listen-address')}", file=sys.stderr)
+        print(
+            f"egov-exporter: {str(exc).replace('--web.listen-address', '--listen-address')}", file=sys.stderr
+        )
         return 1
     if args.units < 2 or args.units > 5000:
         print("egov-exporter: --units must be between 2 and 5000", file=sys.stderr)

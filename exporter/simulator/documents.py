@@ -36,10 +36,15 @@ def figures(world: World, unit: Unit, period: str) -> dict[str, int]:
     received_e = world.part(received, unit, "doc.received.e", 0.9, 1.0)
     files = world.count(unit, "doc.files", FILES_PER_DAY, period)
     return {
-        "sent": sent, "sent_electronic": sent_e, "sent_paper": sent - sent_e,
+        "sent": sent,
+        "sent_electronic": sent_e,
+        "sent_paper": sent - sent_e,
         "signed": world.part(sent_e, unit, "doc.signed", 0.8, 1.0),
-        "received": received, "received_electronic": received_e, "received_paper": received - received_e,
-        "work_files": files, "work_files_online": world.part(files, unit, "doc.files.online", 0.5, 0.98),
+        "received": received,
+        "received_electronic": received_e,
+        "received_paper": received - received_e,
+        "work_files": files,
+        "work_files_online": world.part(files, unit, "doc.files.online", 0.5, 0.98),
         # what of it went through the national document axis (to / from agencies outside the province)
         "axis_sent": world.part(sent_e, unit, "doc.axis.out", 0.05, 0.2),
         "axis_received": world.part(received_e, unit, "doc.axis.in", 0.1, 0.3),
@@ -65,36 +70,74 @@ class DocumentsSystem:
         if req.path == "/api/v1/lien-thong/trang-thai":
             now = self.world.now()
             up = axis_connected(now)
-            return Reply.json({"maLoi": 0, "moTa": "Thành công", "duLieu": {
-                "trangThai": "KET_NOI" if up else "MAT_KET_NOI", "maTruc": "VDXP",
-                "thoiDiemKiemTra": now.astimezone(TZ).isoformat(timespec="seconds")}})
+            return Reply.json(
+                {
+                    "maLoi": 0,
+                    "moTa": "Thành công",
+                    "duLieu": {
+                        "trangThai": "KET_NOI" if up else "MAT_KET_NOI",
+                        "maTruc": "VDXP",
+                        "thoiDiemKiemTra": now.astimezone(TZ).isoformat(timespec="seconds"),
+                    },
+                }
+            )
         return None
 
     def _statistics(self, req: Request) -> Reply:
         first, last = req.arg("tuNgay"), req.arg("denNgay")
         period = reporting_period(first, last, self.world.now())
         if period is None:
-            return Reply.json({"maLoi": 400, "moTa": "tuNgay phải là ngày đầu tháng, quý hoặc năm; denNgay "
-                                                    "trong cùng kỳ", "duLieu": None}, 400)
+            return Reply.json(
+                {
+                    "maLoi": 400,
+                    "moTa": "tuNgay phải là ngày đầu tháng, quý hoặc năm; denNgay trong cùng kỳ",
+                    "duLieu": None,
+                },
+                400,
+            )
         units: list[dict[str, Any]] = []
         axis = {"guiDi": 0, "nhanVe": 0}
         for unit in self.world.children:
             f = figures(self.world, unit, period)
             axis["guiDi"] += f["axis_sent"]
             axis["nhanVe"] += f["axis_received"]
-            units.append({
-                "maDonVi": unit.code, "tenDonVi": unit.name, "cap": LEVEL_CODES[unit.level],
-                "vanBanDi": {"tong": f["sent"], "dienTu": f["sent_electronic"], "giay": f["sent_paper"],
-                             "kySo": f["signed"]},
-                "vanBanDen": {"tong": f["received"], "dienTu": f["received_electronic"],
-                              "giay": f["received_paper"]},
-                "hoSoCongViec": {"tong": f["work_files"], "xuLyTrenMang": f["work_files_online"]},
-            })
-        return Reply.json({"maLoi": 0, "moTa": "Thành công", "duLieu": {
-            "tuNgay": first, "denNgay": last, "soDonVi": len(units), "donVi": units, "trucLienThong": axis}})
+            units.append(
+                {
+                    "maDonVi": unit.code,
+                    "tenDonVi": unit.name,
+                    "cap": LEVEL_CODES[unit.level],
+                    "vanBanDi": {
+                        "tong": f["sent"],
+                        "dienTu": f["sent_electronic"],
+                        "giay": f["sent_paper"],
+                        "kySo": f["signed"],
+                    },
+                    "vanBanDen": {
+                        "tong": f["received"],
+                        "dienTu": f["received_electronic"],
+                        "giay": f["received_paper"],
+                    },
+                    "hoSoCongViec": {"tong": f["work_files"], "xuLyTrenMang": f["work_files_online"]},
+                }
+            )
+        return Reply.json(
+            {
+                "maLoi": 0,
+                "moTa": "Thành công",
+                "duLieu": {
+                    "tuNgay": first,
+                    "denNgay": last,
+                    "soDonVi": len(units),
+                    "donVi": units,
+                    "trucLienThong": axis,
+                },
+            }
+        )
 
 
-_HOME = ("<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>Hệ thống quản lý văn bản và điều "
-         "hành</title></head><body><h1>Hệ thống quản lý văn bản và điều hành</h1><form action='dang-nhap' "
-         "method='post'><input name='tenDangNhap'><input name='matKhau' type='password'>"
-         "<button>Đăng nhập</button></form></body></html>")
+_HOME = (
+    "<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>Hệ thống quản lý văn bản và điều "
+    "hành</title></head><body><h1>Hệ thống quản lý văn bản và điều hành</h1><form action='dang-nhap' "
+    "method='post'><input name='tenDangNhap'><input name='matKhau' type='password'>"
+    "<button>Đăng nhập</button></form></body></html>"
+)

@@ -14,7 +14,7 @@ FAULT_MODES: dict[str, str] = {
     "malformed": "the normal status and content type, body cut in half",
     "truncated": "the whole body announced (Content-Length), half of it sent, then the connection closed",
     "changed_layout": "the same content in a new layout: JSON keys renamed, HTML tables/lists turned into divs, "
-                      "classes and ids renamed",
+    "classes and ids renamed",
     "huge": "a body of ?size=BYTES (default 50 MB) streamed in chunks (&chunked=1: no Content-Length)",
     "redirect_loop": "HTTP 302 to the same URL, forever",
     "trickle": "headers at once, then the body one byte every 0.5 s",

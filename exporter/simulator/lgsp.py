@@ -29,12 +29,16 @@ from exporter.simulator.server import Reply, Request
 from exporter.simulator.world import TZ, Unit, World, _hash01, period_start
 
 VERSION = "WSO2 API Manager-4.2.0"
-VERSION_ANSWER = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
-                  'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-                  '<ns:getVersionResponse xmlns:ns="http://version.services.core.carbon.wso2.org">'
-                  f"<return>{VERSION}</return></ns:getVersionResponse></soapenv:Body></soapenv:Envelope>")
-INVALID_CREDENTIALS = ('{"code":900901,"message":"Invalid Credentials","description":"Invalid Credentials. '
-                       'Make sure you have provided the correct security credentials"}')
+VERSION_ANSWER = (
+    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+    'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    '<ns:getVersionResponse xmlns:ns="http://version.services.core.carbon.wso2.org">'
+    f"<return>{VERSION}</return></ns:getVersionResponse></soapenv:Body></soapenv:Envelope>"
+)
+INVALID_CREDENTIALS = (
+    '{"code":900901,"message":"Invalid Credentials","description":"Invalid Credentials. '
+    'Make sure you have provided the correct security credentials"}'
+)
 CLIENT_ID = "egov-exporter"
 CLIENT_SECRET = "demo-lgsp-secret"
 TOKEN_LIFETIME = 3600.0
@@ -111,16 +115,32 @@ class LgspSystem:
 
     # the model -------------------------------------------------------------------------------
     def apis(self) -> list[dict[str, Any]]:
-        return [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp/{self.world.seed}/{name}")), "name": name,
-                 "description": f"API {name} chia sẻ qua LGSP tỉnh Mô Phỏng", "context": context,
-                 "version": "1.0.0", "provider": "admin", "type": "HTTP", "lifeCycleStatus": state,
-                 "hasThumbnail": False}
-                for name, context, state, _ in _APIS]
+        return [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp/{self.world.seed}/{name}")),
+                "name": name,
+                "description": f"API {name} chia sẻ qua LGSP tỉnh Mô Phỏng",
+                "context": context,
+                "version": "1.0.0",
+                "provider": "admin",
+                "type": "HTTP",
+                "lifeCycleStatus": state,
+                "hasThumbnail": False,
+            }
+            for name, context, state, _ in _APIS
+        ]
 
     def applications(self) -> list[dict[str, Any]]:
-        return [{"applicationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp-app/{self.world.seed}/{name}")),
-                 "name": name, "owner": "admin" if name == "DefaultApplication" else f"{name.lower()}_svc",
-                 "status": status, "groupId": ""} for name, status, _ in _APPLICATIONS]
+        return [
+            {
+                "applicationId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lgsp-app/{self.world.seed}/{name}")),
+                "name": name,
+                "owner": "admin" if name == "DefaultApplication" else f"{name.lower()}_svc",
+                "status": status,
+                "groupId": "",
+            }
+            for name, status, _ in _APPLICATIONS
+        ]
 
     @staticmethod
     def shared_data_applications() -> list[str]:
@@ -159,17 +179,29 @@ class LgspSystem:
             "/api/am/publisher/v4/apis": lambda: self._paged(req, self.apis()),
             "/api/am/admin/v4/applications": lambda: self._paged(req, self.applications()),
             "/api/am/analytics/v1/apis/usage": lambda: self._usage(req),
-            "/api/lgsp/v1/bao-cao/ung-dung-chia-se": lambda: Reply.json({"code": "0", "data": {
-                "tongSoUngDungCanKetNoi": len(self.shared_data_applications()),
-                "soUngDungDaKetNoi": self.connected_shared()}}),
-            "/ndxp/1.0/health": lambda: Reply.json({"status": "UP", "platform": "NDXP", "checkedAt": checked}),
+            "/api/lgsp/v1/bao-cao/ung-dung-chia-se": lambda: Reply.json(
+                {
+                    "code": "0",
+                    "data": {
+                        "tongSoUngDungCanKetNoi": len(self.shared_data_applications()),
+                        "soUngDungDaKetNoi": self.connected_shared(),
+                    },
+                }
+            ),
+            "/ndxp/1.0/health": lambda: Reply.json(
+                {"status": "UP", "platform": "NDXP", "checkedAt": checked}
+            ),
         }
         route = routes.get(path)
         if route is None:
             return None
         if not self._authorized(req):
-            return Reply(401, INVALID_CREDENTIALS, "application/json",
-                         {"WWW-Authenticate": 'OAuth2 realm="WSO2 API Manager"'})
+            return Reply(
+                401,
+                INVALID_CREDENTIALS,
+                "application/json",
+                {"WWW-Authenticate": 'OAuth2 realm="WSO2 API Manager"'},
+            )
         return route()
 
     def _token(self, req: Request) -> Reply:
@@ -186,15 +218,25 @@ class LgspSystem:
         if form.get("grant_type") != "client_credentials":
             return Reply(400, '{"error":"unsupported_grant_type"}', "application/json")
         if client_id != CLIENT_ID or client_secret != CLIENT_SECRET:
-            return Reply(401, '{"error":"invalid_client","error_description":"A valid OAuth client could not '
-                              'be found for client_id"}', "application/json")
+            return Reply(
+                401,
+                '{"error":"invalid_client","error_description":"A valid OAuth client could not '
+                'be found for client_id"}',
+                "application/json",
+            )
         token = secrets.token_hex(16)
         now = self.world.clock()
         with self._lock:
             self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}  # forget expired ones
             self.tokens[token] = now + TOKEN_LIFETIME
-        return Reply.json({"access_token": token, "scope": form.get("scope", "default"),
-                           "token_type": "Bearer", "expires_in": int(TOKEN_LIFETIME)})
+        return Reply.json(
+            {
+                "access_token": token,
+                "scope": form.get("scope", "default"),
+                "token_type": "Bearer",
+                "expires_in": int(TOKEN_LIFETIME),
+            }
+        )
 
     def _authorized(self, req: Request) -> bool:
         auth = req.headers.get("authorization", "")
@@ -210,25 +252,54 @@ class LgspSystem:
             limit = min(1000, max(1, int(req.arg("limit", "25") or 25)))
             offset = max(0, int(req.arg("offset", "0") or 0))
         except ValueError:
-            return Reply(400, '{"code":400,"message":"Bad Request","description":"limit and offset must be '
-                              'integers"}', "application/json")
-        page = items[offset:offset + limit]
+            return Reply(
+                400,
+                '{"code":400,"message":"Bad Request","description":"limit and offset must be integers"}',
+                "application/json",
+            )
+        page = items[offset : offset + limit]
         path = req.path
         nxt = f"{path}?limit={limit}&offset={offset + limit}" if offset + limit < len(items) else ""
         prev = f"{path}?limit={limit}&offset={max(0, offset - limit)}" if offset > 0 else ""
-        return Reply.json({"count": len(page), "list": page,
-                           "pagination": {"offset": offset, "limit": limit, "total": len(items),
-                                          "next": nxt, "previous": prev}})
+        return Reply.json(
+            {
+                "count": len(page),
+                "list": page,
+                "pagination": {
+                    "offset": offset,
+                    "limit": limit,
+                    "total": len(items),
+                    "next": nxt,
+                    "previous": prev,
+                },
+            }
+        )
 
     def _usage(self, req: Request) -> Reply:
         period = req.arg("period", "month")
         if period not in ("month", "quarter", "year"):
-            return Reply(400, '{"code":400,"message":"period must be month, quarter or year"}',
-                         "application/json")
+            return Reply(
+                400, '{"code":400,"message":"period must be month, quarter or year"}', "application/json"
+            )
         now = self.world.now()
-        rows = [{"apiName": u.api, "apiVersion": u.version, "apiCreator": "admin",
-                 "totalRequestCount": u.requests, "successCount": u.requests - u.faults,
-                 "faultCount": u.faults, "avgResponseTime": u.latency_ms} for u in self.usage(period)]
-        return Reply.json({"period": period, "from": period_start(now, period).isoformat(timespec="seconds"),
-                           "to": now.astimezone(TZ).isoformat(timespec="seconds"), "count": len(rows),
-                           "list": rows})
+        rows = [
+            {
+                "apiName": u.api,
+                "apiVersion": u.version,
+                "apiCreator": "admin",
+                "totalRequestCount": u.requests,
+                "successCount": u.requests - u.faults,
+                "faultCount": u.faults,
+                "avgResponseTime": u.latency_ms,
+            }
+            for u in self.usage(period)
+        ]
+        return Reply.json(
+            {
+                "period": period,
+                "from": period_start(now, period).isoformat(timespec="seconds"),
+                "to": now.astimezone(TZ).isoformat(timespec="seconds"),
+                "count": len(rows),
+                "list": rows,
+            }
+        )

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from exporter.scoring.rounding import r2
 from exporter.simulator.server import Reply, Request

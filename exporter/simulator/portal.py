@@ -48,11 +48,18 @@ ALWAYS = frozenset({"news", "organization"})
 
 _WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 _TOPICS = (
-    "Hội nghị triển khai nhiệm vụ chuyển đổi số", "Công bố danh mục thủ tục hành chính mới",
-    "Đoàn công tác kiểm tra tiến độ giải ngân vốn đầu tư công", "Tập huấn sử dụng dịch vụ công trực tuyến",
-    "Thông báo tuyển dụng công chức", "Kết quả chỉ số cải cách hành chính", "Tiếp công dân định kỳ",
-    "Hướng dẫn thanh toán trực tuyến phí, lệ phí", "Sơ kết công tác quý", "Đối thoại với doanh nghiệp",
-    "Lấy ý kiến nhân dân về dự thảo nghị quyết", "Phát động phong trào thi đua",
+    "Hội nghị triển khai nhiệm vụ chuyển đổi số",
+    "Công bố danh mục thủ tục hành chính mới",
+    "Đoàn công tác kiểm tra tiến độ giải ngân vốn đầu tư công",
+    "Tập huấn sử dụng dịch vụ công trực tuyến",
+    "Thông báo tuyển dụng công chức",
+    "Kết quả chỉ số cải cách hành chính",
+    "Tiếp công dân định kỳ",
+    "Hướng dẫn thanh toán trực tuyến phí, lệ phí",
+    "Sơ kết công tác quý",
+    "Đối thoại với doanh nghiệp",
+    "Lấy ý kiến nhân dân về dự thảo nghị quyết",
+    "Phát động phong trào thi đua",
 )
 
 
@@ -90,16 +97,26 @@ class PortalSystem:
         self.world = world
         self._days: dict[tuple[str, dt.date], tuple[tuple[float, str, str], ...]] = {}
         province = world.units[0]
-        self.sites: dict[str, Site] = {"": Site("", province, PORTAL_TITLE, "province", 3.0,
-                                                frozenset(s for s, _, _ in MENU), True)}
+        self.sites: dict[str, Site] = {
+            "": Site("", province, PORTAL_TITLE, "province", 3.0, frozenset(s for s, _, _ in MENU), True)
+        }
         styles = ("dmy", "dmy_time", "long")
         depts = [u for u in world.units if u.level == "DEPARTMENT"]
         for i, unit in enumerate(depts):
-            sections = frozenset(s for s, _, _ in MENU
-                                 if s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2)
+            sections = frozenset(
+                s
+                for s, _, _ in MENU
+                if s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2
+            )
             self.sites[slugify(unit.name)] = Site(
-                slugify(unit.name), unit, f"{unit.name} - {PORTAL_TITLE}", styles[i % 3],
-                world.share(unit, "portal.articles", 0.1, 1.6), sections, "qa" in sections)
+                slugify(unit.name),
+                unit,
+                f"{unit.name} - {PORTAL_TITLE}",
+                styles[i % 3],
+                world.share(unit, "portal.articles", 0.1, 1.6),
+                sections,
+                "qa" in sections,
+            )
 
     # the model -------------------------------------------------------------------------------
     def _day(self, slug: str, day: dt.date) -> tuple[tuple[float, str, str], ...]:
@@ -188,21 +205,36 @@ class PortalSystem:
                 page = 1
             return Reply.html(self._page(site, base, self._list(site, base, page)))
         if parts[0] == "tin-tuc" and len(parts) == 2:
-            return Reply.html(self._page(site, base, f"<article><h2>Tin bài {html.escape(parts[1])}</h2>"
-                                                     "</article>"))
+            return Reply.html(
+                self._page(site, base, f"<article><h2>Tin bài {html.escape(parts[1])}</h2></article>")
+            )
         if parts == ["hoi-dap"] and site.has_qa:
             return Reply.html(self._page(site, base, self._qa(site)))
-        if len(parts) == 1 and any(path == parts[0] and name in site.sections for name, _, path in MENU) \
-                or parts == ["lien-he"]:
-            return Reply.html(self._page(site, base, f"<h2>{html.escape(parts[0])}</h2>"
-                                                     "<p>Đang cập nhật.</p>"))
+        if (
+            len(parts) == 1
+            and any(path == parts[0] and name in site.sections for name, _, path in MENU)
+            or parts == ["lien-he"]
+        ):
+            return Reply.html(
+                self._page(site, base, f"<h2>{html.escape(parts[0])}</h2><p>Đang cập nhật.</p>")
+            )
         return None
 
     def _page(self, site: Site, base: str, main: str) -> str:
-        menu = "".join(f'<li><a href="{base}{path}">{text}</a></li>'
-                       for name, text, path in MENU if name in site.sections)
-        subsites = "".join(f'<li><a href="/portal/{s.slug}/">{html.escape(s.unit.name)}</a></li>'
-                           for s in self.sites.values() if s.slug) if not site.slug else ""
+        menu = "".join(
+            f'<li><a href="{base}{path}">{text}</a></li>'
+            for name, text, path in MENU
+            if name in site.sections
+        )
+        subsites = (
+            "".join(
+                f'<li><a href="/portal/{s.slug}/">{html.escape(s.unit.name)}</a></li>'
+                for s in self.sites.values()
+                if s.slug
+            )
+            if not site.slug
+            else ""
+        )
         return f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>{html.escape(site.title)}</title></head>
 <body>
@@ -216,22 +248,32 @@ Email: congthongtin@mophong.gov.vn</p></footer>
 </body></html>"""
 
     def _home(self, site: Site, base: str) -> str:
-        latest = "".join(f'<li><a href="{base}tin-tuc/{a.id}">{html.escape(a.title)}</a> '
-                         f'<span class="date">{html.escape(a.shown)}</span></li>'
-                         for a in self.articles(site.slug, limit=5))
-        return (f'<section class="tin-moi"><h2>Tin mới</h2><ul>{latest}</ul></section>'
-                '<section class="dich-vu"><a href="https://dichvucong.gov.vn">Cổng Dịch vụ công quốc gia</a>'
-                '</section>')
+        latest = "".join(
+            f'<li><a href="{base}tin-tuc/{a.id}">{html.escape(a.title)}</a> '
+            f'<span class="date">{html.escape(a.shown)}</span></li>'
+            for a in self.articles(site.slug, limit=5)
+        )
+        return (
+            f'<section class="tin-moi"><h2>Tin mới</h2><ul>{latest}</ul></section>'
+            '<section class="dich-vu"><a href="https://dichvucong.gov.vn">Cổng Dịch vụ công quốc gia</a>'
+            "</section>"
+        )
 
     def _list(self, site: Site, base: str, page: int) -> str:
-        shown = self.articles(site.slug, limit=page * PAGE_SIZE)[(page - 1) * PAGE_SIZE:]
-        items = "".join(f'<div class="news-item"><h3><a class="news-title" href="{base}tin-tuc/{a.id}">'
-                        f'{html.escape(a.title)}</a></h3>'
-                        f'<span class="news-date">{html.escape(a.shown)}</span>'
-                        f'<p class="news-summary">{html.escape(a.title)} ({html.escape(site.unit.name)}).</p>'
-                        '</div>' for a in shown)
-        pager = (f'<div class="pagination"><a href="{base}tin-tuc?page={page + 1}">Trang sau</a></div>'
-                 if shown else "")
+        shown = self.articles(site.slug, limit=page * PAGE_SIZE)[(page - 1) * PAGE_SIZE :]
+        items = "".join(
+            f'<div class="news-item"><h3><a class="news-title" href="{base}tin-tuc/{a.id}">'
+            f"{html.escape(a.title)}</a></h3>"
+            f'<span class="news-date">{html.escape(a.shown)}</span>'
+            f'<p class="news-summary">{html.escape(a.title)} ({html.escape(site.unit.name)}).</p>'
+            "</div>"
+            for a in shown
+        )
+        pager = (
+            f'<div class="pagination"><a href="{base}tin-tuc?page={page + 1}">Trang sau</a></div>'
+            if shown
+            else ""
+        )
         return f'<h2>Tin tức - Sự kiện</h2><div class="news-list">{items}</div>{pager}'
 
     def _qa(self, site: Site) -> str:
@@ -240,9 +282,11 @@ Email: congthongtin@mophong.gov.vn</p></footer>
         def vi(n: int) -> str:  # 1.234 (Vietnamese thousands separator)
             return f"{n:,}".replace(",", ".")
 
-        return ('<h2>Hỏi đáp doanh nghiệp, nhà đầu tư</h2><div class="qa-stats">'
-                f'<p class="qa-received">Tổng số câu hỏi đã tiếp nhận: <strong>{vi(received)}</strong></p>'
-                f'<p class="qa-answered">Đã trả lời: <strong>{vi(answered)}</strong></p>'
-                f'<p class="qa-pending">Đang xử lý: <strong>{vi(received - answered)}</strong></p></div>'
-                '<ul class="qa-list"><li>Doanh nghiệp hỏi về thủ tục cấp giấy chứng nhận đầu tư'
-                ' <span class="status">Đã trả lời</span></li></ul>')
+        return (
+            '<h2>Hỏi đáp doanh nghiệp, nhà đầu tư</h2><div class="qa-stats">'
+            f'<p class="qa-received">Tổng số câu hỏi đã tiếp nhận: <strong>{vi(received)}</strong></p>'
+            f'<p class="qa-answered">Đã trả lời: <strong>{vi(answered)}</strong></p>'
+            f'<p class="qa-pending">Đang xử lý: <strong>{vi(received - answered)}</strong></p></div>'
+            '<ul class="qa-list"><li>Doanh nghiệp hỏi về thủ tục cấp giấy chứng nhận đầu tư'
+            ' <span class="status">Đã trả lời</span></li></ul>'
+        )

@@ -45,11 +45,11 @@ class Reply:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def json(cls, data: Any, status: int = 200) -> "Reply":
+    def json(cls, data: Any, status: int = 200) -> Reply:
         return cls(status, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
     @classmethod
-    def html(cls, text: str, status: int = 200) -> "Reply":
+    def html(cls, text: str, status: int = 200) -> Reply:
         return cls(status, text, "text/html; charset=utf-8")
 
     def data(self) -> bytes:
@@ -69,8 +69,12 @@ def changed_layout(reply: Reply) -> Reply:
         text = _JSON_KEY.sub(lambda m: f'"{m.group(1)}_v2"{m.group(2)}:', text)
     elif "html" in reply.content_type:
         text = _HTML_TAG.sub(lambda m: f"<{m.group(1)}div", text)
-        text = _HTML_ATTR.sub(lambda m: f"{m.group(1)}={m.group(2)}"
-                              + " ".join("v2-" + c for c in m.group(3).split()) + m.group(2), text)
+        text = _HTML_ATTR.sub(
+            lambda m: (
+                f"{m.group(1)}={m.group(2)}" + " ".join("v2-" + c for c in m.group(3).split()) + m.group(2)
+            ),
+            text,
+        )
     return Reply(reply.status, text, reply.content_type, reply.headers)
 
 
@@ -224,8 +228,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(url.path, query, body)
             return
         if url.path in ("/", ""):
-            index = {"systems": {name: f"/{name}/" for name in sim.systems}, "faults": sim.faults,
-                     "modes": FAULT_MODES, "units": len(sim.world.units)}
+            index = {
+                "systems": {name: f"/{name}/" for name in sim.systems},
+                "faults": sim.faults,
+                "modes": FAULT_MODES,
+                "units": len(sim.world.units),
+            }
             self._reply(Reply.json(index))
             return
         system_name, _, rest = url.path.lstrip("/").partition("/")
@@ -266,12 +274,17 @@ class _Handler(BaseHTTPRequestHandler):
             reply = changed_layout(reply)
         elif mode == "wrong_content_type":
             if "json" in reply.content_type:
-                reply = Reply.html("<!doctype html><html><body><h1>Trang chủ</h1><p>Đang bảo trì</p></body></html>")
+                reply = Reply.html(
+                    "<!doctype html><html><body><h1>Trang chủ</h1><p>Đang bảo trì</p></body></html>"
+                )
             else:
                 reply = Reply.json({"status": "ok"})
         elif mode == "missing_fields":
-            reply = Reply.json({"code": "OK", "data": {}}) if "json" in reply.content_type else \
-                Reply.html("<!doctype html><html><body><div id='main'></div></body></html>")
+            reply = (
+                Reply.json({"code": "OK", "data": {}})
+                if "json" in reply.content_type
+                else Reply.html("<!doctype html><html><body><div id='main'></div></body></html>")
+            )
         if mode == "trickle":
             self._trickle(reply, headers_too=False)
         elif mode == "slow_headers":
@@ -327,11 +340,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream_huge(self, size: int, chunked: bool = False) -> None:
         """``size`` bytes, announced by Content-Length, or (``chunked``) with no length given up front."""
-        chunk = (b'{"filler":"' + b"x" * 65500 + b'"},\n')
+        chunk = b'{"filler":"' + b"x" * 65500 + b'"},\n'
         try:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            self.send_header(*(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(size))))
+            self.send_header(
+                *(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(size)))
+            )
             self.end_headers()
             sent = 0
             while sent < size and not self.server.sim.stopping.is_set():
@@ -360,8 +375,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _trickle(self, reply: Reply, headers_too: bool) -> None:
         data = reply.data()
-        head = (f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         stream = head + data if headers_too else data
         try:
             if not headers_too:
@@ -369,7 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
             for i in range(min(len(stream), 1200)):  # at most 10 minutes of trickling
                 if self.server.sim.stopping.wait(0.5):
                     break
-                self.wfile.write(stream[i:i + 1])
+                self.wfile.write(stream[i : i + 1])
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
@@ -378,8 +395,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
         sim = self.server.sim
         if path == "/-/faults":
-            self._reply(Reply.json({"faults": sim.faults, "modes": FAULT_MODES, "requests": sim.requests,
-                                    "cert": sim.tls.mode if sim.tls is not None else None}))
+            self._reply(
+                Reply.json(
+                    {
+                        "faults": sim.faults,
+                        "modes": FAULT_MODES,
+                        "requests": sim.requests,
+                        "cert": sim.tls.mode if sim.tls is not None else None,
+                    }
+                )
+            )
             return
         if path == "/-/tls":
             if self.command != "POST":

@@ -54,12 +54,21 @@ def figures(world: World, unit: Unit, period: str) -> dict[str, int]:
     pending = month - world.part(month, unit, "svc.done", 0.75, 0.95) + carry
     overdue = world.part(pending, unit, "svc.overdue", 0.0, 0.15)
     return {
-        "received": received, "online": online, "direct": received - online - postal, "postal": postal,
+        "received": received,
+        "online": online,
+        "direct": received - online - postal,
+        "postal": postal,
         "full_online": world.part(online, unit, "svc.full", 0.5, 0.95),
-        "with_fee": with_fee, "paid_online": world.part(with_fee, unit, "svc.paid", 0.3, 0.95),
+        "with_fee": with_fee,
+        "paid_online": world.part(with_fee, unit, "svc.paid", 0.3, 0.95),
         "digitized": world.part(received, unit, "svc.digitized", 0.4, 0.95),
-        "completed": completed, "early": early, "on_time": completed - late - early, "late": late,
-        "pending": pending, "pending_in_time": pending - overdue, "pending_overdue": overdue,
+        "completed": completed,
+        "early": early,
+        "on_time": completed - late - early,
+        "late": late,
+        "pending": pending,
+        "pending_in_time": pending - overdue,
+        "pending_overdue": overdue,
     }
 
 
@@ -85,14 +94,22 @@ class ServicesSystem:
     # Keycloak --------------------------------------------------------------------------------
     def _token(self, req: Request) -> Reply:
         if req.method != "POST":
-            return Reply.json({"error": "invalid_request", "error_description": "HTTP method not allowed"}, 405)
+            return Reply.json(
+                {"error": "invalid_request", "error_description": "HTTP method not allowed"}, 405
+            )
         form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", errors="replace")).items()}
         if form.get("grant_type") != "client_credentials":
-            return Reply.json({"error": "unsupported_grant_type",
-                               "error_description": "Unsupported grant_type"}, 400)
+            return Reply.json(
+                {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"}, 400
+            )
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return Reply.json({"error": "unauthorized_client",
-                               "error_description": "Invalid client or Invalid client credentials"}, 401)
+            return Reply.json(
+                {
+                    "error": "unauthorized_client",
+                    "error_description": "Invalid client or Invalid client credentials",
+                },
+                401,
+            )
         token = secrets.token_urlsafe(32)
         now = self.world.clock()
         with self._lock:
@@ -100,8 +117,16 @@ class ServicesSystem:
             if len(self._tokens) >= 10000:
                 self._tokens.clear()
             self._tokens[token] = now + TOKEN_LIFETIME
-        return Reply.json({"access_token": token, "expires_in": TOKEN_LIFETIME, "refresh_expires_in": 0,
-                           "token_type": "Bearer", "not-before-policy": 0, "scope": "profile email"})
+        return Reply.json(
+            {
+                "access_token": token,
+                "expires_in": TOKEN_LIFETIME,
+                "refresh_expires_in": 0,
+                "token_type": "Bearer",
+                "not-before-policy": 0,
+                "scope": "profile email",
+            }
+        )
 
     def _authorized(self, req: Request) -> bool:
         scheme, _, token = req.headers.get("authorization", "").partition(" ")
@@ -112,47 +137,83 @@ class ServicesSystem:
     # statistics API --------------------------------------------------------------------------
     def _by_agency(self, req: Request) -> Reply:
         if not self._authorized(req):
-            reply = Reply.json({"error": "invalid_token",
-                                "error_description": "Token verification failed"}, 401)
+            reply = Reply.json(
+                {"error": "invalid_token", "error_description": "Token verification failed"}, 401
+            )
             reply.headers["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
             return reply
         period = reporting_period(req.arg("fromDate"), req.arg("toDate"), self.world.now())
         if period is None:
-            return Reply.json({"status": 400, "error": "Bad Request", "path": "/pa/dossier-statistic/--by-agency",
-                               "message": "fromDate must be the first day of a month, quarter or year and "
-                                          "toDate within it"}, 400)
+            return Reply.json(
+                {
+                    "status": 400,
+                    "error": "Bad Request",
+                    "path": "/pa/dossier-statistic/--by-agency",
+                    "message": "fromDate must be the first day of a month, quarter or year and "
+                    "toDate within it",
+                },
+                400,
+            )
         try:
             page = max(0, int(req.arg("page", "0") or 0))
             size = min(MAX_PAGE_SIZE, max(1, int(req.arg("size", "20") or 20)))
         except ValueError:
-            return Reply.json({"status": 400, "error": "Bad Request",
-                               "message": "page and size are numbers"}, 400)
+            return Reply.json(
+                {"status": 400, "error": "Bad Request", "message": "page and size are numbers"}, 400
+            )
         units = self.world.children
-        chunk = units[page * size:(page + 1) * size]
+        chunk = units[page * size : (page + 1) * size]
         pages = -(-len(units) // size)
         content = [self._item(u, figures(self.world, u, period)) for u in chunk]
         sort = {"empty": False, "sorted": True, "unsorted": False}
-        return Reply.json({
-            "content": content,
-            "pageable": {"sort": sort, "offset": page * size, "pageNumber": page, "pageSize": size,
-                         "paged": True, "unpaged": False},
-            "totalElements": len(units), "totalPages": pages, "last": page >= pages - 1, "size": size,
-            "number": page, "sort": sort, "numberOfElements": len(content), "first": page == 0,
-            "empty": not content,
-        })
+        return Reply.json(
+            {
+                "content": content,
+                "pageable": {
+                    "sort": sort,
+                    "offset": page * size,
+                    "pageNumber": page,
+                    "pageSize": size,
+                    "paged": True,
+                    "unpaged": False,
+                },
+                "totalElements": len(units),
+                "totalPages": pages,
+                "last": page >= pages - 1,
+                "size": size,
+                "number": page,
+                "sort": sort,
+                "numberOfElements": len(content),
+                "first": page == 0,
+                "empty": not content,
+            }
+        )
 
     @staticmethod
     def _item(unit: Unit, f: dict[str, int]) -> dict[str, Any]:
         return {
             "agency": {"id": unit.id, "code": unit.code, "name": unit.name},
-            "received": {"total": f["received"], "online": f["online"], "direct": f["direct"],
-                         "postal": f["postal"]},
-            "fullOnline": f["full_online"], "feeRequired": f["with_fee"], "paidOnline": f["paid_online"],
+            "received": {
+                "total": f["received"],
+                "online": f["online"],
+                "direct": f["direct"],
+                "postal": f["postal"],
+            },
+            "fullOnline": f["full_online"],
+            "feeRequired": f["with_fee"],
+            "paidOnline": f["paid_online"],
             "digitized": f["digitized"],
-            "resolved": {"total": f["completed"], "early": f["early"], "onTime": f["on_time"],
-                         "late": f["late"]},
-            "processing": {"total": f["pending"], "inTime": f["pending_in_time"],
-                           "overdue": f["pending_overdue"]},
+            "resolved": {
+                "total": f["completed"],
+                "early": f["early"],
+                "onTime": f["on_time"],
+                "late": f["late"],
+            },
+            "processing": {
+                "total": f["pending"],
+                "inTime": f["pending_in_time"],
+                "overdue": f["pending_overdue"],
+            },
         }
 
     # public table ----------------------------------------------------------------------------
@@ -168,14 +229,22 @@ class ServicesSystem:
         first, last = req.arg("tuNgay"), req.arg("denNgay")
         period = reporting_period(first, last, self.world.now())
         if period is None:
-            return Reply.html(_page("Kết quả giải quyết TTHC", "<p class='loi'>Khoảng thời gian không hợp lệ: "
-                                    "từ ngày phải là ngày đầu tháng, quý hoặc năm.</p>"), 400)
+            return Reply.html(
+                _page(
+                    "Kết quả giải quyết TTHC",
+                    "<p class='loi'>Khoảng thời gian không hợp lệ: "
+                    "từ ngày phải là ngày đầu tháng, quý hoặc năm.</p>",
+                ),
+                400,
+            )
         rows = []
         totals: dict[str, int] = {}
         for unit in self.world.children:
             f = figures(self.world, unit, period)
-            link = (f"<a href='/services/thong-ke/chi-tiet?maDonVi={quote(unit.code)}'>"
-                    f"{html.escape(unit.name)}</a>")
+            link = (
+                f"<a href='/services/thong-ke/chi-tiet?maDonVi={quote(unit.code)}'>"
+                f"{html.escape(unit.name)}</a>"
+            )
             for i, (level, row) in enumerate(zip(LEVELS, self.level_rows(unit, f))):
                 for key, value in row.items():
                     totals[key] = totals.get(key, 0) + value
@@ -188,25 +257,46 @@ class ServicesSystem:
             "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th></tr>"
             "<tr><th>Tổng</th><th>Trực tuyến</th><th>Trực tiếp</th><th>BCCI</th><th>Tổng</th><th>Trước hạn</th>"
             "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
-        return Reply.html(_page("Kết quả giải quyết TTHC",
-                                f"<p class='ky'>Từ ngày {html.escape(first or '')} đến ngày "
-                                f"{html.escape(last or '')}</p>{table}"))
+            + "".join(rows)
+            + "</tbody></table>"
+        )
+        return Reply.html(
+            _page(
+                "Kết quả giải quyết TTHC",
+                f"<p class='ky'>Từ ngày {html.escape(first or '')} đến ngày "
+                f"{html.escape(last or '')}</p>{table}",
+            )
+        )
 
 
 def _cells(row: dict[str, int]) -> str:
     received = row["online"] + row["direct"] + row["postal"]
     done = row["early"] + row["on_time"] + row["late"]
-    values = (received, row["online"], row["direct"], row["postal"], done, row["early"], row["on_time"],
-              row["late"], row["pending_in_time"], row["pending_overdue"])
+    values = (
+        received,
+        row["online"],
+        row["direct"],
+        row["postal"],
+        done,
+        row["early"],
+        row["on_time"],
+        row["late"],
+        row["pending_in_time"],
+        row["pending_overdue"],
+    )
     return "".join(f"<td class='so'>{vi_number(v)}</td>" for v in values)
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>{title} - Cổng dịch vụ công "
-            f"{PROVINCE_NAME}</title></head><body><header><h1>Cổng dịch vụ công</h1></header><main>"
-            f"<h2>{title}</h2>{body}</main></body></html>")
+    return (
+        f"<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>{title} - Cổng dịch vụ công "
+        f"{PROVINCE_NAME}</title></head><body><header><h1>Cổng dịch vụ công</h1></header><main>"
+        f"<h2>{title}</h2>{body}</main></body></html>"
+    )
 
 
-_HOME = _page("Trang chủ", "<nav><a href='/services/thong-ke/ket-qua-giai-quyet'>Kết quả giải quyết TTHC</a>"
-                           "</nav><p>Nộp hồ sơ trực tuyến, tra cứu hồ sơ, thanh toán trực tuyến.</p>")
+_HOME = _page(
+    "Trang chủ",
+    "<nav><a href='/services/thong-ke/ket-qua-giai-quyet'>Kết quả giải quyết TTHC</a>"
+    "</nav><p>Nộp hồ sơ trực tuyến, tra cứu hồ sơ, thanh toán trực tuyến.</p>",
+)

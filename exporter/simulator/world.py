@@ -14,7 +14,7 @@ import hashlib
 import math
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -23,10 +23,22 @@ PROVINCE_NAME = "UBND tỉnh Mô Phỏng"
 ROOT_DEPARTMENT_ID = "019d2be3-0000-7000-8000-000000000099"
 
 _DEPARTMENTS = [
-    "Văn phòng UBND tỉnh", "Sở Tư pháp", "Sở Tài chính", "Sở Xây dựng", "Sở Công Thương",
-    "Sở Nông nghiệp và Môi trường", "Sở Khoa học và Công nghệ", "Sở Giáo dục và Đào tạo", "Sở Y tế",
-    "Sở Nội vụ", "Sở Văn hóa, Thể thao và Du lịch", "Sở Dân tộc và Tôn giáo", "Ban Quản lý các khu công nghiệp",
-    "Thanh tra tỉnh", "Công an tỉnh", "Sở Ngoại vụ",
+    "Văn phòng UBND tỉnh",
+    "Sở Tư pháp",
+    "Sở Tài chính",
+    "Sở Xây dựng",
+    "Sở Công Thương",
+    "Sở Nông nghiệp và Môi trường",
+    "Sở Khoa học và Công nghệ",
+    "Sở Giáo dục và Đào tạo",
+    "Sở Y tế",
+    "Sở Nội vụ",
+    "Sở Văn hóa, Thể thao và Du lịch",
+    "Sở Dân tộc và Tôn giáo",
+    "Ban Quản lý các khu công nghiệp",
+    "Thanh tra tỉnh",
+    "Công an tỉnh",
+    "Sở Ngoại vụ",
 ]
 _COMMUNE_WORDS = ["Hòa", "Bình", "An", "Phú", "Thịnh", "Long", "Hưng", "Tân", "Minh", "Đức", "Thanh", "Xuân"]
 
@@ -96,8 +108,14 @@ class World:
     """The simulated province.  ``speed`` > 1 makes simulated time run faster than real time, from
     ``epoch`` (simulated start, default now)."""
 
-    def __init__(self, units: int = 100, seed: int = 766, speed: float = 1.0,
-                 start: dt.datetime | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        units: int = 100,
+        seed: int = 766,
+        speed: float = 1.0,
+        start: dt.datetime | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.seed = seed
         self.speed = speed
         self.clock = clock
@@ -119,8 +137,11 @@ class World:
             a = _COMMUNE_WORDS[i % len(_COMMUNE_WORDS)]
             b = _COMMUNE_WORDS[(i // len(_COMMUNE_WORDS) + 3) % len(_COMMUNE_WORDS)]
             code = f"{PROVINCE_CODE}.{100 + i}"
-            units.append(Unit(code, f"UBND xã {a} {b}" + (f" {i // 144 + 1}" if i >= 144 else ""), uid(code),
-                              "COMMUNE"))
+            units.append(
+                Unit(
+                    code, f"UBND xã {a} {b}" + (f" {i // 144 + 1}" if i >= 144 else ""), uid(code), "COMMUNE"
+                )
+            )
         return units
 
     @property
@@ -141,8 +162,9 @@ class World:
         """A unit's fixed ratio for ``key`` in [low, high]."""
         return low + (high - low) * _hash01(self.seed, "share", key, unit.code)
 
-    def count(self, unit: Unit, key: str, per_day: float, period: str = "month",
-              at: dt.datetime | None = None) -> int:
+    def count(
+        self, unit: Unit, key: str, per_day: float, period: str = "month", at: dt.datetime | None = None
+    ) -> int:
         """Period-to-date count for a unit (the province: the sum of its children)."""
         if unit.is_province:
             return sum(self.count(u, key, per_day, period, at) for u in self.children)

@@ -17,42 +17,106 @@ PREFIX = "egov-exporter snapshot: "
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = ("Write a snapshot of every indicator for a calendar quarter, month or year (Asia/Ho_Chi_Minh) "
-                     "or a date range, compared with the period before: XLSX, CSV, JSON and an HTML report.")
+    p.description = (
+        "Write a snapshot of every indicator for a calendar quarter, month or year (Asia/Ho_Chi_Minh) "
+        "or a date range, compared with the period before: XLSX, CSV, JSON and an HTML report."
+    )
     g = p.add_argument_group("period (exactly one)")
     g.add_argument("--quarter", metavar="YYYYQn", help="a calendar quarter, e.g. 2026Q3")
     g.add_argument("--month", metavar="YYYY-MM", help="a calendar month, e.g. 2026-08")
     g.add_argument("--year", metavar="YYYY", help="a calendar year, e.g. 2026")
-    g.add_argument("--from", dest="start", metavar="DATE", help="start of a range, e.g. 2026-07-01 (with --to)")
-    g.add_argument("--to", dest="end", metavar="DATE", help="last day of a range, e.g. 2026-09-30 (inclusive)")
+    g.add_argument(
+        "--from", dest="start", metavar="DATE", help="start of a range, e.g. 2026-07-01 (with --to)"
+    )
+    g.add_argument(
+        "--to", dest="end", metavar="DATE", help="last day of a range, e.g. 2026-09-30 (inclusive)"
+    )
     s = p.add_argument_group("source (the embedded history unless --prometheus-url)")
-    s.add_argument("--config.file", dest="config_file", default=None, metavar="FILE",
-                   help=f"exporter configuration whose history.path is read (default: {DEFAULT_CONFIG} when present)")
-    s.add_argument("--history.file", dest="history_file", default=None, metavar="FILE",
-                   help="the history file (default: history.path of --config.file, else egov-history.sqlite)")
-    s.add_argument("--prometheus-url", "--prometheus.url", dest="prometheus_url", default=None, metavar="URL",
-                   help="read a Prometheus-compatible server instead (Prometheus, Thanos, Mimir, VictoriaMetrics), "
-                        "e.g. http://127.0.0.1:9090")
-    s.add_argument("--prometheus.header", dest="prometheus_headers", action="append", default=[], metavar="'NAME: VALUE'",
-                   help="an HTTP header for every request (repeatable), e.g. 'X-Scope-OrgID: egov'")
-    s.add_argument("--prometheus.bearer-token-file", dest="prometheus_token_file", default=None, metavar="FILE",
-                   help="send the token in this file as Authorization: Bearer")
-    s.add_argument("--prometheus.timeout", dest="prometheus_timeout", default="2m", metavar="DURATION",
-                   help="deadline of each query (default: 2m)")
-    s.add_argument("--prometheus.ignore-label", dest="ignore_labels", action="append", default=None, metavar="LABEL",
-                   help="labels the scrape adds, ignored so that replicas count once (default: job, instance)")
+    s.add_argument(
+        "--config.file",
+        dest="config_file",
+        default=None,
+        metavar="FILE",
+        help=f"exporter configuration whose history.path is read (default: {DEFAULT_CONFIG} when present)",
+    )
+    s.add_argument(
+        "--history.file",
+        dest="history_file",
+        default=None,
+        metavar="FILE",
+        help="the history file (default: history.path of --config.file, else egov-history.sqlite)",
+    )
+    s.add_argument(
+        "--prometheus-url",
+        "--prometheus.url",
+        dest="prometheus_url",
+        default=None,
+        metavar="URL",
+        help="read a Prometheus-compatible server instead (Prometheus, Thanos, Mimir, VictoriaMetrics), "
+        "e.g. http://127.0.0.1:9090",
+    )
+    s.add_argument(
+        "--prometheus.header",
+        dest="prometheus_headers",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="an HTTP header for every request (repeatable), e.g. 'X-Scope-OrgID: egov'",
+    )
+    s.add_argument(
+        "--prometheus.bearer-token-file",
+        dest="prometheus_token_file",
+        default=None,
+        metavar="FILE",
+        help="send the token in this file as Authorization: Bearer",
+    )
+    s.add_argument(
+        "--prometheus.timeout",
+        dest="prometheus_timeout",
+        default="2m",
+        metavar="DURATION",
+        help="deadline of each query (default: 2m)",
+    )
+    s.add_argument(
+        "--prometheus.ignore-label",
+        dest="ignore_labels",
+        action="append",
+        default=None,
+        metavar="LABEL",
+        help="labels the scrape adds, ignored so that replicas count once (default: job, instance)",
+    )
     o = p.add_argument_group("output")
-    o.add_argument("--format", default="xlsx,csv,json,html", metavar="LIST",
-                   help="comma-separated: xlsx, csv, json, html (default: all four)")
-    o.add_argument("--output-dir", dest="output_dir", default=".", metavar="DIR", help="where to write (default: .)")
-    o.add_argument("--report.file", dest="report_file", default=None, metavar="FILE",
-                   help="the report definition (default: the shipped exporter/snapshot/report.yaml)")
-    o.add_argument("--lookback", default="1d", metavar="DURATION",
-                   help="how far before the end of the period a value may date from (default: 1d)")
+    o.add_argument(
+        "--format",
+        default="xlsx,csv,json,html",
+        metavar="LIST",
+        help="comma-separated: xlsx, csv, json, html (default: all four)",
+    )
+    o.add_argument(
+        "--output-dir", dest="output_dir", default=".", metavar="DIR", help="where to write (default: .)"
+    )
+    o.add_argument(
+        "--report.file",
+        dest="report_file",
+        default=None,
+        metavar="FILE",
+        help="the report definition (default: the shipped exporter/snapshot/report.yaml)",
+    )
+    o.add_argument(
+        "--lookback",
+        default="1d",
+        metavar="DURATION",
+        help="how far before the end of the period a value may date from (default: 1d)",
+    )
     o.add_argument("--step", default="1d", metavar="DURATION", help="resolution of the trends (default: 1d)")
     o.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--log.level", dest="log_level", default="warning",
-                   choices=["debug", "info", "warning", "error"], help=argparse.SUPPRESS)
+    p.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help=argparse.SUPPRESS,
+    )
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -88,7 +152,9 @@ def _history_path(args: argparse.Namespace) -> str:
     try:
         return HistoryConfig.model_validate(raw).path
     except ValidationError as exc:
-        raise ConfigError([f"{config_file}: {line}" for line in _errors_of(exc, ("history",), HistoryConfig)]) from None
+        raise ConfigError(
+            [f"{config_file}: {line}" for line in _errors_of(exc, ("history",), HistoryConfig)]
+        ) from None
 
 
 def _open_source(args: argparse.Namespace) -> Any:
@@ -104,21 +170,28 @@ def _open_source(args: argparse.Namespace) -> Any:
             try:
                 token = Path(args.prometheus_token_file).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise SourceError(f"--prometheus.bearer-token-file {args.prometheus_token_file}: "
-                                  f"{exc.strerror or exc}") from None
+                raise SourceError(
+                    f"--prometheus.bearer-token-file {args.prometheus_token_file}: {exc.strerror or exc}"
+                ) from None
             headers["Authorization"] = f"Bearer {token}"
         try:
             timeout = parse_duration(args.prometheus_timeout)
         except ValueError as exc:
             raise SourceError(f"--prometheus.timeout {exc}") from None
-        source = PrometheusSource(url, headers=headers, timeout=timeout,
-                                  drop_labels=args.ignore_labels if args.ignore_labels is not None else ("job", "instance"))
+        source = PrometheusSource(
+            url,
+            headers=headers,
+            timeout=timeout,
+            drop_labels=args.ignore_labels if args.ignore_labels is not None else ("job", "instance"),
+        )
         source.check()
         return source
     path = _history_path(args)
     if not Path(path).exists():
-        raise SourceError(f"no history file {path} (the exporter writes it while history.enabled is true); "
-                          "give --history.file, or --prometheus-url to read a Prometheus server")
+        raise SourceError(
+            f"no history file {path} (the exporter writes it while history.enabled is true); "
+            "give --history.file, or --prometheus-url to read a Prometheus server"
+        )
     return HistorySource(path)
 
 

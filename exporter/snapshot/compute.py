@@ -28,8 +28,9 @@ import datetime as dt
 import math
 import re
 import sys
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from exporter import __version__
 from exporter.snapshot.periods import TZ, Period
@@ -107,7 +108,9 @@ def figure_rows(ind: Indicator, values: dict[str, list[Series]]) -> dict[str, Ro
 def grouped_rows(ind: Indicator, grouped: dict[str, Grouped]) -> dict[str, Row]:
     if ind.is_ratio:
         num = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in grouped.get("numerator", {}).items()}
-        den = {k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in grouped.get("denominator", {}).items()}
+        den = {
+            k: {t: math.fsum(v) for t, v in ts.items()} for k, ts in grouped.get("denominator", {}).items()
+        }
         rows: dict[str, Row] = {}
         for key, by_target in den.items():
             nums = num.get(key, {})
@@ -120,8 +123,10 @@ def grouped_rows(ind: Indicator, grouped: dict[str, Grouped]) -> dict[str, Row]:
                 n = nums.get(target)  # type: ignore[arg-type]
             rows[key] = (_ratio(n, d), n, d)
         return rows
-    return {k: (_pick({t: math.fsum(v) for t, v in ts.items()}, ind.combine_targets)[1], None, None)
-            for k, ts in grouped.get("value", {}).items()}
+    return {
+        k: (_pick({t: math.fsum(v) for t, v in ts.items()}, ind.combine_targets)[1], None, None)
+        for k, ts in grouped.get("value", {}).items()
+    }
 
 
 def aggregate_keys(keys: list[str], levels: dict[str, str], aggregate_levels: list[str]) -> set[str]:
@@ -170,8 +175,16 @@ def _increase(points: list[tuple[float, float]], start: float) -> list[tuple[flo
 
 
 class Builder:
-    def __init__(self, source: Any, spec: ReportSpec, period: Period, *, lookback: float = 86400.0,
-                 step: float = 86400.0, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        source: Any,
+        spec: ReportSpec,
+        period: Period,
+        *,
+        lookback: float = 86400.0,
+        step: float = 86400.0,
+        progress: Progress | None = None,
+    ) -> None:
         self.source = source
         self.spec = spec
         self.period = period
@@ -201,14 +214,16 @@ class Builder:
         out = {}
         for role, sel in ind.selectors().items():
             if ind.read == "gauge":
-                out[role] = self._last(sel.with_labels(period=p.counter_period or "month")
-                                       if ind.period_label else sel, p)
+                out[role] = self._last(
+                    sel.with_labels(period=p.counter_period or "month") if ind.period_label else sel, p
+                )
             elif p.counter_period:
                 out[role] = self._last(self._counter(sel, p), p)
             else:
                 start = p.start.timestamp()
-                raw = self.source.samples_over(self._counter(sel, p), p.end.timestamp() - EPS,
-                                               p.seconds + self.lookback)
+                raw = self.source.samples_over(
+                    self._counter(sel, p), p.end.timestamp() - EPS, p.seconds + self.lookback
+                )
                 out[role] = [(labels, inc[-1][1]) for labels, pts in raw if (inc := _increase(pts, start))]
         return out
 
@@ -304,9 +319,14 @@ class Builder:
                 if groups:
                     totals[source] = r2(math.fsum(groups.get(g, 0.0) for g in group_codes))
             groups = data.get(primary, {}).get(unit, {}) if primary else {}
-            return {"unit": unit, "name": self.names.get(unit, ""), "level": self.levels.get(unit, ""),
-                    "total": totals.get(primary) if primary else None, "totals": totals,
-                    "groups": {g: groups.get(g) for g in group_codes}}
+            return {
+                "unit": unit,
+                "name": self.names.get(unit, ""),
+                "level": self.levels.get(unit, ""),
+                "total": totals.get(primary) if primary else None,
+                "totals": totals,
+                "groups": {g: groups.get(g) for g in group_codes},
+            }
 
         rows = [entry(u) for u in units]
         ranked = [r for r in rows if r["unit"] not in aggregates and r["total"] is not None]
@@ -318,8 +338,11 @@ class Builder:
             for i, r in enumerate(members):
                 r["rank"] = i + 1
                 r["ranked_among"] = len(members)
-        return {"source": primary, "province": [r for r in rows if r["unit"] in aggregates],
-                "units": sorted(ranked, key=lambda r: (r["level"], r["rank"], natural_key(r["unit"])))}
+        return {
+            "source": primary,
+            "province": [r for r in rows if r["unit"] in aggregates],
+            "units": sorted(ranked, key=lambda r: (r["level"], r["rank"], natural_key(r["unit"]))),
+        }
 
     def scorecard_trend(self, sc: Scorecard, p: Period, current: dict[str, Any]) -> list[tuple[float, float]]:
         if not current["province"] or not current["source"]:
@@ -330,8 +353,9 @@ class Builder:
         first, last = p.start.timestamp() + self.step - EPS, p.end.timestamp() - EPS
         by_point: dict[float, dict[str, float]] = {}
         codes = {g.code for g in sc.groups}
-        for labels, pts in sorted(self.source.last_over_range(sel, first, last, self.step),
-                                  key=lambda s: sorted(s[0].items())):
+        for labels, pts in sorted(
+            self.source.last_over_range(sel, first, last, self.step), key=lambda s: sorted(s[0].items())
+        ):
             group = labels.get(sc.group_label, "")
             if group in codes:
                 for t, v in pts:
@@ -350,27 +374,42 @@ class Builder:
             return out
 
         # means are rounded to 12 decimals: sources add samples up in different orders (last-bit noise)
-        avg = {k: (s, round(v, 12)) for k, (s, v) in by_target(self.source.avg_over(up_sel, t, window)).items()}
+        avg = {
+            k: (s, round(v, 12)) for k, (s, v) in by_target(self.source.avg_over(up_sel, t, window)).items()
+        }
         count = by_target(self.source.count_over(up_sel, t, window))
-        dur = {k: (s, round(v, 12)) for k, (s, v) in by_target(self.source.avg_over(dur_sel, t, window)).items()}
-        targets = [{"target": name, "system": system, "availability": value,
-                    "observations": int(count[name][1]) if name in count else 0,
-                    "mean_poll_duration_seconds": dur[name][1] if name in dur else None}
-                   for name, (system, value) in sorted(avg.items())]
+        dur = {
+            k: (s, round(v, 12)) for k, (s, v) in by_target(self.source.avg_over(dur_sel, t, window)).items()
+        }
+        targets = [
+            {
+                "target": name,
+                "system": system,
+                "availability": value,
+                "observations": int(count[name][1]) if name in count else 0,
+                "mean_poll_duration_seconds": dur[name][1] if name in dur else None,
+            }
+            for name, (system, value) in sorted(avg.items())
+        ]
         systems: dict[str, list[float]] = {}
         for row in targets:
             systems.setdefault(row["system"], []).append(row["availability"])
-        return {"targets": targets,
-                "systems": [{"system": s, "availability": math.fsum(v) / len(v), "targets": len(v)}
-                            for s, v in sorted(systems.items())],
-                "overall": math.fsum(r["availability"] for r in targets) / len(targets) if targets else None}
+        return {
+            "targets": targets,
+            "systems": [
+                {"system": s, "availability": math.fsum(v) / len(v), "targets": len(v)}
+                for s, v in sorted(systems.items())
+            ],
+            "overall": math.fsum(r["availability"] for r in targets) / len(targets) if targets else None,
+        }
 
     def coverage(self, p: Period) -> tuple[str | None, int]:
         """(the last day with data, days with data), from the availability series."""
         first, last = p.start.timestamp() + self.step - EPS, p.end.timestamp() - EPS
         points: set[float] = set()
-        for _labels, pts in self.source.last_over_range(parse_selector(self.spec.availability.metric),
-                                                        first, last, self.step):
+        for _labels, pts in self.source.last_over_range(
+            parse_selector(self.spec.availability.metric), first, last, self.step
+        ):
             points.update(round(t, 3) for t, _ in pts)
         if not points:
             return None, 0
@@ -394,32 +433,47 @@ class Builder:
                 self.progress(f"{p.label}: {sc.id} scores")
                 sc_out[sc.id] = self.scorecard(sc, p)
             self.progress(f"{p.label}: availability")
-            results[label] = {"indicators": ind_out, "scorecards": sc_out, "availability": self.availability(p)}
+            results[label] = {
+                "indicators": ind_out,
+                "scorecards": sc_out,
+                "availability": self.availability(p),
+            }
         c = results["current"]
-        empty = (not c["availability"]["targets"]
-                 and all(v[0][0] is None and not v[1] for v in c["indicators"].values())
-                 and all(not s["units"] and not s["province"] for s in c["scorecards"].values()))
+        empty = (
+            not c["availability"]["targets"]
+            and all(v[0][0] is None and not v[1] for v in c["indicators"].values())
+            and all(not s["units"] and not s["province"] for s in c["scorecards"].values())
+        )
         if empty:
-            raise NoDataError(f"no data for {cur.label} ({cur.start:%Y-%m-%d} to {cur.last_day:%Y-%m-%d}, "
-                              f"Asia/Ho_Chi_Minh): {self.source.holds()}")
+            raise NoDataError(
+                f"no data for {cur.label} ({cur.start:%Y-%m-%d} to {cur.last_day:%Y-%m-%d}, "
+                f"Asia/Ho_Chi_Minh): {self.source.holds()}"
+            )
         self.progress(f"{cur.label}: coverage")
         as_of, days = self.coverage(cur)
         doc: dict[str, Any] = {
             "schema": SCHEMA,
             "generator": f"egov-exporter {__version__}",
             "generated_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
-            "title_vi": spec.title_vi, "title_en": spec.title_en,
-            "period": cur.describe(), "previous_period": prev.describe(),
-            "data_until": as_of, "days_with_data": days,
+            "title_vi": spec.title_vi,
+            "title_en": spec.title_en,
+            "period": cur.describe(),
+            "previous_period": prev.describe(),
+            "data_until": as_of,
+            "days_with_data": days,
             "days_in_period": round(cur.seconds / self.step),
             "source": self.source.description,
             "method": {
                 "report_definition": spec.source,
                 "evaluated_at": iso(cur.end.timestamp() - EPS),
-                "lookback_seconds": self.lookback, "trend_step_seconds": self.step,
-                "counters": ("last value before the period end of the period-to-date counters with "
-                             f"period=\"{cur.counter_period}\"") if cur.counter_period else
-                            "increase over the range of the period-to-date counters with period=\"year\"",
+                "lookback_seconds": self.lookback,
+                "trend_step_seconds": self.step,
+                "counters": (
+                    "last value before the period end of the period-to-date counters with "
+                    f'period="{cur.counter_period}"'
+                )
+                if cur.counter_period
+                else 'increase over the range of the period-to-date counters with period="year"',
                 "gauges": "last value before the period end",
                 "window": "the last lookback_seconds before the end, or the whole period when that is empty",
                 "availability": "mean of the egov_target_up samples in the period",
@@ -437,10 +491,14 @@ class Builder:
             ind["previous_trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, prev)]
         for sc_doc, sc in zip(doc["scorecards"], spec.scorecards):
             self.progress(f"{cur.label}: trend of {sc.id}")
-            sc_doc["trend"] = [[iso(t), v] for t, v in self.scorecard_trend(sc, cur, results["current"]["scorecards"][sc.id])]
+            sc_doc["trend"] = [
+                [iso(t), v] for t, v in self.scorecard_trend(sc, cur, results["current"]["scorecards"][sc.id])
+            ]
             self.progress(f"{prev.label}: trend of {sc.id}")
-            sc_doc["previous_trend"] = [[iso(t), v] for t, v in
-                                        self.scorecard_trend(sc, prev, results["previous"]["scorecards"][sc.id])]
+            sc_doc["previous_trend"] = [
+                [iso(t), v]
+                for t, v in self.scorecard_trend(sc, prev, results["previous"]["scorecards"][sc.id])
+            ]
         for ind in doc["indicators"]:
             if ind["value"] is None and not ind["rows"]:
                 self.warnings.append(f"no data for {ind['id']} ({', '.join(ind['selectors'].values())})")
@@ -454,20 +512,37 @@ class Builder:
         aggregates = self._aggregates(ind, list(rows) + list(prows))
         keys = sorted(set(rows) | set(prows), key=natural_key)
         return {
-            "id": ind.id, "section": ind.section, "vi": ind.vi, "en": ind.en, "read": ind.read,
-            "display": ind.display, "by": ind.by, "aggregate": ind.aggregate,
-            "combine_targets": ind.combine_targets, "target": ind.target, "target_note": ind.target_note,
+            "id": ind.id,
+            "section": ind.section,
+            "vi": ind.vi,
+            "en": ind.en,
+            "read": ind.read,
+            "display": ind.display,
+            "by": ind.by,
+            "aggregate": ind.aggregate,
+            "combine_targets": ind.combine_targets,
+            "target": ind.target,
+            "target_note": ind.target_note,
             "selectors": {role: sel.promql() for role, sel in ind.selectors().items()},
-            "value": value, "numerator": num, "denominator": den,
+            "value": value,
+            "numerator": num,
+            "denominator": den,
             "previous": {"value": pvalue, "numerator": pnum, "denominator": pden},
             "delta": _delta(value, pvalue),
-            "rows": [{"key": k, "name": self.names.get(k, "") if ind.by == "unit" else "",
-                      "aggregate": k in aggregates,
-                      "value": rows.get(k, (None,))[0], "numerator": rows.get(k, (None, None))[1],
-                      "denominator": rows.get(k, (None, None, None))[2],
-                      "previous_value": prows.get(k, (None,))[0],
-                      "delta": _delta(rows.get(k, (None,))[0], prows.get(k, (None,))[0])}
-                     for k in keys if ind.by],
+            "rows": [
+                {
+                    "key": k,
+                    "name": self.names.get(k, "") if ind.by == "unit" else "",
+                    "aggregate": k in aggregates,
+                    "value": rows.get(k, (None,))[0],
+                    "numerator": rows.get(k, (None, None))[1],
+                    "denominator": rows.get(k, (None, None, None))[2],
+                    "previous_value": prows.get(k, (None,))[0],
+                    "delta": _delta(rows.get(k, (None,))[0], prows.get(k, (None,))[0]),
+                }
+                for k in keys
+                if ind.by
+            ],
         }
 
     def _scorecard_doc(self, sc: Scorecard, results: dict[str, Any]) -> dict[str, Any]:
@@ -477,17 +552,37 @@ class Builder:
         units = []
         for r in cur["units"]:
             p = prev_units.get(r["unit"], {})
-            units.append({**r, "previous_total": p.get("total"), "delta": _delta(r["total"], p.get("total")),
-                          "previous_rank": p.get("rank"),
-                          "rank_change": p["rank"] - r["rank"] if p.get("rank") else None})
+            units.append(
+                {
+                    **r,
+                    "previous_total": p.get("total"),
+                    "delta": _delta(r["total"], p.get("total")),
+                    "previous_rank": p.get("rank"),
+                    "rank_change": p["rank"] - r["rank"] if p.get("rank") else None,
+                }
+            )
         province = []
         for r in cur["province"]:
             p = prev_prov.get(r["unit"], {})
-            province.append({**r, "previous_total": p.get("total"), "delta": _delta(r["total"], p.get("total")),
-                             "previous_groups": p.get("groups")})
-        return {"id": sc.id, "vi": sc.vi, "en": sc.en, "metric": sc.metric, "source": cur["source"],
-                "max_total": sc.max_total, "groups": [g.model_dump() for g in sc.groups],
-                "province": province, "units": units}
+            province.append(
+                {
+                    **r,
+                    "previous_total": p.get("total"),
+                    "delta": _delta(r["total"], p.get("total")),
+                    "previous_groups": p.get("groups"),
+                }
+            )
+        return {
+            "id": sc.id,
+            "vi": sc.vi,
+            "en": sc.en,
+            "metric": sc.metric,
+            "source": cur["source"],
+            "max_total": sc.max_total,
+            "groups": [g.model_dump() for g in sc.groups],
+            "province": province,
+            "units": units,
+        }
 
     def _availability_doc(self, results: dict[str, Any]) -> dict[str, Any]:
         cur, prev = results["current"]["availability"], results["previous"]["availability"]
@@ -495,14 +590,25 @@ class Builder:
         ps = {r["system"]: r for r in prev["systems"]}
         return {
             "objective": self.spec.availability.objective,
-            "overall": cur["overall"], "previous_overall": prev["overall"],
+            "overall": cur["overall"],
+            "previous_overall": prev["overall"],
             "delta": _delta(cur["overall"], prev["overall"]),
-            "targets": [{**r, "previous_availability": pt.get(r["target"], {}).get("availability"),
-                         "delta": _delta(r["availability"], pt.get(r["target"], {}).get("availability"))}
-                        for r in cur["targets"]],
-            "systems": [{**r, "previous_availability": ps.get(r["system"], {}).get("availability"),
-                         "delta": _delta(r["availability"], ps.get(r["system"], {}).get("availability"))}
-                        for r in cur["systems"]],
+            "targets": [
+                {
+                    **r,
+                    "previous_availability": pt.get(r["target"], {}).get("availability"),
+                    "delta": _delta(r["availability"], pt.get(r["target"], {}).get("availability")),
+                }
+                for r in cur["targets"]
+            ],
+            "systems": [
+                {
+                    **r,
+                    "previous_availability": ps.get(r["system"], {}).get("availability"),
+                    "delta": _delta(r["availability"], ps.get(r["system"], {}).get("availability")),
+                }
+                for r in cur["systems"]
+            ],
         }
 
 

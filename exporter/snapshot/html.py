@@ -10,8 +10,16 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from exporter.snapshot.labels import (HEADINGS, both, file_base, fmt_delta, fmt_value, level_name, met,
-                                      system_name)
+from exporter.snapshot.labels import (
+    HEADINGS,
+    both,
+    file_base,
+    fmt_delta,
+    fmt_value,
+    level_name,
+    met,
+    system_name,
+)
 from exporter.snapshot.svg import bar_chart, line_chart
 from exporter.snapshot.tables import definition_text
 
@@ -38,8 +46,9 @@ def _x_labels(period: dict[str, Any], days: int) -> list[tuple[int, str]]:
     out = []
     for i in range(days):
         d = start + dt.timedelta(days=i)
-        if (period["kind"] in ("quarter", "year") and d.day == 1) or \
-                (period["kind"] not in ("quarter", "year") and i % 7 == 0):
+        if (period["kind"] in ("quarter", "year") and d.day == 1) or (
+            period["kind"] not in ("quarter", "year") and i % 7 == 0
+        ):
             out.append((i, f"{d:%d/%m}"))
     return out
 
@@ -63,8 +72,11 @@ def _badge(value: Any, target: Any) -> str:
     m = met(value, target)
     if m is None:
         return "<td></td>"
-    return '<td><span class="badge met">Đạt / met</span></td>' if m else \
-        '<td><span class="badge unmet">Chưa đạt / not met</span></td>'
+    return (
+        '<td><span class="badge met">Đạt / met</span></td>'
+        if m
+        else '<td><span class="badge unmet">Chưa đạt / not met</span></td>'
+    )
 
 
 def _summary(doc: dict[str, Any]) -> str:
@@ -76,68 +88,101 @@ def _summary(doc: dict[str, Any]) -> str:
             sec = sections[current]
             rows.append(f'<tr class="section"><td colspan="6">{_bi(sec["vi"], sec["en"])}</td></tr>')
         d = ind["display"]
-        rows.append(f'<tr data-indicator="{_h(ind["id"])}"><td>{_bi(ind["vi"], ind["en"])}</td>'
-                    f'<td class="num">{_h(fmt_value(ind["value"], d))}</td>'
-                    f'<td class="num">{_h(fmt_value(ind["previous"]["value"], d))}</td>'
-                    f'{_delta_cell(ind["delta"], d)}'
-                    f'<td class="num">{_h(fmt_value(ind["target"], d) if ind["target"] is not None else "")}</td>'
-                    f'{_badge(ind["value"], ind["target"])}</tr>')
-    head = _th(("indicator", "value", "previous", "delta", "target", "met"), ("value", "previous", "delta", "target"))
-    return f"<table class=\"summary\"><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        rows.append(
+            f'<tr data-indicator="{_h(ind["id"])}"><td>{_bi(ind["vi"], ind["en"])}</td>'
+            f'<td class="num">{_h(fmt_value(ind["value"], d))}</td>'
+            f'<td class="num">{_h(fmt_value(ind["previous"]["value"], d))}</td>'
+            f"{_delta_cell(ind['delta'], d)}"
+            f'<td class="num">{_h(fmt_value(ind["target"], d) if ind["target"] is not None else "")}</td>'
+            f"{_badge(ind['value'], ind['target'])}</tr>"
+        )
+    head = _th(
+        ("indicator", "value", "previous", "delta", "target", "met"), ("value", "previous", "delta", "target")
+    )
+    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def _ranking_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def row(r: dict[str, Any]) -> dict[str, Any]:
-        return {"key": r["unit"], "label": f"{r['rank']}. {r['name'] or r['unit']}"[:42], "value": r["total"],
-                "previous": r["previous_total"]}
+        return {
+            "key": r["unit"],
+            "label": f"{r['rank']}. {r['name'] or r['unit']}"[:42],
+            "value": r["total"],
+            "previous": r["previous_total"],
+        }
 
     if len(units) <= MAX_BARS:
         return [row(r) for r in units]
     head, tail = units[:20], units[-10:]
-    return [row(r) for r in head] + [{"key": "", "label": "", "value": 0}] + \
-        [{**row(r), "css": "low"} for r in tail]
+    return (
+        [row(r) for r in head]
+        + [{"key": "", "label": "", "value": 0}]
+        + [{**row(r), "css": "low"} for r in tail]
+    )
 
 
 def _scorecard(sc: dict[str, Any]) -> str:
     out = [f'<h2 id="scores-{_h(sc["id"])}">{_bi(sc["vi"], sc["en"])}</h2>']
     if not sc["province"] and not sc["units"]:
         return out[0] + '<p class="note">Không có dữ liệu / no data</p>'
-    out.append(f'<p class="note">Nguồn điểm / scores: <b>{_h(sc["source"])}</b>; tối đa / maximum '
-               f'{_h(fmt_value(sc["max_total"], "points"))}</p>')
+    out.append(
+        f'<p class="note">Nguồn điểm / scores: <b>{_h(sc["source"])}</b>; tối đa / maximum '
+        f"{_h(fmt_value(sc['max_total'], 'points'))}</p>"
+    )
     codes = [g["code"] for g in sc["groups"]]
     for prov in sc["province"]:
-        cells = "".join(f'<td class="num">{_h(fmt_value(prov["groups"].get(g), "points"))}</td>' for g in codes)
+        cells = "".join(
+            f'<td class="num">{_h(fmt_value(prov["groups"].get(g), "points"))}</td>' for g in codes
+        )
         prev = prov.get("previous_groups") or {}
         prev_cells = "".join(f'<td class="num">{_h(fmt_value(prev.get(g), "points"))}</td>' for g in codes)
-        head = "".join(f'<th class="num" title="{_h(g["vi"])} / {_h(g["en"])}">{_h(g["code"])} '
-                       f'<span class="en">({g["max"]:g})</span></th>' for g in sc["groups"])
-        out.append(f'<h3>{_bi("Toàn tỉnh", "Province")}: {_h(prov["name"] or prov["unit"])} — '
-                   f'{_h(fmt_value(prov["total"], "points"))} ({_h(fmt_delta(prov["delta"], "points"))})</h3>')
-        out.append(f'<table class="groups"><thead><tr><th></th>{head}<th class="num">{_bi(*HEADINGS["total"])}'
-                   f'</th></tr></thead><tbody><tr class="province" data-unit="{_h(prov["unit"])}">'
-                   f'<td>{_bi("Kỳ này", "This period")}</td>{cells}'
-                   f'<td class="num">{_h(fmt_value(prov["total"], "points"))}</td></tr>'
-                   f'<tr><td>{_bi("Kỳ trước", "Previous")}</td>{prev_cells}'
-                   f'<td class="num">{_h(fmt_value(prov["previous_total"], "points"))}</td></tr></tbody></table>')
+        head = "".join(
+            f'<th class="num" title="{_h(g["vi"])} / {_h(g["en"])}">{_h(g["code"])} '
+            f'<span class="en">({g["max"]:g})</span></th>'
+            for g in sc["groups"]
+        )
+        out.append(
+            f"<h3>{_bi('Toàn tỉnh', 'Province')}: {_h(prov['name'] or prov['unit'])} — "
+            f"{_h(fmt_value(prov['total'], 'points'))} ({_h(fmt_delta(prov['delta'], 'points'))})</h3>"
+        )
+        out.append(
+            f'<table class="groups"><thead><tr><th></th>{head}<th class="num">{_bi(*HEADINGS["total"])}'
+            f'</th></tr></thead><tbody><tr class="province" data-unit="{_h(prov["unit"])}">'
+            f"<td>{_bi('Kỳ này', 'This period')}</td>{cells}"
+            f'<td class="num">{_h(fmt_value(prov["total"], "points"))}</td></tr>'
+            f"<tr><td>{_bi('Kỳ trước', 'Previous')}</td>{prev_cells}"
+            f'<td class="num">{_h(fmt_value(prov["previous_total"], "points"))}</td></tr></tbody></table>'
+        )
     levels: dict[str, list[dict[str, Any]]] = {}
     for r in sc["units"]:
         levels.setdefault(r["level"], []).append(r)
     for level, units in levels.items():
         title = f"{level_name(level)}: xếp hạng / units ranked ({len(units)})"
-        out.append(f"<figure><figcaption>{_h(title)} <span class=\"legend\">— vạch đen: kỳ trước / black mark: "
-                   f"previous period</span></figcaption>")
-        out.append(bar_chart(chart_id=f"{sc['id']}-ranking-{level or 'all'}", title=title,
-                             rows=_ranking_rows(units), x_max=sc["max_total"],
-                             fmt=lambda v: fmt_value(v, "points")))
+        out.append(
+            f'<figure><figcaption>{_h(title)} <span class="legend">— vạch đen: kỳ trước / black mark: '
+            f"previous period</span></figcaption>"
+        )
+        out.append(
+            bar_chart(
+                chart_id=f"{sc['id']}-ranking-{level or 'all'}",
+                title=title,
+                rows=_ranking_rows(units),
+                x_max=sc["max_total"],
+                fmt=lambda v: fmt_value(v, "points"),
+            )
+        )
         out.append("</figure>")
-        head = _th(("rank", "unit", "unit_name", "total", "delta", "rank_change"),
-                   ("rank", "total", "delta", "rank_change"))
+        head = _th(
+            ("rank", "unit", "unit_name", "total", "delta", "rank_change"),
+            ("rank", "total", "delta", "rank_change"),
+        )
         rows = "".join(
             f'<tr data-unit="{_h(r["unit"])}"><td class="num">{r["rank"]}</td><td>{_h(r["unit"])}</td>'
             f'<td>{_h(r["name"])}</td><td class="num">{_h(fmt_value(r["total"], "points"))}</td>'
-            f'{_delta_cell(r["delta"], "points")}'
+            f"{_delta_cell(r['delta'], 'points')}"
             f'<td class="num">{_rank_change(r["rank_change"])}</td></tr>'
-            for r in units)
+            for r in units
+        )
         out.append(f'<table class="ranking"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>')
     return "".join(out)
 
@@ -158,11 +203,27 @@ def _trends(doc: dict[str, Any]) -> str:
         figures.append(
             f'<figure data-indicator="{_h(ind["id"])}"><figcaption>{_bi(ind["vi"], ind["en"])} '
             f'<span class="legend">— {_h(period["label"])} / - - {_h(doc["previous_period"]["label"])}</span>'
-            f'</figcaption>' + line_chart(
-                chart_id=ind["id"], title=f"{ind['vi']} / {ind['en']}", days=days, y_max=1.0, fmt=fmt,
-                target=ind["target"], x_labels=labels,
-                series=[{"name": "previous", "label": doc["previous_period"]["label"], "points": prev, "dashed": True},
-                        {"name": "current", "label": period["label"], "points": cur}]) + "</figure>")
+            f"</figcaption>"
+            + line_chart(
+                chart_id=ind["id"],
+                title=f"{ind['vi']} / {ind['en']}",
+                days=days,
+                y_max=1.0,
+                fmt=fmt,
+                target=ind["target"],
+                x_labels=labels,
+                series=[
+                    {
+                        "name": "previous",
+                        "label": doc["previous_period"]["label"],
+                        "points": prev,
+                        "dashed": True,
+                    },
+                    {"name": "current", "label": period["label"], "points": cur},
+                ],
+            )
+            + "</figure>"
+        )
     for sc in doc["scorecards"]:
         if not sc["trend"]:
             continue
@@ -170,17 +231,34 @@ def _trends(doc: dict[str, Any]) -> str:
         prev = [(_day_index(t, prev_start), v) for t, v in sc["previous_trend"]]
         figures.append(
             f'<figure data-scorecard="{_h(sc["id"])}"><figcaption>{_bi(sc["vi"], sc["en"])}: '
-            f'{_bi("tổng điểm toàn tỉnh", "province total")}</figcaption>' + line_chart(
-                chart_id=f"{sc['id']}-total", title=f"{sc['vi']} / {sc['en']}", days=days, y_max=sc["max_total"],
-                fmt=lambda v: fmt_value(v, "points"), x_labels=labels,
-                series=[{"name": "previous", "label": doc["previous_period"]["label"], "points": prev, "dashed": True},
-                        {"name": "current", "label": period["label"], "points": cur}]) + "</figure>")
+            f"{_bi('tổng điểm toàn tỉnh', 'province total')}</figcaption>"
+            + line_chart(
+                chart_id=f"{sc['id']}-total",
+                title=f"{sc['vi']} / {sc['en']}",
+                days=days,
+                y_max=sc["max_total"],
+                fmt=lambda v: fmt_value(v, "points"),
+                x_labels=labels,
+                series=[
+                    {
+                        "name": "previous",
+                        "label": doc["previous_period"]["label"],
+                        "points": prev,
+                        "dashed": True,
+                    },
+                    {"name": "current", "label": period["label"], "points": cur},
+                ],
+            )
+            + "</figure>"
+        )
     if not figures:
         return ""
-    return (f'<section class="page" id="trends"><h2>{_bi("Diễn biến trong kỳ", "Trends over the period")}</h2>'
-            f'<p class="note">Giá trị lũy kế cuối mỗi ngày; nét đứt: kỳ trước, cùng ngày trong kỳ / cumulative value '
-            f'at the end of each day; dashed: the previous period, same day of the period.</p>'
-            f'<div class="charts">{"".join(figures)}</div></section>')
+    return (
+        f'<section class="page" id="trends"><h2>{_bi("Diễn biến trong kỳ", "Trends over the period")}</h2>'
+        f'<p class="note">Giá trị lũy kế cuối mỗi ngày; nét đứt: kỳ trước, cùng ngày trong kỳ / cumulative value '
+        f"at the end of each day; dashed: the previous period, same day of the period.</p>"
+        f'<div class="charts">{"".join(figures)}</div></section>'
+    )
 
 
 def _availability(doc: dict[str, Any]) -> str:
@@ -188,30 +266,51 @@ def _availability(doc: dict[str, Any]) -> str:
     if not av["targets"]:
         return ""
     pct = lambda v: fmt_value(v, "ratio")  # noqa: E731
-    rows = [{"key": s["system"], "label": system_name(s["system"]), "value": s["availability"],
-             "previous": s["previous_availability"],
-             "css": "low" if s["availability"] < av["objective"] else ""} for s in av["systems"]]
-    chart = bar_chart(chart_id="availability-systems", title="Availability per system", rows=rows, x_max=1.0,
-                      fmt=pct, objective=av["objective"])
-    head = _th(("system", "availability", "previous", "delta", "observations", "poll_duration"),
-               ("availability", "previous", "delta", "observations", "poll_duration"))
+    rows = [
+        {
+            "key": s["system"],
+            "label": system_name(s["system"]),
+            "value": s["availability"],
+            "previous": s["previous_availability"],
+            "css": "low" if s["availability"] < av["objective"] else "",
+        }
+        for s in av["systems"]
+    ]
+    chart = bar_chart(
+        chart_id="availability-systems",
+        title="Availability per system",
+        rows=rows,
+        x_max=1.0,
+        fmt=pct,
+        objective=av["objective"],
+    )
+    head = _th(
+        ("system", "availability", "previous", "delta", "observations", "poll_duration"),
+        ("availability", "previous", "delta", "observations", "poll_duration"),
+    )
     body = []
     for s in av["systems"]:
-        body.append(f'<tr class="province" data-system="{_h(s["system"])}"><td>{_h(system_name(s["system"]))} '
-                    f'<span class="en">({s["targets"]})</span></td><td class="num">{_h(pct(s["availability"]))}</td>'
-                    f'<td class="num">{_h(pct(s["previous_availability"]))}</td>{_delta_cell(s["delta"], "ratio")}'
-                    f'<td></td><td></td></tr>')
+        body.append(
+            f'<tr class="province" data-system="{_h(s["system"])}"><td>{_h(system_name(s["system"]))} '
+            f'<span class="en">({s["targets"]})</span></td><td class="num">{_h(pct(s["availability"]))}</td>'
+            f'<td class="num">{_h(pct(s["previous_availability"]))}</td>{_delta_cell(s["delta"], "ratio")}'
+            f"<td></td><td></td></tr>"
+        )
         for t in (t for t in av["targets"] if t["system"] == s["system"]):
-            body.append(f'<tr data-target="{_h(t["target"])}"><td class="indent">{_h(t["target"])}</td>'
-                        f'<td class="num">{_h(pct(t["availability"]))}</td>'
-                        f'<td class="num">{_h(pct(t["previous_availability"]))}</td>{_delta_cell(t["delta"], "ratio")}'
-                        f'<td class="num">{t["observations"]}</td>'
-                        f'<td class="num">{_h(fmt_value(t["mean_poll_duration_seconds"], "points"))}</td></tr>')
-    return (f'<section class="page" id="availability"><h2>{_bi("Mức độ sẵn sàng của hệ thống", "System availability")}'
-            f'</h2><figure><figcaption>{_bi("Tỷ lệ sẵn sàng theo hệ thống", "Availability per system")} '
-            f'<span class="legend">— mục tiêu / objective {_h(pct(av["objective"]))}</span></figcaption>{chart}'
-            f'</figure><table class="availability"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
-            f'</tbody></table></section>')
+            body.append(
+                f'<tr data-target="{_h(t["target"])}"><td class="indent">{_h(t["target"])}</td>'
+                f'<td class="num">{_h(pct(t["availability"]))}</td>'
+                f'<td class="num">{_h(pct(t["previous_availability"]))}</td>{_delta_cell(t["delta"], "ratio")}'
+                f'<td class="num">{t["observations"]}</td>'
+                f'<td class="num">{_h(fmt_value(t["mean_poll_duration_seconds"], "points"))}</td></tr>'
+            )
+    return (
+        f'<section class="page" id="availability"><h2>{_bi("Mức độ sẵn sàng của hệ thống", "System availability")}'
+        f"</h2><figure><figcaption>{_bi('Tỷ lệ sẵn sàng theo hệ thống', 'Availability per system')} "
+        f'<span class="legend">— mục tiêu / objective {_h(pct(av["objective"]))}</span></figcaption>{chart}'
+        f'</figure><table class="availability"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
+        f"</tbody></table></section>"
+    )
 
 
 def _definitions(doc: dict[str, Any]) -> str:
@@ -219,32 +318,46 @@ def _definitions(doc: dict[str, Any]) -> str:
     for ind in doc["indicators"]:
         vi, en = definition_text(ind, doc)
         note = ind["target_note"]
-        rows.append(f'<tr><td>{_bi(ind["vi"], ind["en"])}<br><code>{_h(ind["id"])}</code></td>'
-                    f'<td>{_h(vi)}<br><span class="en">{_h(en)}</span></td><td>{_h(note)}</td></tr>')
+        rows.append(
+            f"<tr><td>{_bi(ind['vi'], ind['en'])}<br><code>{_h(ind['id'])}</code></td>"
+            f'<td>{_h(vi)}<br><span class="en">{_h(en)}</span></td><td>{_h(note)}</td></tr>'
+        )
     src = doc["source"]
     where = src.get("file") or src.get("url")
     method = doc["method"]
-    return (f'<section class="page" id="definitions"><h2>{_bi("Cách tính", "Definitions")}</h2>'
-            f'<table><thead><tr><th>{_bi(*HEADINGS["indicator"])}</th><th>{_bi(*HEADINGS["definition"])}</th>'
-            f'<th>{_bi(*HEADINGS["note"])}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            f'<p class="note">Nguồn / source: {_h(src["type"])} {_h(where)}. Tính tại / evaluated at '
-            f'{_h(method["evaluated_at"])}; {_h(method["window"])}; lookback {method["lookback_seconds"]:g}s. '
-            f'{_h(method["availability"])}. Xếp hạng theo tổng điểm giảm dần rồi mã đơn vị, trong từng cấp / '
-            f'units ranked on their total (highest first, then unit code) within their level. '
-            f'{len(doc["queries"])} truy vấn / queries, listed in the JSON snapshot.</p></section>')
+    return (
+        f'<section class="page" id="definitions"><h2>{_bi("Cách tính", "Definitions")}</h2>'
+        f"<table><thead><tr><th>{_bi(*HEADINGS['indicator'])}</th><th>{_bi(*HEADINGS['definition'])}</th>"
+        f"<th>{_bi(*HEADINGS['note'])}</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f'<p class="note">Nguồn / source: {_h(src["type"])} {_h(where)}. Tính tại / evaluated at '
+        f"{_h(method['evaluated_at'])}; {_h(method['window'])}; lookback {method['lookback_seconds']:g}s. "
+        f"{_h(method['availability'])}. Xếp hạng theo tổng điểm giảm dần rồi mã đơn vị, trong từng cấp / "
+        f"units ranked on their total (highest first, then unit code) within their level. "
+        f"{len(doc['queries'])} truy vấn / queries, listed in the JSON snapshot.</p></section>"
+    )
 
 
 def render_html(doc: dict[str, Any]) -> str:
     period, prev = doc["period"], doc["previous_period"]
     src = doc["source"]
-    facts = [("Kỳ báo cáo / Period", f"{period['title_vi']} / {period['title_en']} ({period['start'][:10]} – "
-                                     f"{(dt.datetime.fromisoformat(period['end']) - dt.timedelta(seconds=1)):%Y-%m-%d})"),
-             ("So với / Compared with", f"{prev['title_vi']} / {prev['title_en']}"),
-             ("Số liệu đến / Data until", (doc["data_until"] or "—")[:10] +
-              f" ({doc['days_with_data']}/{doc['days_in_period']} ngày / days)"),
-             ("Nguồn / Source", f"{src['type']}: {src.get('file') or src.get('url')}"),
-             ("Lập lúc / Generated", doc["generated_at"])]
-    facts_html = '<dl class="facts">' + "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in facts) + "</dl>"
+    facts = [
+        (
+            "Kỳ báo cáo / Period",
+            f"{period['title_vi']} / {period['title_en']} ({period['start'][:10]} – "
+            f"{(dt.datetime.fromisoformat(period['end']) - dt.timedelta(seconds=1)):%Y-%m-%d})",
+        ),
+        ("So với / Compared with", f"{prev['title_vi']} / {prev['title_en']}"),
+        (
+            "Số liệu đến / Data until",
+            (doc["data_until"] or "—")[:10]
+            + f" ({doc['days_with_data']}/{doc['days_in_period']} ngày / days)",
+        ),
+        ("Nguồn / Source", f"{src['type']}: {src.get('file') or src.get('url')}"),
+        ("Lập lúc / Generated", doc["generated_at"]),
+    ]
+    facts_html = (
+        '<dl class="facts">' + "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in facts) + "</dl>"
+    )
     body = [f'<section id="summary"><h2>{_bi("Tổng hợp chỉ số", "Summary")}</h2>{_summary(doc)}']
     if doc["warnings"]:
         body.append('<ul class="warnings">' + "".join(f"<li>{_h(w)}</li>" for w in doc["warnings"]) + "</ul>")
@@ -256,12 +369,16 @@ def render_html(doc: dict[str, Any]) -> str:
     body.append(_definitions(doc))
     template = Template((TEMPLATES / "report.html").read_text(encoding="utf-8"))
     return template.substitute(
-        generator=_h(doc["generator"]), title=_h(f"{doc['title_vi']} — {period['title_vi']}"),
+        generator=_h(doc["generator"]),
+        title=_h(f"{doc['title_vi']} — {period['title_vi']}"),
         css=(TEMPLATES / "report.css").read_text(encoding="utf-8"),
         kicker=_h(f"{both(('Báo cáo định kỳ', 'Periodic report'))} · {period['label']}"),
         heading=_h(f"{doc['title_vi']} — {period['title_vi']}"),
-        subheading=_h(f"{doc['title_en']} — {period['title_en']}"), facts=facts_html, body="".join(body),
-        footer=_h(f"{doc['generator']} · {doc['schema']} · {src['type']}"))
+        subheading=_h(f"{doc['title_en']} — {period['title_en']}"),
+        facts=facts_html,
+        body="".join(body),
+        footer=_h(f"{doc['generator']} · {doc['schema']} · {src['type']}"),
+    )
 
 
 def write_html(doc: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -12,11 +12,11 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from exporter.snapshot.labels import (HEADINGS, both, file_base, head, level_name, local_time, met,
-                                      system_name)
+from exporter.snapshot.labels import HEADINGS, both, file_base, head, level_name, local_time, met, system_name
 from exporter.snapshot.tables import availability_rows, definition_text, indicator_rows, unit_rows
 
 FORMATS = ("xlsx", "csv", "json", "html")
@@ -65,10 +65,15 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 def write_csv(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     """UTF-8 with a byte-order mark, so that Excel shows the Vietnamese names right."""
     base, out = file_base(doc), []
-    for name, rows in (("indicators", indicator_rows(doc)), ("units", unit_rows(doc)),
-                       ("availability", availability_rows(doc))):
+    for name, rows in (
+        ("indicators", indicator_rows(doc)),
+        ("units", unit_rows(doc)),
+        ("availability", availability_rows(doc)),
+    ):
         text = _csv_text(rows)
-        out.append(_atomic(out_dir / f"{base}-{name}.csv", lambda p, t=text: p.write_text(t, encoding="utf-8-sig")))
+        out.append(
+            _atomic(out_dir / f"{base}-{name}.csv", lambda p, t=text: p.write_text(t, encoding="utf-8-sig"))
+        )
     return out
 
 
@@ -81,10 +86,20 @@ SHEETS = {
     "availability": "Sẵn sàng - Availability",
     "definitions": "Định nghĩa - Definitions",
 }
-NUMBER_FORMATS = {"count": "#,##0", "ratio": "0.00%", "points": "0.00", "seconds": "0.000",
-                  "timestamp": "yyyy-mm-dd hh:mm"}
-DELTA_FORMATS = {"count": "+#,##0;-#,##0;0", "ratio": "+0.00%;-0.00%;0.00%", "points": "+0.00;-0.00;0.00",
-                 "seconds": "+0.000;-0.000;0.000", "timestamp": "+0.0;-0.0;0.0"}
+NUMBER_FORMATS = {
+    "count": "#,##0",
+    "ratio": "0.00%",
+    "points": "0.00",
+    "seconds": "0.000",
+    "timestamp": "yyyy-mm-dd hh:mm",
+}
+DELTA_FORMATS = {
+    "count": "+#,##0;-#,##0;0",
+    "ratio": "+0.00%;-0.00%;0.00%",
+    "points": "+0.00;-0.00;0.00",
+    "seconds": "+0.000;-0.000;0.000",
+    "timestamp": "+0.0;-0.0;0.0",
+}
 
 
 def _excel_value(value: Any, display: str) -> Any:
@@ -151,8 +166,15 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         ws.cell(row=i, column=1, value=k).font = bold
         ws.cell(row=i, column=2, value=v)
     row = 4 + len(info)
-    titles = [head("section"), head("indicator"), head("value"), head("previous"), head("delta"), head("target"),
-              head("met")]
+    titles = [
+        head("section"),
+        head("indicator"),
+        head("value"),
+        head("previous"),
+        head("delta"),
+        head("target"),
+        head("met"),
+    ]
     header(ws, row, titles, [34, 52, 16, 16, 16, 12, 12])
     ws.freeze_panes = None
     for ind in doc["indicators"]:
@@ -196,8 +218,18 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
 
     # indicators ------------------------------------------------------------------------------
     ws = sheets["indicators"]
-    titles = [head("id"), head("indicator"), head("key"), head("unit_name"), head("value"), head("numerator"),
-              head("denominator"), head("previous"), head("delta"), head("target")]
+    titles = [
+        head("id"),
+        head("indicator"),
+        head("key"),
+        head("unit_name"),
+        head("value"),
+        head("numerator"),
+        head("denominator"),
+        head("previous"),
+        head("delta"),
+        head("target"),
+    ]
     header(ws, 1, titles, [26, 48, 16, 36, 16, 14, 14, 16, 16, 12])
     by_id = {i["id"]: i for i in doc["indicators"]}
     for r, ir in enumerate(indicator_rows(doc), start=2):
@@ -225,9 +257,11 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         row += 1
         ws.cell(row=row, column=1, value=f"{sc['vi']} / {sc['en']} — {sc['source'] or '—'}").font = bold
         row += 1
-        titles = [head("rank"), head("level"), head("unit"), head("unit_name"), head("total")] + \
-                 [f"{g['code']} ({g['max']:g})\n{g['vi']} / {g['en']}" for g in sc["groups"]] + \
-                 [head("previous"), head("delta"), head("previous_rank"), head("rank_change")]
+        titles = (
+            [head("rank"), head("level"), head("unit"), head("unit_name"), head("total")]
+            + [f"{g['code']} ({g['max']:g})\n{g['vi']} / {g['en']}" for g in sc["groups"]]
+            + [head("previous"), head("delta"), head("previous_rank"), head("rank_change")]
+        )
         header(ws, row, titles, [10, 18, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12])
         for r in [*sc["province"], *sc["units"]]:
             row += 1
@@ -247,11 +281,20 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
 
     # availability ----------------------------------------------------------------------------
     ws = sheets["availability"]
-    titles = [head("system"), head("monitored"), head("availability"), head("observations"), head("poll_duration"),
-              head("previous"), head("delta")]
+    titles = [
+        head("system"),
+        head("monitored"),
+        head("availability"),
+        head("observations"),
+        head("poll_duration"),
+        head("previous"),
+        head("delta"),
+    ]
     header(ws, 1, titles, [34, 28, 16, 14, 16, 16, 16])
     for r, ar in enumerate(availability_rows(doc), start=2):
-        ws.cell(row=r, column=1, value=system_name(ar["system"]) if ar["system"] else both(HEADINGS["province"]))
+        ws.cell(
+            row=r, column=1, value=system_name(ar["system"]) if ar["system"] else both(HEADINGS["province"])
+        )
         ws.cell(row=r, column=2, value=ar["target"] or ("—" if ar["scope"] == "system" else ""))
         put(ws, r, 3, ar["availability"], "0.00%")
         put(ws, r, 4, ar["observations"], "#,##0")
@@ -277,9 +320,16 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     method = doc["method"]
     notes = [
         ("availability", "Trung bình các mẫu egov_target_up trong kỳ", method["availability"]),
-        ("window", "Giá trị cuối kỳ: mẫu cuối cùng trong khoảng lookback trước thời điểm kết thúc kỳ", method["window"]),
-        ("ranks", "Xếp hạng theo tổng điểm giảm dần, rồi theo mã đơn vị; trong từng cấp",
-         "units ranked on their total score (highest first, then unit code), within their level"),
+        (
+            "window",
+            "Giá trị cuối kỳ: mẫu cuối cùng trong khoảng lookback trước thời điểm kết thúc kỳ",
+            method["window"],
+        ),
+        (
+            "ranks",
+            "Xếp hạng theo tổng điểm giảm dần, rồi theo mã đơn vị; trong từng cấp",
+            "units ranked on their total score (highest first, then unit code), within their level",
+        ),
         ("source", f"Nguồn: {src['type']}", json.dumps(src, ensure_ascii=False)),
         ("evaluated_at", "Thời điểm tính", method["evaluated_at"]),
     ]

@@ -8,8 +8,20 @@ import re
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
+_MONTHS_EN = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 class PeriodError(ValueError):
@@ -52,7 +64,7 @@ class Period:
             return f"Từ {s:%d/%m/%Y} đến {e:%d/%m/%Y}"
         return f"{s:%d %b %Y} to {e:%d %b %Y}"
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         s = self.start
         if self.kind == "quarter":
             return quarter(s.year - (s.month == 1), (s.month - 1) // 3 or 4)
@@ -64,9 +76,16 @@ class Period:
         return _range(self.start - length, self.start)
 
     def describe(self) -> dict[str, str | None]:
-        return {"kind": self.kind, "label": self.label, "start": self.start.isoformat(),
-                "end": self.end.isoformat(), "timezone": "Asia/Ho_Chi_Minh", "title_vi": self.title("vi"),
-                "title_en": self.title("en"), "counter_period": self.counter_period}
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "timezone": "Asia/Ho_Chi_Minh",
+            "title_vi": self.title("vi"),
+            "title_en": self.title("en"),
+            "counter_period": self.counter_period,
+        }
 
 
 def _local(y: int, m: int, d: int = 1) -> dt.datetime:
@@ -92,10 +111,13 @@ def _range(start: dt.datetime, end: dt.datetime) -> Period:
     for candidate in _calendar_candidates(start):
         if candidate.start == start and candidate.end == end:
             return candidate
-    last = (end - dt.timedelta(seconds=1))
+    last = end - dt.timedelta(seconds=1)
     whole_days = start.time() == dt.time(0) and end.time() == dt.time(0)
-    label = f"{start:%Y-%m-%d}..{last:%Y-%m-%d}" if whole_days else \
-        f"{start:%Y-%m-%dT%H:%M}..{end:%Y-%m-%dT%H:%M}"
+    label = (
+        f"{start:%Y-%m-%d}..{last:%Y-%m-%d}"
+        if whole_days
+        else f"{start:%Y-%m-%dT%H:%M}..{end:%Y-%m-%dT%H:%M}"
+    )
     return Period("range", label, start, end)
 
 
@@ -160,14 +182,17 @@ def parse_range(start: str, end: str) -> Period:
     return _range(s, e)
 
 
-def period_from_args(quarter_: str | None, month_: str | None, year_: str | None, start: str | None,
-                     end: str | None) -> Period:
+def period_from_args(
+    quarter_: str | None, month_: str | None, year_: str | None, start: str | None, end: str | None
+) -> Period:
     given = [f for f, v in (("--quarter", quarter_), ("--month", month_), ("--year", year_)) if v is not None]
     ranged = start is not None or end is not None
     if len(given) + ranged != 1:
-        raise PeriodError("give exactly one period: --quarter 2026Q3, --month 2026-08, --year 2026 or "
-                          "--from 2026-07-01 --to 2026-09-30" + (f" (got {', '.join(given + ['--from/--to'] * ranged)})"
-                                                                 if given or ranged else ""))
+        raise PeriodError(
+            "give exactly one period: --quarter 2026Q3, --month 2026-08, --year 2026 or "
+            "--from 2026-07-01 --to 2026-09-30"
+            + (f" (got {', '.join(given + ['--from/--to'] * ranged)})" if given or ranged else "")
+        )
     if quarter_ is not None:
         return parse_quarter(quarter_)
     if month_ is not None:

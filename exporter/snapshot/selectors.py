@@ -43,7 +43,7 @@ class Selector:
     def matches(self, labels: dict[str, str]) -> bool:
         return all(m.matches(labels) for m in self.matchers)
 
-    def with_labels(self, **equal: str) -> "Selector":
+    def with_labels(self, **equal: str) -> Selector:
         extra = tuple(Matcher(k, "=", v) for k, v in equal.items())
         return Selector(self.name, self.matchers + extra)
 
@@ -65,12 +65,12 @@ def parse_selector(text: str) -> Selector:
     if pos == len(s):
         return Selector(name)
     if s[pos] != "{" or not s.endswith("}"):
-        raise SelectorError(f"{text!r}: expected {{label=\"value\", ...}} after the metric name")
-    body, pos, matchers = s[pos + 1:-1], 0, []
+        raise SelectorError(f'{text!r}: expected {{label="value", ...}} after the metric name')
+    body, pos, matchers = s[pos + 1 : -1], 0, []
     while body[pos:].strip():
         lm = _LABEL.match(body, pos)
         if not lm:
-            raise SelectorError(f"{text!r}: expected label=\"value\" at {body[pos:]!r}")
+            raise SelectorError(f'{text!r}: expected label="value" at {body[pos:]!r}')
         pos = lm.end()
         if pos >= len(body) or body[pos] not in "\"'":
             raise SelectorError(f"{text!r}: the value of {lm.group(1)} must be quoted")

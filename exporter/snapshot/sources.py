@@ -21,7 +21,8 @@ import datetime as dt
 import json
 import math
 from collections import defaultdict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import requests
 
@@ -64,7 +65,9 @@ class HistorySource:
         self.queries: list[dict[str, Any]] = []
         self._series: dict[str, list[tuple[int, Labels]]] = {}
         self.description = {
-            "type": "history", "file": path, "schema_version": self.db.version,
+            "type": "history",
+            "file": path,
+            "schema_version": self.db.version,
             "created_by": meta.get("created_by"),
             "first_tick": iso(self.range[0]) if self.range else None,
             "last_tick": iso(self.range[1]) if self.range else None,
@@ -95,8 +98,9 @@ class HistorySource:
     def _log(self, function: str, sel: Selector, **extra: Any) -> None:
         self.queries.append({"function": function, "selector": sel.promql(), **extra})
 
-    def _rows(self, ids: list[int], ticks: list[int], hi: float) -> tuple[dict[int, float | None],
-                                                                           dict[int, tuple[list, list]]]:
+    def _rows(
+        self, ids: list[int], ticks: list[int], hi: float
+    ) -> tuple[dict[int, float | None], dict[int, tuple[list, list]]]:
         init = self._call(lambda: self.db.values_at(ids, ticks[0]))
         rows: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
         for sid, ts, value in self._call(lambda: list(self.db.changes(ids, ticks[0], hi))):
@@ -106,8 +110,9 @@ class HistorySource:
         return init, rows
 
     @staticmethod
-    def _last_present(rts: list[int], rv: list[float | None], init: float | None, ticks: list[int],
-                      lo_i: int, hi_i: int) -> float | None:
+    def _last_present(
+        rts: list[int], rv: list[float | None], init: float | None, ticks: list[int], lo_i: int, hi_i: int
+    ) -> float | None:
         """The series' value at the last tick in ticks[lo_i..hi_i] at which it was present."""
         i = hi_i
         while i >= lo_i:
@@ -130,8 +135,10 @@ class HistorySource:
         out = []
         for sid, labels in series:
             rts, rv = rows.get(sid, ([], []))
-            values = [self._last_present(rts, rv, init.get(sid), ticks, lo, hi) if hi >= lo else None
-                      for lo, hi in bounds]
+            values = [
+                self._last_present(rts, rv, init.get(sid), ticks, lo, hi) if hi >= lo else None
+                for lo, hi in bounds
+            ]
             if any(v is not None for v in values):
                 out.append((labels, values))
         return out
@@ -163,10 +170,18 @@ class HistorySource:
 
     def last_over_range(self, sel: Selector, first: float, last: float, step: float) -> list[RangeSeries]:
         points = _steps(first, last, step)
-        self._log("last_over_time (range)", sel, start=iso(first), end=iso(last), step_seconds=step,
-                  window_seconds=step)
-        return [(labels, [(p, v) for p, v in zip(points, values) if v is not None])
-                for labels, values in self._points(sel, points, step)]
+        self._log(
+            "last_over_time (range)",
+            sel,
+            start=iso(first),
+            end=iso(last),
+            step_seconds=step,
+            window_seconds=step,
+        )
+        return [
+            (labels, [(p, v) for p, v in zip(points, values) if v is not None])
+            for labels, values in self._points(sel, points, step)
+        ]
 
     def avg_over(self, sel: Selector, t: float, window: float) -> list[Series]:
         self._log("avg_over_time", sel, at=iso(t), window_seconds=window)
@@ -194,8 +209,15 @@ class PrometheusSource:
 
     kind = "prometheus"
 
-    def __init__(self, url: str, *, headers: dict[str, str] | None = None, timeout: float = 120.0,
-                 drop_labels: Sequence[str] = ("job", "instance"), session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 120.0,
+        drop_labels: Sequence[str] = ("job", "instance"),
+        session: requests.Session | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.headers = dict(headers or {})
         self.timeout = timeout
@@ -218,10 +240,14 @@ class PrometheusSource:
         if log:
             self.queries.append({"endpoint": path, **params})
         try:
-            resp = self.session.get(self.url + path, params=params, headers=self.headers, timeout=self.timeout)
+            resp = self.session.get(
+                self.url + path, params=params, headers=self.headers, timeout=self.timeout
+            )
         except requests.Timeout:
-            raise SourceError(f"Prometheus at {self.url} did not answer within {self.timeout:g}s "
-                              f"({params.get('query', '')})") from None
+            raise SourceError(
+                f"Prometheus at {self.url} did not answer within {self.timeout:g}s "
+                f"({params.get('query', '')})"
+            ) from None
         except requests.RequestException as exc:
             reason = getattr(exc, "args", [None])[0]
             reason = str(getattr(reason, "reason", reason) or exc)
@@ -229,12 +255,16 @@ class PrometheusSource:
         try:
             body = resp.json()
         except ValueError:
-            raise SourceError(f"{self.url} answered HTTP {resp.status_code} without the Prometheus API's JSON; "
-                              "is it the server's base URL (http://host:9090)?") from None
+            raise SourceError(
+                f"{self.url} answered HTTP {resp.status_code} without the Prometheus API's JSON; "
+                "is it the server's base URL (http://host:9090)?"
+            ) from None
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error", "") if isinstance(body, dict) else ""
-            raise SourceError(f"Prometheus at {self.url} refused {params.get('query', path)!r}: "
-                              f"HTTP {resp.status_code} {error}".rstrip())
+            raise SourceError(
+                f"Prometheus at {self.url} refused {params.get('query', path)!r}: "
+                f"HTTP {resp.status_code} {error}".rstrip()
+            )
         return body.get("data") or {}
 
     def _labels(self, metric: dict[str, str]) -> Labels:
@@ -264,16 +294,28 @@ class PrometheusSource:
         return self._instant(f"count_over_time({sel.promql()}[{duration(window)}])", t)
 
     def last_over_range(self, sel: Selector, first: float, last: float, step: float) -> list[RangeSeries]:
-        data = self._get("/api/v1/query_range", {
-            "query": f"last_over_time({sel.promql()}[{duration(step)}])", "start": f"{first:.3f}",
-            "end": f"{last:.3f}", "step": duration(step)})
-        return [(labels, [(float(ts), float(v)) for ts, v in values])
-                for labels, values in self._dedup(data.get("result", []))]
+        data = self._get(
+            "/api/v1/query_range",
+            {
+                "query": f"last_over_time({sel.promql()}[{duration(step)}])",
+                "start": f"{first:.3f}",
+                "end": f"{last:.3f}",
+                "step": duration(step),
+            },
+        )
+        return [
+            (labels, [(float(ts), float(v)) for ts, v in values])
+            for labels, values in self._dedup(data.get("result", []))
+        ]
 
     def samples_over(self, sel: Selector, t: float, window: float) -> list[RangeSeries]:
-        data = self._get("/api/v1/query", {"query": f"{sel.promql()}[{duration(window)}]", "time": f"{t:.3f}"})
-        return [(labels, [(float(ts), float(v)) for ts, v in values])
-                for labels, values in self._dedup(data.get("result", []))]
+        data = self._get(
+            "/api/v1/query", {"query": f"{sel.promql()}[{duration(window)}]", "time": f"{t:.3f}"}
+        )
+        return [
+            (labels, [(float(ts), float(v)) for ts, v in values])
+            for labels, values in self._dedup(data.get("result", []))
+        ]
 
 
 def parse_header(text: str) -> tuple[str, str]:

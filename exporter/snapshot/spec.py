@@ -64,7 +64,7 @@ class Indicator(Strict):
     _sel = field_validator("metric", "numerator", "denominator")(lambda cls, v: _selector(v))
 
     @model_validator(mode="after")
-    def _shape(self) -> "Indicator":
+    def _shape(self) -> Indicator:
         ratio = self.numerator is not None or self.denominator is not None
         if ratio and (self.numerator is None or self.denominator is None):
             raise ValueError("a ratio needs both numerator and denominator")
@@ -78,7 +78,10 @@ class Indicator(Strict):
 
     def selectors(self) -> dict[str, Selector]:
         if self.is_ratio:
-            return {"numerator": parse_selector(self.numerator), "denominator": parse_selector(self.denominator)}
+            return {
+                "numerator": parse_selector(self.numerator),
+                "denominator": parse_selector(self.denominator),
+            }
         return {"value": parse_selector(self.metric)}
 
 
@@ -145,13 +148,15 @@ class ReportSpec(Strict):
     source: str = ""
 
     @model_validator(mode="after")
-    def _refs(self) -> "ReportSpec":
+    def _refs(self) -> ReportSpec:
         known = {s.id for s in self.sections}
         ids: set[str] = set()
         for ind in self.indicators:
             if ind.section not in known:
-                raise ValueError(f"indicator {ind.id}: unknown section {ind.section!r} "
-                                 f"(sections: {', '.join(sorted(known))})")
+                raise ValueError(
+                    f"indicator {ind.id}: unknown section {ind.section!r} "
+                    f"(sections: {', '.join(sorted(known))})"
+                )
             if ind.id in ids:
                 raise ValueError(f"indicator id {ind.id!r} is used twice")
             ids.add(ind.id)

@@ -6,8 +6,8 @@ Every chart is an ``<svg class="chart ...">`` whose drawn series carry ``data-se
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from html import escape
-from typing import Callable, Sequence
 
 Fmt = Callable[[float], str]
 
@@ -22,9 +22,19 @@ def _nice_max(value: float) -> float:
     return 10 * exp
 
 
-def line_chart(*, chart_id: str, title: str, days: int, series: Sequence[dict], y_max: float | None,
-               fmt: Fmt, target: float | None = None, x_labels: Sequence[tuple[int, str]] = (),
-               width: int = 520, height: int = 210) -> str:
+def line_chart(
+    *,
+    chart_id: str,
+    title: str,
+    days: int,
+    series: Sequence[dict],
+    y_max: float | None,
+    fmt: Fmt,
+    target: float | None = None,
+    x_labels: Sequence[tuple[int, str]] = (),
+    width: int = 520,
+    height: int = 210,
+) -> str:
     """``series``: dicts with name, label, points [(day index, value)], dashed (bool)."""
     left, right, top, bottom = 54, 70, 26, 28
     pw, ph = width - left - right, height - top - bottom
@@ -37,41 +47,68 @@ def line_chart(*, chart_id: str, title: str, days: int, series: Sequence[dict], 
     def y(v: float) -> float:
         return top + ph * (1 - min(max(v / top_value, 0.0), 1.05))
 
-    out = [f'<svg class="chart trend" data-chart="{escape(chart_id)}" viewBox="0 0 {width} {height}" '
-           f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
-           'xmlns="http://www.w3.org/2000/svg">', f"<title>{escape(title)}</title>"]
+    out = [
+        f'<svg class="chart trend" data-chart="{escape(chart_id)}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
     for i in range(5):
         gv = top_value * i / 4
         gy = y(gv)
         out.append(f'<line class="grid" x1="{left}" y1="{gy:.1f}" x2="{left + pw}" y2="{gy:.1f}"/>')
-        out.append(f'<text class="axis" x="{left - 6}" y="{gy + 3:.1f}" text-anchor="end">{escape(fmt(gv))}</text>')
+        out.append(
+            f'<text class="axis" x="{left - 6}" y="{gy + 3:.1f}" text-anchor="end">{escape(fmt(gv))}</text>'
+        )
     for day, label in x_labels:
-        out.append(f'<line class="tick" x1="{x(day):.1f}" y1="{top + ph}" x2="{x(day):.1f}" y2="{top + ph + 4}"/>')
-        out.append(f'<text class="axis" x="{x(day):.1f}" y="{top + ph + 16}" text-anchor="middle">{escape(label)}</text>')
+        out.append(
+            f'<line class="tick" x1="{x(day):.1f}" y1="{top + ph}" x2="{x(day):.1f}" y2="{top + ph + 4}"/>'
+        )
+        out.append(
+            f'<text class="axis" x="{x(day):.1f}" y="{top + ph + 16}" text-anchor="middle">{escape(label)}</text>'
+        )
     if target is not None:
         ty = y(target)
-        out.append(f'<line class="target" data-series="target" x1="{left}" y1="{ty:.1f}" x2="{left + pw}" '
-                   f'y2="{ty:.1f}"><title>{escape(fmt(target))}</title></line>')
-        out.append(f'<text class="target-label" x="{left + pw + 4}" y="{ty + 3:.1f}">{escape(fmt(target))}</text>')
+        out.append(
+            f'<line class="target" data-series="target" x1="{left}" y1="{ty:.1f}" x2="{left + pw}" '
+            f'y2="{ty:.1f}"><title>{escape(fmt(target))}</title></line>'
+        )
+        out.append(
+            f'<text class="target-label" x="{left + pw + 4}" y="{ty + 3:.1f}">{escape(fmt(target))}</text>'
+        )
     for s in series:
         pts = s["points"]
         if not pts:
             continue
         d = " ".join(f"{'M' if i == 0 else 'L'}{x(day):.1f},{y(v):.1f}" for i, (day, v) in enumerate(pts))
         cls = "series previous" if s.get("dashed") else "series current"
-        out.append(f'<path class="{cls}" data-series="{escape(s["name"])}" data-points="{len(pts)}" d="{d}">'
-                   f'<title>{escape(s["label"])}</title></path>')
+        out.append(
+            f'<path class="{cls}" data-series="{escape(s["name"])}" data-points="{len(pts)}" d="{d}">'
+            f"<title>{escape(s['label'])}</title></path>"
+        )
         if not s.get("dashed"):
             day, v = pts[-1]
             out.append(f'<circle class="end" cx="{x(day):.1f}" cy="{y(v):.1f}" r="3"/>')
-            out.append(f'<text class="end-label" x="{x(day) + 6:.1f}" y="{y(v) + 3:.1f}">{escape(fmt(v))}</text>')
+            out.append(
+                f'<text class="end-label" x="{x(day) + 6:.1f}" y="{y(v) + 3:.1f}">{escape(fmt(v))}</text>'
+            )
     out.append(f'<rect class="frame" x="{left}" y="{top}" width="{pw}" height="{ph}"/>')
     out.append("</svg>")
     return "".join(out)
 
 
-def bar_chart(*, chart_id: str, title: str, rows: Sequence[dict], x_max: float, fmt: Fmt,
-              objective: float | None = None, width: int = 680, bar: int = 14, label_width: int = 230) -> str:
+def bar_chart(
+    *,
+    chart_id: str,
+    title: str,
+    rows: Sequence[dict],
+    x_max: float,
+    fmt: Fmt,
+    objective: float | None = None,
+    width: int = 680,
+    bar: int = 14,
+    label_width: int = 230,
+) -> str:
     """Horizontal bars.  ``rows``: dicts with key, label, value, previous (optional), css (optional);
     a row with key "" is a gap marker."""
     gap, top, right = 4, 8, 86
@@ -81,30 +118,45 @@ def bar_chart(*, chart_id: str, title: str, rows: Sequence[dict], x_max: float, 
     def x(v: float) -> float:
         return label_width + pw * min(max(v / x_max, 0.0), 1.0) if x_max else label_width
 
-    out = [f'<svg class="chart bars" data-chart="{escape(chart_id)}" viewBox="0 0 {width} {height}" '
-           f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
-           'xmlns="http://www.w3.org/2000/svg">', f"<title>{escape(title)}</title>"]
+    out = [
+        f'<svg class="chart bars" data-chart="{escape(chart_id)}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
+        'xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
     for i, r in enumerate(rows):
         ty = top + i * (bar + gap)
         if not r["key"]:
-            out.append(f'<text class="gap" x="{label_width - 6}" y="{ty + bar - 3}" text-anchor="end">⋯</text>')
+            out.append(
+                f'<text class="gap" x="{label_width - 6}" y="{ty + bar - 3}" text-anchor="end">⋯</text>'
+            )
             continue
-        out.append(f'<text class="label" x="{label_width - 6}" y="{ty + bar - 3}" text-anchor="end">'
-                   f'{escape(r["label"])}</text>')
+        out.append(
+            f'<text class="label" x="{label_width - 6}" y="{ty + bar - 3}" text-anchor="end">'
+            f"{escape(r['label'])}</text>"
+        )
         v = r["value"]
-        out.append(f'<rect class="bar {escape(r.get("css", ""))}" data-key="{escape(r["key"])}" data-value="{v!r}" '
-                   f'x="{label_width}" y="{ty}" width="{max(0.5, x(v) - label_width):.1f}" height="{bar}">'
-                   f'<title>{escape(r["label"])}: {escape(fmt(v))}</title></rect>')
+        out.append(
+            f'<rect class="bar {escape(r.get("css", ""))}" data-key="{escape(r["key"])}" data-value="{v!r}" '
+            f'x="{label_width}" y="{ty}" width="{max(0.5, x(v) - label_width):.1f}" height="{bar}">'
+            f"<title>{escape(r['label'])}: {escape(fmt(v))}</title></rect>"
+        )
         if r.get("previous") is not None:
             px = x(r["previous"])
-            out.append(f'<line class="previous-mark" data-key="{escape(r["key"])}" x1="{px:.1f}" y1="{ty - 1}" '
-                       f'x2="{px:.1f}" y2="{ty + bar + 1}"/>')
+            out.append(
+                f'<line class="previous-mark" data-key="{escape(r["key"])}" x1="{px:.1f}" y1="{ty - 1}" '
+                f'x2="{px:.1f}" y2="{ty + bar + 1}"/>'
+            )
         out.append(f'<text class="value" x="{x(v) + 4:.1f}" y="{ty + bar - 3}">{escape(fmt(v))}</text>')
     if objective is not None:
         ox = x(objective)
-        out.append(f'<line class="target" data-series="objective" x1="{ox:.1f}" y1="{top - 4}" x2="{ox:.1f}" '
-                   f'y2="{height - 16}"/>')
-        out.append(f'<text class="target-label" x="{ox:.1f}" y="{height - 4}" text-anchor="middle">'
-                   f'{escape(fmt(objective))}</text>')
+        out.append(
+            f'<line class="target" data-series="objective" x1="{ox:.1f}" y1="{top - 4}" x2="{ox:.1f}" '
+            f'y2="{height - 16}"/>'
+        )
+        out.append(
+            f'<text class="target-label" x="{ox:.1f}" y="{height - 4}" text-anchor="middle">'
+            f"{escape(fmt(objective))}</text>"
+        )
     out.append("</svg>")
     return "".join(out)

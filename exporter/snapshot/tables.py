@@ -13,18 +13,47 @@ def indicator_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     sections = {s["id"]: s for s in doc["sections"]}
     out = []
     for ind in doc["indicators"]:
-        common = {"section": ind["section"], "section_vi": sections[ind["section"]]["vi"],
-                  "section_en": sections[ind["section"]]["en"], "indicator": ind["id"], "name_vi": ind["vi"],
-                  "name_en": ind["en"], "display": ind["display"], "by": ind["by"]}
-        out.append({**common, "row": "province", "key": "", "unit_name": "", "value": ind["value"],
-                    "numerator": ind["numerator"], "denominator": ind["denominator"],
-                    "previous_value": ind["previous"]["value"], "delta": ind["delta"], "target": ind["target"],
-                    "target_met": met(ind["value"], ind["target"])})
+        common = {
+            "section": ind["section"],
+            "section_vi": sections[ind["section"]]["vi"],
+            "section_en": sections[ind["section"]]["en"],
+            "indicator": ind["id"],
+            "name_vi": ind["vi"],
+            "name_en": ind["en"],
+            "display": ind["display"],
+            "by": ind["by"],
+        }
+        out.append(
+            {
+                **common,
+                "row": "province",
+                "key": "",
+                "unit_name": "",
+                "value": ind["value"],
+                "numerator": ind["numerator"],
+                "denominator": ind["denominator"],
+                "previous_value": ind["previous"]["value"],
+                "delta": ind["delta"],
+                "target": ind["target"],
+                "target_met": met(ind["value"], ind["target"]),
+            }
+        )
         for r in ind["rows"]:
-            out.append({**common, "row": "aggregate" if r["aggregate"] else "row", "key": r["key"],
-                        "unit_name": r["name"], "value": r["value"], "numerator": r["numerator"],
-                        "denominator": r["denominator"], "previous_value": r["previous_value"], "delta": r["delta"],
-                        "target": ind["target"], "target_met": met(r["value"], ind["target"])})
+            out.append(
+                {
+                    **common,
+                    "row": "aggregate" if r["aggregate"] else "row",
+                    "key": r["key"],
+                    "unit_name": r["name"],
+                    "value": r["value"],
+                    "numerator": r["numerator"],
+                    "denominator": r["denominator"],
+                    "previous_value": r["previous_value"],
+                    "delta": r["delta"],
+                    "target": ind["target"],
+                    "target_met": met(r["value"], ind["target"]),
+                }
+            )
     return out
 
 
@@ -34,31 +63,71 @@ def unit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
         codes = [g["code"] for g in sc["groups"]]
         for kind, rows in (("province", sc["province"]), ("unit", sc["units"])):
             for r in rows:
-                row = {"scorecard": sc["id"], "row": kind, "level": r["level"], "rank": r.get("rank"),
-                       "ranked_among": r.get("ranked_among"), "unit": r["unit"], "unit_name": r["name"],
-                       "total": r["total"], "source": sc["source"]}
+                row = {
+                    "scorecard": sc["id"],
+                    "row": kind,
+                    "level": r["level"],
+                    "rank": r.get("rank"),
+                    "ranked_among": r.get("ranked_among"),
+                    "unit": r["unit"],
+                    "unit_name": r["name"],
+                    "total": r["total"],
+                    "source": sc["source"],
+                }
                 row.update({g: r["groups"].get(g) for g in codes})
                 row.update({f"total_{s}": v for s, v in r["totals"].items()})
-                row.update({"previous_total": r["previous_total"], "delta": r["delta"],
-                            "previous_rank": r.get("previous_rank"), "rank_change": r.get("rank_change")})
+                row.update(
+                    {
+                        "previous_total": r["previous_total"],
+                        "delta": r["delta"],
+                        "previous_rank": r.get("previous_rank"),
+                        "rank_change": r.get("rank_change"),
+                    }
+                )
                 out.append(row)
     return out
 
 
 def availability_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     av = doc["availability"]
-    out = [{"scope": "overall", "target": "", "system": "", "availability": av["overall"], "observations": None,
-            "mean_poll_duration_seconds": None, "previous_availability": av["previous_overall"],
-            "delta": av["delta"]}]
+    out = [
+        {
+            "scope": "overall",
+            "target": "",
+            "system": "",
+            "availability": av["overall"],
+            "observations": None,
+            "mean_poll_duration_seconds": None,
+            "previous_availability": av["previous_overall"],
+            "delta": av["delta"],
+        }
+    ]
     for r in av["systems"]:
-        out.append({"scope": "system", "target": "", "system": r["system"], "availability": r["availability"],
-                    "observations": None, "mean_poll_duration_seconds": None,
-                    "previous_availability": r["previous_availability"], "delta": r["delta"]})
+        out.append(
+            {
+                "scope": "system",
+                "target": "",
+                "system": r["system"],
+                "availability": r["availability"],
+                "observations": None,
+                "mean_poll_duration_seconds": None,
+                "previous_availability": r["previous_availability"],
+                "delta": r["delta"],
+            }
+        )
     for r in av["targets"]:
-        out.append({"scope": "target", "target": r["target"], "system": r["system"],
-                    "availability": r["availability"], "observations": r["observations"],
-                    "mean_poll_duration_seconds": r["mean_poll_duration_seconds"],
-                    "previous_availability": r["previous_availability"], "delta": r["delta"]})
+        out.append(
+            {
+                "scope": "target",
+                "target": r["target"],
+                "system": r["system"],
+                "availability": r["availability"],
+                "observations": r["observations"],
+                "mean_poll_duration_seconds": r["mean_poll_duration_seconds"],
+                "previous_availability": r["previous_availability"],
+                "delta": r["delta"],
+            }
+        )
     return out
 
 
@@ -66,9 +135,11 @@ def definition_text(ind: dict[str, Any], doc: dict[str, Any]) -> tuple[str, str]
     """How the figure is computed, in Vietnamese and English."""
     period = doc["period"]
     if ind["read"] == "counter" and period["counter_period"]:
-        how_en = (f"last value before the end of the period of the period-to-date counters with "
-                  f"period=\"{period['counter_period']}\"")
-        how_vi = f"giá trị lũy kế cuối kỳ của bộ đếm theo kỳ (period=\"{period['counter_period']}\")"
+        how_en = (
+            f"last value before the end of the period of the period-to-date counters with "
+            f'period="{period["counter_period"]}"'
+        )
+        how_vi = f'giá trị lũy kế cuối kỳ của bộ đếm theo kỳ (period="{period["counter_period"]}")'
     elif ind["read"] == "counter":
         how_en = 'increase over the range of the period-to-date counters with period="year"'
         how_vi = 'mức tăng trong khoảng thời gian của bộ đếm lũy kế năm (period="year")'

@@ -29,6 +29,8 @@ class TargetResult:
     started: float = 0.0  # unix time the poll started
     duration: float = 0.0
     last_success: float | None = None
+    #: when the current run of failed polls began (the first failed poll's start), None while up
+    down_since: float | None = None
     samples: list[Sample] = dataclasses.field(default_factory=list)
     skipped: list[str] = dataclasses.field(default_factory=list)
     #: when the next poll is due (unix time), for the landing page
@@ -87,7 +89,10 @@ class ResultStore:
             prev = self.results.get(result.target)
             if result.state in ("up", "degraded"):
                 result.last_success = result.started + result.duration
-            elif prev is not None:
+                result.down_since = None
+            elif result.state == "down":
+                result.down_since = prev.down_since if prev is not None and prev.down_since else result.started
+            if result.state not in ("up", "degraded") and prev is not None:
                 result.last_success = prev.last_success
                 if result.state == "down":
                     # keep serving the last good values; their age is egov_target_last_success_timestamp_seconds

@@ -7,14 +7,13 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from exporter.config import Config, ConfigError, load_config
+from exporter.config import Config, ConfigError, ScoringCheck, load_config
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.maintenance import MaintenanceCollector
 from exporter.plugin import SYSTEMS, MetricSpec
-from exporter.registry import load_kinds
 from exporter.results import ResultStore
 from exporter.scheduler import Scheduler
 
@@ -39,13 +38,16 @@ class App:
         self,
         config_path: str,
         *,
+        kinds: Mapping[str, type],
+        check_scoring: ScoringCheck | None = None,
         shard: tuple[int, int] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config_path = config_path
         self.shard = shard
         self.clock = clock
-        self.kinds = load_kinds()
+        self.kinds = dict(kinds)
+        self.check_scoring = check_scoring
         self.store = ResultStore()
         self._specs: dict[str, MetricSpec] = all_specs(self.kinds)
         self.registry, self.self_metrics = build_registry(self.store, lambda: self._specs, clock)
@@ -79,7 +81,9 @@ class App:
         logged too (the first load's are printed by the caller, once)."""
         with self._reload_lock:
             try:
-                config = self._select_shard(load_config(self.config_path, kinds=self.kinds))
+                config = self._select_shard(
+                    load_config(self.config_path, kinds=self.kinds, check_scoring=self.check_scoring)
+                )
                 self.scheduler.apply(config)
             except ConfigError as exc:
                 self.self_metrics.reload_ok.set(0)

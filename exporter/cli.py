@@ -166,9 +166,10 @@ def _error(message: str) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from exporter.config import ConfigError, load_config
+    from exporter.registry import load_kinds, scoring_check
 
     try:
-        config = load_config(args.config_file)
+        config = load_config(args.config_file, kinds=load_kinds(), check_scoring=scoring_check())
     except ConfigError as exc:
         for line in exc.messages:
             print(
@@ -197,6 +198,7 @@ def serve(
     """Run the exporter until SIGTERM/SIGINT (or ``stop_event``); SIGHUP reloads the configuration."""
     from exporter.app import App
     from exporter.config import ConfigError
+    from exporter.registry import load_kinds, scoring_check
     from exporter.server import Server, parse_listen_address
     from exporter.shard import parse_shard
     from exporter.webconfig import load_web_config
@@ -212,7 +214,7 @@ def serve(
         for line in exc.messages:
             print(line, file=sys.stderr)
         return 1
-    app = App(config_file, shard=shard_t)
+    app = App(config_file, kinds=load_kinds(), check_scoring=scoring_check(), shard=shard_t)
     try:
         app.load()
     except ConfigError as exc:
@@ -293,7 +295,7 @@ def _attach_extensions(app: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from exporter.demo import run_demo
 
-    return run_demo(args.listen, args.sim_listen)
+    return run_demo(args.listen, args.sim_listen, serve)
 
 
 def main(argv: list[str] | None = None) -> int:

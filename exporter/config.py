@@ -15,6 +15,7 @@ import json
 import os
 import re
 from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
@@ -409,6 +410,10 @@ class ScoringConfig(Strict):
     manual: list[ManualValue] = []
 
 
+#: the indicator engine's check of ``scoring:`` (scorecard files, manual values): one line per problem
+ScoringCheck = Callable[[ScoringConfig, Path], list[str]]
+
+
 class Config(Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     defaults: dict[str, Any] = {}
@@ -628,15 +633,16 @@ def parse_config(
     data: Any,
     *,
     source: str = "<config>",
-    kinds: dict[str, type] | None = None,
+    kinds: Mapping[str, type],
+    check_scoring: ScoringCheck | None = None,
     env: dict[str, str] | None = None,
     base_dir: Path | None = None,
 ) -> Config:
-    """Validate a parsed YAML document; raise ConfigError with every problem found."""
-    if kinds is None:
-        from exporter.registry import load_kinds
+    """Validate a parsed YAML document; raise ConfigError with every problem found.
 
-        kinds = load_kinds()
+    ``kinds`` maps ``kind:`` to the collector class whose ``Config`` model validates the target (the
+    caller's registry: the core knows no kind); ``check_scoring``, when given, returns the problems of the
+    ``scoring:`` section (the indicator engine's check)."""
     env = dict(os.environ) if env is None else env
     errors: list[str] = []
     if data is None:
@@ -715,26 +721,20 @@ def parse_config(
             for k, name in enumerate(window.targets):
                 if name not in seen:
                     errors.append(f"maintenance[{j}].targets[{k}]: no target named {_show(name)}")
-        errors.extend(_check_scoring(cfg.scoring, base_dir or Path(".")))
+        if check_scoring is not None:
+            errors.extend(check_scoring(cfg.scoring, base_dir or Path(".")))
     if errors:
         raise ConfigError(errors)
     assert cfg is not None
     return cfg.model_copy(update={"targets": targets, "defaults": defaults})
 
 
-def _check_scoring(scoring: ScoringConfig, base_dir: Path) -> list[str]:
-    """Problems of the scorecard files and manual values (checked by the indicator engine, when present)."""
-    try:
-        from exporter.scoring import check_scoring
-    except ModuleNotFoundError as exc:
-        if exc.name in ("exporter.scoring",):
-            return []
-        raise
-    return check_scoring(scoring, base_dir)
-
-
 def load_config(
-    path: str | os.PathLike, *, kinds: dict[str, type] | None = None, env: dict[str, str] | None = None
+    path: str | os.PathLike,
+    *,
+    kinds: Mapping[str, type],
+    check_scoring: ScoringCheck | None = None,
+    env: dict[str, str] | None = None,
 ) -> Config:
     """Read and validate a configuration file; raise ConfigError naming the file and each place."""
     p = Path(path)
@@ -755,7 +755,9 @@ def load_config(
             # e.g. an unclosed quote is found at the end of the file: say where it was opened
             problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
         raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
-    return parse_config(data, source=str(path), kinds=kinds, env=env, base_dir=p.parent)
+    return parse_config(
+        data, source=str(path), kinds=kinds, check_scoring=check_scoring, env=env, base_dir=p.parent
+    )
 
 
 def systems() -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from exporter.simulator import Simulator, World
@@ -11,8 +12,8 @@ from exporter.simulator import Simulator, World
 DEMO_CONFIG = Path(__file__).with_name("demo") / "config.yaml"
 
 
-def run_demo(listen: str, sim_listen: str) -> int:
-    from exporter.cli import serve
+def run_demo(listen: str, sim_listen: str, serve: Callable[..., int]) -> int:
+    """Start the simulator, then ``serve`` (the CLI's exporter loop) with the demo configuration."""
     from exporter.server import parse_listen_address
 
     try:

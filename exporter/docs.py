@@ -30,7 +30,10 @@ def extra_sections() -> list[tuple[str, list[MetricSpec]]]:
 
     out = [("Maintenance windows (from `maintenance:`)", list(maintenance_metrics))]
     from exporter.history import METRICS as history_metrics
-    from exporter.scoring import METRICS as scoring_metrics
+    from exporter.scoring import shipped_metrics
+
+    documented = {spec.name for cls in load_kinds().values() for spec in cls.describe()}
+    scoring_metrics = shipped_metrics(documented)
 
     out.append(("Indicator engine (Decision 766 computed, PAR Index component 7)", list(scoring_metrics)))
     out.append(("Embedded history", list(history_metrics)))

@@ -1,11 +1,16 @@
-"""The registry of collector kinds: the built-in ``collectors.KINDS`` plus third-party kinds from the
-``egov_exporter.collectors`` entry-point group (``mykind = "mypkg.mod:MyCollector"``)."""
+"""The composition root: the registry of collector kinds (the built-in ``collectors.KINDS`` plus
+third-party kinds from the ``egov_exporter.collectors`` entry-point group, ``mykind = "mypkg.mod:MyCollector"``)
+and the indicator engine's check of ``scoring:``.
+
+The core (config, scheduler, fetch, results, exposition) never imports a kind or the engine: the CLI takes
+both from here and hands them over (``App(path, kinds=..., check_scoring=...)``)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 from importlib.metadata import entry_points
+from typing import Any
 
 from exporter.plugin import Collector
 
@@ -32,3 +37,14 @@ def load_kinds() -> dict[str, type[Collector]]:
             continue
         kinds[ep.name] = cls
     return kinds
+
+
+def scoring_check() -> Any:
+    """The indicator engine's check of a configuration's ``scoring:`` section (None without the engine)."""
+    try:
+        from exporter.scoring import check_scoring
+    except ModuleNotFoundError as exc:
+        if exc.name == "exporter.scoring":
+            return None
+        raise
+    return check_scoring

@@ -91,7 +91,9 @@ class ResultStore:
                 result.last_success = result.started + result.duration
                 result.down_since = None
             elif result.state == "down":
-                result.down_since = prev.down_since if prev is not None and prev.down_since else result.started
+                result.down_since = (
+                    prev.down_since if prev is not None and prev.down_since else result.started
+                )
             if result.state not in ("up", "degraded") and prev is not None:
                 result.last_success = prev.last_success
                 if result.state == "down":

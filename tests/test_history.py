@@ -264,7 +264,9 @@ def test_a_target_not_polled_yet_has_no_availability_sample():
 def test_writer_counts_polls_through_the_store_listener(tmp_path):
     store = ResultStore()
     store.register(result("svc", "unknown", []))
-    config = parse_config({"history": {"path": str(tmp_path / "h.sqlite"), "families": ["egov_target_up"]}})
+    config = parse_config(
+        {"history": {"path": str(tmp_path / "h.sqlite"), "families": ["egov_target_up"]}}, kinds={}
+    )
     writer = HistoryWriter(store, clock=lambda: 5000.0)
     store.add_listener(writer.on_poll)
     writer.settings = config.history  # what configure() sets, without starting the thread
@@ -292,10 +294,11 @@ def _wait(predicate, timeout: float = 15.0) -> bool:
 
 def _app(tmp_path: Path, history: str, clock=time.time) -> object:
     from exporter.app import App
+    from exporter.registry import load_kinds, scoring_check
 
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"history:\n{history}", encoding="utf-8")
-    app = App(str(cfg), clock=clock)
+    app = App(str(cfg), kinds=load_kinds(), check_scoring=scoring_check(), clock=clock)
     app.load()
     return app
 
@@ -383,7 +386,7 @@ def test_history_config_mistakes(history, message):
     from exporter.config import ConfigError
 
     with pytest.raises(ConfigError) as exc:
-        parse_config({"history": history})
+        parse_config({"history": history}, kinds={})
     assert exc.value.messages == [message]
 
 

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.app import App
 from exporter.config import parse_config
 from exporter.maintenance import MaintenanceCollector, covers, is_active
+from exporter.registry import load_kinds, scoring_check
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 START = dt.datetime(2026, 11, 28, 22, 0, tzinfo=TZ)
@@ -29,7 +30,7 @@ TARGETS = [
 
 
 def config(*windows: dict):
-    return parse_config({"targets": TARGETS, "maintenance": list(windows)}, env={})
+    return parse_config({"targets": TARGETS, "maintenance": list(windows)}, kinds=load_kinds(), env={})
 
 
 def window(**kw):
@@ -153,7 +154,7 @@ def test_full_render_of_the_app_lints_clean_and_follows_reload(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(CONFIG, encoding="utf-8")
     now = [(START + dt.timedelta(hours=1)).timestamp()]
-    app = App(str(path), clock=lambda: now[0])
+    app = App(str(path), kinds=load_kinds(), check_scoring=scoring_check(), clock=lambda: now[0])
     app.load()
     text = render(app)
     fams = {f.name: f for f in text_string_to_metric_families(text)}

@@ -12,7 +12,7 @@ import pytest
 import collectors
 from exporter.config import ConfigError, parse_config
 from exporter.exposition import HEALTH_METRICS
-from exporter.scoring import load_scoring
+from exporter.scoring import check_scoring, load_scoring
 from exporter.scoring.engine import Manual, build_index, evaluate, gap, score, target_ratio
 from exporter.scoring.live import input_names
 from exporter.scoring.rounding import r2
@@ -662,7 +662,13 @@ def test_invalid_yaml_names_the_line():
 
 def config(scoring: dict) -> list[str]:
     try:
-        parse_config({"scoring": scoring}, kinds=collectors.KINDS, env={}, base_dir=ROOT)
+        parse_config(
+            {"scoring": scoring},
+            kinds=collectors.KINDS,
+            check_scoring=check_scoring,
+            env={},
+            base_dir=ROOT,
+        )
     except ConfigError as exc:
         return exc.messages
     return []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from exporter.app import App
+from exporter.registry import load_kinds, scoring_check
 from exporter.scoring.live import attach
 from exporter.server import render_landing, wait_until
 from exporter.simulator import Simulator, World
@@ -51,7 +52,7 @@ def stack(tmp_path):
     base = sim.start("127.0.0.1", 0)
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(base=base, root=ROOT_DEPARTMENT_ID, c12=0.5), encoding="utf-8")
-    app = App(str(config))
+    app = App(str(config), kinds=load_kinds(), check_scoring=scoring_check())
     app.load()
     live = attach(app)
     try:

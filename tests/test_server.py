@@ -17,6 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import App
+from exporter.registry import load_kinds, scoring_check
 from exporter.server import Server, parse_listen_address, wait_until
 from exporter.webconfig import load_web_config
 
@@ -117,7 +118,7 @@ class Running:
         self.upstream = Upstream()
         self.config = tmp_path / "config.yml"
         self.config.write_text(text(self.upstream.port), encoding="utf-8")
-        self.app = App(str(self.config))
+        self.app = App(str(self.config), kinds=load_kinds(), check_scoring=scoring_check())
         self.app.load()
         self.server = Server(("127.0.0.1", 0), self.app, web, enable_lifecycle=lifecycle, enable_probe=probe)
         # like Server.serve_in_thread, with a short poll interval so that teardown is quick

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from exporter.app import App
+from exporter.registry import load_kinds, scoring_check
 from exporter.shard import in_shard, parse_shard, shard_of
 
 
@@ -48,7 +49,7 @@ def test_app_polls_only_its_shard(tmp_path):
     )
     seen: list[str] = []
     for i in (1, 2, 3):
-        app = App(str(cfg), shard=(i, 3))
+        app = App(str(cfg), kinds=load_kinds(), check_scoring=scoring_check(), shard=(i, 3))
         loaded = app.load()
         part = [t.name for t in loaded.targets]
         assert part == [n for n in names if shard_of(n, 3) == i]

@@ -17,17 +17,16 @@ from typing import Any
 from exporter.scoring.engine import Manual
 from exporter.scoring.scorecard import Scorecard, ScorecardError, load_scorecard, resolve
 
-__all__ = ["METRICS", "Manual", "Scorecard", "ScorecardError", "check_scoring", "load_scoring"]
+__all__ = ["Manual", "Scorecard", "ScorecardError", "check_scoring", "load_scoring"]
 
 
-def shipped_metrics() -> tuple:
+def shipped_metrics(documented: set[str] | frozenset[str] = frozenset()) -> tuple:
     """The series the shipped scorecards (indicators/qd766.yaml, par7.yaml) make the engine publish, for the
-    metrics reference; a name a collector kind documents already (egov_qd766_score) is left to it."""
-    from exporter.registry import load_kinds
+    metrics reference; a name in ``documented`` (one a collector kind documents already, egov_qd766_score)
+    is left to it."""
     from exporter.scoring.engine import metric_specs
     from exporter.scoring.scorecard import PACKAGE_ROOT
 
-    documented = {spec.name for cls in load_kinds().values() for spec in cls.describe()}
     out = []
     for name in ("qd766.yaml", "par7.yaml"):
         out.extend(
@@ -36,12 +35,6 @@ def shipped_metrics() -> tuple:
             if s.name not in documented
         )
     return tuple(out)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "METRICS":  # computed on first use: it reads the scorecard files
-        return shipped_metrics()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _timestamp(value: dt.datetime | dt.date) -> float:

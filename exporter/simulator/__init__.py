@@ -21,31 +21,12 @@ from typing import Any
 
 from exporter.simulator.faults import FAULT_MODES
 from exporter.simulator.server import SimServer, Simulator
+from exporter.simulator.systems import system_classes
 from exporter.simulator.world import World
 
 log = logging.getLogger("egov.simulator")
 
 __all__ = ["FAULT_MODES", "SimServer", "Simulator", "World", "add_arguments", "run", "system_classes"]
-
-
-def system_classes() -> list[type]:
-    """The simulated systems, one module each."""
-    classes: list[type] = []
-    for module, cls in (
-        ("portal", "PortalSystem"),
-        ("lgsp", "LgspSystem"),
-        ("documents", "DocumentsSystem"),
-        ("services", "ServicesSystem"),
-        ("national", "NationalSystem"),
-    ):
-        try:
-            mod = __import__(f"exporter.simulator.{module}", fromlist=[cls])
-        except ModuleNotFoundError as exc:
-            if exc.name == f"exporter.simulator.{module}":
-                continue  # that system is not part of this build
-            raise
-        classes.append(getattr(mod, cls))
-    return classes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from exporter.simulator.protocol import Reply, Request
 from exporter.simulator.reports import reporting_period
-from exporter.simulator.server import Reply, Request
 from exporter.simulator.world import TZ, Unit, World
 
 #: documents per working day of a unit of weight 1

@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-from exporter.simulator.server import Reply, Request
+from exporter.simulator.protocol import Reply, Request
 from exporter.simulator.world import TZ, Unit, World, _hash01, period_start
 
 VERSION = "WSO2 API Manager-4.2.0"

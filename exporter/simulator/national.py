@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from exporter.scoring.rounding import r2
-from exporter.simulator.server import Reply, Request
+from exporter.simulator.protocol import Reply, Request
 from exporter.simulator.world import (
     PROVINCE_CODE,
     PROVINCE_NAME,

@@ -20,7 +20,7 @@ import html
 import math
 import unicodedata
 
-from exporter.simulator.server import Reply, Request
+from exporter.simulator.protocol import Reply, Request
 from exporter.simulator.world import TZ, Unit, World, _hash01, _weekday_weight
 
 PORTAL_TITLE = "Cổng thông tin điện tử tỉnh Mô Phỏng"

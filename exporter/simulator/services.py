@@ -24,8 +24,8 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from exporter.simulator.protocol import Reply, Request
 from exporter.simulator.reports import reporting_period, vi_number
-from exporter.simulator.server import Reply, Request
 from exporter.simulator.world import PROVINCE_NAME, Unit, World
 
 CLIENT_ID = "egov-exporter"

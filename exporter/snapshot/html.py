@@ -382,7 +382,7 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def write_html(doc: dict[str, Any], out_dir: Path) -> list[Path]:
-    from exporter.snapshot.outputs import _atomic
+    from exporter.snapshot.files import write_atomic as _atomic
 
     text = render_html(doc)
     path = out_dir / f"{file_base(doc)}.html"

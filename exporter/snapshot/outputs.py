@@ -11,11 +11,10 @@ import datetime as dt
 import io
 import json
 import math
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from exporter.snapshot.files import write_atomic as _atomic
 from exporter.snapshot.labels import HEADINGS, both, file_base, head, level_name, local_time, met, system_name
 from exporter.snapshot.tables import availability_rows, definition_text, indicator_rows, unit_rows
 
@@ -31,17 +30,6 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_clean(v) for v in obj]
     return obj
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def write_json(doc: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from collectors.extract import compile_jsonpath, jsonpath_values, parse_number
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
@@ -168,13 +168,13 @@ class LgspConfig(HttpConfig):
                 raise ValueError(f"unknown endpoint {key!r}; endpoints: {', '.join(SOURCES)}")
         return v
 
-    @model_validator(mode="after")
-    def _profile(self) -> LgspConfig:
+    def load_profile(self) -> LgspProfile:
+        """The target's profile, read now, checked against the endpoints the target moves."""
         profile = load_profile("lgsp", LgspProfile, self.profile, self.profile_file)
         for key in self.endpoints:
             if getattr(profile, key) is None:
                 raise ValueError(f"endpoints.{key}: the profile has no {key} source to move")
-        return self
+        return profile
 
 
 # --------------------------------------------------------------------------------------- metrics
@@ -320,7 +320,10 @@ class LgspCollector(HttpCollector):
 
     def __init__(self, target: LgspConfig, ctx: Any) -> None:
         super().__init__(target, ctx)
-        self.profile = load_profile("lgsp", LgspProfile, target.profile, target.profile_file)
+        self.profile = target.load_profile()
+
+    def inputs(self) -> object:
+        return self.profile
 
     def path(self, source: str, src: _Source) -> str:
         """The source's path (or URL) template: the target's ``endpoints`` entry, else the profile's."""

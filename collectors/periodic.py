@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from collectors.extract import HtmlTable, JsonMetric, extract_json, extract_tables, jsonpath_values, norm_text
 from collectors.html import parse_html
@@ -228,7 +228,6 @@ class PeriodicConfig(HttpConfig):
     max_pages: int = Field(default=20, ge=1, le=1000)
     #: distinct units kept at most (label cardinality guard; the target turns degraded beyond it)
     max_units: int = Field(default=1000, ge=1, le=100000)
-    _profile: Profile | None = PrivateAttr(default=None)
 
     @field_validator("periods")
     @classmethod
@@ -238,9 +237,13 @@ class PeriodicConfig(HttpConfig):
         return v
 
     @model_validator(mode="after")
-    def _load_profile(self) -> PeriodicConfig:
+    def _one_profile(self) -> PeriodicConfig:
         if self.profile is not None and self.profile_file is not None:
             raise ValueError("set profile or profile_file, not both")
+        return self
+
+    def load_profile(self) -> Profile:
+        """The target's profile, read now; its metric names must be this kind's."""
         profile = load_profile(
             self.kind, Profile, name=self.profile or self.default_profile, path=self.profile_file
         )
@@ -251,13 +254,7 @@ class PeriodicConfig(HttpConfig):
                 f"profile {self.profile_file or self.profile or self.default_profile}: metric "
                 f"{wrong[0]} must start with {prefix}"
             )
-        self._profile = profile
-        return self
-
-    @property
-    def loaded_profile(self) -> Profile:
-        assert self._profile is not None
-        return self._profile
+        return profile
 
 
 # ---------------------------------------------------------------------------------------- collector
@@ -268,9 +265,15 @@ class PeriodicCollector(HttpCollector):
 
     target: PeriodicConfig
 
+    def __init__(self, target: PeriodicConfig, ctx: Any) -> None:
+        super().__init__(target, ctx)
+        self.profile = target.load_profile()
+
+    def inputs(self) -> object:
+        return self.profile
+
     def collect(self) -> Collected:
-        t = self.target
-        profile = t.loaded_profile
+        profile = self.profile
         now = dt.datetime.fromtimestamp(self.ctx.clock(), TZ)
         out = Collected()
         raw = Collected()
@@ -313,11 +316,11 @@ class PeriodicCollector(HttpCollector):
                 base = {"period": period} if period is not None else {}
                 if source.format == "json":
                     data = self._json(source, resp)
-                    extract_json(metrics, data, answer, base, self.target.loaded_profile.number_format)
+                    extract_json(metrics, data, answer, base, self.profile.number_format)
                 else:
                     self._expect_html(source, resp)
                     extract_tables(
-                        tables, parse_html(resp.body), answer, base, self.target.loaded_profile.number_format
+                        tables, parse_html(resp.body), answer, base, self.profile.number_format
                     )
                 for s in answer.samples:
                     if s.name in source.period_free:
@@ -384,7 +387,7 @@ class PeriodicCollector(HttpCollector):
         """Map label values, resolve unit names to codes, bound the units, drop repeats (a unit met twice
         while pages shifted), and describe the units in ``egov_<kind>_unit_info``."""
         t = self.target
-        maps = t.loaded_profile.label_values
+        maps = self.profile.label_values
         codes = {norm_text(name): code for name, code in t.units.items()}
         names: dict[str, str] = {}
         unmapped: list[str] = []

@@ -293,10 +293,9 @@ class PortalConfig(HttpConfig):
             raise ValueError("windows must be distinct")
         return v
 
-    @model_validator(mode="after")
-    def _profile(self) -> PortalConfig:
-        load_profile("portal", PortalProfile, self.profile, self.profile_file)
-        return self
+    def load_profile(self) -> PortalProfile:
+        """The target's profile, read now."""
+        return load_profile("portal", PortalProfile, self.profile, self.profile_file)
 
 
 # ------------------------------------------------------------------------------------- metrics
@@ -376,7 +375,7 @@ class PortalCollector(HttpCollector):
 
     def __init__(self, target: PortalConfig, ctx: Any) -> None:
         super().__init__(target, ctx)
-        self.profile = load_profile("portal", PortalProfile, target.profile, target.profile_file)
+        self.profile = target.load_profile()
         self.sections = (
             target.required_sections if target.required_sections is not None else self.profile.sections
         )
@@ -391,6 +390,9 @@ class PortalCollector(HttpCollector):
         if soup.find(True) is None:
             raise CollectError("parse", f"{what}: the answer is not an HTML page")
         return resp, soup
+
+    def inputs(self) -> object:
+        return self.profile
 
     def collect(self) -> Collected:
         out = Collected()

@@ -2,13 +2,16 @@
 
 A profile is a YAML file ``collectors/profiles/<kind>-<name>.yaml`` validated by the kind's profile
 model.  A target picks one with ``profile: <name>`` (shipped) or ``profile_file: <path>`` (its own),
-so a province whose vendor differs writes configuration, not code."""
+so a province whose vendor differs writes configuration, not code.
+
+A profile is read when the target's collector is built, never while the configuration is validated and
+never from a cache: every reload (``POST /-/reload``, SIGHUP) reads it again, and ``check-config``
+builds every collector, so a broken or missing profile is reported there too."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urljoin
 
 import yaml
@@ -20,11 +23,6 @@ M = TypeVar("M", bound=BaseModel)
 
 def shipped(kind: str) -> list[str]:
     return sorted(p.stem[len(kind) + 1 :] for p in PROFILE_DIR.glob(f"{kind}-*.yaml"))
-
-
-@functools.lru_cache(maxsize=64)
-def _read(path: str) -> Any:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 def load_profile(kind: str, model: type[M], name: str | None = None, path: str | None = None) -> M:
@@ -40,7 +38,7 @@ def load_profile(kind: str, model: type[M], name: str | None = None, path: str |
                 f"unknown profile {name!r} for kind {kind}; shipped: {', '.join(shipped(kind)) or 'none'}"
             )
     try:
-        data = _read(str(file.resolve()))
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValueError(f"cannot read {label}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

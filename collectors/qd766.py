@@ -28,7 +28,7 @@ import time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from collectors.extract import parse_number
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
@@ -261,8 +261,8 @@ class Qd766Config(HttpConfig):
             raise ValueError(f"period {dup} is listed twice")
         return v
 
-    @model_validator(mode="after")
-    def _profile_endpoints(self) -> Qd766Config:
+    def load_profile(self) -> Qd766Profile:
+        """The target's profile, read now, checked against the endpoints the target asks for."""
         profile = load_profile("qd766", Qd766Profile, self.profile, self.profile_file)
         known = [e.name for e in profile.endpoints]
         unknown = [e for e in self.endpoints if e not in known]
@@ -275,10 +275,7 @@ class Qd766Config(HttpConfig):
                 f"{', '.join(e.name for e in chosen)} name units by departmentId only: also poll one of "
                 f"{with_codes}, which give the departmentCode"
             )
-        return self
-
-    def load_profile(self) -> Qd766Profile:
-        return load_profile("qd766", Qd766Profile, self.profile, self.profile_file)
+        return profile
 
 
 # -------------------------------------------------------------------------------------- periods
@@ -413,6 +410,9 @@ class Qd766Collector(HttpCollector):
             )
         self._finish(rnd, starts, out)
         return out
+
+    def inputs(self) -> object:
+        return self.profile
 
     def _finish(self, rnd: _Round, starts: dict[str, float], out: Collected) -> None:
         for code, (name, level) in rnd.units.items():

@@ -166,10 +166,16 @@ def _error(message: str) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from exporter.config import ConfigError, load_config
+    from exporter.fetch import SessionPool
     from exporter.registry import load_kinds, scoring_check
+    from exporter.scheduler import build_collectors
 
+    kinds = load_kinds()
     try:
-        config = load_config(args.config_file, kinds=load_kinds(), check_scoring=scoring_check())
+        config = load_config(args.config_file, kinds=kinds, check_scoring=scoring_check())
+        # as the exporter will: every collector built, reading its vendor profile (nothing is fetched)
+        for _client, collector in build_collectors(config, kinds, SessionPool()).values():
+            collector.close()
     except ConfigError as exc:
         for line in exc.messages:
             print(

@@ -423,9 +423,15 @@ class Config(Strict):
     scoring: ScoringConfig = ScoringConfig()
     #: where the file was read from (not a key)
     source: str = ""
+    #: each target's index in the file's ``targets:`` list (not a key), for messages about it
+    places: dict[str, int] = {}
 
     def target(self, name: str) -> TargetBase | None:
         return next((t for t in self.targets if t.name == name), None)
+
+    def place(self, name: str) -> str:
+        """Where a target is written: ``targets[3]`` (``targets "NAME"`` for one not read from a file)."""
+        return f"targets[{self.places[name]}]" if name in self.places else f'targets "{name}"'
 
     def secrets(self) -> list[str]:
         """Every secret value in the configuration (for redaction of output)."""
@@ -602,7 +608,7 @@ def _error_line(err: dict[str, Any], prefix: tuple, model: type[BaseModel]) -> s
         if sub is None:
             break
     known = (
-        tuple(k for k in sub.model_fields if k != "source")
+        tuple(k for k in sub.model_fields if k not in _NOT_KEYS)
         if sub is not None and hasattr(sub, "model_fields")
         else ()
     )
@@ -627,6 +633,10 @@ def _merge_defaults(defaults: dict[str, Any], target: dict[str, Any]) -> dict[st
         else:
             merged[key] = value
     return merged
+
+
+#: fields of Config that are not keys of the file
+_NOT_KEYS = ("source", "places")
 
 
 def parse_config(
@@ -708,9 +718,10 @@ def parse_config(
         targets.append(target)
 
     rest = {k: v for k, v in data.items() if k not in ("targets", "defaults")}
-    if "source" in rest:  # a field of Config, but not a key of the file
-        errors.append("source: unknown key")
-        del rest["source"]
+    for key in _NOT_KEYS:  # fields of Config, but not keys of the file
+        if key in rest:
+            errors.append(f"{key}: unknown key")
+            del rest[key]
     try:
         cfg = Config.model_validate({**rest, "source": source})
     except ValidationError as exc:
@@ -726,7 +737,7 @@ def parse_config(
     if errors:
         raise ConfigError(errors)
     assert cfg is not None
-    return cfg.model_copy(update={"targets": targets, "defaults": defaults})
+    return cfg.model_copy(update={"targets": targets, "defaults": defaults, "places": seen})
 
 
 def load_config(

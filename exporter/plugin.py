@@ -126,6 +126,12 @@ class Collector:
     def collect(self) -> Collected:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def inputs(self) -> object:
+        """What the collector read when it was built besides its target's configuration (e.g. its vendor
+        profile), comparable with ``==``.  A reload builds every collector anew and keeps the running one
+        (and its schedule) only when both the target's configuration and this are unchanged."""
+        return None
+
     def close(self) -> None:
         """Release what the collector holds (called on reload/shutdown)."""
 

@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -138,6 +138,38 @@ def run_collector(
     return result
 
 
+def build_collectors(
+    config: Config,
+    kinds: Mapping[str, type[Collector]],
+    sessions: SessionPool,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, tuple[HttpClient, Collector]]:
+    """Build every target's HTTP client and collector (a collector reads its vendor profile now).
+
+    Raises ConfigError naming each target whose collector cannot be built: a ValueError from the kind is a
+    problem of the configuration or of a file it names (``targets[2]: unknown profile 'x' ...``); anything
+    else is the kind's own failure (``targets[2]: the lgsp collector cannot start: ...``)."""
+    built: dict[str, tuple[HttpClient, Collector]] = {}
+    errors: list[str] = []
+    for target in config.targets:
+        client = HttpClient(target, sessions, clock)
+        ctx = CollectContext(http=client, clock=clock, log=logging.getLogger(f"egov.collector.{target.kind}"))
+        try:
+            built[target.name] = (client, kinds[target.kind](target, ctx))
+        except ValueError as exc:
+            errors.append(f"{config.place(target.name)}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is the config's problem
+            errors.append(
+                f"{config.place(target.name)}: the {target.kind} collector cannot start: "
+                f"{type(exc).__name__}: {exc}"
+            )
+    if errors:
+        for _client, collector in built.values():
+            collector.close()
+        raise ConfigError(errors)
+    return built
+
+
 class Scheduler:
     def __init__(
         self,
@@ -185,32 +217,19 @@ class Scheduler:
     # configuration -------------------------------------------------------------------------
     def apply(self, config: Config) -> None:
         """Start polling ``config``'s targets; on reload keep the schedule of unchanged targets."""
-        # every new or changed target's collector is built first: one that cannot start (a profile file
-        # gone since validation, a plugin's own check) rejects the whole config, and the running one stays
-        built: dict[str, tuple[HttpClient, Collector]] = {}
+        # every target's collector is built first (reading its profile again): one that cannot start (a
+        # profile gone or broken, a plugin's own check) rejects the whole config, and the running one stays;
+        # a target whose configuration and profile are unchanged keeps its collector and its schedule
+        built = build_collectors(config, self.kinds, self.sessions, self.clock)
         old = self._entries
-        try:
-            for target in config.targets:
-                prev = old.get(target.name)
-                if prev is not None and prev.target == target:
-                    continue
-                client = HttpClient(target, self.sessions, self.clock)
-                ctx = CollectContext(
-                    http=client, clock=self.clock, log=logging.getLogger(f"egov.collector.{target.kind}")
-                )
-                try:
-                    built[target.name] = (client, self.kinds[target.kind](target, ctx))
-                except Exception as exc:  # noqa: BLE001 - a plugin's failure is the config's problem
-                    raise ConfigError(
-                        [
-                            f'targets "{target.name}": the {target.kind} collector cannot start: '
-                            f"{exc or type(exc).__name__}"
-                        ]
-                    ) from None
-        except ConfigError:
-            for _client, collector in built.values():
-                collector.close()
-            raise
+        for target in config.targets:
+            prev = old.get(target.name)
+            if (
+                prev is not None
+                and prev.target == target
+                and prev.collector.inputs() == built[target.name][1].inputs()
+            ):
+                built.pop(target.name)[1].close()
         self.sessions.pool_size = config.scheduler.per_host_concurrency
         now = time.monotonic()
         with self._cond:

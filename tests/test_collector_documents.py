@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from configs import checked_config
 from prometheus_client.parser import text_string_to_metric_families
 from responses import matchers
 
 from collectors.documents import DocumentsCollector
-from exporter.config import parse_config
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.fetch import HttpClient
 from exporter.plugin import CollectContext, CollectError
@@ -285,12 +285,12 @@ def test_a_failing_later_period_fails_the_poll(rsps):
 
 
 def test_defaults_system_profile_and_periods():
-    cfg = parse_config(
+    cfg = checked_config(
         {"targets": [{"name": "d", "kind": "documents", "url": URL}]}, kinds=load_kinds(), env={}
     )
     target = cfg.targets[0]
     assert target.system == "documents" and target.periods == ["month", "quarter", "year"]
-    assert [s.name for s in target.loaded_profile.sources] == ["document-statistics", "national-axis"]
+    assert [s.name for s in target.load_profile().sources] == ["document-statistics", "national-axis"]
 
 
 def test_year_period_asks_from_the_first_of_january(rsps):

@@ -17,11 +17,12 @@ import pytest
 import requests
 import responses
 import yaml
+from configs import checked_config
 from prometheus_client.parser import text_string_to_metric_families
 from responses import matchers
 
 from collectors.lgsp import LgspCollector, app_key
-from exporter.config import ConfigError, parse_config
+from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.fetch import HttpClient, _OAuth2Token
 from exporter.plugin import CollectContext, CollectError
@@ -470,14 +471,14 @@ def test_token_endpoint_refusal(rsps, status, reason):
 )
 def test_config_mistakes_have_exact_messages(extra, message):
     with pytest.raises(ConfigError) as info:
-        parse_config(
+        checked_config(
             {"targets": [{"name": "g", "kind": "lgsp", "url": GW, **extra}]}, kinds=load_kinds(), env={}
         )
     assert info.value.messages == [message]
 
 
 def test_shipped_profile_and_defaults():
-    cfg = parse_config({"targets": [{"name": "g", "kind": "lgsp", "url": GW}]}, kinds=load_kinds(), env={})
+    cfg = checked_config({"targets": [{"name": "g", "kind": "lgsp", "url": GW}]}, kinds=load_kinds(), env={})
     t = cfg.targets[0]
     assert (t.system, t.profile, t.periods, t.max_apis) == ("lgsp", "wso2", ["month", "quarter", "year"], 200)
 

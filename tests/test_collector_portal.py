@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import responses
+from configs import checked_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.portal import PortalCollector, PortalProfile, parse_vi_datetime
 from collectors.profiles import load_profile
-from exporter.config import ConfigError, parse_config
+from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.fetch import HttpClient
 from exporter.plugin import CollectContext, CollectError
@@ -457,7 +458,7 @@ def test_shipped_profile_is_valid_and_has_the_decree_42_checklist():
 )
 def test_config_mistakes_have_exact_messages(extra, message):
     with pytest.raises(ConfigError) as info:
-        parse_config(
+        checked_config(
             {"targets": [{"name": "p", "kind": "portal", "url": URL, **extra}]}, kinds=load_kinds(), env={}
         )
     assert len(info.value.messages) == 1
@@ -465,7 +466,7 @@ def test_config_mistakes_have_exact_messages(extra, message):
 
 
 def test_system_defaults_to_portal():
-    cfg = parse_config({"targets": [{"name": "p", "kind": "portal", "url": URL}]}, kinds=load_kinds(), env={})
+    cfg = checked_config({"targets": [{"name": "p", "kind": "portal", "url": URL}]}, kinds=load_kinds(), env={})
     assert cfg.targets[0].system == "portal"
 
 

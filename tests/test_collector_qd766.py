@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import responses
+from configs import checked_config
 from responses import matchers
 
 import collectors
 from collectors.qd766 import QD766_METRICS, Qd766Collector, period_request
-from exporter.config import ConfigError, parse_config
+from exporter.config import ConfigError
 from exporter.exposition import StoreCollector, all_specs
 from exporter.fetch import HttpClient
 from exporter.plugin import CollectContext, CollectError
@@ -59,7 +60,7 @@ def target(**extra):
         "retries": 0,
         **extra,
     }
-    return parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
+    return checked_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
 
 
 def collector(t, clock=lambda: AUGUST):
@@ -111,7 +112,7 @@ def load(endpoint: str, scope: str = "all") -> dict:
 
 
 def test_the_configuration_of_the_issue_works_as_written():
-    cfg = parse_config(
+    cfg = checked_config(
         {
             "targets": [
                 {
@@ -168,7 +169,7 @@ def test_the_configuration_of_the_issue_works_as_written():
 def test_configuration_mistakes_are_reported_with_their_place(extra, message):
     raw = {"name": "dvcqg", "kind": "qd766", "url": PORTAL, "root_department_id": ROOT_ID, **extra}
     with pytest.raises(ConfigError) as err:
-        parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={})
+        checked_config({"targets": [raw]}, kinds=collectors.KINDS, env={})
     assert err.value.messages == [message]
 
 

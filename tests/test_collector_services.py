@@ -17,12 +17,13 @@ import pytest
 import requests
 import responses
 import yaml
+from configs import checked_config
 from prometheus_client.parser import text_string_to_metric_families
 from responses import matchers
 
 from collectors.profiles import PROFILE_DIR
 from collectors.services import ServicesCollector
-from exporter.config import ConfigError, parse_config
+from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.fetch import HttpClient, _OAuth2Token
 from exporter.plugin import CollectContext, CollectError
@@ -489,7 +490,7 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
     """The answer the igate-json profile cannot read (igate-changed-layout.json) is another vendor's API:
     a profile file in the configuration reads it, no code changes."""
     (tmp_path / "vendor2.yaml").write_text(SECOND_VENDOR, encoding="utf-8")
-    config = parse_config(
+    config = checked_config(
         {
             "targets": [
                 {
@@ -551,7 +552,7 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
 )
 def test_config_mistakes_have_exact_messages(extra, message):
     with pytest.raises(ConfigError) as info:
-        parse_config(
+        checked_config(
             {"targets": [{"name": "s", "kind": "services", "url": URL, **extra}]}, kinds=load_kinds(), env={}
         )
     assert info.value.messages == [message]
@@ -584,7 +585,7 @@ def test_profile_file_mistakes_have_exact_messages(tmp_path, profile, message):
     path = tmp_path / "p.yaml"
     path.write_text(profile, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        parse_config(
+        checked_config(
             {"targets": [{"name": "s", "kind": "services", "url": URL, "profile_file": str(path)}]},
             kinds=load_kinds(),
             env={},
@@ -593,12 +594,12 @@ def test_profile_file_mistakes_have_exact_messages(tmp_path, profile, message):
 
 
 def test_system_defaults_to_services_and_default_profile_is_igate_json():
-    cfg = parse_config(
+    cfg = checked_config(
         {"targets": [{"name": "s", "kind": "services", "url": URL}]}, kinds=load_kinds(), env={}
     )
     target = cfg.targets[0]
     assert target.system == "services"
-    assert target.loaded_profile.sources[0].request.path == "pa/dossier-statistic/--by-agency"
+    assert target.load_profile().sources[0].request.path == "pa/dossier-statistic/--by-agency"
 
 
 # ------------------------------------------------------------------------------------ exposition

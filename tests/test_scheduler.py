@@ -76,6 +76,8 @@ def fake_kind(rec: Recorder) -> type[Collector]:
             super().__init__(target, ctx)
             if target.name.startswith("unstartable"):
                 raise ValueError("cannot read profile gone.yaml")
+            if target.name.startswith("cannot-start"):
+                raise RuntimeError("the plugin's own check failed")
             rec.created[target.name] += 1
 
         def collect(self) -> Collected:
@@ -286,8 +288,10 @@ def test_reload_keeps_unchanged_and_forgets_removed(harness):
     assert h.polled(["new", "change"], times=1)
     assert h.store.get("drop") is None and "drop" not in h.store.snapshot()["failures"]
     assert h.store.get("keep") is kept and h.store.polls["keep"] == 1
-    assert h.rec.created["keep"] == 1 and "keep" not in h.rec.closed  # same collector, same schedule
-    assert sorted(h.rec.closed) == ["change", "drop"]  # replaced and removed collectors are closed
+    # built again to re-read what it reads (its profile), found unchanged: the running collector and its
+    # schedule stay, the new one is closed unused
+    assert h.rec.created["keep"] == 2 and h.rec.closed.count("keep") == 1
+    assert sorted(h.rec.closed) == ["change", "drop", "keep"]  # replaced and removed collectors are closed
     assert h.rec.created["change"] == 2
     assert wait_until(lambda: h.store.polls.get("change") == 2, 5.0, 0.01)  # changed target polled anew
     assert [t.name for t in h.sched.targets()] == ["keep", "change", "new"]
@@ -304,15 +308,25 @@ def test_reload_with_a_collector_that_cannot_start_keeps_the_running_config(harn
     assert h.polled(["keep", "change"])
     with pytest.raises(ConfigError) as err:
         h.sched.apply(
-            h.config([{"name": "keep"}, {"name": "change", "interval": "2h"}, {"name": "unstartable"}])
+            h.config(
+                [
+                    {"name": "keep"},
+                    {"name": "change", "interval": "2h"},
+                    {"name": "unstartable"},
+                    {"name": "cannot-start"},
+                ]
+            )
         )
+    # every target that cannot start, named by its place: a ValueError is the configuration's (or its
+    # profile's) mistake; anything else is the kind's own failure
     assert err.value.messages == [
-        'targets "unstartable": the fake collector cannot start: cannot read profile gone.yaml'
+        "targets[2]: cannot read profile gone.yaml",
+        "targets[3]: the fake collector cannot start: RuntimeError: the plugin's own check failed",
     ]
-    # nothing half-applied: the same targets, schedule and config; the collector built for the change closed
+    # nothing half-applied: the same targets, schedule and config; the collectors built for it closed
     assert h.sched.config is first
     assert [(t.name, t.interval) for t in h.sched.targets()] == [("keep", 3600.0), ("change", 3600.0)]
-    assert h.rec.created["change"] == 2 and h.rec.closed == ["change"]
+    assert h.rec.created["change"] == 2 and sorted(h.rec.closed) == ["change", "keep"]
     assert h.store.get("unstartable") is None
     assert h.sched.poll_now("keep").state == "up"  # the running config still polls
 

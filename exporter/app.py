@@ -109,8 +109,11 @@ class App:
                             ),
                         )
             self._specs = specs
+            # the known systems always (0 when none is configured), systems of the configuration's own too; a
+            # system no longer configured is dropped
             counts = Counter(t.system for t in config.targets)
-            for system in SYSTEMS:
+            self.self_metrics.targets.clear()
+            for system in sorted(set(SYSTEMS) | set(counts)):
                 self.self_metrics.targets.labels(system).set(counts.get(system, 0))
             self.self_metrics.reload_ok.set(1)
             self.self_metrics.reload_time.set(self.clock())

@@ -47,7 +47,7 @@ def _kinds_epilog() -> str:
     return "\n".join(lines)
 
 
-def _add_run_flags(p: argparse.ArgumentParser, listen_default: str = DEFAULT_LISTEN) -> None:
+def _add_run_flags(p: Any, listen_default: str = DEFAULT_LISTEN) -> None:
     p.add_argument(
         "--config.file",
         dest="config_file",
@@ -98,7 +98,12 @@ def _add_run_flags(p: argparse.ArgumentParser, listen_default: str = DEFAULT_LIS
     )
 
 
+#: the commands; anything else on the command line is a flag of ``run``, the default
+COMMANDS = ("run", "check-config", "simulate", "demo", "snapshot")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line; ``parser.commands`` maps each command to its own parser."""
     parser = argparse.ArgumentParser(
         prog="egov-exporter",
         description="Prometheus exporter for a province's e-government systems (web portal, LGSP, document "
@@ -108,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"egov-exporter {__version__}")
+    # run's flags, shown by the top-level --help too (without a command, the command line is run's)
+    _add_run_flags(parser.add_argument_group("flags of run (the default command)"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the exporter (the default command)")
@@ -156,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
             "snapshot", help="write a quarterly (monthly, yearly) snapshot of every indicator"
         )
         snap_args(snap)
+    parser.commands = {  # type: ignore[attr-defined]
+        name: p for name, p in (("run", run), ("check-config", check), ("simulate", sim), ("demo", demo))
+    }
+    if snap_args is not None:
+        parser.commands["snapshot"] = snap  # type: ignore[attr-defined]
     return parser
 
 
@@ -306,8 +318,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "check-config", "simulate", "demo", "snapshot"}
-    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv = ["run", *argv]
     parser = build_parser()
     try:

@@ -236,15 +236,23 @@ class TLS(Strict):
     expiry_warning_days: int = Field(default=14, ge=0)
 
 
+#: a target's timeout unless it sets one (or its interval is shorter)
+DEFAULT_TIMEOUT = 10.0
+_SYSTEM_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
 class TargetBase(Strict):
     """Keys every target has, whatever its kind.  Kinds subclass this with their own keys."""
 
     name: str
     kind: str
-    system: Literal["portal", "lgsp", "documents", "services", "national"]
+    #: the system the target belongs to (label ``system``): one of exporter.plugin.SYSTEMS, whose dashboards
+    #: and rules know it, or a name of your own (the generic dashboards and rules show it)
+    system: str
     url: HttpUrl
     interval: Duration = 60.0
-    timeout: Duration = 10.0
+    #: total deadline of one request; unset: DEFAULT_TIMEOUT, or the interval when that is shorter
+    timeout: Duration = DEFAULT_TIMEOUT
     #: random spread added to each interval, as a fraction of it
     jitter: float = Field(default=0.1, ge=0, le=0.5)
     retries: int = Field(default=1, ge=0, le=10)
@@ -254,6 +262,29 @@ class TargetBase(Strict):
     headers: dict[str, str] = {}
     auth: Auth | None = None
     tls: TLS = TLS()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timeout_within_interval(cls, data: Any) -> Any:
+        """A target polled more often than every DEFAULT_TIMEOUT seconds times out within its interval
+        unless it sets a timeout of its own."""
+        if isinstance(data, dict) and "timeout" not in data and "interval" in data:
+            try:
+                interval = parse_duration(data["interval"])
+            except ValueError:
+                return data  # reported by the field's own validation
+            if interval < DEFAULT_TIMEOUT:
+                return {**data, "timeout": data["interval"]}
+        return data
+
+    @field_validator("system")
+    @classmethod
+    def _system(cls, v: str) -> str:
+        if not _SYSTEM_RE.match(v):
+            raise ValueError(
+                f"must be lower-case letters, digits and '_' (e.g. {', '.join(SYSTEMS)}), got {_show(v)}"
+            )
+        return v
 
     @field_validator("name")
     @classmethod
@@ -301,7 +332,7 @@ class MaintenanceWindow(Strict):
     start: dt.datetime
     end: dt.datetime
     #: which targets it covers; empty lists mean all
-    systems: list[Literal["portal", "lgsp", "documents", "services", "national"]] = []
+    systems: list[str] = []
     targets: list[str] = []
 
     @model_validator(mode="after")
@@ -685,6 +716,15 @@ def parse_config(
         if not isinstance(raw, dict):
             errors.append(f"{_path(where)}: must be a mapping, got {_show(raw)}")
             continue
+        # a name used twice is reported whether or not either target has other mistakes
+        name = raw.get("name")
+        if isinstance(name, str) and name in seen:
+            errors.append(
+                f"{_path(where + ('name',))}: duplicate target name {_show(name)} "
+                f"(first used by targets[{seen[name]}])"
+            )
+        elif isinstance(name, str):
+            seen[name] = i
         kind = raw.get("kind")
         if kind is None:
             errors.append(f"{_path(where + ('kind',))}: required (one of {', '.join(sorted(kinds))})")
@@ -705,17 +745,13 @@ def parse_config(
         except ValidationError as exc:
             for line in _errors_of(exc, where, cls.Config):
                 line = _blame_defaults(line, where, raw, defaults)
+                if line == f"{_path(where + ('system',))}: required":
+                    line += f" (one of {', '.join(SYSTEMS)}, or a name of your own)"
                 if line not in errors:
                     errors.append(line)
             continue
-        if target.name in seen:
-            errors.append(
-                f"{_path(where + ('name',))}: duplicate target name {_show(target.name)} "
-                f"(first used by targets[{seen[target.name]}])"
-            )
-            continue
-        seen[target.name] = i
-        targets.append(target)
+        if seen.get(target.name) == i:
+            targets.append(target)
 
     rest = {k: v for k, v in data.items() if k not in ("targets", "defaults")}
     for key in _NOT_KEYS:  # fields of Config, but not keys of the file
@@ -770,6 +806,3 @@ def load_config(
         data, source=str(path), kinds=kinds, check_scoring=check_scoring, env=env, base_dir=p.parent
     )
 
-
-def systems() -> tuple[str, ...]:
-    return SYSTEMS

@@ -479,14 +479,36 @@ class _Group:
             yield from collector.collect()
 
 
+class Registry(CollectorRegistry):
+    """prometheus_client's registry, which also keeps its collectors in the order they were registered
+    (through the public ``register`` / ``unregister``), so that :func:`render_chunks` can render each one
+    in turn."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_describe=False)
+        self.collectors: list[Any] = []
+        self._order_lock = threading.Lock()
+
+    def register(self, collector: Any) -> None:
+        super().register(collector)
+        with self._order_lock:
+            self.collectors.append(collector)
+
+    def unregister(self, collector: Any) -> None:
+        super().unregister(collector)
+        with self._order_lock:
+            self.collectors.remove(collector)
+
+
 def render_chunks(registry: CollectorRegistry, openmetrics: bool = False) -> list[bytes]:
     """``generate_latest(registry)`` (text or OpenMetrics) in pieces whose concatenation is byte for byte
     what it returns, with the result store's families written by the fast renderer of
-    :class:`StoreCollector` and every other collector by prometheus_client."""
-    collectors = getattr(registry, "_collector_to_names", None)
+    :class:`StoreCollector` and every other collector by prometheus_client (a registry other than
+    :class:`Registry` is rendered by prometheus_client whole)."""
     generate = generate_openmetrics if openmetrics else generate_latest
-    if collectors is None or getattr(registry, "_target_info", None):
+    if not isinstance(registry, Registry):
         return [generate(registry)]
+    collectors = registry.collectors
     out: list[bytes] = []
     others: list[Any] = []
 
@@ -647,7 +669,7 @@ class MetricsCache:
 def build_registry(
     store: ResultStore, specs: Callable[[], dict[str, MetricSpec]], clock: Callable[[], float] = time.time
 ) -> tuple[CollectorRegistry, SelfMetrics]:
-    registry = CollectorRegistry(auto_describe=False)
+    registry = Registry()
     registry.register(StoreCollector(store, specs, clock))
     ProcessCollector(registry=registry)
     return registry, SelfMetrics(registry)

@@ -17,10 +17,8 @@ Failures are raised as :class:`exporter.plugin.CollectError` with a reason from 
 from __future__ import annotations
 
 import dataclasses
-import email.parser
 import functools
 import heapq
-import http.client
 import itertools
 import json as jsonlib
 import math
@@ -29,7 +27,6 @@ import socket
 import ssl
 import threading
 import time
-import types
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from http.cookiejar import DefaultCookiePolicy
@@ -156,59 +153,8 @@ def _shutdown(sock: socket.socket) -> None:
 WATCHDOG = _Watchdog()
 
 
-#: a header line that the email parser reads as one header and nothing else: a name, a colon, a value of
-#: printable ASCII (or tabs), CRLF
-_PLAIN_HEADER = re.compile(rb"[!-9;-~]+:[\t -~]*\r\n")
-
-
-def _parse_headers(fp: Any, _class: type = http.client.HTTPMessage) -> http.client.HTTPMessage:
-    """``http.client.parse_headers`` without the email parser for the usual header block: when every line is
-    a plain header line (:data:`_PLAIN_HEADER`, no continuation lines) and no Content-Type is multipart or
-    message (whose empty body the email parser looks into), the message is built as the email parser
-    builds it: the headers in order, names as sent, values without the blanks after the colon, an empty
-    payload.  Any other block goes to the email parser, as in http.client."""
-    lines = http.client._read_headers(fp)
-    if lines and lines[-1] == b"\r\n":
-        headers = []
-        for line in lines[:-1]:
-            if not _PLAIN_HEADER.fullmatch(line):
-                break
-            name, _, value = line[:-2].decode("ascii").partition(":")
-            if name.lower() == "content-type" and (
-                "multipart" in value.lower() or "message" in value.lower()
-            ):
-                break
-            headers.append((name, value.lstrip(" \t")))
-        else:
-            msg = _class()
-            msg._headers = headers
-            msg.set_payload("")
-            return msg
-    return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"))
-
-
-def _response_class() -> type:
-    """http.client's response class, its headers read by :func:`_parse_headers`: ``begin`` is http.client's
-    own code, run with ``parse_headers`` resolving to ours (http.client's class itself if its ``begin`` does
-    not call ``parse_headers``)."""
-    begin = http.client.HTTPResponse.begin
-    if "parse_headers" not in begin.__code__.co_names or begin.__closure__:
-        return http.client.HTTPResponse
-    fast_begin = types.FunctionType(
-        begin.__code__,
-        {**vars(http.client), "parse_headers": _parse_headers},
-        begin.__name__,
-        begin.__defaults__,
-    )
-    fast_begin.__qualname__ = begin.__qualname__
-    return type("HTTPResponse", (http.client.HTTPResponse,), {"begin": fast_begin, "__module__": __name__})
-
-
-_HTTPResponse = _response_class()
-
-
 class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    response_class = _HTTPResponse
+    """A connection whose socket the watchdog may shut when the request's total deadline passes."""
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         WATCHDOG.watch(self.sock)
@@ -216,8 +162,6 @@ class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
 
 
 class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    response_class = _HTTPResponse
-
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         WATCHDOG.watch(self.sock)
         return super().getresponse(*args, **kwargs)
@@ -295,7 +239,7 @@ class _WatchedAdapter(HTTPAdapter):
         try:
             conn = self.get_connection_with_tls_context(request, verify)
         except LocationValueError as e:
-            raise requests.exceptions.InvalidURL(e, request=request)
+            raise requests.exceptions.InvalidURL(e, request=request) from e
         self.cert_verify(conn, request.url, verify, None)
         url = self.request_url(request, None)
         chunked = not (request.body is None or "Content-Length" in request.headers)
@@ -314,28 +258,28 @@ class _WatchedAdapter(HTTPAdapter):
                 chunked=chunked,
             )
         except (ProtocolError, OSError) as err:
-            raise requests.exceptions.ConnectionError(err, request=request)
+            raise requests.exceptions.ConnectionError(err, request=request) from err
         except MaxRetryError as e:
             if isinstance(e.reason, ConnectTimeoutError) and not isinstance(e.reason, NewConnectionError):
-                raise requests.exceptions.ConnectTimeout(e, request=request)
+                raise requests.exceptions.ConnectTimeout(e, request=request) from e
             if isinstance(e.reason, ResponseError):
-                raise requests.exceptions.RetryError(e, request=request)
+                raise requests.exceptions.RetryError(e, request=request) from e
             if isinstance(e.reason, urllib3.exceptions.ProxyError):
-                raise requests.exceptions.ProxyError(e, request=request)
+                raise requests.exceptions.ProxyError(e, request=request) from e
             if isinstance(e.reason, urllib3.exceptions.SSLError):
-                raise requests.exceptions.SSLError(e, request=request)
-            raise requests.exceptions.ConnectionError(e, request=request)
+                raise requests.exceptions.SSLError(e, request=request) from e
+            raise requests.exceptions.ConnectionError(e, request=request) from e
         except ClosedPoolError as e:
-            raise requests.exceptions.ConnectionError(e, request=request)
+            raise requests.exceptions.ConnectionError(e, request=request) from e
         except urllib3.exceptions.ProxyError as e:
-            raise requests.exceptions.ProxyError(e)
+            raise requests.exceptions.ProxyError(e) from e
         except (urllib3.exceptions.SSLError, urllib3.exceptions.HTTPError) as e:
             if isinstance(e, urllib3.exceptions.SSLError):
-                raise requests.exceptions.SSLError(e, request=request)
+                raise requests.exceptions.SSLError(e, request=request) from e
             if isinstance(e, ReadTimeoutError):
-                raise requests.exceptions.ReadTimeout(e, request=request)
+                raise requests.exceptions.ReadTimeout(e, request=request) from e
             if isinstance(e, urllib3.exceptions.InvalidHeader):
-                raise requests.exceptions.InvalidHeader(e, request=request)
+                raise requests.exceptions.InvalidHeader(e, request=request) from e
             raise
 
     def build_response(self, req: Any, resp: Any) -> requests.Response:
@@ -481,7 +425,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
 
 
 def _cert_not_after(raw: Any) -> float | None:
-    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    conn = getattr(raw, "connection", None)
     sock = getattr(conn, "sock", None)
     if isinstance(sock, ssl.SSLSocket):
         try:
@@ -734,7 +678,7 @@ class HttpClient:
                 # requests (Session.resolve_redirects) with the requests.Response that send would have built
                 raw = adapter.open(prep, self._timeout(), verify, plain_headers)
                 if raw.status in REDIRECT_STATI and "location" in raw.headers:
-                    prep = _copy_prepared(prep)
+                    prep = prep.copy()
                     resp = _follow(
                         session,
                         adapter.build_response(prep, raw),
@@ -748,7 +692,7 @@ class HttpClient:
             else:  # HTTPAdapter.send is replaced (``responses`` in tests): through requests entirely
                 resp = _send_prepared(
                     session,
-                    _copy_prepared(prep),
+                    prep.copy(),
                     stream=True,
                     timeout=(target.timeout, target.timeout),
                     verify=verify,
@@ -839,16 +783,6 @@ class HttpClient:
                 raw.release_conn()
 
 
-def _copy_prepared(prep: requests.PreparedRequest) -> requests.PreparedRequest:
-    """A copy to send (``PreparedRequest.copy`` without copying the cookie jar, which is never kept)."""
-    p = requests.PreparedRequest()
-    p.method, p.url, p.body, p.hooks = prep.method, prep.url, prep.body, prep.hooks
-    p.headers = prep.headers.copy()
-    p._cookies = prep._cookies
-    p._body_position = prep._body_position
-    return p
-
-
 #: ``HTTPAdapter.send`` as requests defines it; ``responses`` (tests) replaces it to intercept requests
 _ADAPTER_SEND = HTTPAdapter.send
 
@@ -865,13 +799,13 @@ def _stream(raw: Any, size: int) -> Any:
     try:
         yield from raw.stream(size, decode_content=True)
     except ProtocolError as e:
-        raise requests.exceptions.ChunkedEncodingError(e)
+        raise requests.exceptions.ChunkedEncodingError(e) from e
     except DecodeError as e:
-        raise requests.exceptions.ContentDecodingError(e)
+        raise requests.exceptions.ContentDecodingError(e) from e
     except ReadTimeoutError as e:
-        raise requests.exceptions.ConnectionError(e)
+        raise requests.exceptions.ConnectionError(e) from e
     except urllib3.exceptions.SSLError as e:
-        raise requests.exceptions.SSLError(e)
+        raise requests.exceptions.SSLError(e) from e
 
 
 def _follow(

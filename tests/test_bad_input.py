@@ -236,7 +236,13 @@ def test_many_mistakes_are_all_reported_at_once(workdir: Path):
     proc = run_cli("check-config", "--config.file", "many.yml", cwd=workdir)
     lines = check_output(proc, 1, None, "many mistakes")
     places = [line.split(": ")[1] for line in lines]
-    assert places == ["targets[0].interval", "targets[1].kind", "targets[2].url", "targets[2].retries"], lines
+    assert places == [
+        "targets[0].interval",
+        "targets[1].name",  # the duplicate name too, though both targets have other mistakes
+        "targets[1].kind",
+        "targets[2].url",
+        "targets[2].retries",
+    ], lines
     assert all(line.startswith("many.yml: ") for line in lines)
 
 

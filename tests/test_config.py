@@ -38,11 +38,18 @@ INVALID = {
     "invalid-size.yml": ['targets[0].max_body_size: must be a size like 10MiB or 500KB, got "huge"'],
     "invalid-url.yml": ['targets[0].url: must be an http:// or https:// URL, got "ftp://portal.example.vn/"'],
     "invalid-system.yml": [
-        "targets[0].system: must be one of 'portal', 'lgsp', 'documents', 'services' or "
-        "'national', got \"website\""
+        "targets[0].system: must be lower-case letters, digits and '_' (e.g. portal, lgsp, documents, "
+        'services, national), got "Website Portal"'
     ],
+    "invalid-system-missing.yml": [
+        "targets[0].system: required (one of portal, lgsp, documents, services, national, or a name of "
+        "your own)"
+    ],
+    # a name used twice is reported with the other mistakes of both targets
     "invalid-duplicate-name.yml": [
-        'targets[1].name: duplicate target name "portal" (first used by targets[0])'
+        'targets[0].interval: must be a duration like 30s or 5m, got "often"',
+        'targets[1].name: duplicate target name "portal" (first used by targets[0])',
+        'targets[1].retries: must be an integer, got "many"',
     ],
     "invalid-duplicate-key.yml": ['{path}:6:5: invalid YAML: duplicate key "url"'],
     "invalid-missing-env.yml": [
@@ -287,3 +294,41 @@ def test_parse_size(text, size):
 def test_parse_size_refuses(bad):
     with pytest.raises(ValueError, match="must be a size like 10MiB or 500KB"):
         parse_size(bad)
+
+
+def test_any_system_name_is_a_system():
+    """The five known systems have their dashboards; another name is accepted (the generic ones show it)."""
+    cfg = parse_config(
+        {"targets": [{"name": "gis", "kind": "http", "system": "gis_portal", "url": "http://127.0.0.1/"}]},
+        kinds=GENERIC_KINDS,
+        env={},
+    )
+    assert cfg.targets[0].system == "gis_portal"
+
+
+@pytest.mark.parametrize(
+    "keys, timeout",
+    [
+        ({"interval": "5s"}, 5.0),  # the default 10 s would not fit: the interval is the timeout
+        ({"interval": "500ms"}, 0.5),
+        ({"interval": "30s"}, 10.0),  # the default
+        ({}, 10.0),
+        ({"interval": "5s", "timeout": "2s"}, 2.0),  # set: kept
+    ],
+)
+def test_default_timeout_never_exceeds_the_interval(keys, timeout):
+    target = {"name": "p", "kind": "http", "system": "portal", "url": "http://127.0.0.1/", **keys}
+    cfg = parse_config({"targets": [target]}, kinds=GENERIC_KINDS, env={})
+    assert cfg.targets[0].timeout == timeout
+
+
+def test_a_timeout_set_in_defaults_is_still_checked_against_the_interval():
+    data = {
+        "defaults": {"timeout": "10s"},
+        "targets": [
+            {"name": "p", "kind": "http", "system": "portal", "url": "http://127.0.0.1/", "interval": "5s"}
+        ],
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, kinds=GENERIC_KINDS, env={})
+    assert info.value.messages == ["targets[0]: timeout (10s) must not exceed interval (5s)"]

@@ -45,8 +45,8 @@ def test_ci_runs_the_readme_test_command():
 def test_documented_flags_exist():
     parser = build_parser()
     helps = []
-    for action in parser._subparsers._group_actions[0].choices.values():  # every subcommand
-        helps.append(action.format_help())
+    for command in parser.commands.values():  # every subcommand
+        helps.append(command.format_help())
     text = "\n".join(helps)
     flags = set(re.findall(r"`(--[a-z][a-z.\-]+)", README))
     flags |= {f.replace("--[no-]", "--") for f in re.findall(r"`(--\[no-\][a-z.\-]+)", README)}

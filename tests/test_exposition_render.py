@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporter.exposition import MetricsCache, StoreCollector, all_specs, render_registry
+from exporter.exposition import MetricsCache, Registry, StoreCollector, all_specs, render_registry
 from exporter.plugin import MetricSpec, Sample
 from exporter.results import ResultStore, TargetResult
 
@@ -67,7 +67,7 @@ def make(n: int = 40, seed: int = 7) -> tuple[ResultStore, CollectorRegistry, ra
     for i in range(n):
         if i % 4:
             store.record(polled(i, rng), retries=rng.randint(0, 3))
-    registry = CollectorRegistry(auto_describe=False)
+    registry = Registry()
     Gauge("egov_first", "registered before the store", registry=registry).set(1)
     registry.register(StoreCollector(store, lambda: SPECS, clock=lambda: T0))
     Counter("egov_after", "registered after the store", ["x"], registry=registry).labels("a").inc(2)
@@ -117,7 +117,7 @@ def big_store(n: int) -> tuple[ResultStore, CollectorRegistry]:
     for i in range(n):
         store.register(result(i))
         store.record(polled(i, rng))
-    registry = CollectorRegistry(auto_describe=False)
+    registry = Registry()
     registry.register(StoreCollector(store, lambda: SPECS, clock=time.time))
     return store, registry
 

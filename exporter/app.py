@@ -98,6 +98,7 @@ class App:
                 raise ConfigError(messages) from None
             self.config = config
             self.redact = Redactor(config.secrets())
+            self.store.redact = self.redact
             specs = all_specs(self.kinds)
             for target in config.targets:
                 for spec in getattr(target, "metrics", None) or ():

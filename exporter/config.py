@@ -805,4 +805,3 @@ def load_config(
     return parse_config(
         data, source=str(path), kinds=kinds, check_scoring=check_scoring, env=env, base_dir=p.parent
     )
-

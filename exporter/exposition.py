@@ -45,7 +45,8 @@ HEALTH_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "egov_target_up",
         "gauge",
-        "1 when the target's last poll succeeded (up or degraded), else 0." + CACHE_NOTE,
+        "1 when the target's last poll succeeded (up or degraded), else 0; absent before its first poll "
+        "(state unknown), so a restart is no outage." + CACHE_NOTE,
         vi="hệ thống hoạt động",
     ),
     MetricSpec(
@@ -54,6 +55,21 @@ HEALTH_METRICS: tuple[MetricSpec, ...] = (
         "1 for the target's current state (up, degraded, down, unknown)." + CACHE_NOTE,
         ("state",),
         vi="trạng thái",
+    ),
+    MetricSpec(
+        "egov_target_last_failure_info",
+        "gauge",
+        "1 while the target is down, with the reason of its latest failed poll (label reason, one of the "
+        "fixed list); absent while it is up.",
+        ("reason",),
+        vi="lý do lỗi hiện tại",
+    ),
+    MetricSpec(
+        "egov_target_down_since_seconds",
+        "gauge",
+        "While the target is down: when its current outage began (unix time of the first failed poll of "
+        "the run); absent while it is up.",
+        vi="mất kết nối từ lúc",
     ),
     MetricSpec(
         "egov_target_poll_duration_seconds",
@@ -399,9 +415,16 @@ class StoreCollector(PromCollector):
         ``add(name, labels besides the target's own, value)``; the target's own labels are
         ``{"target": ..., "system": ..., **r.labels}`` and the labels given here take precedence."""
         none: dict[str, str] = {}
-        add("egov_target_up", none, 1.0 if r.state in ("up", "degraded") else 0.0)
+        if (
+            r.state != "unknown"
+        ):  # not polled yet: neither up nor down (a restart shows no dip, fires nothing)
+            add("egov_target_up", none, 1.0 if r.state in ("up", "degraded") else 0.0)
         for state in (*STATES, "unknown"):
             add("egov_target_state", {"state": state}, 1.0 if r.state == state else 0.0)
+        if r.state == "down":
+            add("egov_target_last_failure_info", {"reason": r.reason or "other"}, 1.0)
+            if r.down_since:
+                add("egov_target_down_since_seconds", none, r.down_since)
         if r.started:
             add("egov_target_poll_duration_seconds", none, r.duration)
             add("egov_target_last_poll_timestamp_seconds", none, r.started)

@@ -41,6 +41,44 @@ class TargetResult:
     retries: int = 0
 
 
+log = logging.getLogger("egov.target")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    parts = [
+        (seconds // 86400, "d"),
+        (seconds // 3600 % 24, "h"),
+        (seconds // 60 % 60, "m"),
+        (seconds % 60, "s"),
+    ]
+    return "".join(f"{n}{u}" for n, u in parts if n) or "0s"
+
+
+def _log_change(prev: TargetResult | None, new: TargetResult, redact: Callable[[str], str]) -> None:
+    """One line when a target changes state: down with the reason and message; up again with how long it
+    was down; degraded with why.  A first poll that finds the target up is not a change worth a line."""
+    before = prev.state if prev is not None else "unknown"
+    if new.state == before:
+        return
+    if new.state == "down":
+        log.warning("target %s (%s) is down: %s: %s", new.target, new.system, new.reason, redact(new.message))
+    elif before == "down":
+        since = prev.down_since if prev is not None and prev.down_since else new.started
+        log.info(
+            "target %s (%s) is %s again after %s down%s",
+            new.target,
+            new.system,
+            new.state,
+            _duration(new.started + new.duration - since),
+            f": {redact(new.message)}" if new.message else "",
+        )
+    elif new.state == "degraded":
+        log.warning("target %s (%s) is degraded: %s", new.target, new.system, redact(new.message))
+    elif before == "degraded":
+        log.info("target %s (%s) is up again (no longer degraded)", new.target, new.system)
+
+
 class ResultStore:
     """Thread-safe: results per target, counters per target, derived samples (scores) per source.
 
@@ -48,6 +86,8 @@ class ResultStore:
     """
 
     def __init__(self) -> None:
+        #: hides configured secrets in the messages this store logs (the App sets it on every load)
+        self.redact: Callable[[str], str] = str
         self._lock = threading.RLock()
         self.results: dict[str, TargetResult] = {}
         self.failures: dict[str, dict[str, int]] = {}
@@ -106,6 +146,7 @@ class ResultStore:
             self.skips[result.target] += len(result.skipped)
             self.results[result.target] = result
             self.version += 1
+        _log_change(prev, result, self.redact)
         for listener in list(self._listeners):
             try:
                 listener(result.target)

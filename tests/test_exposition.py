@@ -111,7 +111,7 @@ def test_health_samples_exact(store):
     assert got[key("egov_target_up", **home)] == 1
     assert got[key("egov_target_up", **lgsp)] == 1  # degraded is up
     assert got[key("egov_target_up", **dvc)] == 0
-    assert got[key("egov_target_up", **new)] == 0  # not polled yet
+    assert key("egov_target_up", **new) not in got  # not polled yet: neither up nor down
     for labels, state in ((home, "up"), (lgsp, "degraded"), (dvc, "down"), (new, "unknown")):
         for s in ("up", "degraded", "down", "unknown"):
             assert got[key("egov_target_state", **labels, state=s)] == (1 if s == state else 0)
@@ -125,6 +125,53 @@ def test_health_samples_exact(store):
     assert got[key("egov_target_info", **home, kind="http", url="https://portal-home.example.vn/")] == 1
     assert key("egov_target_last_success_timestamp_seconds", **dvc) not in got  # never succeeded
     assert key("egov_target_poll_duration_seconds", **new) not in got
+    # the current failure: its reason and when the outage began (the first of the two failed polls)
+    assert got[key("egov_target_last_failure_info", **dvc, reason="blocked")] == 1
+    assert got[key("egov_target_down_since_seconds", **dvc)] == T0 - 5
+    for labels in (home, lgsp, new):  # none while up, degraded or not polled yet
+        assert not [
+            k
+            for k in got
+            if k[0].startswith("egov_target_last_failure") and dict(k[1])["target"] == labels["target"]
+        ]
+        assert key("egov_target_down_since_seconds", **labels) not in got
+
+
+def test_state_changes_are_logged_once_each(caplog):
+    s = ResultStore()
+    s.register(result("api", "lgsp"))
+    caplog.set_level("INFO", logger="egov.target")
+    s.record(result("api", "lgsp", state="up", started=T0, duration=1.0))  # first poll up: no line
+    s.record(
+        result(
+            "api",
+            "lgsp",
+            state="down",
+            reason="timeout",
+            message="no answer within 10s",
+            started=T0 + 60,
+            duration=10.0,
+        )
+    )
+    s.record(
+        result(
+            "api", "lgsp", state="down", reason="connect", message="refused", started=T0 + 120, duration=0.1
+        )
+    )
+    s.record(result("api", "lgsp", state="up", started=T0 + 244.5, duration=0.5))
+    s.record(
+        result(
+            "api", "lgsp", state="degraded", message="response time 3.2s > 2s", started=T0 + 300, duration=3.2
+        )
+    )
+    s.record(result("api", "lgsp", state="up", started=T0 + 360, duration=0.4))
+    assert [r.getMessage() for r in caplog.records] == [
+        "target api (lgsp) is down: timeout: no answer within 10s",
+        "target api (lgsp) is up again after 3m5s down",  # from the first failed poll's start to recovery
+        "target api (lgsp) is degraded: response time 3.2s > 2s",
+        "target api (lgsp) is up again (no longer degraded)",
+    ]
+    assert [r.levelname for r in caplog.records] == ["WARNING", "INFO", "WARNING", "INFO"]
 
 
 def test_failures_total_has_every_reason(store):

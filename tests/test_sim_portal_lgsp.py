@@ -14,7 +14,7 @@ from exporter.fetch import HttpClient, SessionPool, _OAuth2Token
 from exporter.plugin import CollectContext, CollectError
 from exporter.simulator import Simulator, World
 from exporter.simulator.lgsp import CLIENT_ID, CLIENT_SECRET, LgspSystem
-from exporter.simulator.portal import MENU, PortalSystem
+from exporter.simulator.portal import MENU, PortalSystem, instance_id
 from exporter.simulator.world import TZ
 
 #: a Friday morning and a Monday morning (the weekend's articles, "Hôm qua" and relative dates differ)
@@ -75,7 +75,8 @@ def test_portal_values_equal_the_world(sim, slug):
     site = portal.sites[slug]
     now = sim.world.now()
     url = f"{sim.base_url}/portal/{slug}" if slug else f"{sim.base_url}/portal/"
-    out = make(PortalCollector, sim, url=url, qa=site.has_qa).collect()
+    # the default profile (liferay) with the site's news Asset Publisher instance
+    out = make(PortalCollector, sim, url=url, profile_settings={"instance": instance_id(slug)}).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     # sections: the site's menu, plus the contact link every footer has
@@ -93,12 +94,23 @@ def test_portal_values_equal_the_world(sim, slug):
     for days in (7, 30):
         expected = sum(1 for t in shown if t >= now.timestamp() - days * 86400)
         assert got[key("egov_portal_articles_published", window=f"{days}d")] == expected
-    if site.has_qa:
-        received, answered = portal.questions(slug, now)
-        assert got[key("egov_portal_questions_received_total")] == received
-        assert got[key("egov_portal_questions_answered_total")] == answered
-    else:
-        assert key("egov_portal_questions_received_total") not in got
+    # Liferay has no standard Q&A page: the profile reads none
+    assert key("egov_portal_questions_received_total") not in got
+
+
+def test_portal_news_pages_are_the_asset_publishers_own(sim):
+    """Another instance id's paging parameter is ignored, as Liferay does: every page is the first one, the
+    walk stops at the repeat and only 20 articles are seen."""
+    portal: PortalSystem = sim.systems["portal"]
+    now = sim.world.now()
+    url = f"{sim.base_url}/portal/"
+    wrong = make(PortalCollector, sim, url=url, profile_settings={"instance": "abc123"}).collect()
+    right = make(PortalCollector, sim, url=url, profile_settings={"instance": instance_id("")}).collect()
+    shown = [a.shown_at for a in portal.articles("", now)]
+    within_30d = sum(1 for t in shown if t >= now.timestamp() - 30 * 86400)
+    assert within_30d > 20
+    assert samples(right)[key("egov_portal_articles_published", window="30d")] == within_30d
+    assert samples(wrong)[key("egov_portal_articles_published", window="30d")] == 20
 
 
 def test_portal_date_styles_are_all_exercised():
@@ -205,7 +217,9 @@ shared_data: {path: api/lgsp/v1/bao-cao/ung-dung-chia-se, connected: $.data.soUn
 )
 def test_fault_modes_give_their_reason(sim, system, mode, reason):
     if system == "portal":
-        collector = make(PortalCollector, sim, url=f"{sim.base_url}/portal/")
+        collector = make(
+            PortalCollector, sim, url=f"{sim.base_url}/portal/", profile_settings={"instance": instance_id("")}
+        )
     else:
         collector = make(
             LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"]
@@ -224,16 +238,14 @@ def test_changed_layout_keeps_the_targets_up_and_counts_the_drift(sim):
     lgsp_collector.collect()  # the token is cached before the layout changes
     sim.set_fault("portal", "changed_layout")
     sim.set_fault("lgsp", "changed_layout")
-    portal = make(PortalCollector, sim, url=f"{sim.base_url}/portal/").collect()
-    # the menu (now divs, renamed classes) is still read; the article list and Q&A selectors no longer match
+    portal = make(
+        PortalCollector, sim, url=f"{sim.base_url}/portal/", profile_settings={"instance": instance_id("")}
+    ).collect()
+    # the menu (now divs, renamed classes, no header/nav) is still read on the whole page; the article list's
+    # selectors no longer match
     assert samples(portal)[key("egov_portal_required_sections_present")] == len(MENU) + 1
     assert sorted(s.split(":")[0] for s in portal.skipped) == sorted(
-        [
-            "egov_portal_newest_article_timestamp_seconds",
-            "egov_portal_articles_published",
-            "egov_portal_questions_received_total",
-            "egov_portal_questions_answered_total",
-        ]
+        ["egov_portal_newest_article_timestamp_seconds", "egov_portal_articles_published"]
     )
     lgsp = lgsp_collector.collect()
     # the SOAP version answer is XML, untouched; every JSON list moved

@@ -1,4 +1,4 @@
-"""Command line: ``egov-exporter [run] | check-config | simulate | demo | snapshot``.
+"""Command line: ``egov-exporter [run] | check-config | probe | simulate | demo | snapshot``.
 
 ``main(argv) -> int`` is both the console script and ``python -m exporter``.  A user's mistake gives one
 clear line per problem on stderr and exit code 1 (2 for bad flags), never a traceback."""
@@ -99,7 +99,7 @@ def _add_run_flags(p: Any, listen_default: str = DEFAULT_LISTEN) -> None:
 
 
 #: the commands; anything else on the command line is a flag of ``run``, the default
-COMMANDS = ("run", "check-config", "simulate", "demo", "snapshot")
+COMMANDS = ("run", "check-config", "probe", "simulate", "demo", "snapshot")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a configuration file and exit (0 valid, 1 not)")
     check.add_argument("--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="FILE")
+
+    from exporter.probe import add_arguments as probe_args
+
+    probe = sub.add_parser(
+        "probe", help="poll one target once and print what was fetched and extracted (no server)"
+    )
+    probe_args(probe)
 
     from exporter.simulator import add_arguments as sim_args
 
@@ -164,7 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
         snap_args(snap)
     parser.commands = {  # type: ignore[attr-defined]
-        name: p for name, p in (("run", run), ("check-config", check), ("simulate", sim), ("demo", demo))
+        name: p
+        for name, p in (
+            ("run", run),
+            ("check-config", check),
+            ("probe", probe),
+            ("simulate", sim),
+            ("demo", demo),
+        )
     }
     if snap_args is not None:
         parser.commands["snapshot"] = snap  # type: ignore[attr-defined]
@@ -329,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return cmd_check_config(args)
+        if args.command == "probe":
+            from exporter.probe import run as run_probe
+
+            return run_probe(args)
         if args.command == "simulate":
             from exporter.simulator import run as run_simulator
 

@@ -226,6 +226,7 @@ class Articles(Strict):
 class Counter(Strict):
     """A number printed on a page: the first element matching ``select``, read with ``regex``."""
 
+    #: a CSS selector, or a template of the profile's settings (``{qa_received}``)
     select: str
     #: ``text`` or ``attr:NAME`` of the element
     value: str = "text"
@@ -235,7 +236,7 @@ class Counter(Strict):
     @field_validator("select")
     @classmethod
     def _selector(cls, v: str) -> str:
-        return _css(v)
+        return v if "{" in v else _css(v)  # a template is checked filled, by the profile
 
     @field_validator("regex")
     @classmethod
@@ -258,9 +259,21 @@ class Counter(Strict):
 
 
 class QA(Strict):
+    #: path of the Q&A page; a template that fills to nothing (an unset setting) turns the Q&A off
     page: str
     received: Counter
     answered: Counter
+
+    def filled(self, settings: dict[str, str]) -> QA | None:
+        """This Q&A with the settings filled in (None when its page is unset)."""
+        page = self.page.format(**settings)
+        if not page.strip():
+            return None
+        return QA(
+            page=page,
+            received=self.received.model_copy(update={"select": self.received.select.format(**settings)}),
+            answered=self.answered.model_copy(update={"select": self.answered.select.format(**settings)}),
+        )
 
 
 class PortalProfile(Strict):
@@ -292,10 +305,12 @@ class PortalProfile(Strict):
         values = {**sample_settings(self.settings), "page": 1}
         for where, text in self.paths().items():
             try:
-                text.format(**values)
+                filled = text.format(**values)
             except (KeyError, IndexError, ValueError) as exc:
                 known = ", ".join("{" + k + "}" for k in values)
                 raise ValueError(f"{where}: bad template {text!r} ({exc}); known: {known}") from None
+            if where.endswith(".select") and filled.strip():
+                _css(filled)
         return self
 
     def paths(self) -> dict[str, str]:
@@ -305,6 +320,8 @@ class PortalProfile(Strict):
             out["articles.page"] = self.articles.page
         if self.qa is not None:
             out["qa.page"] = self.qa.page
+            out["qa.received.select"] = self.qa.received.select
+            out["qa.answered.select"] = self.qa.answered.select
         return out
 
 
@@ -455,8 +472,9 @@ class PortalCollector(HttpCollector):
         self.read_sections(home, out)
         if self.target.articles and self.profile.articles is not None:
             self.read_articles(self.profile.articles, out)
-        if self.target.qa and self.profile.qa is not None:
-            self.read_qa(self.profile.qa, out)
+        qa = self.profile.qa.filled(self.settings) if self.profile.qa is not None else None
+        if self.target.qa and qa is not None:
+            self.read_qa(qa, out)
         if out.skipped and not any(s.name.startswith("egov_portal_") for s in out.samples):
             raise CollectError("parse", "no portal figure found in the pages: " + out.skipped[0])
         return out
@@ -549,7 +567,7 @@ class PortalCollector(HttpCollector):
 
     # Q&A -------------------------------------------------------------------------------------
     def read_qa(self, rules: QA, out: Collected) -> None:
-        _, soup = self.page(rules.page.format(**self.settings), "Q&A page")
+        _, soup = self.page(rules.page, "Q&A page")
         for name, counter in (
             ("egov_portal_questions_received_total", rules.received),
             ("egov_portal_questions_answered_total", rules.answered),

@@ -130,7 +130,7 @@ def igate_truth(world: World) -> dict[tuple, float]:
 
 
 def services_truth(world: World) -> dict[tuple, float]:
-    """What the public table tells of the World."""
+    """What the public table tells of the World (with its "Có phí" column)."""
     out: dict[tuple, float] = {key("egov_services_source_up", source="public-table"): 1}
     for unit in world.children:
         out[key("egov_services_unit_info", unit=unit.code, unit_name=unit.name)] = 1
@@ -144,6 +144,7 @@ def services_truth(world: World) -> dict[tuple, float]:
             for t in ("early", "on_time", "late"):
                 out[key("egov_services_dossiers_completed_total", unit=u, period=period, timeliness=t)] = f[t]
             out[key("egov_services_dossiers_full_online_total", unit=u, period=period)] = f["full_online"]
+            out[key("egov_services_dossiers_with_fee_total", unit=u, period=period)] = f["with_fee"]
             if n == 0:
                 out[key("egov_services_dossiers_pending", unit=u, timeliness="in_time")] = f[
                     "pending_in_time"

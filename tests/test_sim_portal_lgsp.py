@@ -84,8 +84,10 @@ def test_portal_values_equal_the_world(sim, slug):
     site = portal.sites[slug]
     now = sim.world.now()
     url = f"{sim.base_url}/portal/{slug}" if slug else f"{sim.base_url}/portal/"
-    # the default profile (liferay) with the site's news Asset Publisher instance
-    out = make(PortalCollector, sim, url=url, profile_settings={"instance": instance_id(slug)}).collect()
+    # the default profile (liferay) with the site's news Asset Publisher instance and, where the site has one,
+    # its Q&A page
+    settings = {"instance": instance_id(slug), **({"qa_page": "hoi-dap"} if site.has_qa else {})}
+    out = make(PortalCollector, sim, url=url, profile_settings=settings).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     # sections: the site's menu, plus the contact link every footer has
@@ -103,8 +105,12 @@ def test_portal_values_equal_the_world(sim, slug):
     for days in (7, 30):
         expected = sum(1 for t in shown if t >= now.timestamp() - days * 86400)
         assert got[key("egov_portal_articles_published", window=f"{days}d")] == expected
-    # Liferay has no standard Q&A page: the profile reads none
-    assert key("egov_portal_questions_received_total") not in got
+    if site.has_qa:
+        received, answered = portal.questions(slug, now)
+        assert got[key("egov_portal_questions_received_total")] == received
+        assert got[key("egov_portal_questions_answered_total")] == answered
+    else:  # without qa_page the liferay profile reads no Q&A
+        assert key("egov_portal_questions_received_total") not in got
 
 
 def test_portal_news_pages_are_the_asset_publishers_own(sim):

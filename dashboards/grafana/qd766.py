@@ -157,7 +157,7 @@ def national_rank():
         "none",
         q(f"egov_qd766_province_rank{{{_OWN}}}", "hạng / rank"),
         q(
-            f"egov_qd766_province_rank{{{_OWN}}} - egov_qd766_province_rank{{{_OWN}}} offset 7d",
+            f"egov_qd766_province_rank{{{_OWN}}} - egov_qd766_province_rank{{{_OWN}}} offset 1w",
             "thay đổi 7 ngày / moved in 7 days",
             ref="B",
         ),
@@ -194,7 +194,7 @@ def national_table():
         ),
         q(
             f'(egov_qd766_province_rank{{period="$period"}} - egov_qd766_province_rank{{period="$period"}} '
-            f"offset 7d){_NAMED}",
+            f"offset 1w){_NAMED}",
             instant=True,
             table_format=True,
             ref="C",

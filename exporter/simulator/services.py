@@ -17,7 +17,9 @@ Under ``/services/``:
   all three need a bearer token from the endpoint above and ``agency-id`` (``ancestor-id``) =
   :data:`AGENCY_ID`; dates are ``2026-11-01T00:00:00.000Z`` (the local day, as iGate's clients send it).
 * ``GET /thong-ke/ket-qua-giai-quyet?tuNgay=&denNgay=`` — a public "Kết quả giải quyết TTHC" table (no
-  login): per unit one row per service level (Toàn trình, Một phần), the unit's cell merged over them.
+  login; a layout of our own, read by the ``html-table`` profile): per unit one row per service level (Toàn
+  trình, Một phần), the unit's cell merged over them, with a "Có phí" column (dossiers with a fee: the
+  count iGate's reports above lack).
 
 Every figure comes from :func:`figures` (World-based, deterministic, growing through office hours):
 ``paid_online <= with_fee <= received``, ``full_online <= online``, ``digitized <= received``,
@@ -244,7 +246,16 @@ class ServicesSystem:
     def level_rows(self, unit: Unit, f: dict[str, int]) -> list[dict[str, int]]:
         """The unit's figures split by service level (rows of the public table; they add up to ``f``)."""
         full = {"online": f["full_online"]}
-        for key in ("direct", "postal", "early", "on_time", "late", "pending_in_time", "pending_overdue"):
+        for key in (
+            "direct",
+            "postal",
+            "early",
+            "on_time",
+            "late",
+            "pending_in_time",
+            "pending_overdue",
+            "with_fee",
+        ):
             full[key] = self.world.part(f[key], unit, "svc.level", 0.3, 0.7)
         rest = {key: f[key] - value for key, value in full.items()}
         return [full, rest]
@@ -278,7 +289,7 @@ class ServicesSystem:
         table = (
             "<table class='table table-bordered ket-qua-giai-quyet'><thead>"
             "<tr><th rowspan='2'>Đơn vị</th><th rowspan='2'>Mức độ</th><th colspan='4'>Tiếp nhận</th>"
-            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th></tr>"
+            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th><th rowspan='2'>Có phí</th></tr>"
             "<tr><th>Tổng</th><th>Trực tuyến</th><th>Trực tiếp</th><th>BCCI</th><th>Tổng</th><th>Trước hạn</th>"
             "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th></tr></thead><tbody>"
             + "".join(rows)
@@ -312,6 +323,7 @@ def _cells(row: dict[str, int]) -> str:
         row["late"],
         row["pending_in_time"],
         row["pending_overdue"],
+        row["with_fee"],
     )
     return "".join(f"<td class='so'>{vi_number(v)}</td>" for v in values)
 

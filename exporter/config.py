@@ -14,8 +14,8 @@ import difflib
 import json
 import os
 import re
-from pathlib import Path
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml

@@ -466,7 +466,9 @@ def test_config_mistakes_have_exact_messages(extra, message):
 
 
 def test_system_defaults_to_portal():
-    cfg = checked_config({"targets": [{"name": "p", "kind": "portal", "url": URL}]}, kinds=load_kinds(), env={})
+    cfg = checked_config(
+        {"targets": [{"name": "p", "kind": "portal", "url": URL}]}, kinds=load_kinds(), env={}
+    )
     assert cfg.targets[0].system == "portal"
 
 

@@ -13,12 +13,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import pytest
+from waits import wait_until
 
 from exporter.config import TargetBase, parse_config
 from exporter.plugin import Collected, CollectError, Collector, Sample
 from exporter.results import ResultStore
 from exporter.scheduler import Scheduler, run_collector
-from exporter.server import wait_until
 
 T0 = 1_800_000_000.0
 

@@ -141,11 +141,13 @@ class Procs:
 
 class WebhookReceiver:
     """Records every POST on loopback: (arrival time, path, headers, parsed JSON or raw text).  Answers
-    ``status`` (200 unless a test wants failures)."""
+    ``status`` (200 unless a test wants failures) with the body of the first ``replies`` key found in the
+    path (e.g. what Telegram's Bot API answers to sendMessage), else an empty body."""
 
-    def __init__(self) -> None:
+    def __init__(self, replies: dict[str, bytes] | None = None) -> None:
         self.received: list[dict[str, Any]] = []
         self.status = 200
+        self.replies = dict(replies or {})
         self.lock = threading.Lock()
         receiver = self
 
@@ -165,9 +167,12 @@ class WebhookReceiver:
                             "body": doc,
                         }
                     )
+                reply = next((r for key, r in receiver.replies.items() if key in self.path), b"")
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
+                self.wfile.write(reply)
 
             def log_message(self, *_args: Any) -> None:
                 pass

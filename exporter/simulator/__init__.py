@@ -180,7 +180,9 @@ def _run_nation(args: argparse.Namespace, host: str, port: int) -> int:
         f"(systems: {', '.join(nation.provinces[codes[0]].systems)})",
         flush=True,
     )
-    print(f"switch faults with: curl -X POST '{base}/{codes[0]}/-/fault?system=services&mode=waf'", flush=True)
+    print(
+        f"switch faults with: curl -X POST '{base}/{codes[0]}/-/fault?system=services&mode=waf'", flush=True
+    )
     _wait_for_signal()
     nation.stop()
     return 0

@@ -20,13 +20,13 @@ from exporter.simulator.world import PROVINCE_CODE, World
 SIM_URL = "${EGOV_SIM_URL:-http://127.0.0.1:9880}"
 
 
-def _rewrite(value: Any, old: str, new: str) -> Any:
+def rewrite(value: Any, old: str, new: str) -> Any:
     if isinstance(value, str):
         return value.replace(old, new)
     if isinstance(value, list):
-        return [_rewrite(v, old, new) for v in value]
+        return [rewrite(v, old, new) for v in value]
     if isinstance(value, dict):
-        return {k: _rewrite(v, old, new) for k, v in value.items()}
+        return {k: rewrite(v, old, new) for k, v in value.items()}
     return value
 
 
@@ -40,7 +40,7 @@ def nation_config(sim_url: str, provinces: int, units: int, interval: str = "1h"
             labels = dict(t.get("labels") or {})
             if labels.get("unit", PROVINCE_CODE) not in known:
                 continue
-            t2 = _rewrite(copy.deepcopy(t), SIM_URL, f"{sim_url}/{code}")
+            t2 = rewrite(copy.deepcopy(t), SIM_URL, f"{sim_url}/{code}")
             t2["name"] = f"{code}-{t['name']}"
             if "unit" in labels:
                 labels["unit"] = code + labels["unit"][len(PROVINCE_CODE) :]

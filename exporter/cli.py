@@ -1,4 +1,4 @@
-"""Command line: ``egov-exporter [run] | check-config | simulate | demo | snapshot``.
+"""Command line: ``egov-exporter [run] | check-config | simulate | demo | snapshot | digest``.
 
 ``main(argv) -> int`` is both the console script and ``python -m exporter``.  A user's mistake gives one
 clear line per problem on stderr and exit code 1 (2 for bad flags), never a traceback."""
@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
             "snapshot", help="write a quarterly (monthly, yearly) snapshot of every indicator"
         )
         snap_args(snap)
+    from exporter.digest.cli import add_arguments as digest_args
+
+    digest = sub.add_parser(
+        "digest",
+        help="the weekly digest (766 rank, units below thresholds, availability, alerts): print or send",
+    )
+    digest_args(digest)
     return parser
 
 
@@ -298,7 +305,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run", "check-config", "simulate", "demo", "snapshot"}
+    commands = {"run", "check-config", "simulate", "demo", "snapshot", "digest"}
     if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
         argv = ["run", *argv]
     parser = build_parser()
@@ -320,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
             from exporter.snapshot.cli import run as run_snapshot
 
             return run_snapshot(args)
+        if args.command == "digest":
+            from exporter.digest.cli import run as run_digest
+
+            return run_digest(args)
         return serve(
             args.config_file,
             args.listen,

@@ -440,3 +440,25 @@ def test_a_rate_drop_on_synthetic_history_reaches_the_tickets(stack):
         ticket["Subject"]
         == "[FIRING:1] Tỷ lệ thanh toán trực tuyến giảm mạnh / EgovOnlinePaymentRatioDrop · services"
     )
+
+
+def test_digest_from_prometheus_lists_the_alerts_that_fired(stack):
+    """``egov-exporter digest --prometheus-url``: the alerts of the week are Prometheus' ALERTS series."""
+    from harness import run_cli
+
+    wait_for(
+        lambda: prom_query(stack.prom, 'ALERTS{alertname="EgovTargetDown", alertstate="firing"}'),
+        30,
+        "ALERTS in Prometheus",
+    )
+    proc = run_cli("digest", "--week", "--prometheus-url", stack.prom, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    alerts = lines[lines.index("Cảnh báo đã phát / alerts fired") + 1 :]
+    down = sorted(by_system(stack.config, "services") | by_system(stack.config, "documents"))
+    shown = ", ".join(down[:3]) + (f", … +{len(down) - 3}" if len(down) > 3 else "")
+    assert f"  EgovTargetDown (critical) × {len(down)}: {shown}" in alerts
+    assert any(
+        line.startswith("  EgovOnlinePaymentRatioDrop (warning) × 1: synthetic-services") for line in alerts
+    )
+    assert "  Xếp hạng các tỉnh: chưa có dữ liệu / National ranking: no data" in proc.stdout

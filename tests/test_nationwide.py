@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -82,6 +83,64 @@ def same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
 
 
+# ------------------------------------------------------------- the recipe's command lines (docs/scaling.md)
+#: flags of the test only, not of the recipe: log levels, and no staleness markers when the test ends the
+#: scrapes (both stores keep the last values for the snapshots compared)
+TEST_ONLY_FLAGS = {"-loggerLevel", "--log.level", "-promscrape.noStaleMarkers"}
+
+
+def exporter_argv(config: Path, listen: str, shard: int) -> list[str]:
+    return [
+        *("--config.file", str(config)),
+        *("--web.listen-address", listen),
+        *("--shard", f"{shard}/{SHARDS}"),
+        *("--log.level", "warning"),
+    ]
+
+
+def vm_argv(data: Path, listen: str) -> list[str]:
+    return [
+        VICTORIA_METRICS,
+        f"-storageDataPath={data}",
+        f"-httpListenAddr={listen}",
+        "-retentionPeriod=3y",
+        "-search.disableCache",
+        "-search.latencyOffset=0s",
+        "-search.maxSeries=5000000",
+        "-loggerLevel=WARN",
+    ]
+
+
+def vmagent_argv(scrape: Path, member: int, writes: list[str], data: Path, listen: str) -> list[str]:
+    return [
+        VMAGENT,
+        f"-promscrape.config={scrape}",
+        f"-promscrape.cluster.membersCount={VMAGENTS}",
+        f"-promscrape.cluster.memberNum={member}",
+        *(f"-remoteWrite.url={url}" for url in writes),
+        f"-remoteWrite.tmpDataPath={data}",
+        f"-httpListenAddr={listen}",
+        "-promscrape.noStaleMarkers",
+        "-loggerLevel=WARN",
+    ]
+
+
+def vmalert_argv(rules: Path, vm: str, notifier: str, listen: str) -> list[str]:
+    return [
+        VMALERT,
+        f"-rule={rules / 'recording' / '*.yml'}",
+        f"-rule={rules / 'alerts' / '*.yml'}",
+        f"-datasource.url={vm}",
+        f"-remoteWrite.url={vm}",
+        f"-remoteRead.url={vm}",
+        f"-notifier.url={notifier}",
+        f"-evaluationInterval={EVALUATE}s",
+        "-remoteWrite.flushInterval=1s",
+        f"-httpListenAddr={listen}",
+        "-loggerLevel=WARN",
+    ]
+
+
 class Nation:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -125,19 +184,7 @@ def nation(tmp_path_factory):
         # --- the engine: victoria-metrics, and the reference Prometheus (remote-write receiver) ---------
         vm_port, prom_port = free_port(), free_port()
         n.vm, n.prom = f"http://127.0.0.1:{vm_port}", f"http://127.0.0.1:{prom_port}"
-        n.procs.start(
-            "victoria-metrics",
-            [
-                VICTORIA_METRICS,
-                f"-storageDataPath={tmp / 'vm-data'}",
-                f"-httpListenAddr=127.0.0.1:{vm_port}",
-                "-retentionPeriod=1y",
-                "-search.disableCache",
-                "-search.latencyOffset=0s",
-                "-search.maxSeries=5000000",
-                "-loggerLevel=WARN",
-            ],
-        )
+        n.procs.start("victoria-metrics", vm_argv(tmp / "vm-data", f"127.0.0.1:{vm_port}"))
         rules = tmp / "rules"
         write_rules(rules)
         (tmp / "prometheus.yml").write_text(
@@ -167,17 +214,7 @@ def nation(tmp_path_factory):
         for i in range(1, SHARDS + 1):
             address = f"127.0.0.1:{free_port()}"
             n.shards.append(address)
-            n.procs.exporter(
-                f"exporter-{i}",
-                "--config.file",
-                str(config),
-                "--web.listen-address",
-                address,
-                "--shard",
-                f"{i}/{SHARDS}",
-                "--log.level",
-                "warning",
-            )
+            n.procs.exporter(f"exporter-{i}", *exporter_argv(config, address, i))
         for i, address in enumerate(n.shards, start=1):
             n.procs.wait_http(f"exporter-{i}", f"http://{address}/-/ready", 120)
         n.timings["all targets polled (s)"] = round(time.monotonic() - started, 1)
@@ -203,17 +240,13 @@ def nation(tmp_path_factory):
             n.vmagents.append(f"http://127.0.0.1:{agent_port}")
             n.procs.start(
                 f"vmagent-{member}",
-                [
-                    VMAGENT,
-                    f"-promscrape.config={tmp / 'scrape.yml'}",
-                    f"-promscrape.cluster.membersCount={VMAGENTS}",
-                    f"-promscrape.cluster.memberNum={member}",
-                    f"-remoteWrite.url={n.vm}/api/v1/write",
-                    f"-remoteWrite.url={n.prom}/api/v1/write",
-                    f"-remoteWrite.tmpDataPath={tmp / f'vmagent-{member}'}",
-                    f"-httpListenAddr=127.0.0.1:{agent_port}",
-                    "-loggerLevel=WARN",
-                ],
+                vmagent_argv(
+                    tmp / "scrape.yml",
+                    member,
+                    [f"{n.vm}/api/v1/write", f"{n.prom}/api/v1/write"],
+                    tmp / f"vmagent-{member}",
+                    f"127.0.0.1:{agent_port}",
+                ),
             )
         for member, url in enumerate(n.vmagents):
             n.procs.wait_http(f"vmagent-{member}", url + "/health", 30)
@@ -221,21 +254,7 @@ def nation(tmp_path_factory):
         # --- vmalert: the shipped rules against victoria-metrics -----------------------------------
         alert_port = free_port()
         n.vmalert = f"http://127.0.0.1:{alert_port}"
-        n.procs.start(
-            "vmalert",
-            [
-                VMALERT,
-                f"-rule={rules / 'recording' / '*.yml'}",
-                f"-rule={rules / 'alerts' / '*.yml'}",
-                f"-datasource.url={n.vm}",
-                f"-remoteWrite.url={n.vm}",
-                f"-notifier.url={sink.url}",
-                f"-evaluationInterval={EVALUATE}s",
-                "-remoteWrite.flushInterval=1s",
-                f"-httpListenAddr=127.0.0.1:{alert_port}",
-                "-loggerLevel=WARN",
-            ],
-        )
+        n.procs.start("vmalert", vmalert_argv(rules, n.vm, sink.url, f"127.0.0.1:{alert_port}"))
         n.procs.wait_http("vmalert", n.vmalert + "/health", 30)
 
         # the engines hold every shard's series, and both have evaluated the rules a few times
@@ -263,13 +282,29 @@ def nation(tmp_path_factory):
         time.sleep(3 * EVALUATE + 1)
         n.at = time.time() - 1  # every comparison reads both engines at this instant
         n.timings["stack up and rules evaluated (s)"] = round(time.monotonic() - started, 1)
-        # then the scrapers and vmalert stop (the vmagents flush what they hold to both stores), so that the
-        # two stores keep the same samples while the tests read them
+        # then the scrapes end (an empty scrape configuration, reloaded) and vmalert stops, and the vmagents
+        # deliver what they still hold to both stores, so that both keep the same samples while the tests
+        # read them
         n.vmagent_targets = [
             json.loads(http_get(url + "/api/v1/targets")[1])["data"]["activeTargets"] for url in n.vmagents
         ]
-        for name in ["vmalert"] + [f"vmagent-{m}" for m in range(VMAGENTS)]:
-            n.procs.stop(name)
+        (tmp / "scrape.yml").write_text(yaml.safe_dump({"scrape_configs": []}))
+        for member in range(VMAGENTS):
+            n.procs.procs[f"vmagent-{member}"].send_signal(signal.SIGHUP)
+        n.procs.stop("vmalert")
+        counts = 'count_over_time(up{job="egov-exporter"}[1h])'
+        last: list = []
+
+        def delivered() -> bool:
+            now = {
+                b: sorted((r["metric"]["instance"], r["value"][1]) for r in prom_query(b, counts))
+                for b in (n.vm, n.prom)
+            }
+            same_now = now[n.vm] == now[n.prom] and now[n.vm] == (last[-1] if last else None)
+            last.append(now[n.vm])
+            return same_now
+
+        wait_for(delivered, 30, "the vmagents to deliver the same samples to both stores", step=2)
         yield n
     finally:
         n.procs.stop_all()
@@ -565,4 +600,27 @@ def test_snapshot_from_victoria_metrics_equals_prometheus(nation, tmp_path):
         snapshot_figures_compared=len(numbers),
         snapshot_differences=len(differences),
         snapshot_figures_equal_only_to_12_digits=sum(1 for k in numbers if vm[k] != prom[k]),
+    )
+
+
+def test_storage_per_sample_and_per_year(nation):
+    """The sizing of docs/scaling.md: what VictoriaMetrics stores per sample of this run, and a year of the
+    nation's series scraped every 30 s at that rate (and at 1 byte a sample: the values here stand still,
+    which compresses better than a real province's)."""
+    assert http_get(nation.vm + "/internal/force_flush")[0] == 200
+    time.sleep(2)
+    metrics = parse_metrics(http_get(nation.vm + "/metrics")[1].decode("utf-8"))
+    size = sum(s.value for s in metrics["vm_data_size_bytes"] if s.labels["type"].startswith("storage/"))
+    rows = sum(s.value for s in metrics["vm_rows"] if s.labels["type"].startswith("storage/"))
+    assert rows > 0 and size > 0
+    series = nation.figures.get("series_total") or sum(
+        1 for _ in prom_query(nation.vm, 'count by (instance) ({job="egov-exporter"})', nation.at)
+    )
+    per_year = 365 * 86400 / 30
+    nation.figures.update(
+        stored_samples=int(rows),
+        stored_bytes=int(size),
+        bytes_per_sample=round(size / rows, 3),
+        storage_per_year_at_measured_rate_gib=round(series * per_year * size / rows / 2**30, 1),
+        storage_per_year_at_1_byte_per_sample_gib=round(series * per_year / 2**30, 1),
     )

@@ -141,7 +141,7 @@ def _read_secret(path: str, flag: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from exporter.config import ConfigError, parse_duration
+    from exporter.config import parse_duration
     from exporter.digest.compose import Options, compose, render_text, subject
     from exporter.digest.deliver import (
         DeliveryError,
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         send_webhook,
         webhook_body,
     )
-    from exporter.snapshot.cli import _open_source
+    from exporter.snapshot.cli import open_source
     from exporter.snapshot.periods import TZ
     from exporter.snapshot.sources import SourceError
 
@@ -196,14 +196,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ValueError, DeliveryError) as exc:
         return _fail(str(exc))
-    try:
-        source = _open_source(args)
-    except ConfigError as exc:
-        for line in exc.messages:
-            print(PREFIX + line, file=sys.stderr)
+    source = open_source(args, PREFIX)
+    if source is None:
         return 1
-    except SourceError as exc:
-        return _fail(str(exc))
     opts = Options(
         start=start.astimezone(TZ),
         end=end.astimezone(TZ),

@@ -201,6 +201,22 @@ def _open_source(args: argparse.Namespace) -> Any:
     return HistorySource(path)
 
 
+def open_source(args: argparse.Namespace, prefix: str) -> Any:
+    """The source the flags name, or None after printing why it cannot be read (one line per problem,
+    each after ``prefix``)."""
+    from exporter.config import ConfigError
+    from exporter.snapshot.sources import SourceError
+
+    try:
+        return _open_source(args)
+    except ConfigError as exc:
+        for line in exc.messages:
+            print(prefix + line, file=sys.stderr)
+    except SourceError as exc:
+        print(prefix + str(exc), file=sys.stderr)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from exporter.config import ConfigError, parse_duration
     from exporter.snapshot.compute import Builder, NoDataError, Progress
@@ -229,14 +245,9 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.messages:
             print(PREFIX + line, file=sys.stderr)
         return 1
-    try:
-        source = _open_source(args)
-    except ConfigError as exc:
-        for line in exc.messages:
-            print(PREFIX + line, file=sys.stderr)
+    source = open_source(args, PREFIX)
+    if source is None:
         return 1
-    except SourceError as exc:
-        return _fail(str(exc))
     progress = Progress(sys.stderr, enabled=not args.quiet)
     try:
         doc = Builder(source, spec, period, lookback=lookback, step=step, progress=progress).build()

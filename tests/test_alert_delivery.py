@@ -406,6 +406,7 @@ def test_a_fault_reaches_webhook_telegram_and_email_once_per_system(stack):
         == f"[FIRING:{len(services)}] Hệ thống không hoạt động / EgovTargetDown · services · H99"
     )
     html = page.get_body(("html",)).get_content()
+    (s.tmp / "on-call-mail.html").write_text(html, encoding="utf-8")  # to look at
     assert "<h2>ĐANG XẢY RA: Hệ thống không hoạt động</h2>" in html
     assert all(f'<a href="http://localhost:3000/d/egov-overview?var-target={t}">' in html for t in services)
     print(f"\nfault -> webhook: {s.latency} s (intervals 2s, for: 1s, group_wait 4s)\nTelegram:\n{text}")

@@ -221,7 +221,7 @@ def main() -> int:
 
     print()
     print(
-        f"{'source':<12} {'snapshot (median of %d)' % args.runs:>24} {'min':>8} {'max':>8} {'client CPU':>11} "
+        f"{'source':<12} {f'snapshot (median of {args.runs})':>24} {'min':>8} {'max':>8} {'client CPU':>11} "
         f"{'outputs':>8} {'queries':>8}"
     )
     for name in ("history", "prometheus"):

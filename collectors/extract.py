@@ -88,7 +88,7 @@ def parse_number(value: Any, number_format: str = "vi") -> float | None:
     if not text:
         return None
     thousands, decimal = (".", ",") if number_format == "vi" else (",", ".")
-    if re.fullmatch(r"[-+]?\d{1,3}(\%s\d{3})+(\%s\d+)?" % (thousands, decimal), text):
+    if re.fullmatch(rf"[-+]?\d{{1,3}}(\{thousands}\d{{3}})+(\{decimal}\d+)?", text):
         text = text.replace(thousands, "")
     text = text.replace(decimal, ".")
     try:

@@ -470,9 +470,7 @@ class PeriodicCollector(HttpCollector):
                     extract_json(metrics, data, answer, base, self.profile.number_format)
                 else:
                     self._expect_html(source, resp)
-                    extract_tables(
-                        tables, parse_html(resp.body), answer, base, self.profile.number_format
-                    )
+                    extract_tables(tables, parse_html(resp.body), answer, base, self.profile.number_format)
                 for s in answer.samples:
                     if s.name in source.period_free:
                         s.labels.pop("period", None)

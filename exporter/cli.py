@@ -1,4 +1,4 @@
-"""Command line: ``egov-exporter [run] | check-config | probe | simulate | demo | snapshot``.
+"""Command line: ``egov-exporter [run] | check-config | probe | simulate | demo | snapshot | digest``.
 
 ``main(argv) -> int`` is both the console script and ``python -m exporter``.  A user's mistake gives one
 clear line per problem on stderr and exit code 1 (2 for bad flags), never a traceback."""
@@ -99,7 +99,7 @@ def _add_run_flags(p: Any, listen_default: str = DEFAULT_LISTEN) -> None:
 
 
 #: the commands; anything else on the command line is a flag of ``run``, the default
-COMMANDS = ("run", "check-config", "probe", "simulate", "demo", "snapshot")
+COMMANDS = ("run", "check-config", "probe", "simulate", "demo", "snapshot", "digest")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
             "snapshot", help="write a quarterly (monthly, yearly) snapshot of every indicator"
         )
         snap_args(snap)
+    from exporter.digest.cli import add_arguments as digest_args
+
+    digest = sub.add_parser(
+        "digest",
+        help="the weekly digest (766 rank, units below thresholds, availability, alerts): print or send",
+    )
+    digest_args(digest)
     parser.commands = {  # type: ignore[attr-defined]
         name: p
         for name, p in (
@@ -178,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
             ("probe", probe),
             ("simulate", sim),
             ("demo", demo),
+            ("digest", digest),
         )
     }
     if snap_args is not None:
@@ -357,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             from exporter.snapshot.cli import run as run_snapshot
 
             return run_snapshot(args)
+        if args.command == "digest":
+            from exporter.digest.cli import run as run_digest
+
+            return run_digest(args)
         return serve(
             args.config_file,
             args.listen,

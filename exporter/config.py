@@ -14,8 +14,8 @@ import difflib
 import json
 import os
 import re
-from pathlib import Path
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
@@ -352,8 +352,8 @@ HISTORY_FAMILIES: tuple[str, ...] = (
     "egov_qd766_score",
     "egov_qd766_total_score",
     "egov_qd766_total_rank",
-    "egov_qd766_province_*",
     "egov_qd766_unit_info",
+    "egov_qd766_province_*",
     "egov_qd766_figure",
     "egov_qd766_metric_numerator",
     "egov_qd766_metric_denominator",

@@ -105,9 +105,14 @@ class _Entry:
 
 
 def run_collector(
-    collector: Collector, target: TargetBase, client: HttpClient, clock: Callable[[], float] = time.time
+    collector: Collector,
+    target: TargetBase,
+    client: HttpClient,
+    clock: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> TargetResult:
-    """Poll one target once and turn whatever happens into a TargetResult (never raises)."""
+    """Poll one target once and turn whatever happens into a TargetResult (never raises).  ``clock`` gives
+    the poll's wall time (``started``), ``monotonic`` its duration."""
     result = TargetResult(
         target=target.name,
         system=target.system,
@@ -116,7 +121,7 @@ def run_collector(
         url=public_url(target.url),
     )
     result.started = clock()
-    t0 = time.monotonic()
+    t0 = monotonic()
     retries_before = client.stats["retries"]
     try:
         collected = collector.collect()
@@ -133,7 +138,7 @@ def run_collector(
         )
         result.state, result.reason = "down", "other"
         result.message = f"collector error: {type(exc).__name__}: {exc}"
-    result.duration = time.monotonic() - t0
+    result.duration = monotonic() - t0
     result.retries = client.stats["retries"] - retries_before
     return result
 
@@ -177,12 +182,16 @@ class Scheduler:
         kinds: dict[str, type[Collector]],
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         registry: Any = None,
     ) -> None:
+        """``clock`` is wall time (results' timestamps), ``monotonic`` the scheduler's own time (due times,
+        durations, overruns): tests give both, and drive the timer with :meth:`tick`."""
         self.store = store
         self.kinds = kinds
         self.clock = clock
+        self.monotonic = monotonic
         self.rng = rng or random.Random()
         self.sessions = SessionPool()
         self._entries: dict[str, _Entry] = {}
@@ -231,7 +240,7 @@ class Scheduler:
             ):
                 built.pop(target.name)[1].close()
         self.sessions.pool_size = config.scheduler.per_host_concurrency
-        now = time.monotonic()
+        now = self.monotonic()
         with self._cond:
             old = self._entries
             new: dict[str, _Entry] = {}
@@ -284,33 +293,39 @@ class Scheduler:
 
     # running (everything below runs with the lock held, except the poll itself) --------------
     def _loop(self) -> None:
-        """The timer: moves due targets to the ready queues, moves overrunning polls to the slow lane."""
+        """The timer thread: :meth:`tick`, then sleep until the next thing is due."""
         with self._cond:
             while not self._stop:
-                now = time.monotonic()
-                heap = self._heap
-                while heap and heap[0][0] <= now:
-                    item = heapq.heappop(heap)
-                    entry = self._entries.get(item[2])
-                    if entry is None or entry.generation != item[3] or entry.running:
-                        continue  # removed, replaced, or still running (it reschedules itself)
-                    self._enqueue((*item, entry.host), entry)
-                overrun = self._overrun
-                while overrun and overrun[0][0] <= now:
-                    item = heapq.heappop(overrun)
-                    entry = item[2]
-                    if self._overruns(item) and self._running[True] < self._cap():
-                        entry.lane = True
-                        self._running[False] -= 1
-                        self._running[True] += 1
-                self._wake_workers()
-                while overrun and not self._overruns(overrun[0]):
-                    heapq.heappop(overrun)  # finished polls: do not wake up for them
-                wake = min(
-                    heap[0][0] if heap else now + 1.0, overrun[0][0] if overrun else now + 1.0, now + 1.0
-                )
-                self._timer_wake = wake = max(wake, now + TICK)
-                self._cond.wait(wake - now)
+                now = self.monotonic()
+                self._cond.wait(self.tick() - now)
+
+    def tick(self) -> float:
+        """One turn of the timer: due targets to the ready queues, fast-lane polls that overran to the slow
+        lane (freeing their fast slot), every poll that can start handed to a worker.  Returns when to look
+        next (monotonic).  Tests call it with the scheduler not started and a clock of their own."""
+        with self._cond:
+            now = self.monotonic()
+            heap = self._heap
+            while heap and heap[0][0] <= now:
+                item = heapq.heappop(heap)
+                entry = self._entries.get(item[2])
+                if entry is None or entry.generation != item[3] or entry.running:
+                    continue  # removed, replaced, or still running (it reschedules itself)
+                self._enqueue((*item, entry.host), entry)
+            overrun = self._overrun
+            while overrun and overrun[0][0] <= now:
+                item = heapq.heappop(overrun)
+                entry = item[2]
+                if self._overruns(item) and self._running[True] < self._cap():
+                    entry.lane = True
+                    self._running[False] -= 1
+                    self._running[True] += 1
+            self._wake_workers()
+            while overrun and not self._overruns(overrun[0]):
+                heapq.heappop(overrun)  # finished polls: do not wake up for them
+            wake = min(heap[0][0] if heap else now + 1.0, overrun[0][0] if overrun else now + 1.0, now + 1.0)
+            self._timer_wake = wake = max(wake, now + TICK)
+            return wake
 
     def overrun_after(self) -> float:
         """How long a fast-lane poll runs before it moves to the slow lane (and frees its fast slot):
@@ -376,7 +391,7 @@ class Scheduler:
             if self._per_host.get(host, 0) >= per_host:  # per_host_concurrency was lowered by a reload
                 self._parked.setdefault(host, deque()).appendleft(item)
                 continue
-            now = time.monotonic()
+            now = self.monotonic()
             entry.running, entry.lane, entry.started = True, lane, now
             self._running[lane] += 1
             self._per_host[entry.host] = self._per_host.get(entry.host, 0) + 1
@@ -392,7 +407,7 @@ class Scheduler:
     def _worker(self, me: _Worker, entry: _Entry | None) -> None:
         """Poll what is handed over; after a poll, take the next ready one, or wait to be handed one."""
         while entry is not None:
-            result = run_collector(entry.collector, entry.target, entry.client, self.clock)
+            result = run_collector(entry.collector, entry.target, entry.client, self.clock, self.monotonic)
             with self._cond:
                 self._finish(entry, result)
                 entry = None if self._stop else self._take()  # the next poll, on this same thread
@@ -436,7 +451,7 @@ class Scheduler:
                 self.store.record(result, retries=result.retries)
             except Exception:  # a failing reader of the results must not stop the polling
                 log.exception("target %s: recording the result failed", target.name)
-            due = time.monotonic() + delay
+            due = self.monotonic() + delay
             heapq.heappush(self._heap, (due, next(self._seq), target.name, entry.generation))
             if due < self._timer_wake - TICK:
                 self._timer_wake = due

@@ -124,7 +124,7 @@ class TargetView:
         self.skips = {
             s.labels["target"]: s.value for s in metrics.get("egov_target_extraction_skipped_total", [])
         }
-        self.system = {s.labels["target"]: s.labels["system"] for s in metrics.get("egov_target_up", [])}
+        self.system = {s.labels["target"]: s.labels["system"] for s in metrics.get("egov_target_state", [])}
         self.started = {
             s.labels["target"]: s.value for s in metrics.get("egov_target_last_poll_timestamp_seconds", [])
         }

@@ -186,7 +186,7 @@ def check_csv(out: Path, base: str, case: Case) -> None:
 
 def xl(v: float) -> float:
     """What an XLSX cell holds: openpyxl writes numbers with 16 significant digits (Excel shows 15)."""
-    return float("%.16g" % v)
+    return float(f"{v:.16g}")
 
 
 def check_xlsx(path: Path, case: Case) -> None:

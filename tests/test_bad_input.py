@@ -350,7 +350,7 @@ def test_corrupt_history_file(content: bytes, workdir: Path):
 
 
 def _targets(ex: ExporterProcess) -> set[str]:
-    return {s.labels["target"] for s in parse_metrics(ex.scrape())["egov_target_up"]}
+    return {s.labels["target"] for s in parse_metrics(ex.scrape())["egov_target_info"]}
 
 
 def _reload_ok(ex: ExporterProcess) -> float:

@@ -159,7 +159,7 @@ def test_numerators_within_denominators(rsps):
     units = {dict(k[1])["unit"]: dict(k[1])["level"] for k in got if k[0] == "egov_documents_signed_total"}
     for unit, level in units.items():
 
-        def v(name, **labels):
+        def v(name, unit=unit, level=level, **labels):
             return got[key(f"egov_documents_{name}", unit=unit, level=level, period="month", **labels)]
 
         assert v("signed_total") <= v("sent_total", channel="electronic")

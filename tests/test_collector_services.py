@@ -208,7 +208,7 @@ def test_api_counts_are_consistent_ratios(rsps):
     assert len(units) == 5
     for unit in units:
 
-        def v(name, **labels):
+        def v(name, unit=unit, **labels):
             return got[key(f"egov_services_dossiers_{name}", unit=unit, **labels)]
 
         received = sum(v("received_total", period="month", channel=c) for c in ("online", "direct", "postal"))

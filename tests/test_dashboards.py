@@ -109,7 +109,7 @@ def test_unit_and_period_variables_where_units_are_shown():
             unit["includeAll"] and unit["allValue"] == ".*" and "label_values(" in json.dumps(unit["query"])
         )
     # every $unit in a query is a regex match, so "All" (.*) works
-    for uid, d in DASHBOARDS.items():
+    for d in DASHBOARDS.values():
         for p in d["panels"]:
             for t in p.get("targets", []):
                 assert 'unit="$unit"' not in t["expr"] and 'target="$target"' not in t["expr"], t["expr"]

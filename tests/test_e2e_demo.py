@@ -68,7 +68,7 @@ def states(base: str) -> dict[str, tuple[str, str, float]]:
     out = {}
     for s in m.get("egov_target_state", []):
         if s.value == 1:
-            out[s.labels["target"]] = (s.labels["system"], s.labels["state"], up[s.labels["target"]])
+            out[s.labels["target"]] = (s.labels["system"], s.labels["state"], up.get(s.labels["target"]))
     return out
 
 

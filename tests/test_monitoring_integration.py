@@ -389,7 +389,9 @@ def stack(tmp_path_factory):
         )
         wait_for(lambda: http(s.prom + "/-/ready"), 60, "Prometheus to be ready")
         wait_for(
-            lambda: s.query('up{job="%s"} == 1' % th.exporter_job), 30, "Prometheus to scrape the exporter"
+            lambda: s.query(f'up{{job="{th.exporter_job}"}} == 1'),
+            30,
+            "Prometheus to scrape the exporter",
         )
         yield s
     finally:
@@ -497,11 +499,13 @@ def test_faults_fire_their_alerts_and_maintenance_suppresses(stack):
     s = stack
     report: dict[str, list[str]] = {}
     targets = {t["name"]: t for t in s.config["targets"]}
-    by_system = lambda system: sorted(
-        n
-        for n, t in targets.items()  # noqa: E731
-        if (t.get("system") or _default_system(t)) == system
-    )
+
+    def by_system(system):
+        return sorted(
+            n
+            for n, t in targets.items()  # noqa: E731
+            if (t.get("system") or _default_system(t)) == system
+        )
 
     # before any fault: the expiring certificate (3 days) fires warning and critical; nothing is down
     wait_for(

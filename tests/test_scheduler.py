@@ -13,12 +13,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import pytest
+from waits import wait_until
 
 from exporter.config import TargetBase, parse_config
 from exporter.plugin import Collected, CollectError, Collector, Sample
 from exporter.results import ResultStore
 from exporter.scheduler import Scheduler, run_collector
-from exporter.server import wait_until
 
 T0 = 1_800_000_000.0
 
@@ -386,3 +386,115 @@ def test_lag_counts_time_spent_waiting_for_a_host_slot(harness):
     assert registry.get_sample_value("egov_exporter_scheduler_lag_seconds_count") == 3
     # b waited for a (>= 0.2 s), c for a and b (>= 0.4 s)
     assert registry.get_sample_value("egov_exporter_scheduler_lag_seconds_sum") >= 0.5
+
+
+# ---------------------------------------------------------------- slow lane and overruns, on a fake clock
+
+
+class FakeClock:
+    """The scheduler's monotonic time, moved by the test (the scheduler is not started: the test calls
+    ``tick`` as the timer thread would)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def gate(rec: Recorder, name: str) -> threading.Event:
+    """Make ``name``'s polls wait until the returned event is set (a hanging upstream)."""
+    release = threading.Event()
+    rec.behaviour[name] = lambda: (release.wait(10), Collected())[1]
+    return release
+
+
+def lanes(h: Harness) -> dict[str, bool | None]:
+    """The lane of each running poll (True: slow), None for targets not running."""
+    with h.sched._cond:
+        return {n: (e.lane if e.running else None) for n, e in h.sched._entries.items()}
+
+
+def fake_clock_harness(harness) -> tuple[Harness, FakeClock]:
+    clock = FakeClock()
+    h = harness()
+    h.sched.monotonic = clock
+    return h, clock
+
+
+def test_a_poll_that_overruns_moves_to_the_slow_lane_and_frees_its_fast_slot(harness):
+    h, clock = fake_clock_harness(harness)
+    release = gate(h.rec, "hang")
+    h.sched.apply(
+        h.config(
+            [{"name": "hang", "host": "a.example"}, {"name": "quick", "host": "b.example"}], max_concurrency=1
+        )
+    )
+    h.sched.tick()  # both due now; one fast slot: "hang" starts, "quick" waits for the slot
+    assert wait_until(lambda: h.rec.calls["hang"] == 1, 5, 0.01)
+    assert lanes(h) == {"hang": False, "quick": None} and h.rec.calls["quick"] == 0
+
+    clock.now += h.sched.overrun_after() - 0.01  # not yet overrunning: still holding the fast slot
+    h.sched.tick()
+    assert lanes(h) == {"hang": False, "quick": None}
+
+    clock.now += 0.02  # past overrun_after(): the poll moves to the slow lane and "quick" gets the slot
+    h.sched.tick()
+    assert h.polled(["quick"])
+    assert lanes(h)["hang"] is True and h.rec.calls["hang"] == 1
+    assert h.sched._running == {False: 0, True: 1}
+    release.set()
+    assert h.polled(["hang"])
+    assert h.sched._running == {False: 0, True: 0}
+
+
+def test_overrun_after_follows_the_usual_poll_duration_within_its_bounds(harness):
+    from exporter.scheduler import OVERRUN_MIN, SLOW_POLL
+
+    h, _ = fake_clock_harness(harness)
+    assert h.sched.overrun_after() == OVERRUN_MIN  # no poll measured yet
+    h.sched._usual = 0.2
+    assert h.sched.overrun_after() == pytest.approx(1.0)  # 5 x the usual 0.2 s
+    h.sched._usual = 10.0
+    assert h.sched.overrun_after() == SLOW_POLL  # never later than a slow poll
+
+
+def test_a_target_whose_poll_timed_out_is_polled_in_the_slow_lane_next_time(harness):
+    h, clock = fake_clock_harness(harness)
+    h.rec.behaviour["flaky"] = lambda: (_ for _ in ()).throw(CollectError("timeout", "no answer within 10s"))
+    h.sched.apply(h.config([{"name": "flaky", "interval": "1m"}]))
+    h.sched.tick()
+    assert h.polled(["flaky"])
+    assert h.store.get("flaky").reason == "timeout"
+
+    release = gate(h.rec, "flaky")
+    clock.now += 61  # due again (interval 1 m, no jitter): into the slow lane's queue
+    h.sched.tick()
+    assert wait_until(lambda: h.rec.calls["flaky"] == 2, 5, 0.01)
+    assert lanes(h) == {"flaky": True} and h.sched._running == {False: 0, True: 1}
+    release.set()
+    assert h.polled(["flaky"], times=2)
+    # its next poll answered quickly: back to the fast lane after that
+    release = gate(h.rec, "flaky")
+    clock.now += 61
+    h.sched.tick()
+    assert wait_until(lambda: h.rec.calls["flaky"] == 3, 5, 0.01)
+    assert lanes(h) == {"flaky": False}
+    release.set()
+
+
+def test_slow_lane_polls_never_take_the_fast_slots(harness):
+    h, clock = fake_clock_harness(harness)
+    releases = [gate(h.rec, f"slow{i}") for i in range(2)]
+    targets = [{"name": f"slow{i}", "host": f"s{i}.example"} for i in range(2)]
+    h.sched.apply(h.config([*targets, {"name": "fast", "host": "f.example"}], max_concurrency=2))
+    for i in range(2):  # mark both as slow, as a timed-out or long poll does
+        h.sched._entries[f"slow{i}"].slow = True
+    h.sched.tick()
+    # both slow polls run in the slow lane (its own 2 slots); the fast check is not held up behind them
+    assert h.polled(["fast"])
+    assert wait_until(lambda: h.rec.calls["slow0"] == h.rec.calls["slow1"] == 1, 5, 0.01)
+    assert lanes(h) == {"slow0": True, "slow1": True, "fast": None}
+    for r in releases:
+        r.set()
+    assert h.polled(["slow0", "slow1"])

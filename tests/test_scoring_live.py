@@ -10,11 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from waits import wait_until
 
 from exporter.app import App
 from exporter.registry import load_kinds, scoring_check
 from exporter.scoring.live import attach
-from exporter.server import render_landing, wait_until
+from exporter.server import render_landing
 from exporter.simulator import Simulator, World
 from exporter.simulator.national import NationalSystem
 from exporter.simulator.world import ROOT_DEPARTMENT_ID

@@ -659,7 +659,7 @@ def test_lifecycle_and_probe_can_be_switched_off(tmp_path):
         before = len(up.paths)
         status, body = ex.get("/probe?target=a")
         assert status == 403 and b"--no-web.enable-probe" in body
-        targets = {s.labels["target"] for s in parse_metrics(ex.scrape())["egov_target_up"]}
+        targets = {s.labels["target"] for s in parse_metrics(ex.scrape())["egov_target_info"]}
         assert targets == {"a"}, "the configuration was reloaded although lifecycle is off"
         # the probe fetched nothing (polls of "a" may have happened meanwhile: count /probe-only paths)
         assert all(p == "/echo.json" for p in up.paths[before:])

@@ -15,10 +15,11 @@ import bcrypt
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from waits import wait_until
 
 from exporter.app import App
 from exporter.registry import load_kinds, scoring_check
-from exporter.server import Server, parse_listen_address, wait_until
+from exporter.server import Server, parse_listen_address
 from exporter.webconfig import load_web_config
 
 BODIES = Path(__file__).parent / "fixtures" / "http" / "generic"

@@ -27,9 +27,8 @@ STATE_MAP = {
 }
 #: up=1, degraded=2, down=3, unknown (before the first poll)=0
 STATE_EXPR = (
-    'max by (system, target) ((egov_target_state{state="up", %s} * 1) or '
-    '(egov_target_state{state="degraded", %s} * 2) or (egov_target_state{state="down", %s} * 3))'
-    % (SEL, SEL, SEL)
+    f'max by (system, target) ((egov_target_state{{state="up", {SEL}}} * 1) or '
+    f'(egov_target_state{{state="degraded", {SEL}}} * 2) or (egov_target_state{{state="down", {SEL}}} * 3))'
 )
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from exporter.domain import TZ
 from exporter.scoring.engine import Manual
 from exporter.scoring.scorecard import Scorecard, ScorecardError, load_scorecard, resolve
 
@@ -38,15 +39,10 @@ def shipped_metrics(documented: set[str] | frozenset[str] = frozenset()) -> tupl
 
 
 def _timestamp(value: dt.datetime | dt.date) -> float:
+    """A manual value's date and time (a date or a naive time is Vietnam's local time) as unix time."""
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            from zoneinfo import ZoneInfo
-
-            value = value.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-        return value.timestamp()
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime(value.year, value.month, value.day, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
+        return (value if value.tzinfo is not None else value.replace(tzinfo=TZ)).timestamp()
+    return dt.datetime(value.year, value.month, value.day, tzinfo=TZ).timestamp()
 
 
 def load_scoring(scoring: Any, base_dir: Path) -> tuple[list[Scorecard], dict[str, dict[str, Manual]]]:

@@ -20,15 +20,14 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from exporter.domain import TZ
 from exporter.plugin import Sample
 from exporter.scoring import Manual, ScorecardError, load_scoring
 from exporter.scoring.engine import Evaluation, build_index, evaluate, target_ratio
 from exporter.scoring.scorecard import Scorecard
 
 log = logging.getLogger("egov.scoring")
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: seconds to wait after a result for more before recomputing (polls often finish in bursts)
 DEBOUNCE = 0.5
 #: at most one evaluation per this many seconds (period-to-date figures move slowly; an evaluation of a

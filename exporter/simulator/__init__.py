@@ -48,11 +48,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="simulated seconds per real second, to watch counters grow (default: 1)",
     )
     p.add_argument(
+        "--provinces",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve N provinces (codes H01..HNN, each with --units units and its own seed) under /<code>/, "
+        "e.g. /H07/services/, for nationwide tests (default: one province under /)",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         default=[],
-        metavar="SYSTEM=MODE",
-        help=f"start with a fault, e.g. services=waf; modes: {', '.join(FAULT_MODES)}",
+        metavar="[PROVINCE:]SYSTEM=MODE",
+        help=f"start with a fault, e.g. services=waf (with --provinces: every province, or H07:services=waf "
+        f"for one); modes: {', '.join(FAULT_MODES)}",
     )
     p.add_argument(
         "--tls",
@@ -82,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     if args.units < 2 or args.units > 5000:
         print("egov-exporter: --units must be between 2 and 5000", file=sys.stderr)
         return 1
+    if args.provinces:
+        return _run_nation(args, host, port)
     sim = Simulator(World(units=args.units, seed=args.seed, speed=args.speed))
     if args.tls:
         import tempfile
@@ -105,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"simulator serving on {base}: " + ", ".join(f"{base}/{s}/" for s in sim.systems), flush=True)
     print(f"switch faults with: curl -X POST '{base}/-/fault?system=services&mode=waf'", flush=True)
+    _wait_for_signal()
+    sim.stop()
+    return 0
+
+
+def _wait_for_signal() -> None:
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: Any) -> None:
@@ -113,5 +130,40 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     stop.wait()
-    sim.stop()
+
+
+def _run_nation(args: argparse.Namespace, host: str, port: int) -> int:
+    from exporter.simulator.nation import Nation
+
+    if args.tls:
+        print("egov-exporter: --tls is not available with --provinces", file=sys.stderr)
+        return 1
+    try:
+        nation = Nation(args.provinces, units=args.units, seed=args.seed, speed=args.speed)
+    except ValueError as exc:
+        print(f"egov-exporter: {exc}", file=sys.stderr)
+        return 1
+    for item in args.fault:
+        where, _, mode = item.partition("=")
+        province, _, system = where.rpartition(":")
+        problem = nation.set_fault(province or "all", system, mode)
+        if problem:
+            print(f"egov-exporter: --fault {item}: {problem}", file=sys.stderr)
+            return 1
+    try:
+        base = nation.start(host if host != "0.0.0.0" else "127.0.0.1", port)
+    except OSError as exc:
+        print(f"egov-exporter: cannot listen on {args.sim_listen}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    codes = list(nation.provinces)
+    print(
+        f"simulator serving {len(codes)} provinces on {base}: {base}/{codes[0]}/ .. {base}/{codes[-1]}/ "
+        f"(systems: {', '.join(nation.provinces[codes[0]].systems)})",
+        flush=True,
+    )
+    print(
+        f"switch faults with: curl -X POST '{base}/{codes[0]}/-/fault?system=services&mode=waf'", flush=True
+    )
+    _wait_for_signal()
+    nation.stop()
     return 0

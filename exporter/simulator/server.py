@@ -148,6 +148,20 @@ class SimServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
+    def route(self, path: str) -> tuple[Simulator | None, str]:
+        """The simulator that serves ``path`` and the path within it (one province: all of them)."""
+        return self.sim, path
+
+    def index(self, sim: Simulator | None) -> dict[str, Any]:
+        """What ``/`` answers: the systems, their faults and the fault modes."""
+        sim = sim or self.sim
+        return {
+            "systems": {name: f"/{name}/" for name in sim.systems},
+            "faults": sim.faults,
+            "modes": FAULT_MODES,
+            "units": len(sim.world.units),
+        }
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that rejects our certificate or goes away mid-answer is part of the job, not a bug
         import sys
@@ -185,20 +199,17 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         body = self._read_body()
         query = parse_qs(url.query)
-        sim = self.server.sim
-        if url.path.startswith("/-/"):
-            self._control(url.path, query, body)
+        sim, path = self.server.route(url.path)
+        if sim is not None and path.startswith("/-/"):
+            self._control(sim, path, query, body)
             return
-        if url.path in ("/", ""):
-            index = {
-                "systems": {name: f"/{name}/" for name in sim.systems},
-                "faults": sim.faults,
-                "modes": FAULT_MODES,
-                "units": len(sim.world.units),
-            }
-            self._reply(Reply.json(index))
+        if path in ("/", ""):
+            self._reply(Reply.json(self.server.index(sim)))
             return
-        system_name, _, rest = url.path.lstrip("/").partition("/")
+        if sim is None:
+            self._reply(Reply(404, "not found\n", "text/plain"))
+            return
+        system_name, _, rest = path.lstrip("/").partition("/")
         system = sim.systems.get(system_name)
         if system is None:
             self._reply(Reply(404, "not found\n", "text/plain"))
@@ -354,8 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def _control(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
-        sim = self.server.sim
+    def _control(self, sim: Simulator, path: str, query: dict[str, list[str]], body: bytes) -> None:
         if path == "/-/faults":
             self._reply(
                 Reply.json(

@@ -106,7 +106,9 @@ def _full_day_weight(start: dt.date, end: dt.date) -> float:
 
 class World:
     """The simulated province.  ``speed`` > 1 makes simulated time run faster than real time, from
-    ``epoch`` (simulated start, default now)."""
+    ``epoch`` (simulated start, default now).  ``province_code`` / ``province_name`` name the province unit
+    (its children's codes extend it: H07 -> H07.1, H07.100), so several simulated provinces of one nation
+    have distinct unit codes."""
 
     def __init__(
         self,
@@ -115,8 +117,12 @@ class World:
         speed: float = 1.0,
         start: dt.datetime | None = None,
         clock: Callable[[], float] = time.time,
+        province_code: str = PROVINCE_CODE,
+        province_name: str = PROVINCE_NAME,
     ) -> None:
         self.seed = seed
+        self.province_code = province_code
+        self.province_name = province_name
         self.speed = speed
         self.clock = clock
         self._real0 = clock()
@@ -128,15 +134,15 @@ class World:
         def uid(code: str) -> str:
             return str(uuid.uuid5(uuid.NAMESPACE_URL, f"egov-sim/{self.seed}/{code}"))
 
-        units = [Unit(PROVINCE_CODE, PROVINCE_NAME, ROOT_DEPARTMENT_ID, "PROVINCE")]
+        units = [Unit(self.province_code, self.province_name, ROOT_DEPARTMENT_ID, "PROVINCE")]
         n_dept = min(len(_DEPARTMENTS), max(1, n // 6))
         for i in range(n_dept):
-            code = f"{PROVINCE_CODE}.{i + 1}"
+            code = f"{self.province_code}.{i + 1}"
             units.append(Unit(code, _DEPARTMENTS[i], uid(code), "DEPARTMENT"))
         for i in range(n - 1 - n_dept):
             a = _COMMUNE_WORDS[i % len(_COMMUNE_WORDS)]
             b = _COMMUNE_WORDS[(i // len(_COMMUNE_WORDS) + 3) % len(_COMMUNE_WORDS)]
-            code = f"{PROVINCE_CODE}.{100 + i}"
+            code = f"{self.province_code}.{100 + i}"
             units.append(
                 Unit(
                     code, f"UBND xã {a} {b}" + (f" {i // 144 + 1}" if i >= 144 else ""), uid(code), "COMMUNE"

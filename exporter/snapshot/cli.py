@@ -31,6 +31,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--to", dest="end", metavar="DATE", help="last day of a range, e.g. 2026-09-30 (inclusive)"
     )
+    add_source_arguments(p)
+    o = p.add_argument_group("output")
+    o.add_argument(
+        "--format",
+        default="xlsx,csv,json,html",
+        metavar="LIST",
+        help="comma-separated: xlsx, csv, json, html (default: all four)",
+    )
+    o.add_argument(
+        "--output-dir", dest="output_dir", default=".", metavar="DIR", help="where to write (default: .)"
+    )
+    o.add_argument(
+        "--report.file",
+        dest="report_file",
+        default=None,
+        metavar="FILE",
+        help="the report definition (default: the shipped exporter/snapshot/report.yaml)",
+    )
+    o.add_argument(
+        "--lookback",
+        default="1d",
+        metavar="DURATION",
+        help="how far before the end of the period a value may date from (default: 1d)",
+    )
+    o.add_argument("--step", default="1d", metavar="DURATION", help="resolution of the trends (default: 1d)")
+    o.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help=argparse.SUPPRESS,
+    )
+
+
+def add_source_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the figures are read: the embedded history, or a Prometheus-compatible server (shared with
+    ``egov-exporter digest``)."""
     s = p.add_argument_group("source (the embedded history unless --prometheus-url)")
     s.add_argument(
         "--config.file",
@@ -84,38 +122,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="LABEL",
         help="labels the scrape adds, ignored so that replicas count once (default: job, instance)",
-    )
-    o = p.add_argument_group("output")
-    o.add_argument(
-        "--format",
-        default="xlsx,csv,json,html",
-        metavar="LIST",
-        help="comma-separated: xlsx, csv, json, html (default: all four)",
-    )
-    o.add_argument(
-        "--output-dir", dest="output_dir", default=".", metavar="DIR", help="where to write (default: .)"
-    )
-    o.add_argument(
-        "--report.file",
-        dest="report_file",
-        default=None,
-        metavar="FILE",
-        help="the report definition (default: the shipped exporter/snapshot/report.yaml)",
-    )
-    o.add_argument(
-        "--lookback",
-        default="1d",
-        metavar="DURATION",
-        help="how far before the end of the period a value may date from (default: 1d)",
-    )
-    o.add_argument("--step", default="1d", metavar="DURATION", help="resolution of the trends (default: 1d)")
-    o.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument(
-        "--log.level",
-        dest="log_level",
-        default="warning",
-        choices=["debug", "info", "warning", "error"],
-        help=argparse.SUPPRESS,
     )
 
 
@@ -195,6 +201,22 @@ def _open_source(args: argparse.Namespace) -> Any:
     return HistorySource(path)
 
 
+def open_source(args: argparse.Namespace, prefix: str) -> Any:
+    """The source the flags name, or None after printing why it cannot be read (one line per problem,
+    each after ``prefix``)."""
+    from exporter.config import ConfigError
+    from exporter.snapshot.sources import SourceError
+
+    try:
+        return _open_source(args)
+    except ConfigError as exc:
+        for line in exc.messages:
+            print(prefix + line, file=sys.stderr)
+    except SourceError as exc:
+        print(prefix + str(exc), file=sys.stderr)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from exporter.config import ConfigError, parse_duration
     from exporter.snapshot.compute import Builder, NoDataError, Progress
@@ -223,14 +245,9 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.messages:
             print(PREFIX + line, file=sys.stderr)
         return 1
-    try:
-        source = _open_source(args)
-    except ConfigError as exc:
-        for line in exc.messages:
-            print(PREFIX + line, file=sys.stderr)
+    source = open_source(args, PREFIX)
+    if source is None:
         return 1
-    except SourceError as exc:
-        return _fail(str(exc))
     progress = Progress(sys.stderr, enabled=not args.quiet)
     try:
         doc = Builder(source, spec, period, lookback=lookback, step=step, progress=progress).build()

@@ -105,9 +105,7 @@ class HttpCollector(Collector):
         ok = set(self.target.valid_status_codes) or None
         http = client or self.ctx.http
         try:
-            resp = http.request(
-                method, url, json=json, data=data, headers=headers, ok_statuses=ok, what=what
-            )
+            resp = http.request(method, url, json=json, data=data, headers=headers, ok_statuses=ok, what=what)
         except CollectError as exc:
             self.ctx.note(request=f"{method} {url}", error=f"{exc.reason}: {exc.message}")
             raise

@@ -401,9 +401,7 @@ class PeriodicCollector(HttpCollector):
         raw = Collected()
         failed: list[tuple[str, CollectError]] = []
         required = [
-            s
-            for s in profile.sources
-            if not s.when_unreachable and (s.when is None or self.settings[s.when])
+            s for s in profile.sources if not s.when_unreachable and (s.when is None or self.settings[s.when])
         ]
         for source in profile.sources:
             if source.when is not None and not self.settings[source.when]:

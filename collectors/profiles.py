@@ -114,9 +114,7 @@ def resolve_settings(label: str, settings: dict[str, Setting], given: dict[str, 
             what = f" ({setting.description})" if setting.description else ""
             raise ValueError(f"profile_settings.{name}: required by {label}{what}")
         if setting.pattern is not None and not re.fullmatch(setting.pattern, value):
-            raise ValueError(
-                f"profile_settings.{name}: must match {setting.pattern!r}, got {value[:60]!r}"
-            )
+            raise ValueError(f"profile_settings.{name}: must match {setting.pattern!r}, got {value[:60]!r}")
         out[name] = value
     return _expand(out, label)
 

@@ -558,7 +558,7 @@ class Qd766Collector(HttpCollector):
         rows = data.get("data") if isinstance(data, dict) else data
         if not isinstance(rows, list):
             rnd.problems.append(
-                f"{RANKING} ({period}): expected a list of provinces or {{\"data\": [...]}}, got "
+                f'{RANKING} ({period}): expected a list of provinces or {{"data": [...]}}, got '
                 f"{type(data).__name__}"
             )
             return

@@ -529,7 +529,10 @@ def ranking_rules(th: Thresholds) -> list[dict[str, Any]]:
             "warning",
             "{{ $labels.province }} dropped {{ $value }} places in the national ranking ({{ $labels.period }})",
             "In the national portal's ranking of the 34 provinces (Decision 766), {{ $labels.province }} ranks "
-            "{{ $value }} places lower this " + "{{ $labels.period }} than " + r.window + " ago (threshold: "
+            "{{ $value }} places lower this "
+            + "{{ $labels.period }} than "
+            + r.window
+            + " ago (threshold: "
             + str(r.places)
             + " places). See which groups moved on the dashboard.",
             _link(th, "egov-qd766", "var-period={{ $labels.period }}"),

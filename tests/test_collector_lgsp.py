@@ -524,7 +524,7 @@ def test_token_endpoint_refusal(rsps, status, reason):
         ),
         (
             {"analytics": {"url": "https://elk:9200/"}, "profile_file": str(BODIES / "profile-gateway.yaml")},
-            f"targets[0]: analytics: the profile has no statistics source to read them with",
+            "targets[0]: analytics: the profile has no statistics source to read them with",
         ),
         (
             {"analytics": {"url": "elk:9200"}},

@@ -65,7 +65,14 @@ def page(name: str) -> bytes:
 
 def make(trace: list | None = None, **kw) -> PortalCollector:
     cfg = PortalCollector.Config.model_validate(
-        {"name": "portal", "kind": "portal", "system": "portal", "url": URL, "retries": 0, "profile": "example"}
+        {
+            "name": "portal",
+            "kind": "portal",
+            "system": "portal",
+            "url": URL,
+            "retries": 0,
+            "profile": "example",
+        }
         | kw
     )
     return PortalCollector(
@@ -435,7 +442,10 @@ def test_shipped_profile_is_valid_and_has_the_decree_42_checklist():
 @pytest.mark.parametrize(
     "extra,message",
     [
-        ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind portal; shipped: example, liferay"),
+        (
+            {"profile": "nope"},
+            "targets[0]: unknown profile 'nope' for kind portal; shipped: example, liferay",
+        ),
         (
             {"profile": "default"},
             "targets[0]: unknown profile 'default' for kind portal (replaced by liferay (the default); the old "

@@ -398,7 +398,9 @@ def test_table_gives_the_api_figures(rsps, fixture):
     stub_table(rsps, fixture)
     out = table().collect()
     assert out.state == "up" and out.skipped == []
-    want = expected_from_api({"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True)
+    want = expected_from_api(
+        {"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True
+    )
     assert data_samples(out) == want
 
 
@@ -420,7 +422,9 @@ def test_table_units_by_name_from_the_config(rsps, tmp_path):
         if i["agency"]["code"] != "H44.104"
     }
     out = table(profile_file=str(tmp_path / "no-links.yaml"), units=units).collect()
-    want = expected_from_api({"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True)
+    want = expected_from_api(
+        {"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True
+    )
     want = {k: v for k, v in want.items() if dict(k[1]).get("unit") != "H44.104"}
     assert data_samples(out) == want
     assert out.skipped == [
@@ -524,7 +528,9 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
     assert out.skipped == []
     want = {
         k: v
-        for k, v in expected_from_api({"month": ["example-month-page0.json", "example-month-page1.json"]}).items()
+        for k, v in expected_from_api(
+            {"month": ["example-month-page0.json", "example-month-page1.json"]}
+        ).items()
         if k[0] not in ("egov_services_dossiers_completed_total", "egov_services_dossiers_pending")
     }
     assert data_samples(out) == want

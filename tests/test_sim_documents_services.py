@@ -111,7 +111,8 @@ def igate_truth(world: World) -> dict[tuple, float]:
     """What iGate's three reports tell of the World: received online / direct, resolved in time / late,
     full-process online, paid online, digitized (iGate gives no fee count, no postal split, no backlog)."""
     out: dict[tuple, float] = {
-        key("egov_services_source_up", source=s): 1 for s in ("dossier-statistic", "online-report", "digitization")
+        key("egov_services_source_up", source=s): 1
+        for s in ("dossier-statistic", "online-report", "digitization")
     }
     for unit in world.children:
         out[key("egov_services_unit_info", unit=unit.code, unit_name=unit.name)] = 1

@@ -21,8 +21,8 @@ a later one with zeros.
 ``report_tinh_766_service`` with ``p_tinh_id`` 0 answers the national ranking, a JSON array of the 34
 provinces (``ID``, ``TEN``, ``TEN_COQUAN``, ``MA_COQUAN``, ``LOAI_COQUAN``, ``CAPDONVIID``, ``ID_COQUAN``, the
 six group scores and ``TONG_SCORE`` as strings, ``ROW_STT``) for the month (``p_thang``), quarter
-(``p_quy``) or year (all zero) asked; the simulated province (:data:`PROVINCE_CODE`) with the scores its
-evaluation endpoints publish, 33 made-up provinces (``Tỉnh mô phỏng 01`` ... , codes ``H01`` ...) whose
+(``p_quy``) or year (all zero) asked; the world's own province (``World.province_code``) with the scores its
+evaluation endpoints publish, 33 made-up provinces (``Tỉnh mô phỏng 01`` ... , codes ``H01`` ... but its own) whose
 scores drift from day to day, so that ranks move.  Another service or province answers an empty array.
 
 Every count comes from :class:`World` (period-to-date, growing through office hours); every published score
@@ -445,7 +445,7 @@ class NationalSystem:
             size = _int(body, "pageSize", 1, 1000) if "pageSize" in body else 20
         except BadRequest as exc:
             return Reply.json({"code": "BAD_REQUEST", "message": str(exc)}, status=400)
-        children, province = self.figures(kind, self._as_of(kind, start))
+        children, province = self.figures(kind, self.as_of(kind, start))
         data = getattr(self, "_" + endpoint.replace("-", "_"))(province, children, page, size)
         return Reply.json({"code": "OK", "data": data, "message": "OK"}, status=201)
 
@@ -491,7 +491,7 @@ class NationalSystem:
 
     def province_scores(self, kind: str, start: dt.datetime) -> dict[str, float]:
         """The simulated province's group scores for a period, as its evaluation endpoints publish them."""
-        _, p = self.figures(kind, self._as_of(kind, start))
+        _, p = self.figures(kind, self.as_of(kind, start))
         pub = procedure_publicity(self.world, p["received"]) if p else {}
         if not p:
             return dict.fromkeys(GROUP_MAX, 0.0)
@@ -505,21 +505,27 @@ class NationalSystem:
         }
 
     def ranking(self, kind: str, start: dt.datetime) -> list[dict[str, Any]]:
-        """The report service's rows of every province for a period, ranked by TONG_SCORE."""
-        as_of = self._as_of(kind, start)
+        """The report service's rows of every province for a period, ranked by TONG_SCORE: this world's
+        province with the scores its evaluation endpoints publish, and made-up provinces H01, H02, ... (its
+        own code left out) whose scores depend on their code, the period and the day only, so that the
+        provinces of a simulated nation (``simulate --provinces``) list the same others."""
+        as_of = self.as_of(kind, start)
         day = (as_of or start).timestamp() / 86400
+        own = self.world.province_code
+        others = [c for c in (f"H{i:02d}" for i in range(1, PROVINCES + 1)) if c != own][: PROVINCES - 1]
         rows = []
-        for n in range(PROVINCES):
-            if n == PROVINCES - 1:
-                code, name, ident = PROVINCE_CODE, "T" + PROVINCE_NAME.removeprefix("UBND ")[1:], PROVINCE_REPORT_ID
+        for code in [*others, own]:
+            if code == own:
+                name = self.world.province_name.removeprefix("UBND ")
+                name, ident = name[:1].upper() + name[1:], PROVINCE_REPORT_ID
                 scores = self.province_scores(kind, start)
             else:
-                code, name, ident = f"H{n + 1:02d}", f"Tỉnh mô phỏng {n + 1:02d}", str(398100 + 7 * n)
+                n = int(code[1:])
+                name, ident = f"Tỉnh mô phỏng {n:02d}", str(398100 + 7 * n)
                 scores = {}
                 for group, top in GROUP_MAX.items():
-                    base = 0.55 + 0.4 * _hash01(self.world.seed, "rank", code, group, kind)
-                    phase = _hash01(self.world.seed, "wave", code, group)
-                    wave = 0.04 * math.sin(2 * math.pi * (day / 9 + phase))
+                    base = 0.55 + 0.4 * _hash01("rank", code, group, kind)
+                    wave = 0.04 * math.sin(2 * math.pi * (day / 9 + _hash01("wave", code, group)))
                     scores[group] = 0.0 if as_of is None else r2(top * min(1.0, base + wave))
             rows.append((code, name, ident, scores, r2(sum(scores.values()))))
         rows.sort(key=lambda r: (-r[4], r[0]))
@@ -539,7 +545,7 @@ class NationalSystem:
             for i, (code, name, ident, scores, total) in enumerate(rows)
         ]
 
-    def _as_of(self, kind: str, start: dt.datetime) -> dt.datetime | None:
+    def as_of(self, kind: str, start: dt.datetime) -> dt.datetime | None:
         """The moment the requested period is counted to (None: it has not started)."""
         now = self.world.now()
         now = now.replace(minute=now.minute - now.minute % STEP_MINUTES, second=0, microsecond=0)

@@ -604,3 +604,18 @@ def test_full_exposition_passes_promtool(rsps):
     )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report
+
+
+def test_analytics_store_credentials_come_from_a_file_and_are_secrets(tmp_path):
+    secret = tmp_path / "es-password"
+    secret.write_text("es-p4ss-from-file\n", encoding="utf-8")
+    target = {
+        "name": "g",
+        "kind": "lgsp",
+        "url": GW,
+        "analytics": {"url": ES, "auth": {"type": "basic", "username": "ro", "password_file": str(secret)}},
+    }
+    cfg = checked_config({"targets": [target]}, kinds=load_kinds(), env={})
+    assert cfg.targets[0].analytics.auth.password.reveal() == "es-p4ss-from-file"
+    assert "es-p4ss-from-file" in cfg.secrets()
+    assert "es-p4ss-from-file" not in repr(cfg.targets[0])

@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 import yaml
 from pydantic import AfterValidator, BaseModel, ValidationError, field_validator
 
+from collectors.extract import HtmlMetric
 from exporter.config import Strict
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
@@ -52,12 +53,7 @@ class Setting(Strict):
     @field_validator("pattern")
     @classmethod
     def _pattern(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
+        return HtmlMetric._regex(v)
 
 
 def _as_text(values: dict[str, str | int]) -> dict[str, str]:

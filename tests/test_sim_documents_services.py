@@ -131,7 +131,7 @@ def igate_truth(world: World) -> dict[tuple, float]:
 
 
 def services_truth(world: World) -> dict[tuple, float]:
-    """What the public table tells of the World (with its "Có phí" column)."""
+    """What the public table tells of the World (with its fee columns)."""
     out: dict[tuple, float] = {key("egov_services_source_up", source="public-table"): 1}
     for unit in world.children:
         out[key("egov_services_unit_info", unit=unit.code, unit_name=unit.name)] = 1
@@ -146,6 +146,7 @@ def services_truth(world: World) -> dict[tuple, float]:
                 out[key("egov_services_dossiers_completed_total", unit=u, period=period, timeliness=t)] = f[t]
             out[key("egov_services_dossiers_full_online_total", unit=u, period=period)] = f["full_online"]
             out[key("egov_services_dossiers_with_fee_total", unit=u, period=period)] = f["with_fee"]
+            out[key("egov_services_dossiers_paid_online_total", unit=u, period=period)] = f["paid_online"]
             if n == 0:
                 out[key("egov_services_dossiers_pending", unit=u, timeliness="in_time")] = f[
                     "pending_in_time"

@@ -18,8 +18,8 @@ Under ``/services/``:
   :data:`AGENCY_ID`; dates are ``2026-11-01T00:00:00.000Z`` (the local day, as iGate's clients send it).
 * ``GET /thong-ke/ket-qua-giai-quyet?tuNgay=&denNgay=`` — a public "Kết quả giải quyết TTHC" table (no
   login; a layout of our own, read by the ``html-table`` profile): per unit one row per service level (Toàn
-  trình, Một phần), the unit's cell merged over them, with a "Có phí" column (dossiers with a fee: the
-  count iGate's reports above lack).
+  trình, Một phần), the unit's cell merged over them, with fee columns ("Có phí", "Thanh toán trực
+  tuyến": dossiers with a fee, the count iGate's reports above lack, and those paid online).
 
 Every figure comes from :func:`figures` (World-based, deterministic, growing through office hours):
 ``paid_online <= with_fee <= received``, ``full_online <= online``, ``digitized <= received``,
@@ -255,6 +255,7 @@ class ServicesSystem:
             "pending_in_time",
             "pending_overdue",
             "with_fee",
+            "paid_online",
         ):
             full[key] = self.world.part(f[key], unit, "svc.level", 0.3, 0.7)
         rest = {key: f[key] - value for key, value in full.items()}
@@ -289,11 +290,10 @@ class ServicesSystem:
         table = (
             "<table class='table table-bordered ket-qua-giai-quyet'><thead>"
             "<tr><th rowspan='2'>Đơn vị</th><th rowspan='2'>Mức độ</th><th colspan='4'>Tiếp nhận</th>"
-            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th><th rowspan='2'>Có phí</th></tr>"
+            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th><th colspan='2'>Phí, lệ phí</th></tr>"
             "<tr><th>Tổng</th><th>Trực tuyến</th><th>Trực tiếp</th><th>BCCI</th><th>Tổng</th><th>Trước hạn</th>"
-            "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th></tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody></table>"
+            "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th><th>Có phí</th>"
+            "<th>Thanh toán trực tuyến</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
         return Reply.html(
             _page(
@@ -324,6 +324,7 @@ def _cells(row: dict[str, int]) -> str:
         row["pending_in_time"],
         row["pending_overdue"],
         row["with_fee"],
+        row["paid_online"],
     )
     return "".join(f"<td class='so'>{vi_number(v)}</td>" for v in values)
 

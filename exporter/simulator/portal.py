@@ -58,6 +58,29 @@ MENU: tuple[tuple[str, str, str], ...] = (
 ALWAYS = frozenset({"news", "organization"})
 #: sections only the province's own portal has (the People's Committee's Official Gazette)
 PROVINCE_ONLY = frozenset({"official_gazette"})
+#: the "Liên kết website" block every site shows after its content, as provincial portals do
+WEB_LINKS: tuple[tuple[str, str], ...] = (
+    ("Cổng thông tin điện tử Chính phủ", "https://chinhphu.vn"),
+    ("Cổng Dịch vụ công quốc gia", "https://dichvucong.gov.vn"),
+    ("Cơ sở dữ liệu quốc gia về văn bản pháp luật", "https://vbpl.vn"),
+    ("Công báo Chính phủ", "https://congbao.chinhphu.vn"),
+    ("Bộ Nội vụ", "https://moha.gov.vn"),
+    ("Bộ Tài chính", "https://mof.gov.vn"),
+    ("Bộ Tư pháp", "https://moj.gov.vn"),
+    ("Bộ Khoa học và Công nghệ", "https://most.gov.vn"),
+    ("Bộ Xây dựng", "https://moc.gov.vn"),
+    ("Bộ Công Thương", "https://moit.gov.vn"),
+    ("Bộ Nông nghiệp và Môi trường", "https://mae.gov.vn"),
+    ("Bộ Y tế", "https://moh.gov.vn"),
+    ("Bộ Giáo dục và Đào tạo", "https://moet.gov.vn"),
+    ("Bộ Văn hóa, Thể thao và Du lịch", "https://bvhttdl.gov.vn"),
+    ("Văn phòng Chính phủ", "https://vpcp.chinhphu.vn"),
+    ("Thanh tra Chính phủ", "https://thanhtra.gov.vn"),
+    ("Báo Điện tử Chính phủ", "https://baochinhphu.vn"),
+    ("Hệ thống thông tin báo cáo quốc gia", "https://baocao.chinhphu.vn"),
+    ("Cổng thông tin tiếp nhận phản ánh, kiến nghị", "https://pakn.dichvucong.gov.vn"),
+    ("Tổng đài 1022", "https://1022.vn"),
+)
 #: the Asset Publisher's portlet name in its request parameters (Liferay 7.x)
 PORTLET = "com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet"
 
@@ -262,6 +285,10 @@ class PortalSystem:
             if not site.slug
             else ""
         )
+        web_links = "".join(
+            f'<li><a href="{url}" target="_blank" rel="noopener">{html.escape(name)}</a></li>'
+            for name, url in WEB_LINKS
+        )
         return f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>{html.escape(site.title)}</title></head>
 <body>
@@ -270,7 +297,10 @@ class PortalSystem:
 <li class="header-menu-item"><a href="{base}">Trang chủ</a></li>{menu}</ul></nav></header>
 <main id="content" class="portal-body">{main}</main>
 <aside class="links"><h3>Đơn vị trực thuộc</h3><ul>{subsites}</ul></aside>
+<aside class="web-links"><h3>Liên kết website</h3><ul>{web_links}</ul></aside>
 <footer class="portal-footer"><p>Cơ quan chủ quản: {html.escape(site.unit.name)}</p>
+<p>Chịu trách nhiệm chính: Chánh Văn phòng. Giấy phép thiết lập trang thông tin điện tử tổng hợp trên mạng số
+12/GP-TTĐT. Ghi rõ nguồn "{html.escape(site.title)}" khi phát hành lại thông tin từ cổng.</p>
 <p><a href="{base}lien-he">Liên hệ</a> | Điện thoại: 0228.3640.000 |
 Email: congthongtin@mophong.gov.vn</p></footer>
 </body></html>"""

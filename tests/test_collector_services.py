@@ -610,7 +610,7 @@ def test_system_defaults_to_services_and_default_profile_is_igate():
                     "name": "s",
                     "kind": "services",
                     "url": URL,
-                    "profile_settings": {"agency_id": "6852c2f06d65221a70e5b26b"},
+                    "profile_settings": {"agency_id": "65f0a1b2c3d4e5f6a7b8c9d0"},
                 }
             ]
         },

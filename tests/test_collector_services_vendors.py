@@ -28,7 +28,7 @@ T0 = NOW.timestamp()
 
 API = "https://apidvc.angiang.example.gov.vn"
 SSO = "https://ssodvc.angiang.example.gov.vn/auth/realms/digo/protocol/openid-connect/token"
-AGENCY = "6852c2f06d65221a70e5b26b"
+AGENCY = "65f0a1b2c3d4e5f6a7b8c9d0"
 IGATE_AUTH = {"type": "oauth2", "token_url": SSO, "client_id": "egov-exporter", "client_secret": "s3cr3t"}
 STATISTIC = f"{API}/pa/dossier-statistic/--statistic-agency-kgg"
 ONLINE = f"{API}/pa/kgg-dossier-statistic/--kgg-dossier-report-online"
@@ -207,9 +207,9 @@ def test_igate_three_reports_per_period_exact_values(rsps):
 def test_igate_level_ids_are_sent_when_set(rsps):
     token = stub_token(rsps)
     ids = {
-        "agency_level_0": "5f6b17984e1bd312a6f3ae4b",
-        "procedure_level_4": "62b529f524023d508ef38fc0",
-        "digitization_levels": "5f39f42d5224cf235e134c5a,5f39f4155224cf235e134c59",
+        "agency_level_0": "65f0a1b2c3d4e5f6a7b8c9d1",
+        "procedure_level_4": "65f0a1b2c3d4e5f6a7b8c9d2",
+        "digitization_levels": "65f0a1b2c3d4e5f6a7b8c9d3,65f0a1b2c3d4e5f6a7b8c9d4",
     }
     bearer = matchers.header_matcher({"Authorization": f"Bearer {token}"})
     rsps.get(

@@ -274,14 +274,14 @@ class Profile(Strict):
         return {n for s in self.sources for n in [*s.names(), *s.when_unreachable]}
 
     def periods(self) -> set[str] | None:
-        """The periods some per-period source answers (None: all)."""
+        """The periods some per-period source answers (None: all, or no source is asked per period)."""
         found: set[str] = set()
-        for source in self.sources:
-            if source.per_period:
-                if source.periods is None:
-                    return None
-                found |= set(source.periods)
-        return found
+        per_period = [s for s in self.sources if s.per_period]
+        for source in per_period:
+            if source.periods is None:
+                return None
+            found |= set(source.periods)
+        return found if per_period else None
 
 
 # ------------------------------------------------------------------------------------------- config

@@ -505,3 +505,15 @@ def test_opencps_site_id_may_be_written_as_a_number():
     }
     config = checked_config({"targets": [target]}, kinds=load_kinds(), env={})
     assert config.targets[0].profile_settings == {"group_id": "35417"}
+
+
+def test_a_profile_without_per_period_sources_takes_any_periods(tmp_path):
+    profile = tmp_path / "backlog.yaml"
+    profile.write_text(
+        "sources: [{name: backlog, per_period: false, request: {path: x},\n"
+        "           metrics: [{name: egov_services_dossiers_pending, path: '$[*]', labels: {unit: '@.code'}}]}]\n",
+        encoding="utf-8",
+    )
+    target = {"name": "dvc", "kind": "services", "url": API, "profile_file": str(profile)}
+    config = checked_config({"targets": [target]}, kinds=load_kinds(), env={})
+    assert config.targets[0].periods == ["month", "quarter", "year"]

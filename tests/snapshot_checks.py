@@ -107,7 +107,12 @@ def check_doc(doc: dict, case: Case) -> None:
     # trends: the figure at the end of each day, this period and the previous one
     days = (cur.end - cur.start).days
     assert doc["days_in_period"] == days == doc["days_with_data"]
-    assert doc["data_until"] == day_end(cur.end - dt.timedelta(days=1))
+    # the first and last samples of the period (ticks at 20:00), and nothing to warn about
+    assert (doc["data_from"], doc["data_until"]) == (
+        dt.datetime.fromtimestamp(cur.ticks[0], TZ).isoformat(timespec="milliseconds"),
+        dt.datetime.fromtimestamp(cur.last, TZ).isoformat(timespec="milliseconds"),
+    )
+    assert [n["code"] for n in doc["notes"] if n["code"] != "period_not_over"] == []
 
     def ratio_at(tick: int, num: str, den: str, period: str) -> float | None:
         n = sum(case.p.services(u, period, tick)[num] for u in case.p.children)

@@ -50,9 +50,12 @@ class Province:
         table_units: int = 2,
         seed: int = 766,
         cache: bool = True,
+        without: tuple[tuple[str, str, str], ...] = (),
     ) -> None:
         """Ticks every ``step`` seconds from ``offset`` after local midnight of ``start`` (by default daily
-        at 20:00, after office hours), until ``end``."""
+        at 20:00, after office hours), until ``end``.  ``without``: (source, unit code, group) scores never
+        published (a unit whose CLGQ the engine cannot compute)."""
+        self.without = set(without)
         self.world = World(units=units, seed=seed)
         self.step = step
         self.offset = offset
@@ -266,24 +269,18 @@ class Province:
                 )
             for unit in self.world.units:
                 for group in GROUPS:
-                    add(
-                        "egov_qd766_score",
-                        "dvcqg",
-                        self.score(unit, group, period, ts),
-                        unit=unit.code,
-                        group=group,
-                        period=period,
-                        source="published",
-                    )
-                    add(
-                        "egov_qd766_score",
-                        None,
-                        self.score(unit, group, period, ts, "computed"),
-                        unit=unit.code,
-                        group=group,
-                        period=period,
-                        source="computed",
-                    )
+                    for source, target in (("published", "dvcqg"), ("computed", None)):
+                        if (source, unit.code, group) in self.without:
+                            continue
+                        add(
+                            "egov_qd766_score",
+                            target,
+                            self.score(unit, group, period, ts, source),
+                            unit=unit.code,
+                            group=group,
+                            period=period,
+                            source=source,
+                        )
         for unit in self.world.units:
             add(
                 "egov_qd766_unit_info",
@@ -413,9 +410,12 @@ class Expected:
     def score_period(self) -> str:
         return self.period or "month"
 
-    def totals(self, source: str = "published") -> dict[str, float]:
+    def totals(self, source: str = "published") -> dict[str, float | None]:
+        """Each unit's total: the sum of its six group scores, None when one is missing."""
         return {
-            u.code: r2(math.fsum(self.p.score(u, g, self.score_period(), self.last, source) for g in GROUPS))
+            u.code: None
+            if any((source, u.code, g) in self.p.without for g in GROUPS)
+            else r2(math.fsum(self.p.score(u, g, self.score_period(), self.last, source) for g in GROUPS))
             for u in self.p.world.units
         }
 
@@ -425,7 +425,7 @@ class Expected:
         out: dict[str, tuple[str, int]] = {}
         for level in ("department", "commune"):  # the levels egov_qd766_unit_info gives
             members = sorted(
-                (u.code for u in self.p.children if u.level.lower() == level),
+                (u.code for u in self.p.children if u.level.lower() == level and totals[u.code] is not None),
                 key=lambda c: (-totals[c], natural(c)),
             )
             out.update({c: (level, i + 1) for i, c in enumerate(members)})

@@ -28,11 +28,13 @@ import datetime as dt
 import math
 import re
 import sys
+import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TextIO
 
 from exporter import __version__
+from exporter.snapshot.notes import build_notes
 from exporter.snapshot.periods import TZ, Period
 from exporter.snapshot.selectors import Selector, parse_selector
 from exporter.snapshot.sources import Series, iso
@@ -184,6 +186,7 @@ class Builder:
         lookback: float = 86400.0,
         step: float = 86400.0,
         progress: Progress | None = None,
+        now: float | None = None,
     ) -> None:
         self.source = source
         self.spec = spec
@@ -191,6 +194,8 @@ class Builder:
         self.lookback = lookback
         self.step = step
         self.progress = progress or Progress(enabled=False)
+        #: when the snapshot is taken (unix time): a period ending later is not over
+        self.now = time.time() if now is None else now
         self.warnings: list[str] = []
         self.levels: dict[str, str] = {}
         self.names: dict[str, str] = {}
@@ -313,11 +318,17 @@ class Builder:
         group_codes = [g.code for g in sc.groups]
 
         def entry(unit: str) -> dict[str, Any]:
-            totals = {}
+            # a total needs every group (as egov_qd766_total_score): else it is empty, and the groups
+            # missing say why
+            totals: dict[str, float | None] = {}
+            missing: dict[str, list[str]] = {}
             for source in sc.sources:
                 groups = data.get(source, {}).get(unit)
                 if groups:
-                    totals[source] = r2(math.fsum(groups.get(g, 0.0) for g in group_codes))
+                    lacking = [g for g in group_codes if g not in groups]
+                    totals[source] = None if lacking else r2(math.fsum(groups[g] for g in group_codes))
+                    if lacking:
+                        missing[source] = lacking
             groups = data.get(primary, {}).get(unit, {}) if primary else {}
             return {
                 "unit": unit,
@@ -325,11 +336,13 @@ class Builder:
                 "level": self.levels.get(unit, ""),
                 "total": totals.get(primary) if primary else None,
                 "totals": totals,
+                "missing_groups": missing,
                 "groups": {g: groups.get(g) for g in group_codes},
             }
 
         rows = [entry(u) for u in units]
         ranked = [r for r in rows if r["unit"] not in aggregates and r["total"] is not None]
+        unranked = [r for r in rows if r["unit"] not in aggregates and r["total"] is None]
         by_level: dict[str, list[dict[str, Any]]] = {}
         for r in ranked:
             by_level.setdefault(r["level"] if sc.rank_within_level else "", []).append(r)
@@ -342,6 +355,7 @@ class Builder:
             "source": primary,
             "province": [r for r in rows if r["unit"] in aggregates],
             "units": sorted(ranked, key=lambda r: (r["level"], r["rank"], natural_key(r["unit"]))),
+            "unranked": sorted(unranked, key=lambda r: (r["level"], natural_key(r["unit"]))),
         }
 
     def scorecard_trend(self, sc: Scorecard, p: Period, current: dict[str, Any]) -> list[tuple[float, float]]:
@@ -360,7 +374,7 @@ class Builder:
             if group in codes:
                 for t, v in pts:
                     by_point.setdefault(round(t, 3), {}).setdefault(group, v)
-        return [(t, r2(math.fsum(g.values()))) for t, g in sorted(by_point.items())]
+        return [(t, r2(math.fsum(g.values()))) for t, g in sorted(by_point.items()) if len(g) == len(codes)]
 
     def availability(self, p: Period) -> dict[str, Any]:
         spec = self.spec.availability
@@ -403,23 +417,36 @@ class Builder:
             "overall": math.fsum(r["availability"] for r in targets) / len(targets) if targets else None,
         }
 
-    def coverage(self, p: Period) -> tuple[str | None, int]:
-        """(the last day with data, days with data), from the availability series."""
-        first, last = p.start.timestamp() + self.step - EPS, p.end.timestamp() - EPS
+    def coverage(self, p: Period) -> dict[str, Any]:
+        """What the history (or Prometheus) holds of the period, from the availability series: the first and
+        last sample in it, the days (trend steps) with data, and whether a sample precedes the start (the
+        base a range's counter increase is measured from)."""
+        sel = parse_selector(self.spec.availability.metric)
+        start, end = p.start.timestamp(), p.end.timestamp()
         points: set[float] = set()
-        for _labels, pts in self.source.last_over_range(
-            parse_selector(self.spec.availability.metric), first, last, self.step
-        ):
+        for _labels, pts in self.source.last_over_range(sel, start + self.step - EPS, end - EPS, self.step):
             points.update(round(t, 3) for t, _ in pts)
-        if not points:
-            return None, 0
-        return iso(max(points)), len(points)
+        out: dict[str, Any] = {
+            "first_sample": None,
+            "last_sample": None,
+            "days_with_data": len(points),
+            "days": round(p.seconds / self.step),
+            "sample_before_start": bool(self.source.last_over(sel, start - EPS, self.lookback)),
+        }
+        if points:
+            # the exact sample times, from the raw samples of the first and the last day with data
+            first = [t for _l, pts in self.source.samples_over(sel, min(points), self.step) for t, _ in pts]
+            last = [t for _l, pts in self.source.samples_over(sel, max(points), self.step) for t, _ in pts]
+            first = [t for t in first if t >= start]
+            if first and last:
+                out["first_sample"], out["last_sample"] = iso(min(first)), iso(max(last))
+        return out
 
     # the document --------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
         spec, cur, prev = self.spec, self.period, self.period.previous()
         n_ind, n_sc = len(spec.indicators), len(spec.scorecards)
-        self.progress.total = 2 * (1 + n_ind + n_sc + 1) + (n_ind + n_sc) * 2 + 1
+        self.progress.total = 2 * (1 + n_ind + n_sc + 1) + (n_ind + n_sc) * 2 + 2
         results: dict[str, dict[str, Any]] = {}
         for label, p in (("current", cur), ("previous", prev)):
             self.progress(f"{p.label}: unit names")
@@ -450,18 +477,22 @@ class Builder:
                 f"Asia/Ho_Chi_Minh): {self.source.holds()}"
             )
         self.progress(f"{cur.label}: coverage")
-        as_of, days = self.coverage(cur)
+        coverage = {"current": self.coverage(cur)}
+        self.progress(f"{prev.label}: coverage")
+        coverage["previous"] = self.coverage(prev)
         doc: dict[str, Any] = {
             "schema": SCHEMA,
             "generator": f"egov-exporter {__version__}",
-            "generated_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
+            "generated_at": dt.datetime.fromtimestamp(self.now, TZ).isoformat(timespec="seconds"),
             "title_vi": spec.title_vi,
             "title_en": spec.title_en,
             "period": cur.describe(),
             "previous_period": prev.describe(),
-            "data_until": as_of,
-            "days_with_data": days,
-            "days_in_period": round(cur.seconds / self.step),
+            "data_from": coverage["current"]["first_sample"],
+            "data_until": coverage["current"]["last_sample"],
+            "days_with_data": coverage["current"]["days_with_data"],
+            "days_in_period": coverage["current"]["days"],
+            "coverage": coverage,
             "source": self.source.description,
             "method": {
                 "report_definition": spec.source,
@@ -503,6 +534,13 @@ class Builder:
             if ind["value"] is None and not ind["rows"]:
                 self.warnings.append(f"no data for {ind['id']} ({', '.join(ind['selectors'].values())})")
         doc["warnings"] = self.warnings
+        pr = results["previous"]
+        previous_has_data = (
+            bool(pr["availability"]["targets"])
+            or any(v[0][0] is not None or v[1] for v in pr["indicators"].values())
+            or any(s["units"] or s["province"] for s in pr["scorecards"].values())
+        )
+        doc["notes"] = build_notes(doc, self.now, self.step, previous_has_data)
         doc["queries"] = self.source.queries
         return doc
 
@@ -547,20 +585,20 @@ class Builder:
 
     def _scorecard_doc(self, sc: Scorecard, results: dict[str, Any]) -> dict[str, Any]:
         cur, prev = results["current"]["scorecards"][sc.id], results["previous"]["scorecards"][sc.id]
-        prev_units = {r["unit"]: r for r in prev["units"]}
+        prev_units = {r["unit"]: r for r in prev["units"] + prev["unranked"]}
         prev_prov = {r["unit"]: r for r in prev["province"]}
-        units = []
-        for r in cur["units"]:
+
+        def unit(r: dict[str, Any]) -> dict[str, Any]:
             p = prev_units.get(r["unit"], {})
-            units.append(
-                {
-                    **r,
-                    "previous_total": p.get("total"),
-                    "delta": _delta(r["total"], p.get("total")),
-                    "previous_rank": p.get("rank"),
-                    "rank_change": p["rank"] - r["rank"] if p.get("rank") else None,
-                }
-            )
+            return {
+                **r,
+                "previous_total": p.get("total"),
+                "delta": _delta(r["total"], p.get("total")),
+                "previous_rank": p.get("rank"),
+                "rank_change": p["rank"] - r["rank"] if p.get("rank") and r.get("rank") else None,
+            }
+
+        units = [unit(r) for r in cur["units"]]
         province = []
         for r in cur["province"]:
             p = prev_prov.get(r["unit"], {})
@@ -582,6 +620,7 @@ class Builder:
             "groups": [g.model_dump() for g in sc.groups],
             "province": province,
             "units": units,
+            "unranked": [unit(r) for r in cur["unranked"]],
         }
 
     def _availability_doc(self, results: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from exporter.snapshot.labels import (
     fmt_value,
     level_name,
     met,
+    missing_text,
     system_name,
 )
 from exporter.snapshot.svg import bar_chart, line_chart
@@ -184,6 +185,20 @@ def _scorecard(sc: dict[str, Any]) -> str:
             for r in units
         )
         out.append(f'<table class="ranking"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>')
+    if sc["unranked"]:
+        rows = "".join(
+            f'<tr data-unit="{_h(r["unit"])}"><td>{_h(level_name(r["level"]))}</td><td>{_h(r["unit"])}</td>'
+            f"<td>{_h(r['name'])}</td><td>{_h(missing_text(r['missing_groups']))}</td></tr>"
+            for r in sc["unranked"]
+        )
+        out.append(
+            f"<h3>{_bi('Đơn vị chưa đủ điểm các nhóm, không xếp hạng', 'Units without every group, not ranked')} "
+            f"({len(sc['unranked'])})</h3>"
+            f'<p class="note">Tổng điểm cần đủ {len(codes)} nhóm / a total needs all {len(codes)} groups.</p>'
+            f'<table class="unranked"><thead><tr><th>{_bi(*HEADINGS["level"])}</th><th>{_bi(*HEADINGS["unit"])}'
+            f"</th><th>{_bi(*HEADINGS['unit_name'])}</th><th>{_bi('Nhóm thiếu', 'Groups missing')}</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+        )
     return "".join(out)
 
 
@@ -358,6 +373,16 @@ def render_html(doc: dict[str, Any]) -> str:
     facts_html = (
         '<dl class="facts">' + "".join(f"<dt>{_h(k)}</dt><dd>{_h(v)}</dd>" for k, v in facts) + "</dl>"
     )
+    if doc["notes"]:
+        facts_html += (
+            '<section id="notes" class="notes"><h2>Lưu ý khi đọc số liệu <span class="en">/ Read this first'
+            "</span></h2><ul>"
+            + "".join(
+                f'<li data-note="{_h(n["code"])}">{_h(n["vi"])}<br><span class="en">{_h(n["en"])}</span></li>'
+                for n in doc["notes"]
+            )
+            + "</ul></section>"
+        )
     body = [f'<section id="summary"><h2>{_bi("Tổng hợp chỉ số", "Summary")}</h2>{_summary(doc)}']
     if doc["warnings"]:
         body.append('<ul class="warnings">' + "".join(f"<li>{_h(w)}</li>" for w in doc["warnings"]) + "</ul>")

@@ -77,6 +77,13 @@ def local_time(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, TZ)
 
 
+def local_text(iso_time: str | None) -> str:
+    """An ISO time of the snapshot as people read it: 2026-09-30 20:00 (local time), or —."""
+    if not iso_time:
+        return "—"
+    return f"{dt.datetime.fromisoformat(iso_time).astimezone(TZ):%Y-%m-%d %H:%M}"
+
+
 def vn_number(x: float, decimals: int = 0) -> str:
     """Vietnamese style: 12.345,67"""
     text = f"{abs(x):,.{decimals}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
@@ -118,6 +125,16 @@ def met(value: Any, target: Any) -> bool | None:
     if value is None or target is None:
         return None
     return value >= target - 1e-12
+
+
+def missing_text(missing: dict[str, list[str]]) -> str:
+    """``computed: CLGQ; provincial: CLGQ, TTTT``: the groups without a score, why a total is empty."""
+    return "; ".join(f"{source}: {', '.join(groups)}" for source, groups in missing.items())
+
+
+def missing_note(missing: dict[str, list[str]]) -> str:
+    """Why a unit has no total, for people."""
+    return f"Không tính tổng, thiếu nhóm / no total, groups missing: {missing_text(missing)}"
 
 
 def file_base(doc: dict[str, Any]) -> str:

@@ -16,8 +16,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from exporter.snapshot.labels import HEADINGS, both, file_base, head, level_name, local_time, met, system_name
-from exporter.snapshot.tables import availability_rows, definition_text, indicator_rows, unit_rows
+from exporter.snapshot.labels import (
+    HEADINGS,
+    both,
+    file_base,
+    head,
+    level_name,
+    local_text,
+    local_time,
+    met,
+    missing_note,
+    system_name,
+)
+from exporter.snapshot.tables import (
+    availability_rows,
+    definition_text,
+    indicator_rows,
+    note_rows,
+    unit_rows,
+)
 
 FORMATS = ("xlsx", "csv", "json", "html")
 
@@ -66,6 +83,7 @@ def write_csv(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     """UTF-8 with a byte-order mark, so that Excel shows the Vietnamese names right."""
     base, out = file_base(doc), []
     for name, rows in (
+        ("notes", note_rows(doc)),
         ("indicators", indicator_rows(doc)),
         ("units", unit_rows(doc)),
         ("availability", availability_rows(doc)),
@@ -158,14 +176,23 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         ("Kỳ báo cáo / Period", f"{period['label']} ({period['start'][:10]} – {_last_day(period)})"),
         ("Kỳ so sánh / Compared with", f"{prev['label']} ({prev['start'][:10]} – {_last_day(prev)})"),
         ("Nguồn dữ liệu / Source", f"{src['type']}: {where}"),
-        ("Số liệu đến / Data until", (doc["data_until"] or "—")[:10]),
+        ("Số liệu từ / Data from", local_text(doc["data_from"])),
+        ("Số liệu đến / Data until", local_text(doc["data_until"])),
         ("Số ngày có dữ liệu / Days with data", f"{doc['days_with_data']} / {doc['days_in_period']}"),
         ("Lập lúc / Generated", doc["generated_at"]),
     ]
     for i, (k, v) in enumerate(info[1:], start=4):
         ws.cell(row=i, column=1, value=k).font = bold
         ws.cell(row=i, column=2, value=v)
-    row = 4 + len(info)
+    row = 4 + len(info) - 1
+    for note in doc["notes"]:
+        row += 1
+        ws.cell(row=row, column=1, value=head("note")).font = Font(bold=True, color="B26A00")
+        cell = ws.cell(row=row, column=2, value=f"{note['vi']}\n{note['en']}")
+        cell.alignment, cell.font = wrap, Font(color="B26A00")
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=7)
+        ws.row_dimensions[row].height = 15 * (2 + len(note["vi"] + note["en"]) // 120)
+    row += 2
     titles = [
         head("section"),
         head("indicator"),
@@ -260,10 +287,10 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         titles = (
             [head("rank"), head("level"), head("unit"), head("unit_name"), head("total")]
             + [f"{g['code']} ({g['max']:g})\n{g['vi']} / {g['en']}" for g in sc["groups"]]
-            + [head("previous"), head("delta"), head("previous_rank"), head("rank_change")]
+            + [head("previous"), head("delta"), head("previous_rank"), head("rank_change"), head("note")]
         )
-        header(ws, row, titles, [10, 18, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12])
-        for r in [*sc["province"], *sc["units"]]:
+        header(ws, row, titles, [10, 18, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12, 40])
+        for r in [*sc["province"], *sc["units"], *sc["unranked"]]:
             row += 1
             put(ws, row, 1, r.get("rank"))
             ws.cell(row=row, column=2, value=level_name(r["level"]))
@@ -277,6 +304,8 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
             put(ws, row, c + 1, r["delta"], DELTA_FORMATS["points"])
             put(ws, row, c + 2, r.get("previous_rank"))
             put(ws, row, c + 3, r.get("rank_change"), "+0;-0;0")
+            if r["missing_groups"]:
+                ws.cell(row=row, column=c + 4, value=missing_note(r["missing_groups"]))
         row += 1
 
     # availability ----------------------------------------------------------------------------

@@ -1,0 +1,279 @@
+"""What a snapshot says beyond its figures, pinned on synthetic history (tests/snapshot_synth.py) with exact
+values: a unit's total needs every group; a period that is not over, and history that covers a period in
+part, are said in every format; nothing to compare with is said too."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from snapshot_synth import TZ, Province
+
+from exporter.cli import main
+from exporter.history import HistoryDB
+from exporter.snapshot.compute import Builder
+from exporter.snapshot.periods import parse_range, quarter
+from exporter.snapshot.sources import HistorySource
+from exporter.snapshot.spec import load_report
+
+
+def write_history(path: Path, province: Province) -> Path:
+    db = HistoryDB(path, synchronous="OFF")
+    province.write_history(db)
+    db.close()
+    return path
+
+
+def build(history: Path, period, now: dt.datetime) -> dict:
+    source = HistorySource(str(history))
+    try:
+        return Builder(source, load_report(), period, now=now.timestamp()).build()
+    finally:
+        source.close()
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ------------------------------------------------------------------------------ 1. totals need every group
+
+#: the engine cannot compute CLGQ for H99.100 (its children carry only their score upstream); the portal
+#: has not published MDHL for H99.101
+WITHOUT = (("computed", "H99.100", "CLGQ"), ("published", "H99.101", "MDHL"))
+
+
+@pytest.fixture(scope="module")
+def lacking(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("lacking")
+    history = write_history(out / "h.sqlite", Province(without=WITHOUT))
+    code = main(
+        [
+            "snapshot",
+            "--quarter",
+            "2026Q3",
+            "--history.file",
+            str(history),
+            "--output-dir",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_a_unit_lacking_a_group_has_no_total_and_says_why(lacking):
+    doc = json.loads((lacking / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    sc = doc["scorecards"][0]
+    units = {u["unit"]: u for u in sc["units"] + sc["unranked"]}
+    # H99.100: published 87.12 in full; computed lacks CLGQ (8.84): not 76.53, but no total
+    assert (units["H99.100"]["total"], units["H99.100"]["totals"], units["H99.100"]["missing_groups"]) == (
+        87.12,
+        {"published": 87.12, "computed": None},
+        {"computed": ["CLGQ"]},
+    )
+    # H99.101: the published MDHL is missing, so it has no total of the ranking source and is not ranked
+    assert (units["H99.101"]["total"], units["H99.101"]["totals"], units["H99.101"]["missing_groups"]) == (
+        None,
+        {"published": None, "computed": 77.26},
+        {"published": ["MDHL"]},
+    )
+    assert [u["unit"] for u in sc["unranked"]] == ["H99.101"]
+    assert "rank" not in units["H99.101"]
+    communes = [(u["unit"], u["rank"], u["ranked_among"]) for u in sc["units"] if u["level"] == "commune"]
+    assert communes == [("H99.100", 1, 2), ("H99.102", 2, 2)]
+    # the units' CSV: an empty total, and the groups missing
+    rows = {r["unit"]: r for r in read_csv(lacking / "egov-snapshot-2026Q3-units.csv")}
+    assert (
+        rows["H99.100"]["total"],
+        rows["H99.100"]["total_computed"],
+        rows["H99.100"]["missing_groups"],
+    ) == (
+        "87.12",
+        "",
+        "computed: CLGQ",
+    )
+    assert (rows["H99.101"]["rank"], rows["H99.101"]["total"], rows["H99.101"]["missing_groups"]) == (
+        "",
+        "",
+        "published: MDHL",
+    )
+    assert rows["H99.101"]["total_computed"] == "77.26"
+
+
+def test_units_without_a_total_are_listed_with_the_reason_in_xlsx_and_html(lacking):
+    from bs4 import BeautifulSoup
+    from openpyxl import load_workbook
+
+    ws = load_workbook(lacking / "egov-snapshot-2026Q3.xlsx")["Xếp hạng - Units ranked"]
+    rows = {ws.cell(r, 3).value: [c.value for c in ws[r]] for r in range(1, ws.max_row + 1)}
+    assert rows["H99.101"][0] is None and rows["H99.101"][4] is None
+    assert rows["H99.101"][-1] == "Không tính tổng, thiếu nhóm / no total, groups missing: published: MDHL"
+    soup = BeautifulSoup((lacking / "egov-snapshot-2026Q3.html").read_text(encoding="utf-8"), "html.parser")
+    row = soup.find("tr", attrs={"data-unit": "H99.101"})
+    assert row is not None and "MDHL" in row.text and "published" in row.text
+
+
+# ------------------------------------------------------------------------------ 2. what the data cover
+
+
+@pytest.fixture(scope="module")
+def until_september(tmp_path_factory) -> Path:
+    """Daily ticks at 20:00 from 1 April to 2 September 2026: Q3 is on its 64th day."""
+    path = tmp_path_factory.mktemp("sept") / "h.sqlite"
+    return write_history(path, Province(end=dt.date(2026, 9, 3)))
+
+
+def test_a_period_not_over(until_september):
+    doc = build(until_september, quarter(2026, 3), dt.datetime(2026, 9, 3, 15, 0, tzinfo=TZ))
+    assert (doc["data_from"], doc["data_until"]) == (
+        "2026-07-01T20:00:00.000+07:00",
+        "2026-09-02T20:00:00.000+07:00",  # the last sample, not the end of the day
+    )
+    assert (doc["days_with_data"], doc["days_in_period"]) == (64, 92)
+    assert doc["notes"] == [
+        {
+            "code": "period_not_over",
+            "vi": "Kỳ báo cáo chưa kết thúc (đến hết ngày 30/09/2026): số liệu tính đến 20:00 02/09/2026, "
+            "ngày thứ 64/92 của kỳ. Số lượng, tỷ lệ và điểm là số lũy kế đến thời điểm đó và còn thay "
+            "đổi; cột Thay đổi so sánh 64 ngày này với cả kỳ trước.",
+            "en": "The period is not over (it ends with 30 Sep 2026): figures are as of 02 Sep 2026 20:00, "
+            "day 64/92. Counts, ratios and scores are period-to-date and will still change; the Change column "
+            "compares these 64 days with the whole previous period.",
+        }
+    ]
+    # quarter-to-date on 2 September (the ground truth: 2673), against the whole of Q2 (3781)
+    figures = {i["id"]: i for i in doc["indicators"]}
+    assert (figures["dossiers_received"]["value"], figures["dossiers_received"]["previous"]["value"]) == (
+        2673,
+        3781,
+    )
+    assert doc["generated_at"] == "2026-09-03T15:00:00+07:00"
+
+
+def test_the_same_period_once_over_but_with_history_stopped_early(until_september):
+    doc = build(until_september, quarter(2026, 3), dt.datetime(2026, 10, 5, 9, 0, tzinfo=TZ))
+    assert [n["code"] for n in doc["notes"]] == ["history_partial"]
+    assert doc["notes"][0]["en"] == (
+        "The data cover 01 Jul 2026 20:00 to 02 Sep 2026 20:00 only, not the whole period: counts and ratios "
+        "are the period-to-date figures as of 02 Sep 2026 20:00; scores and other values are those at "
+        "02 Sep 2026 20:00; availability and trends cover only the 64/92 days with data."
+    )
+    assert doc["notes"][0]["vi"].startswith("Dữ liệu chỉ có từ 20:00 01/07/2026 đến 20:00 02/09/2026")
+
+
+@pytest.fixture(scope="module")
+def fifteen_minutes(tmp_path_factory) -> tuple[Path, Province]:
+    """History of 15 minutes: 14:35 to 14:50 on 3 December 2026, every 5 minutes."""
+    province = Province(start=dt.date(2026, 12, 3), offset=14 * 3600 + 35 * 60, step=300)
+    province.end = dt.datetime(2026, 12, 3, 14, 51, tzinfo=TZ)
+    path = tmp_path_factory.mktemp("dec") / "h.sqlite"
+    return write_history(path, province), province
+
+
+def received(province: Province, period: str, tick: int) -> int:
+    return sum(province.services(u, period, tick)["received"] for u in province.children)
+
+
+def test_a_range_from_a_month_start_reads_the_month_to_date_counters(fifteen_minutes):
+    history, province = fifteen_minutes
+    first, last = province.ticks()[0], province.ticks()[-1]
+    doc = build(history, parse_range("2026-12-01", "2026-12-03"), dt.datetime(2026, 12, 3, 15, 0, tzinfo=TZ))
+    figures = {i["id"]: i for i in doc["indicators"]}
+    # the month's counters at 14:50 count from 1 December: 155 dossiers, not the 1 received in 15 minutes
+    assert figures["dossiers_received"]["value"] == received(province, "month", last) == 155
+    assert received(province, "year", last) - received(province, "year", first) == 1
+    assert doc["period"]["counter_period"] == "month"
+    assert (doc["data_from"], doc["data_until"]) == (
+        "2026-12-03T14:35:00.000+07:00",
+        "2026-12-03T14:50:00.000+07:00",
+    )
+    assert [n["code"] for n in doc["notes"]] == ["period_not_over", "history_partial", "no_previous"]
+    assert doc["notes"][1]["en"] == (
+        "The data cover 03 Dec 2026 14:35 to 03 Dec 2026 14:50 only, not the whole period: counts and ratios "
+        "still cover the whole period (the systems' period-to-date counters count from its start); "
+        "availability and trends cover only the 1/3 days with data."
+    )
+    assert doc["notes"][2] == {
+        "code": "no_previous",
+        "vi": "Không có dữ liệu của kỳ trước (Từ 28/11/2026 đến 30/11/2026) để so sánh: cột Kỳ trước và Thay "
+        "đổi để trống.",
+        "en": "There are no data for the previous period (28 Nov 2026 to 30 Nov 2026) to compare with: the "
+        "Previous and Change columns are empty.",
+    }
+
+
+def test_a_range_covered_in_part_says_its_counts_are_an_increase_of_15_minutes(fifteen_minutes, tmp_path):
+    history, province = fifteen_minutes
+    code = main(
+        [
+            "snapshot",
+            "--from",
+            "2026-12-02",
+            "--to",
+            "2026-12-03",
+            "--history.file",
+            str(history),
+            "--output-dir",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    base = tmp_path / "egov-snapshot-2026-12-02_to_2026-12-03"
+    doc = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    figures = {i["id"]: i for i in doc["indicators"]}
+    first, last = province.ticks()[0], province.ticks()[-1]
+    assert figures["dossiers_received"]["value"] == received(province, "year", last) - received(
+        province, "year", first
+    )
+    assert figures["dossiers_received"]["value"] == 1
+    codes = [n["code"] for n in doc["notes"]]
+    assert codes[-2:] == ["history_partial", "no_previous"]  # "period_not_over" too, before 4 Dec 2026
+    partial = doc["notes"][-2]
+    assert partial["en"].startswith(
+        "The data cover 03 Dec 2026 14:35 to 03 Dec 2026 14:50 only, not the whole period: counts and ratios "
+        "are only the increase from 03 Dec 2026 14:35 to 03 Dec 2026 14:50, not over the whole range"
+    )
+    assert partial["vi"].startswith(
+        "Dữ liệu chỉ có từ 14:35 03/12/2026 đến 14:50 03/12/2026, không đủ cả kỳ: số lượng và tỷ lệ chỉ là "
+        "phần tăng từ 14:35 03/12/2026 đến 14:50 03/12/2026, không phải của cả khoảng thời gian"
+    )
+    # every format says it: the notes CSV, the XLSX summary, the HTML report's cover
+    notes = {r["key"]: r for r in read_csv(tmp_path / f"{base.name}-notes.csv")}
+    assert (
+        notes["history_partial"]["en"] == partial["en"]
+        and notes["no_previous"]["vi"] == doc["notes"][-1]["vi"]
+    )
+    assert (notes["data_from"]["value"], notes["data_until"]["value"]) == (
+        "2026-12-03T14:35:00.000+07:00",
+        "2026-12-03T14:50:00.000+07:00",
+    )
+    from bs4 import BeautifulSoup
+    from openpyxl import load_workbook
+
+    ws = load_workbook(base.with_suffix(".xlsx"))["Tổng hợp - Summary"]
+    cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value]
+    assert f"{partial['vi']}\n{partial['en']}" in cells
+    assert "2026-12-03 14:50" in cells  # data until, local time
+    soup = BeautifulSoup(base.with_suffix(".html").read_text(encoding="utf-8"), "html.parser")
+    shown = [li.get_text(" ", strip=True) for li in soup.select("#notes li")]
+    assert any(partial["en"] in text for text in shown)
+
+
+def test_no_notes_for_a_whole_quarter_fully_recorded(lacking):
+    doc = json.loads((lacking / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    assert [n["code"] for n in doc["notes"] if n["code"] != "period_not_over"] == []
+    assert doc["data_until"] == "2026-09-30T20:00:00.000+07:00"
+    assert doc["coverage"]["previous"] == {
+        "first_sample": "2026-04-01T20:00:00.000+07:00",
+        "last_sample": "2026-06-30T20:00:00.000+07:00",
+        "days_with_data": 91,
+        "days": 91,
+        "sample_before_start": False,
+    }

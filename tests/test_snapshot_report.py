@@ -143,8 +143,8 @@ def test_a_period_not_over(until_september):
             "ngày thứ 64/92 của kỳ. Số lượng, tỷ lệ và điểm là số lũy kế đến thời điểm đó và còn thay "
             "đổi; cột Thay đổi so sánh 64 ngày này với cả kỳ trước.",
             "en": "The period is not over (it ends with 30 Sep 2026): figures are as of 02 Sep 2026 20:00, "
-            "day 64/92. Counts, ratios and scores are period-to-date and will still change; the Change column "
-            "compares these 64 days with the whole previous period.",
+            "day 64/92. Counts, ratios and scores are period-to-date and will still change; the Change "
+            "column compares these 64 days with the whole previous period.",
         }
     ]
     # quarter-to-date on 2 September (the ground truth: 2673), against the whole of Q2 (3781)

@@ -127,7 +127,8 @@ class RateDrops(_Strict):
 
 
 class NationalTarget(_Strict):
-    min: float = Field(gt=0, le=1)
+    """The alert's volume guard; the level is the key's ratio in indicators/targets.yaml."""
+
     min_volume: float = Field(ge=0)
 
 
@@ -459,17 +460,36 @@ def rate_drop_rules(th: Thresholds) -> list[dict[str, Any]]:
     return out
 
 
+def national_levels(keys: Any) -> dict[str, float]:
+    """The level of each national target, from indicators/targets.yaml (the one place of the targets)."""
+    from exporter.config import ConfigError
+    from exporter.targets import DEFAULT_TARGETS, load_targets, unknown_target
+
+    try:
+        targets = load_targets(DEFAULT_TARGETS)
+    except ConfigError as exc:
+        raise ThresholdsError("\n".join(exc.messages)) from None
+    missing = [k for k in keys if k not in targets]
+    if missing:
+        raise ThresholdsError(
+            f"national_targets.targets.{missing[0]}: {unknown_target(missing[0], targets, DEFAULT_TARGETS)}"
+        )
+    return {k: targets[k].ratio for k in keys}
+
+
 def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
     n = th.national_targets
+    levels = national_levels(n.targets)
     out = []
     for key, target in n.targets.items():
         ratio, denominator, what, *extra = INDICATORS[key]
+        level = levels[key]
         sel = "{" + ", ".join([f'period="{n.period}"', *extra]) + "}"
         if denominator == PROVINCE_UNIT:  # a published figure of the province's unit: no volume to guard
-            expr = f"{ratio}{sel} < {_num(target.min)}\nand on(unit) {PROVINCE_UNIT}"
+            expr = f"{ratio}{sel} < {_num(level)}\nand on(unit) {PROVINCE_UNIT}"
             who, link = "{{ $labels.unit }}", _link(th, "egov-qd766", "var-period=" + n.period)
         else:
-            expr = f"{ratio}{sel} < {_num(target.min)}\nand {denominator}{sel} >= {_num(target.min_volume)}"
+            expr = f"{ratio}{sel} < {_num(level)}\nand {denominator}{sel} >= {_num(target.min_volume)}"
             who = "{{ $labels.target }}"
             link = _link(
                 th,
@@ -483,7 +503,7 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
                 n.for_,
                 "warning",
                 who + ": " + what.split(" (")[0] + " at {{ $value | humanizePercentage }}, below the "
-                "national target of " + _num(100 * target.min) + " %",
+                "national target of " + _num(100 * level) + " %",
                 "This "
                 + n.period
                 + " so far, "
@@ -491,7 +511,7 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
                 + " at "
                 + who
                 + " is {{ $value | humanizePercentage }}"
-                " of the total, below the national target of " + _num(100 * target.min) + " %. See the units "
+                " of the total, below the national target of " + _num(100 * level) + " %. See the units "
                 "dragging it down on the dashboard.",
                 link,
                 indicator=key,

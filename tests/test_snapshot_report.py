@@ -277,3 +277,86 @@ def test_no_notes_for_a_whole_quarter_fully_recorded(lacking):
         "days": 91,
         "sample_before_start": False,
     }
+
+
+# ------------------------------------------------------------------------------ 3. one source of targets
+
+
+def test_every_target_comes_from_the_targets_file(lacking):
+    from exporter.scoring.scorecard import PACKAGE_ROOT, load_scorecard
+    from exporter.targets import load_targets
+
+    targets = load_targets()
+    doc = json.loads((lacking / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    shown = {i["id"]: (i["target_key"], i["target"]) for i in doc["indicators"] if i["target"] is not None}
+    assert shown["online_payment_ratio"] == ("online_payment", 0.8)  # the summary had none
+    assert all(targets[key].ratio == value for key, value in shown.values())
+    # the landing page's gap to target reads the same keys
+    qd766 = load_scorecard(PACKAGE_ROOT / "indicators" / "qd766.yaml")
+    paid = next(i for g in qd766.groups for i in g.indicators if i.code == "PAID_ONLINE")
+    assert (paid.gap.target, paid.gap.target_key) == (0.8, "online_payment")
+    par7 = load_scorecard(PACKAGE_ROOT / "indicators" / "par7.yaml")
+    docs = next(i for g in par7.groups for i in g.indicators if i.code == "DOCUMENTS_ELECTRONIC")
+    assert (docs.gap.target, docs.gap.target_key) == (
+        0.95,
+        "documents_electronic",
+    )  # was 0.8 there, 1.0 in the report
+    assert next(i for i in doc["indicators"] if i["id"] == "documents_electronic_ratio")["target"] == 0.95
+
+
+def test_a_province_changes_a_target_in_one_place(tmp_path, lacking):
+    from exporter.scoring.scorecard import PACKAGE_ROOT, load_scorecard
+    from exporter.snapshot.spec import DEFAULT_REPORT
+
+    text = (PACKAGE_ROOT / "indicators" / "targets.yaml").read_text(encoding="utf-8")
+    (tmp_path / "targets.yaml").write_text(
+        text.replace("  online_payment:\n    ratio: 0.8", "  online_payment:\n    ratio: 0.75"),
+        encoding="utf-8",
+    )
+    (tmp_path / "report.yaml").write_text(DEFAULT_REPORT.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "qd766.yaml").write_text(
+        (PACKAGE_ROOT / "indicators" / "qd766.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    spec = load_report(tmp_path / "report.yaml")
+    assert spec.target(next(i for i in spec.indicators if i.id == "online_payment_ratio")).ratio == 0.75
+    card = load_scorecard(tmp_path / "qd766.yaml")
+    assert next(i for g in card.groups for i in g.indicators if i.code == "PAID_ONLINE").gap.target == 0.75
+
+
+def test_an_unknown_target_is_one_line_naming_its_place(tmp_path, capsys):
+    from exporter.config import ConfigError
+    from exporter.scoring.scorecard import PACKAGE_ROOT, ScorecardError, load_scorecard
+    from exporter.snapshot.spec import DEFAULT_REPORT
+    from exporter.targets import DEFAULT_TARGETS
+
+    report = tmp_path / "report.yaml"
+    report.write_text(
+        DEFAULT_REPORT.read_text(encoding="utf-8").replace(
+            "target: online_payment", "target: online_paymnet"
+        ),
+        encoding="utf-8",
+    )
+    known = (
+        "digitized_dossiers, documents_electronic, full_process_online, lgsp_shared_data, online_dossiers, "
+        "online_payment, portal_required_sections, procedures_online, work_files_online, "
+        "work_files_online_commune"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_report(report)
+    assert exc.value.messages == [
+        f"{report}: indicators[4].target: unknown target 'online_paymnet'; the targets of "
+        f"{DEFAULT_TARGETS}: {known}"
+    ]
+    card = tmp_path / "qd766.yaml"
+    card.write_text(
+        (PACKAGE_ROOT / "indicators" / "qd766.yaml")
+        .read_text(encoding="utf-8")
+        .replace("target: digitized_dossiers", "target: digitised"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ScorecardError) as err:
+        load_scorecard(card)
+    assert err.value.messages == [
+        f"{card}: groups[5].indicators[1].gap.target: unknown target 'digitised'; the targets of "
+        f"{DEFAULT_TARGETS}: {known}"
+    ]

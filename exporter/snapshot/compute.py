@@ -549,6 +549,7 @@ class Builder:
         (pvalue, pnum, pden), prows = results["previous"]["indicators"][ind.id]
         aggregates = self._aggregates(ind, list(rows) + list(prows))
         keys = sorted(set(rows) | set(prows), key=natural_key)
+        target = self.spec.target(ind)
         return {
             "id": ind.id,
             "section": ind.section,
@@ -559,8 +560,11 @@ class Builder:
             "by": ind.by,
             "aggregate": ind.aggregate,
             "combine_targets": ind.combine_targets,
-            "target": ind.target,
-            "target_note": ind.target_note,
+            "target": target.ratio if target else None,
+            "target_key": ind.target,
+            "target_note": target.source if target else "",
+            "target_verified": target.verified if target else None,
+            "maximum": ind.maximum,
             "selectors": {role: sel.promql() for role, sel in ind.selectors().items()},
             "value": value,
             "numerator": num,

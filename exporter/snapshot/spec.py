@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import PrivateAttr, ValidationError, field_validator, model_validator
 
 from exporter.config import ConfigError, Strict, _errors_of
 from exporter.snapshot.selectors import Selector, SelectorError, parse_selector
+from exporter.targets import Target, load_targets, targets_file, unknown_target
 
 DEFAULT_REPORT = Path(__file__).with_name("report.yaml")
 
@@ -57,9 +58,10 @@ class Indicator(Strict):
     #: the most (largest), or add them up (sum: they count different things)
     combine_targets: Literal["largest", "sum"] = "largest"
     display: Literal["count", "ratio", "points", "timestamp", "seconds"] = "count"
-    #: the national target for this figure (a ratio 0-1 or points), shown beside it
-    target: float | None = None
-    target_note: str = ""
+    #: the national target shown beside the figure: a key of the targets file (indicators/targets.yaml)
+    target: str | None = None
+    #: the most the figure can be (points), shown beside it where there is no target
+    maximum: float | None = None
 
     _sel = field_validator("metric", "numerator", "denominator")(lambda cls, v: _selector(v))
 
@@ -145,7 +147,13 @@ class ReportSpec(Strict):
     scorecards: list[Scorecard] = []
     unit_names: UnitNames
     availability: Availability = Availability()
+    #: the targets file: relative to this file; default targets.yaml beside it, else the shipped one
+    targets: str | None = None
     source: str = ""
+    _targets: dict[str, Target] = PrivateAttr(default_factory=dict)
+
+    def target(self, ind: Indicator) -> Target | None:
+        return self._targets[ind.target] if ind.target else None
 
     @model_validator(mode="after")
     def _refs(self) -> ReportSpec:
@@ -175,6 +183,17 @@ def load_report(path: str | Path | None = None) -> ReportSpec:
     if not isinstance(data, dict):
         raise ConfigError([f"{p}: the top level must be a mapping"])
     try:
-        return ReportSpec.model_validate({**data, "source": str(p)})
+        spec = ReportSpec.model_validate({**data, "source": str(p)})
     except ValidationError as exc:
         raise ConfigError([f"{p}: {line}" for line in _errors_of(exc, (), ReportSpec)]) from None
+    where = p.parent / spec.targets if spec.targets else targets_file(p)
+    targets = load_targets(where)
+    errors = [
+        f"{p}: indicators[{i}].target: {unknown_target(ind.target, targets, where)}"
+        for i, ind in enumerate(spec.indicators)
+        if ind.target and ind.target not in targets
+    ]
+    if errors:
+        raise ConfigError(errors)
+    spec._targets = targets
+    return spec

@@ -321,6 +321,7 @@ HISTORY_FAMILIES: tuple[str, ...] = (
     "egov_qd766_total_score",
     "egov_qd766_total_rank",
     "egov_qd766_unit_info",
+    "egov_qd766_province_*",
     "egov_qd766_figure",
     "egov_qd766_metric_numerator",
     "egov_qd766_metric_denominator",

@@ -360,3 +360,43 @@ def test_an_unknown_target_is_one_line_naming_its_place(tmp_path, capsys):
         f"{card}: groups[5].indicators[1].gap.target: unknown target 'digitised'; the targets of "
         f"{DEFAULT_TARGETS}: {known}"
     ]
+
+
+# ------------------------------------------------------------------------------ 4. PAR Index component 7
+
+
+def test_par7_criterion_by_criterion(lacking):
+    doc = json.loads((lacking / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    [par7] = doc["criteria"]
+    assert (par7["total"], par7["total_max"], par7["previous_total"], par7["at_max"]) == (
+        11.83,
+        13.5,
+        11.91,
+        7,
+    )
+    rows = {r["criterion"]: r for r in par7["rows"]}
+    assert list(rows) == [f"C{i:02d}" for i in range(1, 15)]  # all 14, in order
+    assert sum(r["max"] for r in rows.values()) == 13.5
+    assert {c: (r["score"], r["max"], r["at_max"], r["input"]) for c, r in rows.items()} == {
+        "C01": (1.0, 1.0, True, "measured"),
+        "C02": (1.0, 1.0, True, "measured"),
+        "C03": (0.46, 0.5, False, "measured"),
+        "C04": (0.5, 0.5, True, "measured"),
+        "C05": (0.88, 1.0, False, "measured"),
+        "C06": (2.0, 2.0, True, "measured"),
+        "C07": (1.0, 1.0, True, "measured"),
+        "C08": (1.0, 1.0, True, "measured"),
+        "C09": (0.96, 1.0, False, "measured"),
+        "C10": (1.78, 2.0, False, "measured"),
+        "C11": (1.0, 1.0, True, "measured"),
+        "C12": (0.25, 0.5, False, "manual"),
+        "C13": (0.0, 0.5, False, "manual"),
+        "C14": (None, 0.5, False, "no data"),
+    }
+    assert (rows["C12"]["set_by"], rows["C12"]["set_at"]) == (
+        "Phòng CĐS, Sở KH&CN",
+        "2026-07-15T00:00:00.000+07:00",
+    )
+    assert rows["C11"]["name"] == "Thanh toán trực tuyến / online payment ratio"
+    assert par7["unverified"] == list(rows)  # the shipped defaults are all unverified
+    assert (rows["C05"]["previous_score"], rows["C10"]["previous_score"]) == (1.0, 2.0)

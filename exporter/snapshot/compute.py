@@ -10,8 +10,8 @@ How a figure is read (the same for both sources, see :mod:`exporter.snapshot.sou
 * **gauges**: the last sample before the period ends, the same way.
 * **rows**: series are added up per value of the breakdown label (``unit``); where several targets report
   the same row (one system read two ways), the one reporting the most is kept (``combine_targets``); for a
-  ratio, the one with the largest denominator among those reporting the numerator too.  The province figure is the
-  upstream's own aggregate row when there is one (the province unit, by its level or because other unit
+  ratio, the one with the largest denominator among those reporting the numerator too.  The province figure
+  is the upstream's own aggregate row when there is one (the province unit, by its level or because other unit
   codes extend it: H44 -> H44.100), else the rows' sum; a ratio's province figure is the ratio of sums.
 * **trends**: the same figure at the end of each day (``step``) of the period.
 * **availability**: the mean of the target's ``egov_target_up`` samples over the period (means are
@@ -38,7 +38,7 @@ from exporter.snapshot.notes import build_notes
 from exporter.snapshot.periods import TZ, Period
 from exporter.snapshot.selectors import Selector, parse_selector
 from exporter.snapshot.sources import Series, iso
-from exporter.snapshot.spec import Indicator, ReportSpec, Scorecard
+from exporter.snapshot.spec import Criteria, Indicator, NationalRanking, ReportSpec, Scorecard
 
 EPS = 0.001  # evaluate "before the end": samples at the end instant belong to the next period
 SCHEMA = "egov-exporter/snapshot/v1"
@@ -170,6 +170,30 @@ def _increase(points: list[tuple[float, float]], start: float) -> list[tuple[flo
         total += v - prev if v >= prev else v
         prev = v
         out.append((t, total))
+    return out
+
+
+def _below(thresholds: list[float], units: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[dict]:
+    """Per level and threshold: the ranked units whose total is below it (and how many were, the period
+    before)."""
+    out = []
+    for level in dict.fromkeys(r["level"] for r in units):
+        members = [r for r in units if r["level"] == level]
+        previous = [r for r in before if r["level"] == level]
+        for threshold in sorted(thresholds):
+            below = [r for r in members if r["total"] < threshold]
+            out.append(
+                {
+                    "level": level,
+                    "below": threshold,
+                    "count": len(below),
+                    "of": len(members),
+                    "previous_count": sum(r["total"] < threshold for r in previous) if previous else None,
+                    "units": [
+                        r["unit"] for r in sorted(below, key=lambda r: (r["total"], natural_key(r["unit"])))
+                    ],
+                }
+            )
     return out
 
 
@@ -376,6 +400,127 @@ class Builder:
                     by_point.setdefault(round(t, 3), {}).setdefault(group, v)
         return [(t, r2(math.fsum(g.values()))) for t, g in sorted(by_point.items()) if len(g) == len(codes)]
 
+    def national(self, nr: NationalRanking, p: Period) -> dict[str, Any]:
+        """Every province's published scores and rank for the period (national ranking)."""
+        period = p.counter_period or "month"
+
+        def read(text: str) -> list[Series]:
+            sel = parse_selector(text).with_labels(period=period)
+            return sorted(self._last(sel, p), key=lambda s: sorted(s[0].items()))
+
+        provinces: dict[str, dict[str, Any]] = {}
+
+        def row(code: str) -> dict[str, Any]:
+            return provinces.setdefault(
+                code, {"province": code, "name": "", "rank": None, "total": None, "groups": {}}
+            )
+
+        for labels, v in read(nr.score):
+            code, group = labels.get(nr.province_label, ""), labels.get(nr.group_label, "")
+            if code:
+                if group == nr.total_group:
+                    row(code)["total"] = v
+                else:
+                    row(code)["groups"].setdefault(group, v)
+        for labels, v in read(nr.rank):
+            if labels.get(nr.province_label):
+                row(labels[nr.province_label])["rank"] = int(v)
+        for labels, _v in sorted(self._last(parse_selector(nr.info), p), key=lambda s: sorted(s[0].items())):
+            code = labels.get(nr.province_label, "")
+            if code in provinces and labels.get(nr.name_label):
+                provinces[code]["name"] = provinces[code]["name"] or labels[nr.name_label]
+        return {
+            r["province"]: r
+            for r in sorted(
+                provinces.values(),
+                key=lambda r: (r["rank"] is None, r["rank"] or 0, natural_key(r["province"])),
+            )
+        }
+
+    def _own_province(self, nr: NationalRanking, results: dict[str, Any]) -> set[str]:
+        """The codes the province may have on the national ranking: as configured, else its unit code on the
+        scorecard and the ``province`` label of its targets."""
+        if nr.province:
+            return {nr.province}
+        own = {r["unit"] for r in results["current"]["scorecards"][nr.scorecard]["province"]}
+        sel = parse_selector(self.spec.availability.metric)
+        end = self.period.end.timestamp() - EPS
+        own |= {
+            labels[nr.province_label]
+            for labels, _v in self.source.last_over(sel, end, self.period.seconds)
+            if labels.get(nr.province_label)
+        }
+        return own
+
+    def _national_doc(self, nr: NationalRanking, results: dict[str, Any]) -> dict[str, Any]:
+        cur, prev = results["current"]["national"], results["previous"]["national"]
+        own = self._own_province(nr, results)
+        sc = next(s for s in self.spec.scorecards if s.id == nr.scorecard)
+        rows = []
+        for code, r in cur.items():
+            p = prev.get(code, {})
+            rows.append(
+                {
+                    **r,
+                    "own": code in own,
+                    "previous_rank": p.get("rank"),
+                    "rank_change": p["rank"] - r["rank"] if p.get("rank") and r["rank"] else None,
+                    "previous_total": p.get("total"),
+                    "delta": _delta(r["total"], p.get("total")),
+                }
+            )
+        mine = next((r for r in rows if r["own"]), None)
+        return {
+            "vi": nr.vi,
+            "en": nr.en,
+            "scorecard": nr.scorecard,
+            "groups": [g.model_dump() for g in sc.groups],
+            "max_total": sc.max_total,
+            "provinces": rows,
+            "ranked": sum(r["rank"] is not None for r in rows),
+            "own": mine["province"] if mine else None,
+        }
+
+    def criteria(self, c: Criteria, p: Period) -> dict[str, Any]:
+        """Each criterion's points, maximum, name, how its value came (measured or by whom, when)."""
+
+        def by_criterion(text: str | None) -> dict[str, tuple[dict[str, str], float]]:
+            if not text:
+                return {}
+            out: dict[str, tuple[dict[str, str], float]] = {}
+            for labels, v in sorted(self._last(parse_selector(text), p), key=lambda s: sorted(s[0].items())):
+                out.setdefault(labels.get(c.label, ""), (labels, v))
+            return out
+
+        scores, maxima, info = by_criterion(c.score), by_criterion(c.max_score), by_criterion(c.info)
+        manual, manual_at = by_criterion(c.manual), by_criterion(c.manual_timestamp)
+        total = [v for _labels, v in self._last(parse_selector(c.total), p)]
+        total_max = [v for _labels, v in self._last(parse_selector(c.total_max), p)]
+        rows = []
+        for code in sorted(set(maxima) | set(scores) | set(info), key=natural_key):
+            score = scores[code][1] if code in scores else None
+            most = maxima[code][1] if code in maxima else None
+            is_manual = code in manual and manual[code][1] == 1
+            set_labels, set_at = manual_at.get(code, ({}, None))
+            rows.append(
+                {
+                    "criterion": code,
+                    "name": info[code][0].get("name", "") if code in info else "",
+                    "verified": info[code][0].get("verified") != "false" if code in info else None,
+                    "score": score,
+                    "max": most,
+                    "at_max": score is not None and most is not None and score >= most - 1e-9,
+                    "input": "manual" if is_manual else "measured" if score is not None else "no data",
+                    "set_by": set_labels.get("set_by") if is_manual else None,
+                    "set_at": iso(set_at) if is_manual and set_at is not None else None,
+                }
+            )
+        return {
+            "total": total[0] if total else None,
+            "total_max": total_max[0] if total_max else None,
+            "rows": rows,
+        }
+
     def availability(self, p: Period) -> dict[str, Any]:
         spec = self.spec.availability
         t, window = p.end.timestamp() - EPS, p.seconds
@@ -445,8 +590,9 @@ class Builder:
     # the document --------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
         spec, cur, prev = self.spec, self.period, self.period.previous()
-        n_ind, n_sc = len(spec.indicators), len(spec.scorecards)
-        self.progress.total = 2 * (1 + n_ind + n_sc + 1) + (n_ind + n_sc) * 2 + 2
+        n_ind, n_sc, n_crit = len(spec.indicators), len(spec.scorecards), len(spec.criteria)
+        n_nat = 1 if spec.national_ranking else 0
+        self.progress.total = 2 * (1 + n_ind + n_sc + n_crit + n_nat + 1) + (n_ind + n_sc) * 2 + 2
         results: dict[str, dict[str, Any]] = {}
         for label, p in (("current", cur), ("previous", prev)):
             self.progress(f"{p.label}: unit names")
@@ -459,10 +605,20 @@ class Builder:
             for sc in spec.scorecards:
                 self.progress(f"{p.label}: {sc.id} scores")
                 sc_out[sc.id] = self.scorecard(sc, p)
+            crit_out = {}
+            for c in spec.criteria:
+                self.progress(f"{p.label}: {c.id} criteria")
+                crit_out[c.id] = self.criteria(c, p)
+            national = {}
+            if spec.national_ranking:
+                self.progress(f"{p.label}: national ranking")
+                national = self.national(spec.national_ranking, p)
             self.progress(f"{p.label}: availability")
             results[label] = {
                 "indicators": ind_out,
                 "scorecards": sc_out,
+                "criteria": crit_out,
+                "national": national,
                 "availability": self.availability(p),
             }
         c = results["current"]
@@ -512,6 +668,10 @@ class Builder:
             "sections": [s.model_dump() for s in spec.sections],
             "indicators": [self._indicator_doc(ind, results) for ind in spec.indicators],
             "scorecards": [self._scorecard_doc(sc, results) for sc in spec.scorecards],
+            "criteria": [self._criteria_doc(c, results) for c in spec.criteria],
+            "national_ranking": self._national_doc(spec.national_ranking, results)
+            if spec.national_ranking
+            else None,
             "availability": self._availability_doc(results),
         }
         for ind in doc["indicators"]:
@@ -520,7 +680,7 @@ class Builder:
             ind["trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, cur)]
             self.progress(f"{prev.label}: trend of {ind['id']}")
             ind["previous_trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, prev)]
-        for sc_doc, sc in zip(doc["scorecards"], spec.scorecards):
+        for sc_doc, sc in zip(doc["scorecards"], spec.scorecards, strict=True):
             self.progress(f"{cur.label}: trend of {sc.id}")
             sc_doc["trend"] = [
                 [iso(t), v] for t, v in self.scorecard_trend(sc, cur, results["current"]["scorecards"][sc.id])
@@ -625,6 +785,31 @@ class Builder:
             "province": province,
             "units": units,
             "unranked": [unit(r) for r in cur["unranked"]],
+            "thresholds": _below(sc.thresholds, units, prev["units"]),
+        }
+
+    def _criteria_doc(self, c: Criteria, results: dict[str, Any]) -> dict[str, Any]:
+        cur, prev = results["current"]["criteria"][c.id], results["previous"]["criteria"][c.id]
+        before = {r["criterion"]: r for r in prev["rows"]}
+        return {
+            "id": c.id,
+            "section": c.section,
+            "vi": c.vi,
+            "en": c.en,
+            "total": cur["total"],
+            "total_max": cur["total_max"],
+            "previous_total": prev["total"],
+            "delta": _delta(cur["total"], prev["total"]),
+            "at_max": sum(r["at_max"] for r in cur["rows"]),
+            "unverified": [r["criterion"] for r in cur["rows"] if r["verified"] is False],
+            "rows": [
+                {
+                    **r,
+                    "previous_score": before.get(r["criterion"], {}).get("score"),
+                    "delta": _delta(r["score"], before.get(r["criterion"], {}).get("score")),
+                }
+                for r in cur["rows"]
+            ],
         }
 
     def _availability_doc(self, results: dict[str, Any]) -> dict[str, Any]:

@@ -37,7 +37,28 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "note": ("Ghi chú", "Note"),
     "province": ("Toàn tỉnh", "Province"),
     "figure": ("Số liệu", "Figure"),
+    "criterion": ("Tiêu chí", "Criterion"),
+    "criterion_name": ("Nội dung tiêu chí", "Criterion"),
+    "points": ("Điểm", "Points"),
+    "maximum": ("Tối đa", "Maximum"),
+    "at_max": ("Đạt tối đa", "At maximum"),
+    "input": ("Nguồn số liệu", "Input"),
+    "province_code": ("Mã tỉnh", "Province code"),
+    "province_name": ("Tỉnh, thành phố", "Province"),
 }
+
+#: a national ranking section without data says so
+NO_RANKING = (
+    "Chưa có dữ liệu xếp hạng các tỉnh trong kỳ (egov_qd766_province_*): bật thu thập bảng xếp hạng của "
+    "Cổng DVC quốc gia (collector qd766) / no national ranking data for the period: the qd766 collector "
+    "records it when its ranking endpoints are enabled"
+)
+
+#: what an unverified scorecard (PAR 7's defaults) says wherever its criteria are shown
+UNVERIFIED = (
+    "* Bộ tiêu chí mặc định chưa được kiểm chứng với hướng dẫn chấm điểm hiện hành (indicators/par7.yaml) / "
+    "* unverified defaults: criteria and points are a reconstruction, not the official assessment guide"
+)
 
 SYSTEMS: dict[str, tuple[str, str]] = {
     "portal": ("Cổng thông tin điện tử", "Web portal"),
@@ -135,6 +156,26 @@ def missing_text(missing: dict[str, list[str]]) -> str:
 def missing_note(missing: dict[str, list[str]]) -> str:
     """Why a unit has no total, for people."""
     return f"Không tính tổng, thiếu nhóm / no total, groups missing: {missing_text(missing)}"
+
+
+def below_text(band: dict[str, Any]) -> str:
+    """``Communes under 80 points: 12 / 83``"""
+    vi, en = LEVELS.get(band["level"].lower(), (band["level"], band["level"]))
+    prev = "" if band["previous_count"] is None else f" (kỳ trước / previous {band['previous_count']})"
+    return (
+        f"{vi} dưới {band['below']:g} điểm / {en} under {band['below']:g} points: "
+        f"{band['count']} / {band['of']}{prev}"
+    )
+
+
+def input_text(r: dict[str, Any]) -> str:
+    """How a criterion was scored: measured, or entered by a person (who, when), or no data."""
+    if r["input"] == "manual":
+        when = f", {r['set_at'][:10]}" if r["set_at"] else ""
+        return f"Nhập tay / entered by {r['set_by'] or '—'}{when}"
+    if r["input"] == "measured":
+        return "Đo tự động / measured"
+    return "Không có dữ liệu / no data"
 
 
 def file_base(doc: dict[str, Any]) -> str:

@@ -18,9 +18,13 @@ from typing import Any
 
 from exporter.snapshot.labels import (
     HEADINGS,
+    NO_RANKING,
+    UNVERIFIED,
+    below_text,
     both,
     file_base,
     head,
+    input_text,
     level_name,
     local_text,
     local_time,
@@ -30,9 +34,11 @@ from exporter.snapshot.labels import (
 )
 from exporter.snapshot.tables import (
     availability_rows,
+    criteria_rows,
     definition_text,
     indicator_rows,
     note_rows,
+    ranking_rows,
     unit_rows,
 )
 
@@ -86,6 +92,8 @@ def write_csv(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         ("notes", note_rows(doc)),
         ("indicators", indicator_rows(doc)),
         ("units", unit_rows(doc)),
+        ("criteria", criteria_rows(doc)),
+        ("ranking", ranking_rows(doc)),
         ("availability", availability_rows(doc)),
     ):
         text = _csv_text(rows)
@@ -101,6 +109,8 @@ SHEETS = {
     "summary": "Tổng hợp - Summary",
     "indicators": "Chỉ tiêu - Indicators",
     "units": "Xếp hạng - Units ranked",
+    "national": "Toàn quốc - National ranking",
+    "criteria": "Tiêu chí - Criteria",
     "availability": "Sẵn sàng - Availability",
     "definitions": "Định nghĩa - Definitions",
 }
@@ -149,7 +159,7 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         ws.title = SHEETS[key]
 
     def header(ws: Any, row: int, titles: list[str], widths: list[int]) -> None:
-        for c, (t, w) in enumerate(zip(titles, widths), start=1):
+        for c, (t, w) in enumerate(zip(titles, widths, strict=True), start=1):
             cell = ws.cell(row=row, column=c, value=t)
             cell.font, cell.fill, cell.alignment = bold, head_fill, wrap
             ws.column_dimensions[get_column_letter(c)].width = w
@@ -307,6 +317,80 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
             if r["missing_groups"]:
                 ws.cell(row=row, column=c + 4, value=missing_note(r["missing_groups"]))
         row += 1
+        for band in sc["thresholds"]:
+            row += 1
+            ws.cell(row=row, column=1, value=below_text(band)).font = bold
+            ws.cell(row=row, column=4, value=", ".join(band["units"]))
+        row += 1
+
+    ws, row = sheets["national"], 0
+    nr = doc.get("national_ranking")
+    if nr:
+        row += 1
+        ws.cell(row=row, column=1, value=f"{nr['vi']} / {nr['en']}").font = bold
+        if not nr["provinces"]:
+            row += 1
+            ws.cell(row=row, column=1, value=NO_RANKING)
+        else:
+            row += 1
+            codes = [g["code"] for g in nr["groups"]]
+            titles = (
+                [head("rank"), head("province_code"), head("province_name"), head("total")]
+                + [f"{g['code']} ({g['max']:g})" for g in nr["groups"]]
+                + [head("previous_rank"), head("rank_change"), head("previous"), head("delta")]
+            )
+            header(ws, row, titles, [10, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12])
+            ws.freeze_panes = None
+            for r in nr["provinces"]:
+                row += 1
+                put(ws, row, 1, r["rank"])
+                ws.cell(row=row, column=2, value=r["province"])
+                ws.cell(row=row, column=3, value=r["name"])
+                put(ws, row, 4, r["total"], "0.00")
+                for c, g in enumerate(codes, start=5):
+                    put(ws, row, c, r["groups"].get(g), "0.00")
+                c = 5 + len(codes)
+                put(ws, row, c, r["previous_rank"])
+                put(ws, row, c + 1, r["rank_change"], "+0;-0;0")
+                put(ws, row, c + 2, r["previous_total"], "0.00")
+                put(ws, row, c + 3, r["delta"], DELTA_FORMATS["points"])
+                if r["own"]:
+                    for col in range(1, c + 4):
+                        ws.cell(row=row, column=col).font = bold
+
+    # criteria (PAR Index component 7) -----------------------------------------------------------
+    ws = sheets["criteria"]
+    row = 0
+    for c in doc["criteria"]:
+        row += 1
+        title = f"{c['vi']} / {c['en']}: {_points(c['total'])} / {_points(c['total_max'])}"
+        ws.cell(row=row, column=1, value=title).font = bold
+        if c["unverified"]:
+            row += 1
+            ws.cell(row=row, column=1, value=UNVERIFIED).font = Font(italic=True, color="B26A00")
+        row += 1
+        titles = [
+            head("criterion"),
+            head("criterion_name"),
+            head("points"),
+            head("maximum"),
+            head("at_max"),
+            head("input"),
+            head("previous"),
+            head("delta"),
+        ]
+        header(ws, row, titles, [10, 60, 10, 10, 10, 40, 12, 12])
+        for r in c["rows"]:
+            row += 1
+            ws.cell(row=row, column=1, value=r["criterion"])
+            ws.cell(row=row, column=2, value=r["name"] + ("" if r["verified"] is not False else " *"))
+            put(ws, row, 3, r["score"], "0.00")
+            put(ws, row, 4, r["max"], "0.00")
+            ws.cell(row=row, column=5, value="✓" if r["at_max"] else "")
+            ws.cell(row=row, column=6, value=input_text(r))
+            put(ws, row, 7, r["previous_score"], "0.00")
+            put(ws, row, 8, r["delta"], DELTA_FORMATS["points"])
+        row += 1
 
     # availability ----------------------------------------------------------------------------
     ws = sheets["availability"]
@@ -369,6 +453,10 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
 
     path = out_dir / f"{file_base(doc)}.xlsx"
     return [_atomic(path, lambda p: wb.save(p))]
+
+
+def _points(value: Any) -> str:
+    return "—" if value is None else f"{value:g}"
 
 
 def _last_day(period: dict[str, Any]) -> str:

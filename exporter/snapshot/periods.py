@@ -180,7 +180,8 @@ def _parse_when(text: str, flag: str, inclusive_day: bool) -> dt.datetime:
 
 
 def parse_range(start: str, end: str) -> Period:
-    """``--from``/``--to``: dates are whole days (``--to`` inclusive), times are exact (``--to`` exclusive)."""
+    """``--from``/``--to``: dates are whole days (``--to`` inclusive), times are exact (``--to``
+    exclusive)."""
     s = _parse_when(start, "--from", inclusive_day=False)
     e = _parse_when(end, "--to", inclusive_day=True)
     if e <= s:

@@ -108,12 +108,65 @@ class Scorecard(Strict):
     groups: list[Group]
     #: ranks are given within each value of the unit's level (departments, communes), when known
     rank_within_level: bool = True
+    #: totals the report counts the units below, per level (e.g. communes under 80 and 90 points)
+    thresholds: list[float] = []
 
     _sel = field_validator("metric")(lambda cls, v: _selector(v))
 
     @property
     def max_total(self) -> float:
         return sum(g.max for g in self.groups)
+
+
+class Criteria(Strict):
+    """A scorecard without units shown criterion by criterion (PAR Index component 7): each criterion's
+    points and maximum, whether its value was measured or entered by a person (who, when), and whether
+    the criterion is verified (the scoring engine's series, read at the period's end)."""
+
+    id: str
+    section: str
+    vi: str
+    en: str
+    #: the label naming the criterion on every series below
+    label: str = "criterion"
+    score: str
+    max_score: str
+    #: labels name and verified ("false": an unverified reconstruction)
+    info: str
+    #: 1 when the value was set by a person; its set time carries the label set_by
+    manual: str | None = None
+    manual_timestamp: str | None = None
+    total: str
+    total_max: str
+
+    _sel = field_validator("score", "max_score", "info", "manual", "manual_timestamp", "total", "total_max")(
+        lambda cls, v: _selector(v)
+    )
+
+
+class NationalRanking(Strict):
+    """Every province's scores and rank as the national portal publishes them (Decision 766), with the
+    province's own row marked: the province is found by its code (``province``, default: the scorecard's
+    province unit and the ``province`` label of the targets)."""
+
+    vi: str
+    en: str
+    #: the scorecard whose groups (codes, names, maxima) the scores have
+    scorecard: str
+    #: scores per province, group and period; the group ``total_group`` holds the total
+    score: str
+    #: the national rank (1 = best) per province and period
+    rank: str
+    #: labels province and name
+    info: str
+    province_label: str = "province"
+    name_label: str = "name"
+    group_label: str = "group"
+    total_group: str = "total"
+    #: the province's own code on the national ranking (default: found as above)
+    province: str = ""
+
+    _sel = field_validator("score", "rank", "info")(lambda cls, v: _selector(v))
 
 
 class UnitNames(Strict):
@@ -145,6 +198,8 @@ class ReportSpec(Strict):
     sections: list[Section]
     indicators: list[Indicator]
     scorecards: list[Scorecard] = []
+    criteria: list[Criteria] = []
+    national_ranking: NationalRanking | None = None
     unit_names: UnitNames
     availability: Availability = Availability()
     #: the targets file: relative to this file; default targets.yaml beside it, else the shipped one
@@ -168,6 +223,16 @@ class ReportSpec(Strict):
             if ind.id in ids:
                 raise ValueError(f"indicator id {ind.id!r} is used twice")
             ids.add(ind.id)
+        if self.national_ranking and self.national_ranking.scorecard not in {s.id for s in self.scorecards}:
+            raise ValueError(
+                f"national_ranking: unknown scorecard {self.national_ranking.scorecard!r} "
+                f"(scorecards: {', '.join(s.id for s in self.scorecards)})"
+            )
+        for c in self.criteria:
+            if c.section not in known:
+                raise ValueError(
+                    f"criteria {c.id}: unknown section {c.section!r} (sections: {', '.join(sorted(known))})"
+                )
         return self
 
 

@@ -112,6 +112,51 @@ def unit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def ranking_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The national ranking: every province's rank, total and group scores; ``own`` marks this province."""
+    nr = doc.get("national_ranking")
+    if not nr:
+        return []
+    codes = [g["code"] for g in nr["groups"]]
+    return [
+        {
+            "rank": r["rank"],
+            "province": r["province"],
+            "name": r["name"],
+            "own": r["own"],
+            "total": r["total"],
+            **{g: r["groups"].get(g) for g in codes},
+            "previous_rank": r["previous_rank"],
+            "rank_change": r["rank_change"],
+            "previous_total": r["previous_total"],
+            "delta": r["delta"],
+        }
+        for r in nr["provinces"]
+    ]
+
+
+def criteria_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each criterion of each criteria table (PAR Index component 7): points, maximum, how it was scored."""
+    return [
+        {
+            "table": c["id"],
+            "criterion": r["criterion"],
+            "name": r["name"],
+            "score": r["score"],
+            "max": r["max"],
+            "at_max": r["at_max"],
+            "input": r["input"],
+            "set_by": r["set_by"],
+            "set_at": r["set_at"],
+            "verified": r["verified"],
+            "previous_score": r["previous_score"],
+            "delta": r["delta"],
+        }
+        for c in doc["criteria"]
+        for r in c["rows"]
+    ]
+
+
 def availability_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     av = doc["availability"]
     out = [

@@ -175,7 +175,8 @@ def test_progress_on_stderr(history, tmp_path, capsys):
         "csv",
     )
     assert code == 0 and len(out) == 6
-    # 2 x (18 indicators + scorecard + criteria + national ranking + 2) + 2 x 19 + 2 (coverage of both periods)
+    # 2 x (18 indicators + scorecard + criteria + national ranking + 2) + 2 x 19 + 2 (coverage of both
+    # periods)
     assert err[0] == "snapshot: [1/86] 2026Q3: unit names"
     assert err[-1] == "snapshot: [86/86] 2026Q2: trend of qd766"
     assert len(err) == 86 and all(line.startswith("snapshot: [") for line in err)

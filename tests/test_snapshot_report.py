@@ -400,3 +400,112 @@ def test_par7_criterion_by_criterion(lacking):
     assert rows["C11"]["name"] == "Thanh toán trực tuyến / online payment ratio"
     assert par7["unverified"] == list(rows)  # the shipped defaults are all unverified
     assert (rows["C05"]["previous_score"], rows["C10"]["previous_score"]) == (1.0, 2.0)
+
+
+def test_par7_in_the_report_criterion_by_criterion(lacking):
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((lacking / "egov-snapshot-2026Q3.html").read_text(encoding="utf-8"), "html.parser")
+    rows = soup.select("#criteria-par7 tr[data-criterion]")
+    assert [r["data-criterion"] for r in rows] == [f"C{i:02d}" for i in range(1, 15)]
+    c12 = [td.get_text(" ", strip=True) for td in soup.select_one('tr[data-criterion="C12"]').find_all("td")]
+    assert c12[2:6] == ["0,25", "0,50", "", "Nhập tay / manual: Phòng CĐS, Sở KH&CN, 2026-07-15"]
+    assert soup.select_one('tr[data-criterion="C14"] td.input').get_text() == "Không có dữ liệu / no data"
+    assert "unverified defaults" in soup.select_one("#criteria-par7").get_text()
+    from openpyxl import load_workbook
+
+    ws = load_workbook(lacking / "egov-snapshot-2026Q3.xlsx")["Tiêu chí - Criteria"]
+    cells = {ws.cell(r, 1).value: [c.value for c in ws[r]] for r in range(1, ws.max_row + 1)}
+    assert cells["C12"][2:6] == [0.25, 0.5, None, "Nhập tay / manual: Phòng CĐS, Sở KH&CN, 2026-07-15"]
+
+
+# ------------------------------------------------------------------------ 6. national ranking, thresholds
+
+
+def test_the_national_ranking_marks_the_province(lacking):
+    from bs4 import BeautifulSoup
+
+    doc = json.loads((lacking / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    nr = doc["national_ranking"]
+    assert (nr["own"], nr["ranked"], len(nr["provinces"])) == ("H99", 34, 34)
+    first, mine = nr["provinces"][0], next(r for r in nr["provinces"] if r["own"])
+    assert (first["province"], first["rank"], first["total"]) == ("H06", 1, 90.53)
+    # the province's national figure is its published total (78.64), rank 21 of 34, up from 24
+    assert (mine["rank"], mine["total"], mine["previous_rank"], mine["rank_change"]) == (21, 78.64, 24, 3)
+    assert mine["total"] == doc["scorecards"][0]["province"][0]["total"]
+    assert mine["groups"] == {
+        "CKMB": 16.6,
+        "CLGQ": 8.51,
+        "MDHL": 14.6,
+        "MDSH": 15.03,
+        "TDGQ": 15.43,
+        "TTTT": 8.47,
+    }
+    soup = BeautifulSoup((lacking / "egov-snapshot-2026Q3.html").read_text(encoding="utf-8"), "html.parser")
+    own = soup.select("#national tr.own")
+    assert [r["data-province"] for r in own] == ["H99"]
+    assert (
+        soup.select_one("#national p.own")
+        .get_text(" ", strip=True)
+        .startswith("Tỉnh Mô Phỏng (H99): hạng / rank 21 / 34, kỳ trước / previous 24 (+3)")
+    )
+    rows = read_csv(lacking / "egov-snapshot-2026Q3-ranking.csv")
+    assert (rows[20]["rank"], rows[20]["province"], rows[20]["own"], rows[20]["total"]) == (
+        "21",
+        "H99",
+        "True",
+        "78.64",
+    )
+
+
+def test_without_ranking_data_the_section_says_so(tmp_path):
+    from bs4 import BeautifulSoup
+
+    from exporter.snapshot.labels import NO_RANKING
+
+    history = write_history(tmp_path / "h.sqlite", Province(national=False, end=dt.date(2026, 10, 1)))
+    code = main(
+        [
+            "snapshot",
+            "--quarter",
+            "2026Q3",
+            "--history.file",
+            str(history),
+            "--output-dir",
+            str(tmp_path),
+            "--format",
+            "json,html",
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    doc = json.loads((tmp_path / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    assert (doc["national_ranking"]["provinces"], doc["national_ranking"]["own"]) == ([], None)
+    soup = BeautifulSoup((tmp_path / "egov-snapshot-2026Q3.html").read_text(encoding="utf-8"), "html.parser")
+    assert soup.select_one("#national p.empty").get_text() == NO_RANKING
+
+
+def test_units_below_80_and_90_points(lacking):
+    from bs4 import BeautifulSoup
+
+    doc = json.loads((lacking / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
+    # communes ranked: H99.100 87.12, H99.102 76.86 (H99.101 has no total); department H99.1 72.16
+    bands = [
+        (b["level"], b["below"], b["count"], b["of"], b["previous_count"], b["units"])
+        for b in doc["scorecards"][0]["thresholds"]
+    ]
+    assert bands == [
+        ("commune", 80.0, 1, 2, 1, ["H99.102"]),
+        ("commune", 90.0, 2, 2, 2, ["H99.100"]),  # listed once: between 80 and 90
+        ("department", 80.0, 1, 1, 1, ["H99.1"]),
+        ("department", 90.0, 1, 1, 1, []),
+    ]
+    soup = BeautifulSoup((lacking / "egov-snapshot-2026Q3.html").read_text(encoding="utf-8"), "html.parser")
+    row = soup.select_one('table.bands tr[data-level="commune"][data-below="90"]')
+    assert [td.get_text(" ", strip=True) for td in row.find_all("td")] == [
+        "UBND cấp xã / Communes",
+        "< 90",
+        "2 / 2",
+        "2",
+        "80–90: UBND xã Hòa Phú (87,12)",
+    ]

@@ -174,26 +174,33 @@ def _increase(points: list[tuple[float, float]], start: float) -> list[tuple[flo
 
 
 def _below(thresholds: list[float], units: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[dict]:
-    """Per level and threshold: the ranked units whose total is below it (and how many were, the period
-    before)."""
+    """Per level and threshold: how many ranked units have a total below it (and how many had, the period
+    before); ``units`` lists those from the previous threshold up to this one (lowest first), so that each
+    unit is listed once."""
     out = []
     for level in dict.fromkeys(r["level"] for r in units):
-        members = [r for r in units if r["level"] == level]
+        members = sorted(
+            (r for r in units if r["level"] == level), key=lambda r: (r["total"], natural_key(r["unit"]))
+        )
         previous = [r for r in before if r["level"] == level]
+        low = None
         for threshold in sorted(thresholds):
-            below = [r for r in members if r["total"] < threshold]
             out.append(
                 {
                     "level": level,
                     "below": threshold,
-                    "count": len(below),
+                    "from": low,
+                    "count": sum(r["total"] < threshold for r in members),
                     "of": len(members),
                     "previous_count": sum(r["total"] < threshold for r in previous) if previous else None,
                     "units": [
-                        r["unit"] for r in sorted(below, key=lambda r: (r["total"], natural_key(r["unit"])))
+                        r["unit"]
+                        for r in members
+                        if r["total"] < threshold and (low is None or r["total"] >= low)
                     ],
                 }
             )
+            low = threshold
     return out
 
 

@@ -38,10 +38,11 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "province": ("Toàn tỉnh", "Province"),
     "figure": ("Số liệu", "Figure"),
     "criterion": ("Tiêu chí", "Criterion"),
+    "code": ("Mã", "Code"),
     "criterion_name": ("Nội dung tiêu chí", "Criterion"),
     "points": ("Điểm", "Points"),
-    "maximum": ("Tối đa", "Maximum"),
-    "at_max": ("Đạt tối đa", "At maximum"),
+    "maximum": ("Điểm tối đa", "Max"),
+    "at_max": ("Tối đa", "At max"),
     "input": ("Nguồn số liệu", "Input"),
     "province_code": ("Mã tỉnh", "Province code"),
     "province_name": ("Tỉnh, thành phố", "Province"),
@@ -172,9 +173,9 @@ def input_text(r: dict[str, Any]) -> str:
     """How a criterion was scored: measured, or entered by a person (who, when), or no data."""
     if r["input"] == "manual":
         when = f", {r['set_at'][:10]}" if r["set_at"] else ""
-        return f"Nhập tay / entered by {r['set_by'] or '—'}{when}"
+        return f"Nhập tay / manual: {r['set_by'] or '—'}{when}"
     if r["input"] == "measured":
-        return "Đo tự động / measured"
+        return "Đo / measured"
     return "Không có dữ liệu / no data"
 
 

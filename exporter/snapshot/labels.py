@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from typing import Any
 
+from exporter import words
 from exporter.snapshot.periods import TZ
 
 HEADINGS: dict[str, tuple[str, str]] = {
@@ -61,21 +62,7 @@ UNVERIFIED = (
     "* unverified defaults: criteria and points are a reconstruction, not the official assessment guide"
 )
 
-SYSTEMS: dict[str, tuple[str, str]] = {
-    "portal": ("Cổng thông tin điện tử", "Web portal"),
-    "lgsp": ("Nền tảng LGSP", "LGSP platform"),
-    "documents": ("QLVB&ĐH", "Document management"),
-    "services": ("Cổng dịch vụ công", "Public-service portal"),
-    "national": ("Cổng DVC quốc gia", "National public-service portal"),
-}
-
-LEVELS: dict[str, tuple[str, str]] = {
-    "province": ("Tỉnh", "Province"),
-    "department": ("Sở, ban, ngành", "Departments"),
-    "district": ("Cấp huyện", "Districts"),
-    "commune": ("UBND cấp xã", "Communes"),
-    "": ("Đơn vị", "Units"),
-}
+LEVELS: dict[str, tuple[str, str]] = {**words.LEVELS, "": ("Đơn vị", "Units")}
 
 
 def head(key: str, sep: str = " / ") -> str:
@@ -88,7 +75,7 @@ def both(pair: tuple[str, str], sep: str = " / ") -> str:
 
 
 def system_name(system: str) -> str:
-    return both(SYSTEMS.get(system, (system, system)))
+    return words.both(words.SYSTEMS, system)
 
 
 def level_name(level: str) -> str:

@@ -429,7 +429,12 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         for c, v in enumerate((ind["id"], both((ind["vi"], ind["en"])), vi, en), start=1):
             ws.cell(row=r, column=c, value=v).alignment = wrap
         put(ws, r, 5, ind["target"], NUMBER_FORMATS[ind["display"]])
-        ws.cell(row=r, column=6, value=ind["target_note"])
+        unverified = " (chưa kiểm chứng / unverified)" if ind["target_verified"] is False else ""
+        ws.cell(
+            row=r,
+            column=6,
+            value=f"{ind['target_key']}: {ind['target_note']}{unverified}" if ind["target_key"] else "",
+        )
     method = doc["method"]
     notes = [
         ("availability", "Trung bình các mẫu egov_target_up trong kỳ", method["availability"]),

@@ -7,6 +7,7 @@ promtool's unit tests.  Like a monitoring mixin's ``_config``, without jsonnet.
     python -m rules.build                 # rewrite rules/alerts/*.yml from rules/thresholds.yaml
     python -m rules.build --check         # exit 1 when the committed files are stale
     python -m rules.build --out DIR --for 1s   # a copy with every ``for:`` shortened (integration tests only)
+    python -m rules.build --out DIR --grafana-url https://grafana.example.gov.vn   # a site's copy
 
 Conventions (as in node-mixin / celery-mixin): CamelCase names prefixed ``Egov``, a ``for:`` on every alert,
 labels ``severity`` (critical pages, warning tickets), annotations ``summary``, ``description`` with
@@ -166,9 +167,20 @@ class ExporterTh(_Strict):
     )
 
 
+def _http_url(v: Any, where: str = "") -> str:
+    from urllib.parse import urlsplit
+
+    if not isinstance(v, str) or urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
+        raise ValueError(f"{where + ' ' if where else ''}must be an http:// or https:// URL, got {v!r}")
+    return v
+
+
 class Thresholds(_Strict):
+    #: the Grafana the alerts' dashboard links open (python -m rules.build --grafana-url overrides it)
     grafana_url: str
     exporter_job: str
+
+    _u = field_validator("grafana_url")(lambda cls, v: _http_url(v))
     availability: Availability
     certificates: Certificates
     portal: Portal
@@ -628,6 +640,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ALERTS_DIR, help="where to write (default: rules/alerts)")
     p.add_argument("--check", action="store_true", help="exit 1 when the files in --out are stale")
     p.add_argument(
+        "--grafana-url",
+        default=None,
+        metavar="URL",
+        help="the Grafana the alerts' dashboard links open (default: grafana_url of the thresholds file), "
+        "e.g. https://grafana.example.gov.vn",
+    )
+    p.add_argument(
         "--for",
         dest="for_override",
         default=None,
@@ -639,6 +658,8 @@ def main(argv: list[str] | None = None) -> int:
         th = load_thresholds(args.thresholds)
         if args.for_override is not None:
             _duration(args.for_override)
+        if args.grafana_url is not None:
+            th = th.model_copy(update={"grafana_url": _http_url(args.grafana_url, "--grafana-url")})
     except (ThresholdsError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -44,15 +44,20 @@ def targets_file(beside: Path | None = None) -> Path:
     return DEFAULT_TARGETS
 
 
-def load_targets(path: Path | None = None) -> dict[str, Target]:
-    """The targets of a file by key; ConfigError with one line per problem, each naming the file."""
-    p = path or DEFAULT_TARGETS
+def read_yaml(p: Path) -> object:
+    """A YAML file's content; ConfigError with one line naming the file when it cannot be read or parsed."""
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{p}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
+
+
+def load_targets(path: Path | None = None) -> dict[str, Target]:
+    """The targets of a file by key; ConfigError with one line per problem, each naming the file."""
+    p = path or DEFAULT_TARGETS
+    data = read_yaml(p)
     try:
         return Targets.model_validate(data).targets
     except ValidationError as exc:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import PrivateAttr, ValidationError, field_validator, model_validator
 
 from exporter.config import ConfigError, Strict, _errors_of
 from exporter.snapshot.selectors import Selector, SelectorError, parse_selector
-from exporter.targets import Target, load_targets, targets_file, unknown_target
+from exporter.targets import Target, load_targets, read_yaml, targets_file, unknown_target
 
 DEFAULT_REPORT = Path(__file__).with_name("report.yaml")
 
@@ -239,12 +238,7 @@ class ReportSpec(Strict):
 def load_report(path: str | Path | None = None) -> ReportSpec:
     """Read and validate a report definition; raise ConfigError with one line per problem."""
     p = Path(path) if path else DEFAULT_REPORT
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{p}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
+    data = read_yaml(p)
     if not isinstance(data, dict):
         raise ConfigError([f"{p}: the top level must be a mapping"])
     try:

@@ -20,6 +20,7 @@ from exporter.simulator.world import TZ, World
 
 GROUPS = {"CKMB": 18.0, "TDGQ": 20.0, "CLGQ": 12.0, "TTTT": 10.0, "MDHL": 18.0, "MDSH": 22.0}
 
+
 def _par7() -> dict[str, tuple[float, str]]:
     from exporter.scoring.scorecard import PACKAGE_ROOT, load_scorecard
 

@@ -399,12 +399,14 @@ class _Loop:
                     timeout = self.IDLE_EXIT if timeout is None else min(timeout, self.IDLE_EXIT)
                 for key, mask in self.selector.select(timeout):
                     if key.fileobj is self._wake_r:
-                        self._woken = False
                         try:
                             while self._wake_r.recv(4096):
                                 pass
                         except OSError:
                             pass
+                        # only now: a caller that set the flag before this drained its byte has its
+                        # transfer in _pending already (added below); one that sets it later sends a byte
+                        self._woken = False
                         continue
                     action = (pycurl.CSELECT_IN if mask & selectors.EVENT_READ else 0) | (
                         pycurl.CSELECT_OUT if mask & selectors.EVENT_WRITE else 0

@@ -181,6 +181,11 @@ class _Transfer:
         self.error = None
         c.setopt(pycurl.URL, hop.url)
         lines = [f"{k}: {v}" for k, v in hop.headers.items()]
+        for line in lines:
+            if "\n" in line or "\r" in line:  # it would end the header and start another
+                raise TransportError(
+                    "other", f"header {line.partition(':')[0]}: the value holds a line break"
+                )
         lines.append("Expect:")  # no 100-continue round trip before a body
         method = hop.method
         if method == "HEAD":
@@ -532,6 +537,9 @@ class SessionPool:
             t = _Transfer()
         try:
             t.setup(hop)
+        except TransportError:
+            self._give_back(t)
+            raise
         except pycurl.error as exc:
             self._give_back(t)
             raise TransportError("other", f"cannot send the request: {exc.args[-1]}") from None

@@ -826,3 +826,14 @@ def test_back_to_back_requests_never_wait_for_the_loop():
         client = HttpClient(target(url=f"http://127.0.0.1:{port}/", retries=1), SessionPool())
         assert fail(client).reason == "connect"
     assert time.monotonic() - t0 < 20  # a missed wake-up costs the loop's idle wait (30 s) each time
+
+
+def test_a_header_value_with_a_line_break_is_not_sent(canned):
+    """A value with CR/LF would end the header and start another (request splitting): refused unsent."""
+    canned.heads.clear()
+    client = HttpClient(
+        target(url=f"http://127.0.0.1:{canned.port}/ok", headers={"X-A": "1\r\nX-Evil: 2"}), SessionPool()
+    )
+    err = fail(client)
+    assert err.reason == "other" and "line break" in err.message and "X-Evil: 2" not in err.message
+    assert canned.heads == []

@@ -160,6 +160,9 @@ class _Transfer:
         c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
         c.setopt(pycurl.ACCEPT_ENCODING, "gzip, deflate")
         c.setopt(pycurl.OPT_CERTINFO, 1)
+        # every new connection a full handshake: a resumed TLS session carries no certificate, so neither
+        # its expiry nor a switched certificate would be seen (kept-alive connections make this rare)
+        c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
         c.setopt(pycurl.HEADERFUNCTION, self.head.append)
         c.setopt(pycurl.WRITEFUNCTION, self._write)
 
@@ -544,10 +547,29 @@ class SessionPool:
             self._give_back(t)
             raise TransportError("other", f"cannot send the request: {exc.args[-1]}") from None
         loop.run(t)
+        if (
+            t.error is not None
+            and t.error[0] in _BROKEN_ERRORS
+            and self._stale(t)
+            and time.monotonic() < hop.deadline
+        ):
+            # a kept-alive connection the server had closed, found out only by using it: once more on a
+            # new connection, within the same deadline (not a retry of the target's: nothing was answered)
+            t.setup(hop)
+            t.curl.setopt(pycurl.FRESH_CONNECT, 1)
+            loop.run(t)
+            t.curl.setopt(pycurl.FRESH_CONNECT, 0)
         try:
             return t.answer(hop, self._not_after)
         finally:
             self._give_back(t)
+
+    @staticmethod
+    def _stale(t: _Transfer) -> bool:
+        """Whether the failed transfer ``t`` used a kept-alive connection and got no answer on it."""
+        return not t.curl.getinfo(pycurl.NUM_CONNECTS) and not any(
+            line.startswith(b"HTTP/") for line in t.head
+        )
 
     def _give_back(self, t: _Transfer) -> None:
         with self._lock:

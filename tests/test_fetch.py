@@ -837,3 +837,34 @@ def test_a_header_value_with_a_line_break_is_not_sent(canned):
     err = fail(client)
     assert err.reason == "other" and "line break" in err.message and "X-Evil: 2" not in err.message
     assert canned.heads == []
+
+
+def test_a_switched_certificate_is_seen_on_the_next_connection(tls_files):
+    """The server replaces its certificate and shuts its open connections (as a renewal does): the next
+    poll makes a new connection with a full handshake and reports the new certificate's expiry."""
+    wrapped: list = []
+
+    class Recording:
+        def __init__(self, mode: str) -> None:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(*tls_files[mode])
+
+        def wrap_socket(self, *args, **kw):
+            sock = self.ctx.wrap_socket(*args, **kw)
+            wrapped.append(sock)
+            return sock
+
+    server = CannedServer(tls=Recording("good"))  # type: ignore[arg-type]
+    try:
+        url = f"https://127.0.0.1:{server.port}/ok"
+        client = HttpClient(target(url=url, tls={"ca_file": tls_files["ca"][0]}), SessionPool())
+        assert client.request().tls_not_after == _not_after(tls_files["good"][0])
+        server.tls = Recording("expiring")  # type: ignore[assignment]
+        for sock in wrapped:
+            sock.shutdown(socket.SHUT_RDWR)
+        time.sleep(0.1)
+        resp = client.request()
+        assert resp.tls_not_after == _not_after(tls_files["expiring"][0]) and server.connections == 2
+        assert client.stats["retries"] == 0  # the closed kept-alive connection is no failure of the target
+    finally:
+        server.close()

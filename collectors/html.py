@@ -10,7 +10,6 @@ from collectors.extract import HtmlMetric, extract_html
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
 from exporter.plugin import Collected, CollectError
 
-
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 

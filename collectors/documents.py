@@ -2,8 +2,10 @@
 
 Per unit, government level and reporting period: documents sent and received by channel (electronic,
 paper), digitally signed outgoing documents, work files and those handled online; province-wide, the
-documents exchanged through the national document axis (VDXP) and whether that link is up.  Shipped
-profile: ``eoffice-json``; a province whose vendor differs writes its own ``profile_file``.
+documents exchanged through the national document axis (VDXP) and whether that link is up.  No public
+statistics API of a document-management product (VNPT iOffice / eOffice, Viettel VOffice) is known: a target
+names its own ``profile_file`` written for the province's report endpoint, or the shipped template
+``example-json`` (documented, not a vendor's API).
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from __future__ import annotations
 from typing import Literal
 
 from collectors.http import HTTP_METRICS
-from collectors.periodic import PERIOD_HELP, PeriodicCollector, PeriodicConfig, period_counter
+from collectors.periodic import (
+    PERIOD_HELP,
+    PeriodicCollector,
+    PeriodicConfig,
+    period_counter,
+    source_up_spec,
+)
 from exporter.plugin import MetricSpec
 
 _LEVEL = " Label level: central, province, district (data before the 2025 reform) or commune."
@@ -19,7 +27,7 @@ _LEVEL = " Label level: central, province, district (data before the 2025 reform
 
 class DocumentsConfig(PeriodicConfig):
     kind: Literal["documents"] = "documents"  # type: ignore[assignment]
-    default_profile = "eoffice-json"
+    default_profile = ""  # no vendor's API is known: the target names its profile
 
 
 def _counter(name: str, what: str, vi: str, *labels: str) -> MetricSpec:
@@ -29,8 +37,9 @@ def _counter(name: str, what: str, vi: str, *labels: str) -> MetricSpec:
 class DocumentsCollector(PeriodicCollector):
     kind = "documents"
     summary = (
-        "document management (eOffice): documents sent/received electronically vs paper, signed, work "
-        "files online, per unit, level and period; national document axis (profile eoffice-json)"
+        "document management (QLVB&ĐH): documents sent/received electronically vs paper, signed, work "
+        "files online, per unit, level and period; national document axis (a profile of your own, or the "
+        "template example-json)"
     )
     Config = DocumentsConfig
     default_system = "documents"
@@ -83,4 +92,5 @@ class DocumentsCollector(PeriodicCollector):
             ("unit", "unit_name"),
             vi="đơn vị",
         ),
+        source_up_spec("documents"),
     )

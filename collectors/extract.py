@@ -155,6 +155,9 @@ class JsonMetric(MetricRule):
     path: str = "$"
     #: JSONPath (relative to the item) of the value, or a constant number
     value: str | float = "@"
+    #: JSONPaths (relative to the item) of numbers subtracted from the value, for a figure the upstream
+    #: gives only as a difference (iGate: dossiers resolved in time = ``resolved`` - ``resolvedOverdue``)
+    subtract: list[str] = []
 
     @field_validator("path")
     @classmethod
@@ -167,6 +170,10 @@ class JsonMetric(MetricRule):
         for expr in [self.value, *self.labels.values()]:
             if isinstance(expr, str) and expr[:1] in "$@":
                 compile_jsonpath(expr)
+        for expr in self.subtract:
+            if expr[:1] not in "$@":
+                raise ValueError(f"subtract takes JSONPaths starting with $ or @, got {expr!r}")
+            compile_jsonpath(expr)
         return self
 
 
@@ -216,7 +223,16 @@ def extract_json(
                 if not rule.optional:
                     out.skipped.append(f"{rule.name}: no number at {rule.value} (got {str(raw)[:40]!r})")
                 continue
-            out.add(rule.name, value, **labels)
+            for expr in rule.subtract:
+                minus = _first(expr, item)
+                less = parse_number(minus, number_format)
+                if less is None:
+                    if not rule.optional:
+                        out.skipped.append(f"{rule.name}: no number at {expr} (got {str(minus)[:40]!r})")
+                    break
+                value -= less * rule.scale
+            else:
+                out.add(rule.name, value, **labels)
 
 
 class HtmlMetric(MetricRule):

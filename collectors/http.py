@@ -97,14 +97,15 @@ class HttpCollector(Collector):
         data: Any = None,
         headers: dict[str, str] | None = None,
         what: str = "",
+        client: Any = None,
     ) -> Response:
-        """One request through the target's client, recorded in the /probe trace."""
+        """One request through the target's client (or ``client``, e.g. one for another service the target
+        names with its own credentials), recorded in the /probe trace."""
         url = url or self.target.url
         ok = set(self.target.valid_status_codes) or None
+        http = client or self.ctx.http
         try:
-            resp = self.ctx.http.request(
-                method, url, json=json, data=data, headers=headers, ok_statuses=ok, what=what
-            )
+            resp = http.request(method, url, json=json, data=data, headers=headers, ok_statuses=ok, what=what)
         except CollectError as exc:
             self.ctx.note(request=f"{method} {url}", error=f"{exc.reason}: {exc.message}")
             raise
@@ -112,7 +113,7 @@ class HttpCollector(Collector):
             return resp
         # an upstream may echo the request's credentials: they go before the excerpt is cut (the configured
         # secrets are redacted from the whole /probe answer later)
-        redact = getattr(self.ctx.http, "redact", None) or (lambda text: text)
+        redact = getattr(http, "redact", None) or (lambda text: text)
         self.ctx.note(
             request=f"{method} {url}",
             status=resp.status,

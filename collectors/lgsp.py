@@ -1,12 +1,19 @@
 """``lgsp``: the provincial data integration and sharing platform (Nền tảng tích hợp, chia sẻ dữ liệu, LGSP),
-WSO2 API Manager shape by default.
+WSO2 API Manager 4.x by default.
 
 One poll asks, through the target's client (OAuth2 client credentials for WSO2):
 
-* the **version** endpoint (WSO2's ``GET /services/Version`` SOAP answer): the gateway's health, so the
-  target's up state is the gateway's, and ``egov_lgsp_gateway_info{version}``;
-* the **published APIs** and the **applications** (paged JSON lists, WSO2 publisher / admin REST APIs);
-* the **statistics** source, once per period: requests, faults and average latency per API, period to date;
+* the **version** endpoint (Carbon's ``GET /services/Version`` SOAP answer): the node's health, so the
+  target's up state is the node's, and ``egov_lgsp_gateway_info{version}``;
+* the gateway's **startup health check** (``/api/am/gateway/v2/server-startup-healthcheck``: 2xx once every
+  API is deployed): ``egov_lgsp_gateway_ready``;
+* the **APIs** and the **applications** (paged JSON lists, WSO2 publisher / admin REST APIs v4): those
+  published / approved, and every lifecycle state / status counted apart (CREATED and REJECTED applications
+  are not connected ones);
+* the **per-API traffic**, once per period, only when the target names where its analytics are
+  (``analytics:``): WSO2 4.x has no statistics REST API, it publishes analytics events to Choreo, ELK or
+  Moesif; the shipped profile queries the ELK indices (``apim_event_response``, ``apim_event_faulty``)
+  through Elasticsearch's ``_search`` with the analytics store's own credentials;
 * the **shared-data applications**: the province's applications that must share data through the LGSP
   (configured list, matched against the gateway's connected applications), or two counts from a payload;
 * the **national platform** (NDXP) through the gateway: a configured health/API URL, up or not.
@@ -29,7 +36,8 @@ from pydantic import AfterValidator, Field, field_validator
 from collectors.extract import compile_jsonpath, jsonpath_values, parse_number
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
 from collectors.profiles import load_profile, resolve
-from exporter.config import Strict
+from exporter.config import TLS, Auth, HttpUrl, Strict
+from exporter.fetch import HttpClient
 from exporter.plugin import Collected, CollectError, MetricSpec
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -88,10 +96,18 @@ class ListSource(_Source):
     counted: list[str] = []
 
 
-class StatisticsSource(_Source):
-    """Per-API traffic since a period's start.  The path may hold ``{period}`` (month, quarter, year),
-    ``{from}``/``{to}`` (ISO 8601, +07:00) and ``{from_ms}``/``{to_ms}`` (unix milliseconds)."""
+class GatewayHealthSource(_Source):
+    """The gateway's readiness check: any 2xx is ready."""
 
+
+class StatisticsSource(_Source):
+    """Per-API traffic since a period's start, from where the deployment sends its analytics (relative to
+    the target's ``analytics.url``).  The path and the body's strings may hold ``{period}`` (month, quarter,
+    year), ``{from}``/``{to}`` (ISO 8601, +07:00) and ``{from_ms}``/``{to_ms}`` (unix milliseconds)."""
+
+    method: Literal["GET", "POST"] = "GET"
+    #: a JSON body (e.g. an Elasticsearch query)
+    body: dict[str, Any] | None = None
     items: JsonPath = "$.list[*]"
     api: JsonPath = "$.apiName"
     requests: JsonPath
@@ -122,6 +138,7 @@ class NationalPlatformRead(Strict):
 class LgspProfile(Strict):
     description: str = ""
     version: VersionSource
+    gateway_health: GatewayHealthSource | None = None
     apis: ListSource | None = None
     applications: ListSource | None = None
     statistics: StatisticsSource | None = None
@@ -129,7 +146,17 @@ class LgspProfile(Strict):
     national_platform: NationalPlatformRead = NationalPlatformRead()
 
 
-SOURCES = ("version", "apis", "applications", "statistics", "shared_data")
+SOURCES = ("version", "gateway_health", "apis", "applications", "statistics", "shared_data")
+
+
+class Analytics(Strict):
+    """Where the deployment's API analytics are stored (WSO2 4.x: an Elasticsearch of its ELK analytics), with
+    that store's own credentials and TLS settings."""
+
+    url: HttpUrl
+    auth: Auth | None = None
+    tls: TLS | None = None
+
 
 # ---------------------------------------------------------------------------------------- config
 
@@ -152,6 +179,9 @@ class LgspConfig(HttpConfig):
     #: the national platform (NDXP) health/API URL through the gateway (relative to the target URL or
     #: absolute); unset: not checked
     national_platform_url: str | None = None
+    #: where the per-API traffic is read (the profile's statistics source, relative to this URL); unset:
+    #: per-API traffic is not polled (WSO2 4.x has no statistics REST API of its own)
+    analytics: Analytics | None = None
 
     @field_validator("periods")
     @classmethod
@@ -174,6 +204,8 @@ class LgspConfig(HttpConfig):
         for key in self.endpoints:
             if getattr(profile, key) is None:
                 raise ValueError(f"endpoints.{key}: the profile has no {key} source to move")
+        if self.analytics is not None and profile.statistics is None:
+            raise ValueError("analytics: the profile has no statistics source to read them with")
         return profile
 
 
@@ -197,6 +229,29 @@ LGSP_METRICS = (
         "The LGSP gateway's product and version as its version endpoint reports it (value 1).",
         ("version",),
         vi="phiên bản nền tảng LGSP",
+    ),
+    MetricSpec(
+        "egov_lgsp_gateway_ready",
+        "gauge",
+        "1 when the gateway's startup health check answered 2xx (WSO2 4.x: every API deployed), 0 when it "
+        "answered otherwise or not at all.",
+        vi="cổng API sẵn sàng (đã triển khai đủ API)",
+    ),
+    MetricSpec(
+        "egov_lgsp_apis",
+        "gauge",
+        "APIs on the LGSP by lifecycle state as the publisher lists them (PUBLISHED, CREATED, DEPRECATED, "
+        "PROTOTYPED, ...).",
+        ("status",),
+        vi="số API theo trạng thái",
+    ),
+    MetricSpec(
+        "egov_lgsp_applications",
+        "gauge",
+        "Applications registered on the LGSP by status (APPROVED, CREATED = waiting for approval, REJECTED, "
+        "...); only APPROVED ones are connected.",
+        ("status",),
+        vi="số ứng dụng theo trạng thái",
     ),
     MetricSpec(
         "egov_lgsp_api_requests_total",
@@ -280,6 +335,22 @@ def app_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
+_STATS_VARS = re.compile(r"\{(period|from|to|from_ms|to_ms)\}")
+
+
+def _fill(template: Any, values: dict[str, str], escape: bool) -> Any:
+    """The statistics placeholders filled in every string of a path or a JSON body (URL-quoted in a path)."""
+    if isinstance(template, str):
+        return _STATS_VARS.sub(
+            lambda m: quote(values[m.group(1)], safe="") if escape else values[m.group(1)], template
+        )
+    if isinstance(template, dict):
+        return {k: _fill(v, values, escape) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_fill(v, values, escape) for v in template]
+    return template
+
+
 def _first(expr: str | None, data: Any) -> Any:
     if expr is None:
         return None
@@ -321,6 +392,14 @@ class LgspCollector(HttpCollector):
     def __init__(self, target: LgspConfig, ctx: Any) -> None:
         super().__init__(target, ctx)
         self.profile = target.load_profile()
+        #: the client of the analytics store: its URL, credentials and TLS, the target's timeouts and retries
+        self.analytics: HttpClient | None = None
+        a = target.analytics
+        if a is not None:
+            store = target.model_copy(
+                update={"url": a.url, "auth": a.auth, "headers": {}, "tls": a.tls or target.tls}
+            )
+            self.analytics = HttpClient(store, getattr(ctx.http, "sessions", None), clock=ctx.clock)
 
     def inputs(self) -> object:
         return self.profile
@@ -329,9 +408,13 @@ class LgspCollector(HttpCollector):
         """The source's path (or URL) template: the target's ``endpoints`` entry, else the profile's."""
         return self.target.endpoints.get(source, src.path)
 
-    def get_json(self, path: str, what: str) -> Any:
-        """GET a JSON answer (an HTML page where JSON is expected is a parse failure)."""
-        resp = self.fetch("GET", resolve(self.target.url, path), what=what)
+    def get_json(
+        self, path: str, what: str, method: str = "GET", body: Any = None, client: HttpClient | None = None
+    ) -> Any:
+        """A JSON answer (an HTML page where JSON is expected is a parse failure); ``path`` is relative to
+        the target URL, or to the client's own (the analytics store's)."""
+        base = client.target.url if client is not None else self.target.url
+        resp = self.fetch(method, resolve(base, path), json=body, what=what, client=client)
         if "html" in resp.content_type:
             raise CollectError("parse", f"{what}: expected JSON, got {resp.content_type}")
         return resp.json()
@@ -341,27 +424,35 @@ class LgspCollector(HttpCollector):
         p = self.profile
         out = Collected()
         self.read_version(p.version, out)
+        if p.gateway_health is not None:
+            self.read_gateway_health(p.gateway_health, out)
         if p.apis is not None:
-            items = self.read_list("apis", p.apis, out, "egov_lgsp_apis_published")
+            items = self.read_list("apis", p.apis, out, "egov_lgsp_apis_published", "egov_lgsp_apis")
             if items is not None:
                 out.add("egov_lgsp_apis_published", len(items))
         connected: list[str] | None = None
         if p.applications is not None:
             connected = self.read_list(
-                "applications", p.applications, out, "egov_lgsp_applications_connected"
+                "applications",
+                p.applications,
+                out,
+                "egov_lgsp_applications_connected",
+                "egov_lgsp_applications",
             )
             if connected is not None:
                 out.add("egov_lgsp_applications_connected", len(connected))
         self.read_shared_data(connected, out)
-        if p.statistics is not None:
+        if p.statistics is not None and self.analytics is not None:
             self.read_statistics(p.statistics, out)
         if self.target.national_platform_url:
             self.read_national_platform(out)
-        # every figure missing (the national platform's state is a measurement of its own): not an LGSP answer
+        # every figure missing (the gateway's readiness and the national platform's state are measurements of
+        # their own, read from the status alone): not an LGSP answer
         figures = [
             s
             for s in out.samples
-            if s.name.startswith("egov_lgsp_") and not s.name.startswith("egov_lgsp_national_platform")
+            if s.name.startswith("egov_lgsp_")
+            and not s.name.startswith(("egov_lgsp_national_platform", "egov_lgsp_gateway_ready"))
         ]
         if out.skipped and not figures:
             raise CollectError("parse", "no LGSP figure found in the answers: " + out.skipped[0])
@@ -377,9 +468,25 @@ class LgspCollector(HttpCollector):
             return
         out.add("egov_lgsp_gateway_info", 1, version=version[:100])
 
-    def read_list(self, source: str, src: ListSource, out: Collected, metric: str) -> list[str] | None:
-        """Names of the counted items over all pages; None (and a skip) when the list is not in the answer."""
+    def read_gateway_health(self, src: GatewayHealthSource, out: Collected) -> None:
+        """Ready on a 2xx answer; any other answer, or none, is not ready (a refusal still ends the poll)."""
+        url = resolve(self.target.url, self.path("gateway_health", src))
+        try:
+            self.fetch("GET", url, what="gateway health")
+        except CollectError as exc:
+            if exc.reason == "blocked":
+                raise
+            out.add("egov_lgsp_gateway_ready", 0)
+            return
+        out.add("egov_lgsp_gateway_ready", 1)
+
+    def read_list(
+        self, source: str, src: ListSource, out: Collected, metric: str, by_status: str
+    ) -> list[str] | None:
+        """Names of the counted items over all pages (and, when the profile reads a status, the items per
+        status in ``by_status``); None (and a skip) when the list is not in the answer."""
         names: list[str] = []
+        statuses: dict[str, int] = {}
         offset = 0
         previous: list[Any] | None = None
         template = self.path(source, src)
@@ -396,6 +503,9 @@ class LgspCollector(HttpCollector):
             previous = items
             for item in items:
                 status = _first(src.status, item)
+                if src.status is not None:
+                    label = str(status)[:40] if status is not None else "unknown"
+                    statuses[label] = statuses.get(label, 0) + 1
                 if src.status is None or not src.counted or str(status) in src.counted:
                     name = _first(src.name, item)
                     names.append(str(name) if name is not None else "")
@@ -403,6 +513,8 @@ class LgspCollector(HttpCollector):
             total = parse_number(_first(src.total, data)) if src.total else None
             if not items or len(items) < src.page_size or (total is not None and offset >= total):
                 break
+        for status, count in sorted(statuses.items()):
+            out.add(by_status, count, status=status)
         return names
 
     def read_shared_data(self, connected: list[str] | None, out: Collected) -> None:
@@ -447,12 +559,9 @@ class LgspCollector(HttpCollector):
                 "from_ms": str(int(start.timestamp() * 1000)),
                 "to_ms": str(int(end.timestamp() * 1000)),
             }
-            path = re.sub(
-                r"\{(period|from|to|from_ms|to_ms)\}",
-                lambda m, v=values: quote(v[m.group(1)], safe=""),
-                self.path("statistics", src),
-            )
-            data = self.get_json(path, f"statistics {period}")
+            path = _fill(self.path("statistics", src), values, escape=True)
+            body = _fill(src.body, values, escape=False)
+            data = self.get_json(path, f"statistics {period}", src.method, body, self.analytics)
             if not _present(src.items, data):
                 problems.setdefault("egov_lgsp_api_requests_total", f"nothing at {src.items} ({period})")
                 continue
@@ -469,8 +578,10 @@ class LgspCollector(HttpCollector):
                 faults = parse_number(_first(src.faults, item))
                 if faults is None:
                     problems.setdefault("egov_lgsp_api_faults_total", f"an item without {src.faults}")
-                latency = parse_number(_first(src.latency, item)) if src.latency else None
-                if src.latency and latency is None and requests > 0:
+                # a null average (an API whose every call failed: no latency) is no missing field
+                found = jsonpath_values(src.latency, item) if src.latency else []
+                latency = parse_number(found[0]) if found else None
+                if src.latency and not found and requests > 0:
                     problems.setdefault("egov_lgsp_api_latency_seconds", f"an item without {src.latency}")
                 apis.setdefault(str(api), _Traffic()).add(
                     requests, faults, None if latency is None else latency * src.latency_scale

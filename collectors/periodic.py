@@ -6,9 +6,17 @@ asks each source of the target's **profile** (shipped as data in ``collectors/pr
 or the target's own ``profile_file``) for the range [start of the period, now] in Asia/Ho_Chi_Minh, follows
 Spring-style pages up to ``max_pages``, and extracts the answer declaratively (JSONPath rules, or HTML
 tables by header text).  Each count becomes a counter with a ``period`` label that resets when its calendar
-period starts.  Units come from the payload (a code) or from the target's ``units`` map of names to codes;
-unit names go to ``egov_<kind>_unit_info``.  A missing field skips that one metric (counted); an answer of
-the wrong type, a WAF page or a malformed body fails the poll with reason ``parse`` or ``blocked``.
+period starts.  Units come from the payload (a code), from the target's ``units`` map of names to codes, or
+from another answer of the same poll that gives both a unit's code and its name (an iGate report that names
+agencies only is joined to the one that gives their codes); unit names go to ``egov_<kind>_unit_info``.
+
+A profile's ``settings`` are the values a deployment differs by (a province prefix, an agency id), given per
+target in ``profile_settings`` and used as template variables.  Each source's failure is its own: a
+source that fails (an HTTP error, an unreadable answer) turns the target degraded with
+``egov_<kind>_source_up{source}`` 0 while the others are read; only when every source fails is the target
+down, and a refusal (403/429/WAF: reason ``blocked``), a timeout, a connection, TLS or credentials failure
+ends the poll at once (the other sources are on the same host and would fail the same way).  A missing
+field skips that one metric (counted).
 """
 
 from __future__ import annotations
@@ -24,7 +32,15 @@ from pydantic import Field, field_validator, model_validator
 from collectors.extract import HtmlTable, JsonMetric, extract_json, extract_tables, jsonpath_values, norm_text
 from collectors.html import parse_html
 from collectors.http import HttpCollector, HttpConfig
-from collectors.profiles import load_profile, resolve
+from collectors.profiles import (
+    Setting,
+    SettingValues,
+    check_setting_names,
+    load_profile,
+    resolve,
+    resolve_settings,
+    sample_settings,
+)
 from exporter.config import Strict
 from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, MetricSpec, Sample
@@ -53,20 +69,41 @@ def period_start(now: dt.datetime, period: str) -> dt.datetime:
     return local.replace(month=first_month, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def clock_vars(now: dt.datetime) -> dict[str, Any]:
+    """Template variables of a poll: ``{now}``, ``{year}``, ``{month}``, ``{quarter}`` (local time)."""
+    local = now.astimezone(TZ)
+    return {"now": local, "year": local.year, "month": local.month, "quarter": (local.month - 1) // 3 + 1}
+
+
+def period_vars(now: dt.datetime, period: str) -> dict[str, Any]:
+    """Template variables of one period: ``{period}``, ``{start}`` (its first day, local midnight), and
+    ``{period_month}`` / ``{period_quarter}``: the month (quarter) number when the period is a month
+    (quarter), else 0 -- the way report APIs that take ``month=0`` for "the whole year" are asked."""
+    local = now.astimezone(TZ)
+    return {
+        "period": period,
+        "start": period_start(now, period),
+        "period_month": local.month if period == "month" else 0,
+        "period_quarter": (local.month - 1) // 3 + 1 if period == "quarter" else 0,
+    }
+
+
 # ------------------------------------------------------------------------------------------ profile
 
 _SAMPLE_NOW = dt.datetime(2026, 8, 15, 10, 30, tzinfo=TZ)
-_TEMPLATE_VARS: dict[str, Any] = {"now": _SAMPLE_NOW, "year": 2026, "month": 8, "quarter": 3}
-_PERIOD_VARS: dict[str, Any] = {"period": "month", "start": period_start(_SAMPLE_NOW, "month")}
+_TEMPLATE_VARS: dict[str, Any] = clock_vars(_SAMPLE_NOW)
+_PERIOD_VARS: dict[str, Any] = period_vars(_SAMPLE_NOW, "month")
 _PAGE_VARS: dict[str, Any] = {"page": 0, "size": 50}
+#: names a setting may not take
+BUILTIN_VARS: tuple[str, ...] = (*_TEMPLATE_VARS, *_PERIOD_VARS, *_PAGE_VARS)
 
 
 def fill(template: Any, values: dict[str, Any]) -> Any:
-    """``str.format`` applied to every string of a template (strings, lists, mappings)."""
+    """``str.format`` applied to every string of a template (strings, lists, mappings and their keys)."""
     if isinstance(template, str):
         return template.format(**values)
     if isinstance(template, dict):
-        return {k: fill(v, values) for k, v in template.items()}
+        return {fill(k, values): fill(v, values) for k, v in template.items()}
     if isinstance(template, list):
         return [fill(v, values) for v in template]
     return template
@@ -76,7 +113,7 @@ def _check_template(template: Any, known: dict[str, Any]) -> None:
     texts = (
         [template]
         if isinstance(template, str)
-        else list(template.values())
+        else [*template, *template.values()]
         if isinstance(template, dict)
         else list(template or [])
     )
@@ -102,9 +139,10 @@ def _check_template(template: Any, known: dict[str, Any]) -> None:
 
 
 class RequestSpec(Strict):
-    """One request.  Strings may use {now}, {year}, {month}, {quarter}; per-period sources also {period}
-    and {start} (the period's first day); paged sources {page} and {size}.  Dates take a strftime format:
-    ``{start:%d/%m/%Y}``."""
+    """One request.  Strings may use {now}, {year}, {month}, {quarter}; per-period sources also {period},
+    {start} (the period's first day), {period_month} and {period_quarter}; paged sources {page} and {size};
+    every source the profile's settings (``{prefix}``).  Dates take a strftime format: ``{start:%d/%m/%Y}``.
+    A query parameter whose value comes out empty (an optional setting left unset) is not sent."""
 
     method: Literal["GET", "POST"] = "GET"
     #: relative to the target URL (taken as a folder); a leading / starts at the host's root
@@ -150,6 +188,10 @@ class Source(Strict):
     complete_marker: str | None = None
     #: samples emitted when this source fails (it then does not fail the target), e.g. a link check
     when_unreachable: dict[str, float] = {}
+    #: the periods this source can answer (none: all); it is not asked for the others
+    periods: list[Period] | None = None
+    #: a setting that turns this source on: it is asked only when the target's value is not empty
+    when: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Source:
@@ -162,10 +204,17 @@ class Source(Strict):
             raise ValueError(f"source {self.name}: period_free names {unknown[0]}, which it does not extract")
         if self.period_free and not self.per_period:
             raise ValueError(f"source {self.name}: period_free needs a per-period source")
+        if self.periods is not None and not self.per_period:
+            raise ValueError(f"source {self.name}: periods needs a per-period source")
+        return self  # the request's templates are checked by the profile, which knows its settings
+
+    def check_templates(self, settings: dict[str, str]) -> None:
+        """Every placeholder of the request is a variable this source has (ValueError naming it)."""
         known = {
             **_TEMPLATE_VARS,
             **(_PERIOD_VARS if self.per_period else {}),
             **(_PAGE_VARS if self.paging else {}),
+            **settings,
         }
         try:
             for part in (
@@ -177,7 +226,6 @@ class Source(Strict):
                 _check_template(part, known)
         except ValueError as exc:
             raise ValueError(f"source {self.name}: {exc}") from None
-        return self
 
     def names(self) -> list[str]:
         return [r.name for r in self.metrics] + [v.name for t in self.tables for v in t.values]
@@ -195,14 +243,45 @@ class Source(Strict):
 
 class Profile(Strict):
     description: str = ""
+    #: values a deployment differs by, given per target in ``profile_settings`` (template variables)
+    settings: dict[str, Setting] = {}
     #: how numbers written as text are read: vi (1.234,5) or en (1,234.5)
     number_format: Literal["vi", "en"] = "vi"
     #: raw label values mapped to the exporter's (e.g. level: {TINH: province}); others are kept as they are
     label_values: dict[str, dict[str, str]] = {}
     sources: list[Source] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _templates(self) -> Profile:
+        check_setting_names(self.settings, BUILTIN_VARS)
+        names = [s.name for s in self.sources]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup:
+            raise ValueError(f"source {dup} is listed twice")
+        sample = sample_settings(self.settings)
+        for i, source in enumerate(self.sources):
+            if source.when is not None and source.when not in self.settings:
+                raise ValueError(
+                    f"sources[{i}]: source {source.name}: when names no setting: {source.when!r}"
+                )
+            try:
+                source.check_templates(sample)
+            except ValueError as exc:
+                raise ValueError(f"sources[{i}]: {exc}") from None
+        return self
+
     def names(self) -> set[str]:
         return {n for s in self.sources for n in [*s.names(), *s.when_unreachable]}
+
+    def periods(self) -> set[str] | None:
+        """The periods some per-period source answers (None: all)."""
+        found: set[str] = set()
+        for source in self.sources:
+            if source.per_period:
+                if source.periods is None:
+                    return None
+                found |= set(source.periods)
+        return found
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -218,6 +297,8 @@ class PeriodicConfig(HttpConfig):
     profile: str | None = None
     #: a profile of your own (absolute path, or relative to the working directory)
     profile_file: str | None = None
+    #: values of the profile's settings (e.g. {prefix: kgg, agency_id: ...}), its template variables
+    profile_settings: SettingValues = {}
     #: reporting periods asked for and exposed (label period)
     periods: list[Period] = Field(default=["month", "quarter", "year"], min_length=1)
     #: unit name as the upstream writes it -> unit code, for answers that name units without a code
@@ -242,8 +323,17 @@ class PeriodicConfig(HttpConfig):
             raise ValueError("set profile or profile_file, not both")
         return self
 
+    def profile_label(self) -> str:
+        return self.profile_file or f"profile {self.profile or self.default_profile!r}"
+
     def load_profile(self) -> Profile:
-        """The target's profile, read now; its metric names must be this kind's."""
+        """The target's profile, read now: its metric names must be this kind's, the target's
+        ``profile_settings`` its settings, and each of the target's periods answered by some source."""
+        if self.profile_file is None and not (self.profile or self.default_profile):
+            raise ValueError(
+                f"profile: the {self.kind} kind has no default profile: name a shipped one "
+                f"(profile: example-json is a documented template) or write your own (profile_file:)"
+            )
         profile = load_profile(
             self.kind, Profile, name=self.profile or self.default_profile, path=self.profile_file
         )
@@ -254,10 +344,41 @@ class PeriodicConfig(HttpConfig):
                 f"profile {self.profile_file or self.profile or self.default_profile}: metric "
                 f"{wrong[0]} must start with {prefix}"
             )
+        self.settings_of(profile)
+        answered = profile.periods()
+        if answered is not None:
+            missing = [p for p in self.periods if p not in answered]
+            if missing:
+                raise ValueError(
+                    f"periods: {self.profile_label()} cannot answer {', '.join(missing)} (it answers "
+                    f"{', '.join(p for p in ('month', 'quarter', 'year') if p in answered)}): leave "
+                    f"{'it' if len(missing) == 1 else 'them'} out of periods"
+                )
         return profile
+
+    def settings_of(self, profile: Profile) -> dict[str, str]:
+        """The profile's settings with this target's values (ValueError naming the key)."""
+        return resolve_settings(self.profile_label(), profile.settings, self.profile_settings)
 
 
 # ---------------------------------------------------------------------------------------- collector
+
+
+#: failures that end a poll at once: the host refuses, is unreachable or rejects the credentials, so the other
+#: sources (on the same host, with the same credentials) would fail the same way
+ROUND_ENDING = frozenset({"blocked", "timeout", "connect", "tls", "auth"})
+
+
+def source_up_spec(kind: str) -> MetricSpec:
+    return MetricSpec(
+        f"egov_{kind}_source_up",
+        "gauge",
+        "1 when the profile's source (one request per period, e.g. iGate's online-dossier report) answered "
+        "in the last poll, 0 when it failed; the target is degraded while some source fails and down when "
+        "all do.",
+        ("source",),
+        vi="nguồn số liệu trả lời được",
+    )
 
 
 class PeriodicCollector(HttpCollector):
@@ -268,6 +389,7 @@ class PeriodicCollector(HttpCollector):
     def __init__(self, target: PeriodicConfig, ctx: Any) -> None:
         super().__init__(target, ctx)
         self.profile = target.load_profile()
+        self.settings = target.settings_of(self.profile)
 
     def inputs(self) -> object:
         return self.profile
@@ -277,35 +399,62 @@ class PeriodicCollector(HttpCollector):
         now = dt.datetime.fromtimestamp(self.ctx.clock(), TZ)
         out = Collected()
         raw = Collected()
+        failed: list[tuple[str, CollectError]] = []
+        required = [
+            s for s in profile.sources if not s.when_unreachable and (s.when is None or self.settings[s.when])
+        ]
         for source in profile.sources:
+            if source.when is not None and not self.settings[source.when]:
+                continue  # turned off by the target's profile_settings
             got = Collected()
             try:
                 self._read_source(source, now, got, out)
+                if got.skipped and not got.samples and not source.when_unreachable:
+                    raise CollectError(
+                        "parse", f"{source.name}: no configured metric found in the answer: " + got.skipped[0]
+                    )
             except CollectError as exc:
-                if not source.when_unreachable:
+                if source.when_unreachable:
+                    self.ctx.note(source=source.name, unreachable=f"{exc.reason}: {exc.message}")
+                    for name, value in source.when_unreachable.items():
+                        raw.add(name, value)
+                    out.add(f"egov_{self.kind}_source_up", 0, source=source.name)
+                    continue
+                if exc.reason in ROUND_ENDING or len(required) == 1:
                     raise
-                self.ctx.note(source=source.name, unreachable=f"{exc.reason}: {exc.message}")
-                got = Collected()
-                for name, value in source.when_unreachable.items():
-                    got.add(name, value)
-            if got.skipped and not got.samples and not source.when_unreachable:
-                raise CollectError(
-                    "parse", f"{source.name}: no configured metric found in the answer: " + got.skipped[0]
-                )
+                else:
+                    self.ctx.note(source=source.name, failed=f"{exc.reason}: {exc.message}")
+                    failed.append((source.name, exc))
+                    out.add(f"egov_{self.kind}_source_up", 0, source=source.name)
+                    continue
+            out.add(f"egov_{self.kind}_source_up", 1, source=source.name)
             raw.samples += got.samples
             raw.skipped += got.skipped
+        if failed and len(failed) == len(required):
+            first = failed[0][1]
+            raise CollectError(
+                first.reason,
+                "every source failed: " + "; ".join(f"{n}: {e.message}" for n, e in failed),
+                retry_after=first.retry_after,
+            )
         self._finish(raw, out)
+        for name, exc in failed:
+            _degrade(out, f"source {name} failed ({exc.reason}): {exc.message}")
         return out
 
     # requests ------------------------------------------------------------------------------
     def _read_source(self, source: Source, now: dt.datetime, got: Collected, out: Collected) -> None:
         t = self.target
-        periods: list[str | None] = list(t.periods) if source.per_period else [None]
-        base_vars = {"now": now, "year": now.year, "month": now.month, "quarter": (now.month - 1) // 3 + 1}
+        periods: list[str | None] = (
+            [p for p in t.periods if source.periods is None or p in source.periods]
+            if source.per_period
+            else [None]
+        )
+        base_vars = {**clock_vars(now), **self.settings}
         for i, period in enumerate(periods):
             values = dict(base_vars)
             if period is not None:
-                values.update(period=period, start=period_start(now, period))
+                values.update(period_vars(now, period))
             metrics, tables = source.rules(with_period_free=i == 0)
             page = source.paging.first if source.paging else 0
             for read in range(t.max_pages):
@@ -348,7 +497,7 @@ class PeriodicCollector(HttpCollector):
         req = source.request
         try:
             url = resolve(self.target.url, fill(req.path, values))
-            params = fill(req.params, values)
+            params = {k: v for k, v in fill(req.params, values).items() if v != ""}
             body = fill(req.json_body, values)
             headers = fill(req.headers, values)
         except (ValueError, KeyError, AttributeError, IndexError) as exc:  # guarded at load; never fatal here
@@ -382,11 +531,17 @@ class PeriodicCollector(HttpCollector):
 
     # results -------------------------------------------------------------------------------
     def _finish(self, raw: Collected, out: Collected) -> None:
-        """Map label values, resolve unit names to codes, bound the units, drop repeats (a unit met twice
-        while pages shifted), and describe the units in ``egov_<kind>_unit_info``."""
+        """Map label values, resolve unit names to codes (the target's ``units`` first, then the pairs of
+        code and name the poll's answers gave), bound the units, drop repeats (a unit met twice while
+        pages shifted), and describe the units in ``egov_<kind>_unit_info``."""
         t = self.target
         maps = self.profile.label_values
-        codes = {norm_text(name): code for name, code in t.units.items()}
+        codes: dict[str, str] = {}
+        for s in raw.samples:  # a code and a name side by side in an answer: that name has that code
+            unit, name = s.labels.get("unit"), s.labels.get("unit_name")
+            if unit and name:
+                codes.setdefault(norm_text(name), unit)
+        codes.update({norm_text(name): code for name, code in t.units.items()})
         names: dict[str, str] = {}
         unmapped: list[str] = []
         units: set[str] = set()
@@ -417,7 +572,9 @@ class PeriodicCollector(HttpCollector):
         for unit, name in sorted(names.items()):
             out.add(f"egov_{t.kind}_unit_info", 1, unit=unit, unit_name=name)
         out.skipped += raw.skipped
-        out.skipped += [f"unit {n!r}: no code for this name in units" for n in unmapped]
+        out.skipped += [
+            f"unit {n!r}: no code for this name in units (nor in the poll's other answers)" for n in unmapped
+        ]
         if over:
             _degrade(out, f"more than max_units ({t.max_units}) units: {over} samples dropped")
 

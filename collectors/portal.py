@@ -4,15 +4,17 @@ Besides availability, latency and TLS expiry (from :class:`HttpCollector`, on th
 reads:
 
 * **required sections** (Decree 42/2022/NĐ-CP): a checklist of sections, each found on the home page by
-  its link text (``Văn bản pháp luật``), a CSS selector or a link target;
+  its link text (``Văn bản pháp luật``; the words as a set, so ``Bộ máy tổ chức`` is ``Tổ chức bộ máy``),
+  a CSS selector or a link target;
 * **freshness**: the dates on the article list (following its pages back past the longest window), in
   the Vietnamese forms portals print — ``27/11/2026``, ``Thứ Sáu, 27/11/2026 08:15``, ``27-11-2026``,
   ``Ngày 27 tháng 11 năm 2026``, ``2 giờ trước``, ``Hôm qua, 14:30`` — in Asia/Ho_Chi_Minh;
 * **Q&A** (hỏi đáp for businesses and investors): questions received and answered, as the page shows them.
 
 Which pages to fetch and which selectors read them is the vendor profile's business
-(``collectors/profiles/portal-<name>.yaml``); a target only names its profile and, if it must, its own
-checklist.
+(``collectors/profiles/portal-<name>.yaml``: ``liferay``, the default, for the Liferay portals most provinces
+run; ``example``, a template); a target names its profile, the profile's ``profile_settings`` (the news
+page, the asset publisher's instance id) and, if it must, its own checklist.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from pydantic import Field, field_validator, model_validator
 from collectors.extract import element_value, parse_number
 from collectors.html import parse_html
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
-from collectors.profiles import load_profile, resolve
+from collectors.profiles import (
+    Setting,
+    SettingValues,
+    check_setting_names,
+    load_profile,
+    resolve,
+    resolve_settings,
+    sample_settings,
+)
 from exporter.config import Strict, parse_duration
 from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, MetricSpec
@@ -166,6 +176,10 @@ class Section(Strict):
     select: list[str] = []
     #: substrings of a link's href (e.g. /van-ban-phap-luat)
     href: list[str] = []
+    #: whether this item was checked against the text of the decree (checklist bookkeeping, not used to poll)
+    verified: bool = False
+    #: where the item comes from (an article of a decree, or "ours")
+    basis: str = ""
 
     @field_validator("name")
     @classmethod
@@ -189,7 +203,8 @@ class Section(Strict):
 class Articles(Strict):
     """Where the article list is and how an entry and its date are read."""
 
-    #: path of the list page; ``{page}`` is replaced by the page number (no placeholder: one page)
+    #: path of the list page; ``{page}`` is replaced by the page number (no placeholder: one page); the
+    #: profile's settings are template variables too (``{news_page}?_{portlet}_INSTANCE_{instance}_cur=..``)
     page: str
     first_page: int = Field(default=1, ge=0)
     max_pages: int = Field(default=10, ge=1, le=100)
@@ -211,6 +226,7 @@ class Articles(Strict):
 class Counter(Strict):
     """A number printed on a page: the first element matching ``select``, read with ``regex``."""
 
+    #: a CSS selector, or a template of the profile's settings (``{qa_received}``)
     select: str
     #: ``text`` or ``attr:NAME`` of the element
     value: str = "text"
@@ -220,7 +236,7 @@ class Counter(Strict):
     @field_validator("select")
     @classmethod
     def _selector(cls, v: str) -> str:
-        return _css(v)
+        return v if "{" in v else _css(v)  # a template is checked filled, by the profile
 
     @field_validator("regex")
     @classmethod
@@ -243,13 +259,28 @@ class Counter(Strict):
 
 
 class QA(Strict):
+    #: path of the Q&A page; a template that fills to nothing (an unset setting) turns the Q&A off
     page: str
     received: Counter
     answered: Counter
 
+    def filled(self, settings: dict[str, str]) -> QA | None:
+        """This Q&A with the settings filled in (None when its page is unset)."""
+        page = self.page.format(**settings)
+        if not page.strip():
+            return None
+        return QA(
+            page=page,
+            received=self.received.model_copy(update={"select": self.received.select.format(**settings)}),
+            answered=self.answered.model_copy(update={"select": self.answered.select.format(**settings)}),
+        )
+
 
 class PortalProfile(Strict):
     description: str = ""
+    #: values a deployment differs by, given per target in ``profile_settings`` (template variables of the
+    #: pages' paths)
+    settings: dict[str, Setting] = {}
     #: path of the home page (the target URL itself when empty)
     home: str = ""
     #: CSS selector of the parts of the home page searched for section links (menus, header, footer);
@@ -268,13 +299,40 @@ class PortalProfile(Strict):
             raise ValueError(f"section {dup[0]} is listed twice")
         return v
 
+    @model_validator(mode="after")
+    def _templates(self) -> PortalProfile:
+        check_setting_names(self.settings, ("page",))
+        values = {**sample_settings(self.settings), "page": 1}
+        for where, text in self.paths().items():
+            try:
+                filled = text.format(**values)
+            except (KeyError, IndexError, ValueError) as exc:
+                known = ", ".join("{" + k + "}" for k in values)
+                raise ValueError(f"{where}: bad template {text!r} ({exc}); known: {known}") from None
+            if where.endswith(".select") and filled.strip():
+                _css(filled)
+        return self
+
+    def paths(self) -> dict[str, str]:
+        """The page paths, by where they are in the profile."""
+        out = {"home": self.home}
+        if self.articles is not None:
+            out["articles.page"] = self.articles.page
+        if self.qa is not None:
+            out["qa.page"] = self.qa.page
+            out["qa.received.select"] = self.qa.received.select
+            out["qa.answered.select"] = self.qa.answered.select
+        return out
+
 
 class PortalConfig(HttpConfig):
     kind: Literal["portal"] = "portal"  # type: ignore[assignment]
     #: a shipped profile (collectors/profiles/portal-<name>.yaml)
-    profile: str = "default"
+    profile: str = "liferay"
     #: or a profile file of your own (overrides ``profile``)
     profile_file: str | None = None
+    #: values of the profile's settings (liferay: news_page, instance, portlet)
+    profile_settings: SettingValues = {}
     #: this target's own checklist of required sections (default: the profile's)
     required_sections: list[Section] | None = None
     #: windows of egov_portal_articles_published (label ``window``)
@@ -294,8 +352,14 @@ class PortalConfig(HttpConfig):
         return v
 
     def load_profile(self) -> PortalProfile:
-        """The target's profile, read now."""
-        return load_profile("portal", PortalProfile, self.profile, self.profile_file)
+        """The target's profile, read now, with the target's ``profile_settings`` checked against it."""
+        profile = load_profile("portal", PortalProfile, self.profile, self.profile_file)
+        self.settings_of(profile)
+        return profile
+
+    def settings_of(self, profile: PortalProfile) -> dict[str, str]:
+        label = self.profile_file or f"profile {self.profile!r}"
+        return resolve_settings(label, profile.settings, self.profile_settings)
 
 
 # ------------------------------------------------------------------------------------- metrics
@@ -357,9 +421,15 @@ PORTAL_METRICS = (
 )
 
 
-def _match_text(text: str) -> str:
-    """Link text for matching: case, accents' composition, punctuation and spacing ignored."""
-    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFC", text).casefold()))
+def _words(text: str) -> frozenset[str]:
+    """Link text for matching: its words as a set (case, accents' composition, punctuation, spacing and
+    word order ignored: "Bộ máy tổ chức" is "Tổ chức bộ máy")."""
+    return frozenset(re.findall(r"\w+", unicodedata.normalize("NFC", text).casefold()))
+
+
+#: a menu link may hold this many words beyond a checklist entry's ("Tin tức - Sự kiện" for "Tin tức"), so
+#: that a long article title containing the entry's words is not taken for the menu item
+EXTRA_WORDS = 4
 
 
 class PortalCollector(HttpCollector):
@@ -376,6 +446,7 @@ class PortalCollector(HttpCollector):
     def __init__(self, target: PortalConfig, ctx: Any) -> None:
         super().__init__(target, ctx)
         self.profile = target.load_profile()
+        self.settings = target.settings_of(self.profile)
         self.sections = (
             target.required_sections if target.required_sections is not None else self.profile.sections
         )
@@ -396,13 +467,14 @@ class PortalCollector(HttpCollector):
 
     def collect(self) -> Collected:
         out = Collected()
-        resp, home = self.page(self.profile.home, "home page")
+        resp, home = self.page(self.profile.home.format(**self.settings), "home page")
         self.checked(resp, out)
         self.read_sections(home, out)
         if self.target.articles and self.profile.articles is not None:
             self.read_articles(self.profile.articles, out)
-        if self.target.qa and self.profile.qa is not None:
-            self.read_qa(self.profile.qa, out)
+        qa = self.profile.qa.filled(self.settings) if self.profile.qa is not None else None
+        if self.target.qa and qa is not None:
+            self.read_qa(qa, out)
         if out.skipped and not any(s.name.startswith("egov_portal_") for s in out.samples):
             raise CollectError("parse", "no portal figure found in the pages: " + out.skipped[0])
         return out
@@ -420,13 +492,13 @@ class PortalCollector(HttpCollector):
                 for name in ("egov_portal_required_section_present", "egov_portal_required_sections_present")
             ]
             return
-        texts = {_match_text(t) for a in links for t in (a.get_text(" "), a.get("title") or "") if t.strip()}
+        texts = {_words(t) for a in links for t in (a.get_text(" "), a.get("title") or "") if t.strip()}
         hrefs = [a.get("href") or "" for a in links]
         present = 0
         for section in self.sections:
-            wanted = [_match_text(w) for w in section.links]
+            wanted = [_words(w) for w in section.links]
             found = (
-                any(t == w or t.startswith(w + " ") for t in texts for w in wanted if w)
+                any(w <= t and len(t) <= len(w) + EXTRA_WORDS for t in texts for w in wanted if w)
                 or any(h in href for h in section.href for href in hrefs)
                 or any(soup.select_one(sel) is not None for sel in section.select)
             )
@@ -444,7 +516,8 @@ class PortalCollector(HttpCollector):
         undated = 0
         paged = "{page}" in rules.page
         for number in range(rules.first_page, rules.first_page + (rules.max_pages if paged else 1)):
-            _, soup = self.page(rules.page.replace("{page}", str(number)), f"article list page {number}")
+            path = rules.page.format(**self.settings, page=number)
+            _, soup = self.page(path, f"article list page {number}")
             new, last = 0, now
             for item in soup.select(rules.item):
                 link = item.select_one(rules.link) if rules.link else None

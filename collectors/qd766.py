@@ -14,6 +14,13 @@ only ``departmentId``; it is joined to the code the tree endpoints gave (polled 
 mapping is kept between rounds).  What to ask and which fields to read is the profile's business
 (``collectors/profiles/qd766-dvcqg.yaml``).
 
+Each round also reads the **national ranking** of all 34 provinces from the portal's report service
+(``POST <url>/jsp/rest.jsp``, form field ``params`` = ``report_tinh_766_service`` for every province), once
+per period, unless ``province_ranking: false``: ``egov_qd766_province_score{province, group, period}`` (the
+six group scores and ``group="total"``, as published), ``egov_qd766_province_rank{province, period}`` and
+``egov_qd766_province_info{province, name}``, ``province`` being the portal's ``MA_COQUAN``.  A ranking
+answer that cannot be read turns the target degraded (the evaluation figures are still exposed).
+
 Politeness: requests are sequential with a pause between them; a 403/429 or a WAF page ends the round at
 once (reason ``blocked``, raised by the HTTP client) and the scheduler backs off.  Expected fields that
 disappear are counted per endpoint (``egov_qd766_schema_drift``) and in the skipped counter; they never
@@ -23,6 +30,7 @@ fail the target unless no endpoint gave anything usable.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from typing import Any, Literal
@@ -32,6 +40,7 @@ from pydantic import Field, field_validator
 
 from collectors.extract import parse_number
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
+from collectors.periodic import clock_vars, period_vars
 from collectors.profiles import load_profile
 from exporter.config import Duration, Strict
 from exporter.fetch import Response
@@ -39,6 +48,8 @@ from exporter.plugin import Collected, CollectError, MetricSpec, Sample
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 GROUPS = ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH")
+#: the ranking's name in egov_qd766_schema_drift{endpoint} and in the request durations
+RANKING = "ranking"
 PERIODS = ("month", "quarter", "year")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 #: units kept in the departmentId -> departmentCode mapping between rounds (a province has ~100-200)
@@ -149,6 +160,31 @@ QD766_METRICS = (
         vi="thời điểm bắt đầu kỳ báo cáo",
     ),
     MetricSpec(
+        "egov_qd766_province_score",
+        "gauge",
+        "A province's Decision 766 score in the national ranking of the 34 provinces (the portal's report "
+        'service report_tinh_766_service), by group (CKMB, TDGQ, CLGQ, TTTT, MDHL, MDSH, and "total" = '
+        "TONG_SCORE), exactly as published; province is its MA_COQUAN." + _PERIOD_NOTE,
+        ("province", "group", "period"),
+        vi="điểm QĐ 766 của các tỉnh (xếp hạng toàn quốc)",
+    ),
+    MetricSpec(
+        "egov_qd766_province_rank",
+        "gauge",
+        "A province's rank among the 34 provinces (ROW_STT, 1 = best) in the national ranking."
+        + _PERIOD_NOTE,
+        ("province", "period"),
+        vi="thứ hạng của tỉnh trên toàn quốc",
+    ),
+    MetricSpec(
+        "egov_qd766_province_info",
+        "gauge",
+        "A province of the national ranking: its code (MA_COQUAN) and name (TEN) as the portal writes them "
+        "(value 1).",
+        ("province", "name"),
+        vi="tỉnh, thành phố",
+    ),
+    MetricSpec(
         "egov_qd766_request_duration_seconds",
         "gauge",
         "Time the endpoint took to answer for the period in the last poll (all pages), in seconds.",
@@ -199,9 +235,54 @@ class Endpoint(Strict):
         return v
 
 
+class Ranking(Strict):
+    """The national ranking of the provinces: one form POST per period to the portal's report service."""
+
+    #: relative to the target URL
+    path: str = "jsp/rest.jsp"
+    #: name of the form field that carries the request's JSON
+    field: str = "params"
+    #: that JSON; a string that is exactly one placeholder ({year}, {period_month}, {period_quarter}) takes
+    #: the value itself (a number), others are filled as text
+    params: dict[str, Any]
+    headers: dict[str, str] = {}
+    #: fields of a row
+    province: str = "MA_COQUAN"
+    name: str = "TEN"
+    rank: str = "ROW_STT"
+    #: label value of ``group`` -> the field holding that score
+    scores: dict[str, str]
+    #: rows read at most (the portal answers one page)
+    max_rows: int = Field(default=100, ge=1, le=1000)
+
+    @field_validator("params")
+    @classmethod
+    def _placeholders(cls, v: dict[str, Any]) -> dict[str, Any]:
+        sample = {"year": 2026, "period_month": 8, "period_quarter": 0}
+        for key, value in v.items():
+            if isinstance(value, str):
+                try:
+                    value.format(**sample)
+                except (KeyError, IndexError, ValueError) as exc:
+                    known = ", ".join("{" + k + "}" for k in sample)
+                    raise ValueError(f"{key}: bad template {value!r} ({exc}); known: {known}") from None
+        return v
+
+    def body(self, values: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.params.items():
+            if isinstance(value, str):
+                whole = re.fullmatch(r"\{(\w+)\}", value)
+                value = values[whole.group(1)] if whole else value.format(**values)
+            out[key] = value
+        return out
+
+
 class Qd766Profile(Strict):
     description: str = ""
     api_path: str = "/api/v1/reporting/evaluation/"
+    #: the national ranking of the provinces (none: not read)
+    ranking: Ranking | None = None
     #: upstream departmentType / level -> label ``level``
     levels: dict[str, str] = {}
     #: a tree child's ``level`` -> label ``level``
@@ -245,6 +326,8 @@ class Qd766Config(HttpConfig):
     pause: Duration = 1.0
     profile: str = "dvcqg"
     profile_file: str | None = None
+    #: also read the national ranking of all provinces (the profile's ranking source), once per period
+    province_ranking: bool = True
 
     @field_validator("root_department_id", "formality_id")
     @classmethod
@@ -268,6 +351,10 @@ class Qd766Config(HttpConfig):
         unknown = [e for e in self.endpoints if e not in known]
         if unknown:
             raise ValueError(f"unknown endpoint {unknown[0]!r}; the profile has {', '.join(known)}")
+        if self.province_ranking and profile.ranking is None and self.profile_file is not None:
+            raise ValueError(
+                f"province_ranking: {self.profile_file} has no ranking source (set province_ranking: false)"
+            )
         chosen = [e for e in profile.endpoints if e.name in (self.endpoints or known)]
         if not any(e.codes for e in chosen):
             with_codes = ", ".join(e.name for e in profile.endpoints if e.codes)
@@ -311,10 +398,15 @@ def _number(value: Any) -> float | None:
 class _Round:
     """What one poll gathers: samples (deduplicated), units, missing fields."""
 
-    def __init__(self, endpoints: list[Endpoint]) -> None:
+    def __init__(self, endpoints: list[Endpoint], ranking: bool = False) -> None:
         self.values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self.units: dict[str, tuple[str, str]] = {}  # code -> (name, level)
-        self.missing: dict[str, dict[str, int]] = {e.name: {} for e in endpoints}  # endpoint -> field -> rows
+        # endpoint -> field -> rows
+        self.missing: dict[str, dict[str, int]] = {e.name: {} for e in endpoints}
+        if ranking:
+            self.missing[RANKING] = {}
+        self.provinces: dict[str, str] = {}  # MA_COQUAN -> TEN
+        self.problems: list[str] = []  # ranking answers that could not be read
         self.unresolved: dict[tuple[str, str], int] = {}
         self.rows = 0
         self.metric_max: dict[tuple[str, str], float] = {}
@@ -359,7 +451,8 @@ class Qd766Collector(HttpCollector):
     def collect(self) -> Collected:
         t = self.target
         now = dt.datetime.fromtimestamp(self.ctx.clock(), TZ)
-        rnd = _Round(self.endpoints)
+        ranking = self.profile.ranking if t.province_ranking else None
+        rnd = _Round(self.endpoints, ranking is not None)
         base = t.url.rstrip("/") + "/" + self.profile.api_path.strip("/") + "/"
         slowest: Response | None = None
         requests_sent = 0
@@ -398,6 +491,11 @@ class Qd766Collector(HttpCollector):
                     pages = min(total_pages, t.max_pages)
                     page += 1
                 rnd.add("egov_qd766_request_duration_seconds", elapsed, endpoint=ep.name, period=period)
+            if ranking is not None:
+                if requests_sent and t.pause > 0:
+                    time.sleep(t.pause)
+                requests_sent += 1
+                self._ranking(ranking, now, period, rnd)
         out = Collected()
         assert slowest is not None
         self.checked(slowest, out)
@@ -423,6 +521,11 @@ class Qd766Collector(HttpCollector):
             rnd.add("egov_qd766_metric_info", 1, group=group, metric=metric, name=name)
         for period, ts in starts.items():
             rnd.add("egov_qd766_period_start_timestamp_seconds", ts, period=period)
+        for code, name in rnd.provinces.items():
+            rnd.add("egov_qd766_province_info", 1, province=code, name=name)
+        if rnd.problems:
+            out.state = "degraded"
+            out.message = "; ".join(rnd.problems)
         for endpoint, fields in rnd.missing.items():
             rnd.add("egov_qd766_schema_drift", len(fields), endpoint=endpoint)
             for field, rows in fields.items():
@@ -433,6 +536,57 @@ class Qd766Collector(HttpCollector):
                 "the tree endpoints"
             )
         out.samples.extend(Sample(name, dict(labels), value) for (name, labels), value in rnd.values.items())
+
+    # ------------------------------------------------------------------------------ ranking
+    def _ranking(self, ranking: Ranking, now: dt.datetime, period: str, rnd: _Round) -> None:
+        """One period of the national ranking; a failure (but a refusal, which ends the round) is noted and
+        turns the target degraded."""
+        values = {**clock_vars(now), **period_vars(now, period)}
+        url = self.target.url.rstrip("/") + "/" + ranking.path.strip("/")
+        form = {ranking.field: json.dumps(ranking.body(values), separators=(",", ":"))}
+        try:
+            resp = self.fetch(
+                "POST", url, data=form, headers=dict(ranking.headers), what=f"{RANKING} ({period})"
+            )
+            data = resp.json()  # a JSP may call its JSON text/html: the body decides
+        except CollectError as exc:
+            if exc.reason == "blocked":
+                raise
+            rnd.problems.append(f"{RANKING} ({period}): {exc.reason}: {exc.message}")
+            return
+        rnd.add("egov_qd766_request_duration_seconds", resp.elapsed, endpoint=RANKING, period=period)
+        rows = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            rnd.problems.append(
+                f'{RANKING} ({period}): expected a list of provinces or {{"data": [...]}}, got '
+                f"{type(data).__name__}"
+            )
+            return
+        for row in rows[: ranking.max_rows]:
+            if not isinstance(row, dict):
+                continue
+            code = rnd.get(RANKING, row, ranking.province, "rows[]")
+            if not isinstance(code, (str, int)) or str(code).strip() == "":
+                continue
+            code = str(code).strip()
+            name = row.get(ranking.name)
+            if name is None:
+                rnd.miss(RANKING, f"rows[].{ranking.name}")
+            rnd.provinces.setdefault(code, str(name).strip() if name is not None else code)
+            rnd.add(
+                "egov_qd766_province_rank",
+                rnd.get(RANKING, row, ranking.rank, "rows[]"),
+                province=code,
+                period=period,
+            )
+            for group, field in ranking.scores.items():
+                rnd.add(
+                    "egov_qd766_province_score",
+                    rnd.get(RANKING, row, field, "rows[]"),
+                    province=code,
+                    group=group,
+                    period=period,
+                )
 
     # ------------------------------------------------------------------------------ answers
     def _data(self, resp: Response, ep: Endpoint, rnd: _Round) -> dict | None:

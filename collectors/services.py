@@ -3,9 +3,11 @@ thông tin giải quyết TTHC).
 
 Per unit (department, commune) and reporting period: dossiers received by channel, full-process online
 dossiers, dossiers with a fee and those paid online (the online-payment ratio), digitized dossiers, dossiers
-completed early / on time / late, and the backlog in time / overdue.  Shipped profiles: ``igate-json`` (a
-JSON statistics API behind a Keycloak client-credentials token, Spring pages) and ``html-table`` (the public
-"Kết quả giải quyết TTHC" table); a province whose vendor differs writes its own ``profile_file``.
+completed early / on time / late, and the backlog in time / overdue.  Shipped profiles: ``igate`` (VNPT
+iGate's per-province statistics endpoints, the default; ``profile_settings`` give the prefix and agency id),
+``opencps`` (OpenCPS v2's statistics REST resource), ``html-table`` (a public "Kết quả giải quyết TTHC"
+table read by its header texts) and ``example-json`` (a template, not a vendor's API); a province whose
+vendor differs writes its own ``profile_file``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 from typing import Literal
 
 from collectors.http import HTTP_METRICS
-from collectors.periodic import PeriodicCollector, PeriodicConfig, period_counter
+from collectors.periodic import PeriodicCollector, PeriodicConfig, period_counter, source_up_spec
 from exporter.plugin import MetricSpec
 
 
 class ServicesConfig(PeriodicConfig):
     kind: Literal["services"] = "services"  # type: ignore[assignment]
-    default_profile = "igate-json"
+    default_profile = "igate"
 
 
 def _counter(name: str, what: str, vi: str, *labels: str) -> MetricSpec:
@@ -30,7 +32,7 @@ class ServicesCollector(PeriodicCollector):
     kind = "services"
     summary = (
         "public-service portal: dossiers by channel, full-process online, paid online vs with a fee, "
-        "digitized, on time / late, per unit and period (profiles igate-json, html-table)"
+        "digitized, on time / late, per unit and period (profiles igate, opencps, html-table)"
     )
     Config = ServicesConfig
     default_system = "services"
@@ -60,7 +62,8 @@ class ServicesCollector(PeriodicCollector):
         _counter("dossiers_digitized", "Dossiers whose papers were digitized.", "hồ sơ được số hóa"),
         _counter(
             "dossiers_completed",
-            "Dossiers completed, by timeliness (early, on_time, late).",
+            "Dossiers completed, by timeliness (early, on_time, late; in_time where the upstream does not "
+            "tell early from on time, e.g. iGate).",
             "hồ sơ đã giải quyết (trước hạn / đúng hạn / trễ hạn)",
             "timeliness",
         ),
@@ -78,4 +81,5 @@ class ServicesCollector(PeriodicCollector):
             ("unit", "unit_name"),
             vi="đơn vị (sở, ban, ngành, UBND xã)",
         ),
+        source_up_spec("services"),
     )

@@ -1,4 +1,4 @@
-"""Command line: ``egov-exporter [run] | check-config | simulate | demo | snapshot | digest``.
+"""Command line: ``egov-exporter [run] | check-config | probe | simulate | demo | snapshot | digest``.
 
 ``main(argv) -> int`` is both the console script and ``python -m exporter``.  A user's mistake gives one
 clear line per problem on stderr and exit code 1 (2 for bad flags), never a traceback."""
@@ -107,7 +107,7 @@ def _add_run_flags(p: Any, listen_default: str = DEFAULT_LISTEN) -> None:
 
 
 #: the commands; anything else on the command line is a flag of ``run``, the default
-COMMANDS = ("run", "check-config", "simulate", "demo", "snapshot", "digest")
+COMMANDS = ("run", "check-config", "probe", "simulate", "demo", "snapshot", "digest")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a configuration file and exit (0 valid, 1 not)")
     check.add_argument("--config.file", dest="config_file", default=DEFAULT_CONFIG, metavar="FILE")
+
+    from exporter.probe import add_arguments as probe_args
+
+    probe = sub.add_parser(
+        "probe", help="poll one target once and print what was fetched and extracted (no server)"
+    )
+    probe_args(probe)
 
     from exporter.simulator import add_arguments as sim_args
 
@@ -183,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         for name, p in (
             ("run", run),
             ("check-config", check),
+            ("probe", probe),
             ("simulate", sim),
             ("demo", demo),
             ("digest", digest),
@@ -355,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return cmd_check_config(args)
+        if args.command == "probe":
+            from exporter.probe import run as run_probe
+
+            return run_probe(args)
         if args.command == "simulate":
             from exporter.simulator import run as run_simulator
 

@@ -156,6 +156,14 @@ class NationalTargets(_Strict):
         return v
 
 
+class NationalRanking(_Strict):
+    places: int = Field(ge=1, le=33)
+    window: str
+    for_: str = Field(alias="for")
+
+    _d = field_validator("window", "for_")(lambda cls, v: _duration(v))
+
+
 class ExporterTh(_Strict):
     schema_drift_for: str
     collector_errors_for: str
@@ -186,6 +194,7 @@ class Thresholds(_Strict):
     portal: Portal
     rate_drops: RateDrops
     national_targets: NationalTargets
+    national_ranking: NationalRanking
     exporter: ExporterTh
 
 
@@ -532,6 +541,37 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
     return out
 
 
+def ranking_rules(th: Thresholds) -> list[dict[str, Any]]:
+    """The province (the qd766 target's own, egov_qd766_unit_info{level="province"}) dropped places in the
+    national ranking against its rank ``window`` before, within the same period (a period younger than the
+    window is not judged: its rank is compared with nothing of its own)."""
+    r = th.national_ranking
+    rank = "egov_qd766_province_rank"
+    own = 'label_replace(egov_qd766_unit_info{level="province"}, "province", "$1", "unit", "(.+)")'
+    expr = (
+        f"({rank} - {rank} offset {r.window}) >= {r.places}\n"
+        f"and on(province) {own}\n"
+        f"and on(period) (time() - egov_qd766_period_start_timestamp_seconds) > {_num(_seconds(r.window))}"
+    )
+    return [
+        _alert(
+            "EgovProvinceRankDropped",
+            expr,
+            r.for_,
+            "warning",
+            "{{ $labels.province }} dropped {{ $value }} places in the national ranking ({{ $labels.period }})",
+            "In the national portal's ranking of the 34 provinces (Decision 766), {{ $labels.province }} ranks "
+            "{{ $value }} places lower this "
+            + "{{ $labels.period }} than "
+            + r.window
+            + " ago (threshold: "
+            + str(r.places)
+            + " places). See which groups moved on the dashboard.",
+            _link(th, "egov-qd766", "var-period={{ $labels.period }}"),
+        )
+    ]
+
+
 def exporter_rules(th: Thresholds) -> list[dict[str, Any]]:
     e = th.exporter
     overview = _link(th, "egov-overview")
@@ -590,6 +630,7 @@ GROUPS = {
     "content.yml": ("egov-content", (portal_rules,)),
     "rates.yml": ("egov-rate-drops", (rate_drop_rules,)),
     "indicators.yml": ("egov-indicators", (indicator_rules,)),
+    "ranking.yml": ("egov-ranking", (ranking_rules,)),
     "exporter.yml": ("egov-exporter", (exporter_rules,)),
 }
 

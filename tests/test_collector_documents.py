@@ -18,6 +18,7 @@ from httpstub import HttpStub, matchers
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.documents import DocumentsCollector
+from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
 from exporter.fetch import HttpClient, TransportError
 from exporter.plugin import CollectContext, CollectError
@@ -52,6 +53,7 @@ def make(stub, **kw) -> DocumentsCollector:
             "url": URL,
             "retries": 0,
             "periods": ["month"],
+            "profile": "example-json",
             **kw,
         }
     )
@@ -64,7 +66,7 @@ def data_samples(collected) -> dict[tuple, float]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for s in collected.samples
-        if s.name.startswith("egov_documents_")
+        if s.name.startswith("egov_documents_") and s.name != "egov_documents_source_up"
     }
 
 
@@ -284,9 +286,32 @@ def test_a_failing_later_period_fails_the_poll(rsps):
 # --------------------------------------------------------------------------------- configuration
 
 
+def test_without_a_profile_the_target_is_refused_with_a_hint():
+    with pytest.raises(ConfigError) as info:
+        checked_config(
+            {"targets": [{"name": "d", "kind": "documents", "url": URL}]}, kinds=load_kinds(), env={}
+        )
+    assert info.value.messages == [
+        "targets[0]: profile: the documents kind has no default profile: name a shipped one (profile: "
+        "example-json is a documented template) or write your own (profile_file:)"
+    ]
+    with pytest.raises(ConfigError) as info:
+        checked_config(
+            {"targets": [{"name": "d", "kind": "documents", "url": URL, "profile": "eoffice-json"}]},
+            kinds=load_kinds(),
+            env={},
+        )
+    assert info.value.messages == [
+        "targets[0]: unknown profile 'eoffice-json' for kind documents (renamed example-json: it is a "
+        "template (no public statistics API of iOffice/eOffice/VOffice exists)); shipped: example-json"
+    ]
+
+
 def test_defaults_system_profile_and_periods():
     cfg = checked_config(
-        {"targets": [{"name": "d", "kind": "documents", "url": URL}]}, kinds=load_kinds(), env={}
+        {"targets": [{"name": "d", "kind": "documents", "url": URL, "profile": "example-json"}]},
+        kinds=load_kinds(),
+        env={},
     )
     target = cfg.targets[0]
     assert target.system == "documents" and target.periods == ["month", "quarter", "year"]

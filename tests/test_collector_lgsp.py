@@ -1,7 +1,9 @@
-"""The ``lgsp`` kind on stored WSO2 API Manager answers: gateway version, published APIs, connected and
-shared-data applications, per-API traffic per period (with the max_apis cap), the national platform link,
-OAuth2 client credentials, and what missing fields, a changed layout, 5xx, a timeout, a WAF page and a
-malformed body do."""
+"""The ``lgsp`` kind on stored WSO2 API Manager 4.x answers (tests/fixtures/http/lgsp/README.md names their
+sources): gateway version and readiness, APIs and applications by status, shared-data applications, per-API
+traffic per period from the ELK analytics indices through Elasticsearch's ``_search`` (with the max_apis cap;
+only when the target names its analytics store), the national platform link, OAuth2 client credentials with
+the scopes WSO2 checks, and what missing fields, a changed layout, 5xx, a timeout, a WAF page and a malformed
+body do."""
 
 from __future__ import annotations
 
@@ -30,6 +32,9 @@ from exporter.results import ResultStore, TargetResult
 BODIES = Path(__file__).parent / "fixtures" / "http" / "lgsp"
 GW = "https://lgsp.ninhbinh.gov.vn/"
 TOKEN_URL = GW + "oauth2/token"
+ES = "https://elk.ninhbinh.gov.vn:9200/"
+SEARCH = ES + "apim_event_response,apim_event_faulty/_search"
+ANALYTICS = {"url": ES, "auth": {"type": "basic", "username": "egov-exporter", "password": "es-p4ss"}}
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
 T0 = NOW.timestamp()
@@ -44,7 +49,7 @@ AUTH = {
     "token_url": TOKEN_URL,
     "client_id": "egov-exporter",
     "client_secret": "s3cr3t-lgsp",
-    "scopes": ["apim:api_view", "apim:app_manage"],
+    "scopes": ["apim:api_view", "apim:app_import_export"],
 }
 SHARED = ["HeThongThongTinGiaiQuyetTTHC", "quản lý   VĂN BẢN điều hành", "YTeDienTu", "QuanLyTaiNguyenNuoc"]
 
@@ -72,7 +77,9 @@ def only(tmp_path: Path, *sources: str) -> str:
 
 def make(stub, trace: list | None = None, **kw) -> LgspCollector:
     cfg = LgspCollector.Config.model_validate(
-        {"name": "lgsp", "kind": "lgsp", "system": "lgsp", "url": GW, "retries": 0, "auth": AUTH, **kw}
+        {"name": "lgsp", "kind": "lgsp", "system": "lgsp", "url": GW, "retries": 0, "auth": AUTH}
+        | ({} if "profile_file" in kw else {"analytics": ANALYTICS})
+        | kw
     )
     return LgspCollector(
         cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0, trace=trace)
@@ -131,19 +138,38 @@ def serve_applications(rsps, name: str = "applications.json") -> None:
     serve_json(rsps, "api/am/admin/v4/applications", name, {"limit": "50", "offset": "0"})
 
 
+def es_query(period: str) -> dict:
+    """The shipped profile's Elasticsearch query for a period (its body, with the period's range)."""
+    shipped = yaml.safe_load(
+        (Path(__file__).parents[1] / "collectors" / "profiles" / "lgsp-wso2.yaml").read_text("utf-8")
+    )
+    query = json.loads(json.dumps(shipped["statistics"]["body"]))
+    query["query"]["range"]["requestTimestamp"] = {"gte": PERIOD_START[period], "lte": NOW.isoformat()}
+    return query
+
+
 def serve_usage(rsps, periods=("month", "quarter", "year"), names: dict | None = None) -> None:
+    """The analytics store's answers: with its own credentials (not the gateway's token)."""
     for period in periods:
-        serve_json(
-            rsps,
-            "api/am/analytics/v1/apis/usage",
-            (names or {}).get(period, f"usage-{period}.json"),
-            {"period": period, "from": PERIOD_START[period], "to": NOW.isoformat()},
+        rsps.post(
+            SEARCH,
+            body=body((names or {}).get(period, f"es-search-{period}.json")),
+            content_type="application/json",
+            match=[
+                matchers.json_params_matcher(es_query(period)),
+                matchers.header_matcher({"Authorization": "Basic ZWdvdi1leHBvcnRlcjplcy1wNHNz"}),
+            ],
         )
+
+
+def serve_health(rsps, status: int = 200) -> None:
+    rsps.get(GW + "api/am/gateway/v2/server-startup-healthcheck", status=status, json={})
 
 
 def serve_all(rsps, ndxp: str | None = "ndxp-up.json") -> None:
     serve_token(rsps)
     serve_version(rsps)
+    serve_health(rsps)
     serve_apis(rsps)
     serve_applications(rsps)
     serve_usage(rsps)
@@ -164,14 +190,16 @@ def approved() -> list[str]:
 
 
 def traffic(period: str) -> dict[str, tuple[int, int, float | None]]:
-    """requests, faults and the request-weighted average latency (s) per API name, from the fixture."""
-    rows: dict[str, list] = {}
-    for item in fixture(f"usage-{period}.json")["list"]:
-        r = rows.setdefault(item["apiName"], [0, 0, 0.0])
-        r[0] += item["totalRequestCount"]
-        r[1] += item["faultCount"]
-        r[2] += item["totalRequestCount"] * item["avgResponseTime"] / 1000
-    return {api: (req, f, (lat / req if req else None)) for api, (req, f, lat) in rows.items()}
+    """requests, faults and the average latency (s) per API name, from the Elasticsearch answer."""
+    buckets = fixture(f"es-search-{period}.json")["aggregations"]["apis"]["buckets"]
+    return {
+        b["key"]: (
+            b["doc_count"],
+            b["faults"]["doc_count"],
+            None if b["latency"]["value"] is None else b["latency"]["value"] / 1000,
+        )
+        for b in buckets
+    }
 
 
 # ----------------------------------------------------------------------------------- happy path
@@ -188,6 +216,17 @@ def test_happy_path_exact_values(rsps):
     assert got[key("egov_lgsp_gateway_info", version="WSO2 API Manager-4.2.0")] == 1
     assert got[key("egov_lgsp_apis_published")] == published() == 19
     assert got[key("egov_lgsp_applications_connected")] == len(approved()) == 7
+    assert got[key("egov_lgsp_gateway_ready")] == 1
+    # every status counted apart: waiting (CREATED) and refused (REJECTED) applications are not connected
+    statuses: dict[str, int] = {}
+    for a in fixture("applications.json")["list"]:
+        statuses[a["status"]] = statuses.get(a["status"], 0) + 1
+    assert {k[1][0][1]: v for k, v in got.items() if k[0] == "egov_lgsp_applications"} == statuses
+    assert {"APPROVED", "CREATED", "REJECTED"} <= set(statuses)
+    lifecycle: dict[str, int] = {}
+    for a in fixture("apis-page1.json")["list"] + fixture("apis-page2.json")["list"]:
+        lifecycle[a["lifeCycleStatus"]] = lifecycle.get(a["lifeCycleStatus"], 0) + 1
+    assert {k[1][0][1]: v for k, v in got.items() if k[0] == "egov_lgsp_apis"} == lifecycle
     # shared data: matched to the approved applications by name, ignoring case and spacing
     have = {app_key(n) for n in approved()}
     for name in SHARED:
@@ -196,7 +235,7 @@ def test_happy_path_exact_values(rsps):
         )
     assert got[key("egov_lgsp_shared_data_applications_connected")] == 2  # YTeDienTu waits for approval
     assert got[key("egov_lgsp_shared_data_applications")] == len(SHARED)
-    # per-API traffic of each period; versions of one API are summed (HoTichDienTu 1.0.0 + 2.0.0)
+    # per-API traffic of each period (Elasticsearch sums the versions of one API: HoTichDienTu 1.0.0 + 2.0.0)
     for period in ("month", "quarter", "year"):
         expected = traffic(period)
         assert {
@@ -222,16 +261,43 @@ def test_happy_path_exact_values(rsps):
         "grant_type": ["client_credentials"],
         "client_id": ["egov-exporter"],
         "client_secret": ["s3cr3t-lgsp"],
-        "scope": ["apim:api_view apim:app_manage"],
+        "scope": ["apim:api_view apim:app_import_export"],
     }
-    assert len(trace) == 1 + 2 + 1 + 3 + 1  # version, API pages, applications, 3 periods, NDXP
+    assert len(trace) == 1 + 1 + 2 + 1 + 3 + 1  # version, health, API pages, applications, 3 periods, NDXP
+    searches = [c for c in rsps.calls if c.request.url == SEARCH]
+    assert len(searches) == 3 and all(
+        "Bearer" not in (c.request.headers.get("Authorization") or "") for c in searches
+    )
+
+
+def test_without_an_analytics_store_no_traffic_is_asked_for(rsps):
+    serve_token(rsps)
+    serve_version(rsps)
+    serve_health(rsps)
+    serve_apis(rsps)
+    serve_applications(rsps)
+    out = make(rsps, analytics=None).collect()
+    got = samples(out)
+    assert out.state == "up" and out.skipped == []
+    assert not any(k[0].startswith("egov_lgsp_api_") for k in got)  # and no request went to Elasticsearch
+
+
+@pytest.mark.parametrize("status", [503, 500, 404])
+def test_a_gateway_not_ready_is_a_figure_not_an_outage(rsps, tmp_path, status):
+    serve_token(rsps)
+    serve_version(rsps)
+    serve_health(rsps, status)
+    out = make(rsps, profile_file=only(tmp_path, "gateway_health")).collect()
+    assert out.state == "up" and samples(out)[key("egov_lgsp_gateway_ready")] == 0
 
 
 def test_max_apis_aggregates_the_rest_into_other(rsps, tmp_path):
     serve_token(rsps)
     serve_version(rsps)
     serve_usage(rsps)
-    got = samples(make(rsps, max_apis=3, profile_file=only(tmp_path, "statistics")).collect())
+    got = samples(
+        make(rsps, max_apis=3, profile_file=only(tmp_path, "statistics"), analytics=ANALYTICS).collect()
+    )
     year = traffic("year")
     named = sorted(year, key=lambda a: -year[a][0])[:3]
     assert named == ["CSDLQuocGiaVeDanCu", "DichVuCongQuocGia", "HoTichDienTu"]
@@ -337,10 +403,10 @@ def test_national_platform_link(rsps, answer, up):
 def test_missing_fields_skip_that_metric_only(rsps, tmp_path):
     serve_token(rsps)
     serve_version(rsps)
-    serve_usage(rsps, names={"month": "usage-month-no-faults.json"})
-    out = make(rsps, profile_file=only(tmp_path, "statistics")).collect()
+    serve_usage(rsps, names={"month": "es-search-month-no-faults.json"})
+    out = make(rsps, profile_file=only(tmp_path, "statistics"), analytics=ANALYTICS).collect()
     got = samples(out)
-    assert out.skipped == ["egov_lgsp_api_faults_total: an item without $.faultCount"]
+    assert out.skipped == ["egov_lgsp_api_faults_total: an item without $.faults.doc_count"]
     assert not any(k[0] == "egov_lgsp_api_faults_total" for k in got)  # a partial sum would mislead
     assert (
         got[key("egov_lgsp_api_requests_total", api="DatDai", period="month")]
@@ -385,24 +451,28 @@ def _fail(rsps, where: str, answer: str) -> None:
     serve_token(rsps)
     if where != "version":
         serve_version(rsps)
+    if where != "version":
+        serve_health(rsps)
     if where == "statistics":
         serve_apis(rsps)
         serve_applications(rsps)
     url = {
         "version": GW + "services/Version",
         "apis": GW + "api/am/publisher/v4/apis?limit=20&offset=0",
-        "statistics": GW + "api/am/analytics/v1/apis/usage",
+        "statistics": SEARCH,
     }[where]
+    method = "POST" if where == "statistics" else "GET"
     if answer == "5xx":
-        rsps.get(url, status=500, body=body("version-fault.xml"), content_type="text/xml")
+        rsps.add(method, url, status=500, body=body("version-fault.xml"), content_type="text/xml")
     elif answer == "timeout":
-        rsps.get(url, body=TransportError("timeout"))
+        rsps.add(method, url, body=TransportError("timeout"))
     elif answer == "waf":
-        rsps.get(url, body=body("waf.html"), content_type="text/html")
+        rsps.add(method, url, body=body("waf.html"), content_type="text/html")
     elif answer == "malformed":
-        rsps.get(url, body=body("malformed.json"), content_type="application/json")
+        rsps.add(method, url, body=body("malformed.json"), content_type="application/json")
     elif answer == "html":
-        rsps.get(
+        rsps.add(
+            method,
             url,
             body="<!doctype html><html><body><h1>Bảo trì hệ thống</h1></body></html>",
             content_type="text/html",
@@ -453,7 +523,16 @@ def test_token_endpoint_refusal(rsps, status, reason):
         ({"profile": "nope"}, "targets[0]: unknown profile 'nope' for kind lgsp; shipped: wso2"),
         (
             {"endpoints": {"stats": "x"}},
-            "targets[0].endpoints: unknown endpoint 'stats'; endpoints: version, apis, applications, statistics, shared_data",
+            "targets[0].endpoints: unknown endpoint 'stats'; endpoints: version, gateway_health, apis, applications, "
+            "statistics, shared_data",
+        ),
+        (
+            {"analytics": {"url": "https://elk:9200/"}, "profile_file": str(BODIES / "profile-gateway.yaml")},
+            "targets[0]: analytics: the profile has no statistics source to read them with",
+        ),
+        (
+            {"analytics": {"url": "elk:9200"}},
+            'targets[0].analytics.url: must be an http:// or https:// URL, got "elk:9200"',
         ),
         (
             {"endpoints": {"shared_data": "x"}},
@@ -529,3 +608,18 @@ def test_full_exposition_passes_promtool(rsps):
     )
     report = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 0 and report.strip() == "", report
+
+
+def test_analytics_store_credentials_come_from_a_file_and_are_secrets(tmp_path):
+    secret = tmp_path / "es-password"
+    secret.write_text("es-p4ss-from-file\n", encoding="utf-8")
+    target = {
+        "name": "g",
+        "kind": "lgsp",
+        "url": GW,
+        "analytics": {"url": ES, "auth": {"type": "basic", "username": "ro", "password_file": str(secret)}},
+    }
+    cfg = checked_config({"targets": [target]}, kinds=load_kinds(), env={})
+    assert cfg.targets[0].analytics.auth.password.reveal() == "es-p4ss-from-file"
+    assert "es-p4ss-from-file" in cfg.secrets()
+    assert "es-p4ss-from-file" not in repr(cfg.targets[0])

@@ -1,5 +1,5 @@
-"""The ``services`` kind on stored bodies: the iGate-like JSON API behind a Keycloak token (Spring pages,
-periods), the public "Kết quả giải quyết TTHC" table, unhappy answers as table rows, a second vendor's
+"""The ``services`` kind on stored bodies: the example-json template (a JSON API behind a Keycloak token,
+Spring pages, periods), the public "Kết quả giải quyết TTHC" table, unhappy answers as table rows, a second vendor's
 profile written as configuration only, config mistakes, and a full exposition linted by promtool.
 
 Expected values are read from the fixtures with plain ``json`` (the table fixture shows the same month as
@@ -63,7 +63,7 @@ def make(stub, trace: list | None = None, **kw) -> ServicesCollector:
 
 
 def api(stub, **kw) -> ServicesCollector:
-    return make(stub, **{"profile": "igate-json", "auth": AUTH, "page_size": 3, **kw})
+    return make(stub, **{"profile": "example-json", "auth": AUTH, "page_size": 3, **kw})
 
 
 def table(stub, **kw) -> ServicesCollector:
@@ -77,7 +77,7 @@ def data_samples(collected) -> dict[tuple, float]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for s in collected.samples
-        if s.name.startswith("egov_services_")
+        if s.name.startswith("egov_services_") and s.name != "egov_services_source_up"
     }
 
 
@@ -164,7 +164,7 @@ def stub_page(rsps, token: str, period: str, page: int, size: int = 3, **kw) -> 
         "size": str(size),
     }
     if "body" not in kw and "json" not in kw:
-        kw["body"] = body(f"igate-{period}-page{page}.json")
+        kw["body"] = body(f"example-{period}-page{page}.json")
         kw.setdefault("content_type", "application/json")
     rsps.get(
         API,
@@ -176,7 +176,7 @@ def stub_page(rsps, token: str, period: str, page: int, size: int = 3, **kw) -> 
     )
 
 
-# ------------------------------------------------------------------------------- JSON API (igate-json)
+# ------------------------------------------------------------------------------- JSON API (example-json)
 
 
 def test_api_pages_and_periods_happy_path(rsps):
@@ -188,8 +188,8 @@ def test_api_pages_and_periods_happy_path(rsps):
     out = api(rsps, periods=["month", "quarter"], trace=trace).collect()
     assert out.state == "up" and out.skipped == []
     pages = {
-        "month": ["igate-month-page0.json", "igate-month-page1.json"],
-        "quarter": ["igate-quarter-page0.json", "igate-quarter-page1.json"],
+        "month": ["example-month-page0.json", "example-month-page1.json"],
+        "quarter": ["example-quarter-page0.json", "example-quarter-page1.json"],
     }
     assert data_samples(out) == expected_from_api(pages)
     # the HTTP series describe the poll's first answer, once
@@ -225,12 +225,12 @@ def test_api_missing_fields_skip_only_those_metrics(rsps):
         "month",
         0,
         size=50,
-        body=body("igate-month-missing-fields.json"),
+        body=body("example-month-missing-fields.json"),
         content_type="application/json",
     )
     out = api(rsps, periods=["month"], page_size=None).collect()
     assert out.state == "up"
-    want = expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]})
+    want = expected_from_api({"month": ["example-month-page0.json", "example-month-page1.json"]})
     # H44.42 has no paidOnline, H44.100 no processing, H44.104's agency no code (nothing of it is usable)
     del want[key("egov_services_dossiers_paid_online_total", unit="H44.42", period="month")]
     for timeliness in ("in_time", "overdue"):
@@ -267,7 +267,7 @@ def test_api_missing_fields_skip_only_those_metrics(rsps):
 
 def test_api_without_page_count_reads_one_page_and_says_so(rsps):
     token = stub_token(rsps)
-    page = load("igate-month-page0.json")
+    page = load("example-month-page0.json")
     del page["totalPages"]
     stub_page(rsps, token, "month", 0, json=page)
     out = api(rsps, periods=["month"]).collect()
@@ -291,7 +291,7 @@ def test_api_units_beyond_max_units_are_dropped_and_degrade(rsps):
     out = api(rsps, periods=["month"], max_units=2).collect()
     assert out.state == "degraded"
     kept = {dict(k[1])["unit"] for k in data_samples(out)}
-    assert kept == {i["agency"]["code"] for i in load("igate-month-page0.json")["content"][:2]}
+    assert kept == {i["agency"]["code"] for i in load("example-month-page0.json")["content"][:2]}
     per_unit = len([k for k in data_samples(out) if dict(k[1])["unit"] == "H44.07"])
     assert out.message == f"more than max_units (2) units: {3 * (per_unit - 1)} samples dropped"
 
@@ -342,11 +342,11 @@ API_FAILURES = {
         "blocked",
     ),
     "malformed body": (
-        lambda r: _api_row(r, body=body("igate-malformed.json"), content_type="application/json"),
+        lambda r: _api_row(r, body=body("example-malformed.json"), content_type="application/json"),
         "parse",
     ),
     "changed layout": (
-        lambda r: _api_row(r, body=body("igate-changed-layout.json"), content_type="application/json"),
+        lambda r: _api_row(r, body=body("example-changed-layout.json"), content_type="application/json"),
         "parse",
     ),
     "HTML instead of JSON": (
@@ -367,7 +367,7 @@ def test_api_unusable_answers_fail_with_reason(rsps, case):
 
 
 def test_api_changed_layout_message_names_the_source(rsps):
-    _api_row(rsps, body=body("igate-changed-layout.json"), content_type="application/json")
+    _api_row(rsps, body=body("example-changed-layout.json"), content_type="application/json")
     with pytest.raises(CollectError) as info:
         api(rsps, periods=["month"]).collect()
     assert info.value.message == (
@@ -398,7 +398,9 @@ def test_table_gives_the_api_figures(rsps, fixture):
     stub_table(rsps, fixture)
     out = table(rsps).collect()
     assert out.state == "up" and out.skipped == []
-    want = expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]}, table_only=True)
+    want = expected_from_api(
+        {"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True
+    )
     assert data_samples(out) == want
 
 
@@ -412,7 +414,7 @@ def test_table_units_by_name_from_the_config(rsps, tmp_path):
         rule.setdefault("where", {})["Đơn vị"] = "^(?!tổng cộng$)"  # the totals row is not a unit
     (tmp_path / "no-links.yaml").write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
     stub_table(rsps, "ket-qua-no-links.html")
-    page = load("igate-month-page0.json")["content"] + load("igate-month-page1.json")["content"]
+    page = load("example-month-page0.json")["content"] + load("example-month-page1.json")["content"]
     # the operator writes the names as people do: case and spacing differ from the page
     units = {
         "  " + i["agency"]["name"].upper().replace(" ", "  "): i["agency"]["code"]
@@ -420,10 +422,14 @@ def test_table_units_by_name_from_the_config(rsps, tmp_path):
         if i["agency"]["code"] != "H44.104"
     }
     out = table(rsps, profile_file=str(tmp_path / "no-links.yaml"), units=units).collect()
-    want = expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]}, table_only=True)
+    want = expected_from_api(
+        {"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True
+    )
     want = {k: v for k, v in want.items() if dict(k[1]).get("unit") != "H44.104"}
     assert data_samples(out) == want
-    assert out.skipped == ["unit 'UBND xã Hy Cương': no code for this name in units"]
+    assert out.skipped == [
+        "unit 'UBND xã Hy Cương': no code for this name in units (nor in the poll's other answers)"
+    ]
 
 
 TABLE_FAILURES = {
@@ -431,7 +437,7 @@ TABLE_FAILURES = {
     "WAF page": (dict(name="waf.html"), "blocked"),
     "changed layout": (dict(name="ket-qua-changed-layout.html"), "parse"),
     "truncated body": (dict(name="ket-qua-truncated.html"), "parse"),
-    "JSON instead of HTML": (dict(name="igate-month-page0.json", content_type="application/json"), "parse"),
+    "JSON instead of HTML": (dict(name="example-month-page0.json", content_type="application/json"), "parse"),
 }
 
 
@@ -487,7 +493,7 @@ sources:
 
 
 def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
-    """The answer the igate-json profile cannot read (igate-changed-layout.json) is another vendor's API:
+    """The answer the example-json profile cannot read (example-changed-layout.json) is another vendor's API:
     a profile file in the configuration reads it, no code changes."""
     (tmp_path / "vendor2.yaml").write_text(SECOND_VENDOR, encoding="utf-8")
     config = checked_config(
@@ -509,7 +515,7 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
     target = config.targets[0]
     rsps.post(
         "https://dichvucong.phutho.gov.vn/api/bao-cao/ho-so",
-        body=body("igate-changed-layout.json"),
+        body=body("example-changed-layout.json"),
         content_type="application/json",
         match=[
             matchers.json_params_matcher({"tuNgay": "01/11/2026", "denNgay": "27/11/2026", "ky": "month"})
@@ -522,7 +528,9 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
     assert out.skipped == []
     want = {
         k: v
-        for k, v in expected_from_api({"month": ["igate-month-page0.json", "igate-month-page1.json"]}).items()
+        for k, v in expected_from_api(
+            {"month": ["example-month-page0.json", "example-month-page1.json"]}
+        ).items()
         if k[0] not in ("egov_services_dossiers_completed_total", "egov_services_dossiers_pending")
     }
     assert data_samples(out) == want
@@ -536,10 +544,11 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
     [
         (
             {"profile": "vnpt"},
-            "targets[0]: unknown profile 'vnpt' for kind services; shipped: html-table, igate-json",
+            "targets[0]: unknown profile 'vnpt' for kind services; shipped: example-json, html-table, igate, "
+            "opencps",
         ),
         (
-            {"profile": "igate-json", "profile_file": "x.yaml"},
+            {"profile": "example-json", "profile_file": "x.yaml"},
             "targets[0]: set profile or profile_file, not both",
         ),
         ({"periods": ["month", "month"]}, "targets[0].periods: periods must not repeat"),
@@ -568,7 +577,7 @@ def test_config_mistakes_have_exact_messages(extra, message):
         (
             "sources: [{name: a, request: {path: 'x', params: {d: '{today}'}}, metrics: [{name: egov_services_x, path: $}]}]",
             "{path}: sources[0]: source a: unknown placeholder {today} in '{today}'; known: {now}, {year}, {month}, "
-            "{quarter}, {period}, {start}",
+            "{quarter}, {period}, {start}, {period_month}, {period_quarter}",
         ),
         (
             "sources: [{name: a, per_period: false, request: {path: '{start:%Y}'}, metrics: [{name: egov_services_x}]}]",
@@ -593,13 +602,27 @@ def test_profile_file_mistakes_have_exact_messages(tmp_path, profile, message):
     assert info.value.messages == ["targets[0]: " + message.replace("{path}", str(path))]
 
 
-def test_system_defaults_to_services_and_default_profile_is_igate_json():
+def test_system_defaults_to_services_and_default_profile_is_igate():
     cfg = checked_config(
-        {"targets": [{"name": "s", "kind": "services", "url": URL}]}, kinds=load_kinds(), env={}
+        {
+            "targets": [
+                {
+                    "name": "s",
+                    "kind": "services",
+                    "url": URL,
+                    "profile_settings": {"agency_id": "65f0a1b2c3d4e5f6a7b8c9d0"},
+                }
+            ]
+        },
+        kinds=load_kinds(),
+        env={},
     )
     target = cfg.targets[0]
     assert target.system == "services"
-    assert target.load_profile().sources[0].request.path == "pa/dossier-statistic/--by-agency"
+    assert target.load_profile().sources[0].request.path == "{statistic_path}"
+    assert target.settings_of(target.load_profile())["statistic_path"] == (
+        "pa/dossier-statistic/--statistic-agency-kgg"
+    )
 
 
 # ------------------------------------------------------------------------------------ exposition
@@ -646,7 +669,7 @@ def test_full_exposition_passes_promtool(rsps):
         and s.labels["unit"] == "H44.45"
         and s.labels["channel"] == "online"
     )
-    item = next(i for i in load("igate-month-page0.json")["content"] if i["agency"]["code"] == "H44.45")
+    item = next(i for i in load("example-month-page0.json")["content"] if i["agency"]["code"] == "H44.45")
     assert sample.value == item["received"]["online"] and sample.labels["period"] == "month"
     assert families["egov_services_dossiers_pending"].type == "gauge"
     proc = subprocess.run(

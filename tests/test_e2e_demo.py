@@ -233,3 +233,28 @@ def test_probe_and_landing_page(stack):
     page = fetch(base + "/")
     for t in stack["targets"]:
         assert f">{t['name']}<" in page
+
+
+def test_the_demo_speaks_the_real_shapes(stack):
+    """The shipped configuration against the simulator: the national ranking of all 34 provinces, and the
+    public-service figures read with the igate profile (the reports it asks answered; its online report is
+    turned off there, the public table giving those counts)."""
+    base = stack["base"]
+    wait_for(lambda: all_up(base), 90, "every target up")
+    m = scrape(base)
+    provinces = {s.labels["province"] for s in m["egov_qd766_province_score"] if s.labels["group"] == "total"}
+    assert len(provinces) == 34 and "H99" in provinces
+    ranks = sorted(s.value for s in m["egov_qd766_province_rank"] if s.labels["period"] == "month")
+    assert ranks == list(range(1, 35))
+    sources = {
+        s.labels["source"]: s.value
+        for s in m["egov_services_source_up"]
+        if s.labels["target"] == "services-api"
+    }
+    assert sources == {"dossier-statistic": 1.0, "digitization": 1.0}
+    igate = {
+        s.labels["channel"]
+        for s in m["egov_services_dossiers_received_total"]
+        if s.labels["target"] == "services-api"
+    }
+    assert igate == {"online", "direct"}

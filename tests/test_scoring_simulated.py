@@ -181,7 +181,8 @@ def test_collector_and_engine_reproduce_the_simulated_published_scores(when):
         requests_made = simulator.requests["national"]
     finally:
         simulator.stop()
-    assert out.skipped == [] and requests_made == 3 * (3 + 3 * 3)  # 3 periods x (3 trees + 3 x 3 pages)
+    # 3 periods x (3 trees + 3 x 3 pages + the national ranking)
+    assert out.skipped == [] and requests_made == 3 * (3 + 3 * 3 + 1)
     e = evaluate(QD766, build_index((s.name, s.labels, s.value) for s in out.samples))
     published = {(k, g): v for (s, k, g), v in e.groups.items() if s == "published"}
     computed = {(k, g): v for (s, k, g), v in e.groups.items() if s == "computed"}

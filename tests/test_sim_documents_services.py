@@ -1,7 +1,8 @@
 """The simulated document-management system and public-service portal, and the ``documents``/``services``
-collectors against them over loopback: every value the collectors expose equals what the World says,
-numerators never exceed denominators, counters grow through office hours and reset with their period,
-the Keycloak-like token endpoint issues and checks bearer tokens, and fault modes give the right reason."""
+collectors against them over loopback: every value the collectors expose equals what the World says (the
+public-service portal answering as VNPT iGate: the ``igate`` profile reads it), numerators never exceed
+denominators, counters grow through office hours and reset with their period, the Keycloak token endpoint
+(realm ``digo``) issues and checks bearer tokens, and fault modes give the right reason."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def collector(cls, base: str, clock: Clock, **kw):
             "retries": 0,
             "timeout": "5s",
             "periods": PERIODS,
+            **({"profile": "example-json"} if cls is DocumentsCollector else {}),
             **kw,
         }
     )
@@ -87,11 +89,14 @@ def collector(cls, base: str, clock: Clock, **kw):
 def igate(base: str, clock: Clock, secret: str = sim_services.CLIENT_SECRET, **kw) -> ServicesCollector:
     auth = {
         "type": "oauth2",
-        "token_url": f"{base}/services/realms/{sim_services.REALM}/protocol/openid-connect/token",
+        "token_url": f"{base}/services{sim_services.TOKEN_PATH}",
         "client_id": sim_services.CLIENT_ID,
         "client_secret": secret,
     }
-    return collector(ServicesCollector, base, clock, profile="igate-json", auth=auth, **kw)
+    settings = {"prefix": sim_services.PREFIX, "agency_id": sim_services.AGENCY_ID}
+    return collector(
+        ServicesCollector, base, clock, profile="igate", profile_settings=settings, auth=auth, **kw
+    )
 
 
 def by_key(collected) -> dict[tuple, float]:
@@ -102,8 +107,32 @@ def key(name: str, **labels: str) -> tuple:
     return (name, tuple(sorted(labels.items())))
 
 
-def services_truth(world: World, table: bool = False) -> dict[tuple, float]:
-    out: dict[tuple, float] = {}
+def igate_truth(world: World) -> dict[tuple, float]:
+    """What iGate's three reports tell of the World: received online / direct, resolved in time / late,
+    full-process online, paid online, digitized (iGate gives no fee count, no postal split, no backlog)."""
+    out: dict[tuple, float] = {
+        key("egov_services_source_up", source=s): 1
+        for s in ("dossier-statistic", "online-report", "digitization")
+    }
+    for unit in world.children:
+        out[key("egov_services_unit_info", unit=unit.code, unit_name=unit.name)] = 1
+        for period in PERIODS:
+            f = sim_services.figures(world, unit, period)
+            labels = {"unit": unit.code, "period": period}
+            for channel in ("online", "direct"):
+                out[key("egov_services_dossiers_received_total", channel=channel, **labels)] = f[channel]
+            out[key("egov_services_dossiers_completed_total", timeliness="in_time", **labels)] = (
+                f["early"] + f["on_time"]
+            )
+            out[key("egov_services_dossiers_completed_total", timeliness="late", **labels)] = f["late"]
+            for name in ("full_online", "paid_online", "digitized"):
+                out[key(f"egov_services_dossiers_{name}_total", **labels)] = f[name]
+    return out
+
+
+def services_truth(world: World) -> dict[tuple, float]:
+    """What the public table tells of the World (with its fee columns)."""
+    out: dict[tuple, float] = {key("egov_services_source_up", source="public-table"): 1}
     for unit in world.children:
         out[key("egov_services_unit_info", unit=unit.code, unit_name=unit.name)] = 1
         for n, period in enumerate(PERIODS):
@@ -116,9 +145,8 @@ def services_truth(world: World, table: bool = False) -> dict[tuple, float]:
             for t in ("early", "on_time", "late"):
                 out[key("egov_services_dossiers_completed_total", unit=u, period=period, timeliness=t)] = f[t]
             out[key("egov_services_dossiers_full_online_total", unit=u, period=period)] = f["full_online"]
-            if not table:
-                for name in ("with_fee", "paid_online", "digitized"):
-                    out[key(f"egov_services_dossiers_{name}_total", unit=u, period=period)] = f[name]
+            out[key("egov_services_dossiers_with_fee_total", unit=u, period=period)] = f["with_fee"]
+            out[key("egov_services_dossiers_paid_online_total", unit=u, period=period)] = f["paid_online"]
             if n == 0:
                 out[key("egov_services_dossiers_pending", unit=u, timeliness="in_time")] = f[
                     "pending_in_time"
@@ -161,34 +189,33 @@ def data(collected, prefix: str) -> dict[tuple, float]:
 # ------------------------------------------------------------------------ collectors vs the World
 
 
-def test_services_api_equals_the_world(province):
+def test_services_igate_equals_the_world(province):
     sim, base, clock = province
     out = igate(base, clock).collect()
     assert out.state == "up" and out.skipped == []
-    assert data(out, "egov_services_") == services_truth(sim.world)
-    # the World's own counters, independently of the simulator's figures(): all channels add up to them
-    got = by_key(out)
-    for unit in sim.world.children:
+    assert data(out, "egov_services_") == igate_truth(sim.world)
+    # the World's own counters, independently of the simulator's figures(): iGate's received is them
+    system = sim.systems["services"]
+    for unit in sim.world.children[:5]:
         for period in PERIODS:
-            received = sum(
-                got[key("egov_services_dossiers_received_total", unit=unit.code, period=period, channel=c)]
-                for c in ("online", "direct", "postal")
-            )
-            assert received == sim.world.count(unit, "svc.received", sim_services.PER_DAY, period)
+            item = system.statistic_item(unit, sim_services.figures(sim.world, unit, period))
+            assert item["received"] == sim.world.count(unit, "svc.received", sim_services.PER_DAY, period)
 
 
 def test_services_public_table_equals_the_world(province):
     sim, base, clock = province
     out = collector(ServicesCollector, base, clock, profile="html-table").collect()
     assert out.state == "up" and out.skipped == []
-    assert data(out, "egov_services_") == services_truth(sim.world, table=True)
+    assert data(out, "egov_services_") == services_truth(sim.world)
 
 
 def test_documents_equal_the_world(province):
     sim, base, clock = province
     out = collector(DocumentsCollector, base, clock).collect()
     assert out.state == "up" and out.skipped == []
-    assert data(out, "egov_documents_") == documents_truth(sim.world)
+    assert {k: v for k, v in data(out, "egov_documents_").items() if k[0] != "egov_documents_source_up"} == (
+        documents_truth(sim.world)
+    )
     got = by_key(out)
     unit = sim.world.children[0]
     sent = sum(
@@ -198,12 +225,11 @@ def test_documents_equal_the_world(province):
     assert sent == sim.world.count(unit, "doc.sent", sim_documents.SENT_PER_DAY, "year")
 
 
-def test_api_pages_are_followed(province):
+def test_igate_asks_three_reports_per_period_after_one_token(province):
     sim, base, clock = province
-    units = len(sim.world.children)
-    out = igate(base, clock, page_size=7, periods=["month"]).collect()
-    assert len({dict(k[1])["unit"] for k in data(out, "egov_services_dossiers_with_fee")}) == units
-    assert sim.requests["services"] == 1 + -(-units // 7)  # the token, then every page
+    out = igate(base, clock, periods=["month", "year"]).collect()
+    assert out.state == "up"
+    assert sim.requests["services"] == 1 + 3 * 2  # the token, then three reports for each period
 
 
 # ------------------------------------------------------------------ how the simulated figures move
@@ -254,7 +280,10 @@ def test_wrong_client_secret_is_an_auth_failure(province):
 
 def test_statistics_need_a_valid_bearer_token(province):
     _, base, _ = province
-    url = f"{base}/services/pa/dossier-statistic/--by-agency?fromDate=2026-11-01&toDate=2026-11-27"
+    url = (
+        f"{base}/services{sim_services.STATISTIC_PATH}?agency-id={sim_services.AGENCY_ID}"
+        "&from-date=2026-11-01T00:00:00.000Z&to-date=2026-11-27T23:59:59.999Z"
+    )
     for headers in ({}, {"Authorization": "Bearer forged-token"}):
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5)
@@ -264,17 +293,20 @@ def test_statistics_need_a_valid_bearer_token(province):
 
 def test_tokens_expire(province):
     sim, base, clock = province
-    token_url = f"{base}/services/realms/{sim_services.REALM}/protocol/openid-connect/token"
+    token_url = f"{base}/services{sim_services.TOKEN_PATH}"
     form = (
         f"grant_type=client_credentials&client_id={sim_services.CLIENT_ID}"
         f"&client_secret={sim_services.CLIENT_SECRET}"
     ).encode()
     with urllib.request.urlopen(urllib.request.Request(token_url, data=form), timeout=5) as resp:
         token = json.loads(resp.read())["access_token"]
-    url = f"{base}/services/pa/dossier-statistic/--by-agency?fromDate=2026-11-01&toDate=2026-11-27&size=1"
+    url = (
+        f"{base}/services{sim_services.DIGITIZE_PATH}?ancestor-id={sim_services.AGENCY_ID}"
+        "&from=2026-11-01T00:00:00.000Z&to=2026-11-27T23:59:59.999Z"
+    )
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=5) as resp:
-        assert json.loads(resp.read())["totalElements"] == len(sim.world.children)
+        assert len(json.loads(resp.read())) == len(sim.world.children)
     clock.advance(seconds=sim_services.TOKEN_LIFETIME + 1)
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=5)

@@ -13,8 +13,8 @@ from collectors.portal import PortalCollector
 from exporter.fetch import HttpClient, SessionPool, _OAuth2Token
 from exporter.plugin import CollectContext, CollectError
 from exporter.simulator import Simulator, World
-from exporter.simulator.lgsp import CLIENT_ID, CLIENT_SECRET, LgspSystem
-from exporter.simulator.portal import MENU, PortalSystem
+from exporter.simulator.lgsp import CLIENT_ID, CLIENT_SECRET, ES_INDICES, ES_PASSWORD, ES_USER, LgspSystem
+from exporter.simulator.portal import MENU, PortalSystem, instance_id
 from exporter.simulator.world import TZ
 
 #: a Friday morning and a Monday morning (the weekend's articles, "Hôm qua" and relative dates differ)
@@ -57,12 +57,21 @@ def key(name: str, **labels: str) -> tuple:
     return name, tuple(sorted(labels.items()))
 
 
-def lgsp_auth(sim, secret: str = CLIENT_SECRET) -> dict:
+def lgsp_auth(sim, secret: str = CLIENT_SECRET, scopes=("apim:api_view", "apim:app_import_export")) -> dict:
     return {
         "type": "oauth2",
         "token_url": f"{sim.base_url}/lgsp/oauth2/token",
         "client_id": CLIENT_ID,
         "client_secret": secret,
+        "scopes": list(scopes),
+    }
+
+
+def analytics(sim, password: str = ES_PASSWORD) -> dict:
+    """The simulated analytics store (Elasticsearch of the ELK analytics), with its own credentials."""
+    return {
+        "url": f"{sim.base_url}/lgsp/es/",
+        "auth": {"type": "basic", "username": ES_USER, "password": password},
     }
 
 
@@ -75,7 +84,10 @@ def test_portal_values_equal_the_world(sim, slug):
     site = portal.sites[slug]
     now = sim.world.now()
     url = f"{sim.base_url}/portal/{slug}" if slug else f"{sim.base_url}/portal/"
-    out = make(PortalCollector, sim, url=url, qa=site.has_qa).collect()
+    # the default profile (liferay) with the site's news Asset Publisher instance and, where the site has one,
+    # its Q&A page
+    settings = {"instance": instance_id(slug), **({"qa_page": "hoi-dap"} if site.has_qa else {})}
+    out = make(PortalCollector, sim, url=url, profile_settings=settings).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     # sections: the site's menu, plus the contact link every footer has
@@ -97,8 +109,23 @@ def test_portal_values_equal_the_world(sim, slug):
         received, answered = portal.questions(slug, now)
         assert got[key("egov_portal_questions_received_total")] == received
         assert got[key("egov_portal_questions_answered_total")] == answered
-    else:
+    else:  # without qa_page the liferay profile reads no Q&A
         assert key("egov_portal_questions_received_total") not in got
+
+
+def test_portal_news_pages_are_the_asset_publishers_own(sim):
+    """Another instance id's paging parameter is ignored, as Liferay does: every page is the first one, the
+    walk stops at the repeat and only 20 articles are seen."""
+    portal: PortalSystem = sim.systems["portal"]
+    now = sim.world.now()
+    url = f"{sim.base_url}/portal/"
+    wrong = make(PortalCollector, sim, url=url, profile_settings={"instance": "abc123"}).collect()
+    right = make(PortalCollector, sim, url=url, profile_settings={"instance": instance_id("")}).collect()
+    shown = [a.shown_at for a in portal.articles("", now)]
+    within_30d = sum(1 for t in shown if t >= now.timestamp() - 30 * 86400)
+    assert within_30d > 20
+    assert samples(right)[key("egov_portal_articles_published", window="30d")] == within_30d
+    assert samples(wrong)[key("egov_portal_articles_published", window="30d")] == 20
 
 
 def test_portal_date_styles_are_all_exercised():
@@ -124,11 +151,17 @@ def test_lgsp_values_equal_the_world(sim):
         auth=lgsp_auth(sim),
         shared_data_applications=shared,
         national_platform_url="ndxp/1.0/health",
+        analytics=analytics(sim),
     )
     out = collector.collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     assert got[key("egov_lgsp_gateway_info", version="WSO2 API Manager-4.2.0")] == 1
+    assert got[key("egov_lgsp_gateway_ready")] == 1
+    for status in ("APPROVED", "CREATED", "REJECTED"):
+        assert got[key("egov_lgsp_applications", status=status)] == sum(
+            1 for a in lgsp.applications() if a["status"] == status
+        )
     assert got[key("egov_lgsp_apis_published")] == sum(
         1 for a in lgsp.apis() if a["lifeCycleStatus"] == "PUBLISHED"
     )
@@ -141,7 +174,9 @@ def test_lgsp_values_equal_the_world(sim):
     )
     assert got[key("egov_lgsp_shared_data_applications")] == len(shared)
     for period in ("month", "quarter", "year"):
-        usage = lgsp.usage(period)
+        usage = [
+            u for u in lgsp.usage(period) if u.requests
+        ]  # Elasticsearch has no bucket without a document
         assert {
             k[1][0][1] for k in got if k[0] == "egov_lgsp_api_requests_total" and k[1][1][1] == period
         } == {u.api for u in usage}
@@ -160,6 +195,37 @@ def test_lgsp_values_equal_the_world(sim):
     assert collector.ctx.http.stats["token_requests"] == 1
     collector.collect()
     assert collector.ctx.http.stats["token_requests"] == 1
+
+
+def test_lgsp_scopes_are_the_ones_wso2_checks(sim):
+    """apim:app_manage (a Developer Portal scope) does not open the admin API's application list."""
+    collector = make(
+        LgspCollector,
+        sim,
+        url=f"{sim.base_url}/lgsp/",
+        auth=lgsp_auth(sim, scopes=("apim:api_view", "apim:app_manage")),
+    )
+    with pytest.raises(CollectError) as info:
+        collector.collect()
+    assert info.value.reason == "auth"
+    assert info.value.message.endswith(
+        "/lgsp/api/am/admin/v4/applications?limit=50&offset=0: HTTP 403 Forbidden"
+    )
+
+
+def test_lgsp_analytics_store_needs_its_own_credentials(sim):
+    collector = make(
+        LgspCollector,
+        sim,
+        url=f"{sim.base_url}/lgsp/",
+        auth=lgsp_auth(sim),
+        periods=["month"],
+        analytics=analytics(sim, password="wrong"),
+    )
+    with pytest.raises(CollectError) as info:
+        collector.collect()
+    assert info.value.reason == "auth"
+    assert f"/lgsp/es/{ES_INDICES}/_search" in info.value.message
 
 
 def test_lgsp_shared_data_from_the_report_payload(sim, tmp_path):
@@ -205,10 +271,20 @@ shared_data: {path: api/lgsp/v1/bao-cao/ung-dung-chia-se, connected: $.data.soUn
 )
 def test_fault_modes_give_their_reason(sim, system, mode, reason):
     if system == "portal":
-        collector = make(PortalCollector, sim, url=f"{sim.base_url}/portal/")
+        collector = make(
+            PortalCollector,
+            sim,
+            url=f"{sim.base_url}/portal/",
+            profile_settings={"instance": instance_id("")},
+        )
     else:
         collector = make(
-            LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"]
+            LgspCollector,
+            sim,
+            url=f"{sim.base_url}/lgsp/",
+            auth=lgsp_auth(sim),
+            periods=["month"],
+            analytics=analytics(sim),
         )
     collector.collect()  # a good poll first: the LGSP token is cached, so the fault hits the APIs themselves
     assert sim.set_fault(system, mode) is None
@@ -219,21 +295,24 @@ def test_fault_modes_give_their_reason(sim, system, mode, reason):
 
 def test_changed_layout_keeps_the_targets_up_and_counts_the_drift(sim):
     lgsp_collector = make(
-        LgspCollector, sim, url=f"{sim.base_url}/lgsp/", auth=lgsp_auth(sim), periods=["month"]
+        LgspCollector,
+        sim,
+        url=f"{sim.base_url}/lgsp/",
+        auth=lgsp_auth(sim),
+        periods=["month"],
+        analytics=analytics(sim),
     )
     lgsp_collector.collect()  # the token is cached before the layout changes
     sim.set_fault("portal", "changed_layout")
     sim.set_fault("lgsp", "changed_layout")
-    portal = make(PortalCollector, sim, url=f"{sim.base_url}/portal/").collect()
-    # the menu (now divs, renamed classes) is still read; the article list and Q&A selectors no longer match
+    portal = make(
+        PortalCollector, sim, url=f"{sim.base_url}/portal/", profile_settings={"instance": instance_id("")}
+    ).collect()
+    # the menu (now divs, renamed classes, no header/nav) is still read on the whole page; the article list's
+    # selectors no longer match
     assert samples(portal)[key("egov_portal_required_sections_present")] == len(MENU) + 1
     assert sorted(s.split(":")[0] for s in portal.skipped) == sorted(
-        [
-            "egov_portal_newest_article_timestamp_seconds",
-            "egov_portal_articles_published",
-            "egov_portal_questions_received_total",
-            "egov_portal_questions_answered_total",
-        ]
+        ["egov_portal_newest_article_timestamp_seconds", "egov_portal_articles_published"]
     )
     lgsp = lgsp_collector.collect()
     # the SOAP version answer is XML, untouched; every JSON list moved

@@ -33,10 +33,12 @@ def gateway_version():
 
 def national_platform():
     return stat_panel(
-        title("Kết nối NDXP", "Link to the national platform (NDXP)"),
-        "1 when the national data sharing platform answered through the gateway.",
+        title("Kết nối NDXP, cổng API sẵn sàng", "NDXP link, gateway ready"),
+        "1 when the national data sharing platform answered through the gateway; 1 when the gateway's "
+        "startup health check answered 2xx (every API deployed).",
         "bool_yes_no",
-        q(f"egov_lgsp_national_platform_up{{{SEL}}}", "{{target}}"),
+        q(f"egov_lgsp_national_platform_up{{{SEL}}}", "NDXP {{target}}"),
+        q(f"egov_lgsp_gateway_ready{{{SEL}}}", "sẵn sàng / ready {{target}}", ref="B"),
         h=6,
         w=12,
         steps=((None, "red"), (1, "green")),
@@ -88,6 +90,20 @@ def apis_and_apps():
     )
 
 
+def applications_by_status():
+    return table_panel(
+        title("Ứng dụng theo trạng thái", "Applications by status"),
+        "Applications registered on the gateway by status: APPROVED ones are connected, CREATED ones wait for "
+        "approval, REJECTED ones were refused.",
+        "short",
+        q(f"sum by (status) (egov_lgsp_applications{{{SEL}}})", instant=True, table_format=True),
+        h=6,
+        w=12,
+        sort_by="Value",
+        desc=True,
+    )
+
+
 def shared_data():
     return ratio_stat(
         "Ứng dụng chia sẻ dữ liệu qua LGSP",
@@ -121,4 +137,5 @@ def build():
         .with_row(Row(title("Ứng dụng", "Applications")))
         .with_panel(apis_and_apps())
         .with_panel(shared_data())
+        .with_panel(applications_by_status())
     )

@@ -1,5 +1,5 @@
 """Bộ chỉ số 766 / Decision 766 scorecard: group scores published vs computed, units ranked, gap to full
-points, trend."""
+points, trend, and the national ranking of the 34 provinces (where the province stands and how that moved)."""
 
 from __future__ import annotations
 
@@ -144,6 +144,73 @@ def trend():
     )
 
 
+#: a province's name beside its figures (the info series without the target's own labels)
+_NAMED = " * on(province) group_left(name) max by (province, name) (egov_qd766_province_info)"
+_OWN = 'province="$province", period="$period"'
+
+
+def national_rank():
+    return stat_panel(
+        title("Hạng toàn quốc", "National rank"),
+        "The province's rank among the 34 provinces this period (ROW_STT of the national portal's ranking, "
+        "1 = first), and the places it moved over the last 7 days (positive: dropped).",
+        "none",
+        q(f"egov_qd766_province_rank{{{_OWN}}}", "hạng / rank"),
+        q(
+            f"egov_qd766_province_rank{{{_OWN}}} - egov_qd766_province_rank{{{_OWN}}} offset 1w",
+            "thay đổi 7 ngày / moved in 7 days",
+            ref="B",
+        ),
+        w=8,
+        decimals=0,
+        steps=((None, "green"), (12, "orange"), (24, "red")),
+    )
+
+
+def national_rank_trend():
+    return timeseries_panel(
+        title("Diễn biến hạng toàn quốc", "National rank over time"),
+        "The province's rank this period over the selected time range (lower is better).",
+        "none",
+        q(f"egov_qd766_province_rank{{{_OWN}}}", "{{period}}"),
+        w=16,
+        min_val=1,
+        max_val=34,
+    )
+
+
+def national_table():
+    return table_panel(
+        title("Xếp hạng 34 tỉnh, thành phố", "Ranking of the 34 provinces"),
+        "Every province of the national ranking this period: rank, total score (100 points) as the national "
+        "portal publishes it, and the places each moved over the last 7 days (positive: dropped).",
+        "none",
+        q(f'egov_qd766_province_rank{{period="$period"}}{_NAMED}', instant=True, table_format=True, ref="A"),
+        q(
+            f'egov_qd766_province_score{{group="total", period="$period"}}{_NAMED}',
+            instant=True,
+            table_format=True,
+            ref="B",
+        ),
+        q(
+            f'(egov_qd766_province_rank{{period="$period"}} - egov_qd766_province_rank{{period="$period"}} '
+            f"offset 1w){_NAMED}",
+            instant=True,
+            table_format=True,
+            ref="C",
+        ),
+        h=16,
+        w=24,
+        sort_by="hạng / rank",
+        desc=False,
+        rename={
+            "Value #A": "hạng / rank",
+            "Value #B": "tổng điểm / total",
+            "Value #C": "thay đổi 7 ngày / moved",
+        },
+    )
+
+
 def build():
     province = query_var(
         "province",
@@ -174,4 +241,8 @@ def build():
         .with_panel(indicator_gaps())
         .with_row(Row(title("Diễn biến", "Trend")))
         .with_panel(trend())
+        .with_row(Row(title("Xếp hạng toàn quốc", "National ranking")))
+        .with_panel(national_rank())
+        .with_panel(national_rank_trend())
+        .with_panel(national_table())
     )

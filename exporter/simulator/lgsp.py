@@ -1,18 +1,25 @@
-"""The simulated LGSP: a WSO2 API Manager-like data sharing platform under ``/lgsp/``.
+"""The simulated LGSP: a WSO2 API Manager 4.x data sharing platform under ``/lgsp/``, with its ELK analytics.
 
 * ``GET  /services/Version`` — Carbon's SOAP answer with the product version (no authentication);
+* ``GET  /api/am/gateway/v2/server-startup-healthcheck`` — the gateway's readiness (200, no authentication);
 * ``POST /oauth2/token`` — OAuth2 client credentials (form fields or HTTP Basic), bearer tokens valid
-  for an hour of real time;
-* ``GET  /api/am/publisher/v4/apis?limit=&offset=`` — paged API list (``count``, ``list``, ``pagination``);
-* ``GET  /api/am/admin/v4/applications?limit=&offset=`` — paged application list;
-* ``GET  /api/am/analytics/v1/apis/usage?period=month|quarter|year`` — per-API requests, faults and
-  average latency since the period's start, growing with the world's office hours;
-* ``GET  /api/lgsp/v1/bao-cao/ung-dung-chia-se`` — a report counting the shared-data applications;
+  for an hour of real time, carrying the scopes asked for;
+* ``GET  /api/am/publisher/v4/apis?limit=&offset=`` — paged API list (``count``, ``list``, ``pagination``),
+  scope ``apim:api_view``;
+* ``GET  /api/am/admin/v4/applications?limit=&offset=`` — paged application list, one of the scopes
+  ``apim:admin``, ``apim:app_owner_change``, ``apim:app_import_export`` (a token without: HTTP 403, with an
+  error body of our own making);
+* ``POST /es/apim_event_response,apim_event_faulty/_search`` — the analytics store: an Elasticsearch
+  answering the profile's per-API aggregation (terms on ``apiName.keyword``, a ``faults`` filter, an
+  ``avg`` of ``responseLatency``) over ``requestTimestamp`` since a period's start, HTTP Basic
+  :data:`ES_USER` / :data:`ES_PASSWORD`;
+* ``GET  /api/lgsp/v1/bao-cao/ung-dung-chia-se`` — an example vendor report counting the shared-data
+  applications (not a WSO2 API);
 * ``GET  /ndxp/1.0/health`` — the national platform (NDXP) health API, through the gateway.
 
-Everything but the version and the token endpoint needs ``Authorization: Bearer <token>``, else WSO2's
-401 ``{"code": 900901, "message": "Invalid Credentials"}``.  Figures are deterministic for the world's
-seed and simulated time: :meth:`LgspSystem.usage` and friends are what tests compare the collector with.
+The management APIs need ``Authorization: Bearer <token>``, else WSO2's 401 ``{"code": 900901, "message":
+"Invalid Credentials"}``.  Figures are deterministic for the world's seed and simulated time:
+:meth:`LgspSystem.usage` and friends are what tests compare the collector with.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from exporter.simulator.protocol import Reply, Request
-from exporter.simulator.world import TZ, Unit, World, _hash01, period_start
+from exporter.simulator.reports import reporting_period
+from exporter.simulator.world import Unit, World, _hash01, period_start
 
 VERSION = "WSO2 API Manager-4.2.0"
 VERSION_ANSWER = (
@@ -42,6 +50,19 @@ INVALID_CREDENTIALS = (
 CLIENT_ID = "egov-exporter"
 CLIENT_SECRET = "demo-lgsp-secret"
 TOKEN_LIFETIME = 3600.0
+#: the analytics store's (Elasticsearch's) user and password
+ES_USER = "egov-exporter"
+ES_PASSWORD = "demo-es-secret"
+ES_INDICES = "apim_event_response,apim_event_faulty"
+#: the scopes each management API accepts (any one of them)
+SCOPES = {
+    "/api/am/publisher/v4/apis": ("apim:api_view", "apim:api_import_export"),
+    "/api/am/admin/v4/applications": ("apim:admin", "apim:app_owner_change", "apim:app_import_export"),
+}
+INSUFFICIENT_SCOPE = (
+    '{"code":900910,"message":"The access token does not allow you to access the requested resource",'
+    '"description":"Scope validation failed"}'
+)
 
 #: (API name, context, state, requests per working day and owner weight unit) — the province's APIs
 _APIS: tuple[tuple[str, str, str, float], ...] = (
@@ -108,7 +129,7 @@ class LgspSystem:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self.tokens: dict[str, float] = {}
+        self.tokens: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
         depts = [u for u in world.units if u.level == "DEPARTMENT"] or world.units[1:]
         self.owner: dict[str, Unit] = {name: depts[i % len(depts)] for i, (name, *_) in enumerate(_APIS)}
@@ -172,13 +193,16 @@ class LgspSystem:
         path = req.path.rstrip("/") or "/"
         if path == "/services/Version":
             return Reply(200, VERSION_ANSWER, "application/xml; charset=UTF-8")
+        if path == "/api/am/gateway/v2/server-startup-healthcheck":
+            return Reply.json({})
         if path == "/oauth2/token":
             return self._token(req)
+        if path == f"/es/{ES_INDICES}/_search":
+            return self._search(req)
         checked = self.world.now().isoformat(timespec="seconds")
         routes = {
             "/api/am/publisher/v4/apis": lambda: self._paged(req, self.apis()),
             "/api/am/admin/v4/applications": lambda: self._paged(req, self.applications()),
-            "/api/am/analytics/v1/apis/usage": lambda: self._usage(req),
             "/api/lgsp/v1/bao-cao/ung-dung-chia-se": lambda: Reply.json(
                 {
                     "code": "0",
@@ -195,13 +219,16 @@ class LgspSystem:
         route = routes.get(path)
         if route is None:
             return None
-        if not self._authorized(req):
+        scopes = self._scopes(req)
+        if scopes is None:
             return Reply(
                 401,
                 INVALID_CREDENTIALS,
                 "application/json",
                 {"WWW-Authenticate": 'OAuth2 realm="WSO2 API Manager"'},
             )
+        if path in SCOPES and not scopes & set(SCOPES[path]):
+            return Reply(403, INSUFFICIENT_SCOPE, "application/json")
         return route()
 
     def _token(self, req: Request) -> Reply:
@@ -227,8 +254,8 @@ class LgspSystem:
         token = secrets.token_hex(16)
         now = self.world.clock()
         with self._lock:
-            self.tokens = {t: exp for t, exp in self.tokens.items() if exp > now}  # forget expired ones
-            self.tokens[token] = now + TOKEN_LIFETIME
+            self.tokens = {t: v for t, v in self.tokens.items() if v[0] > now}  # forget expired ones
+            self.tokens[token] = (now + TOKEN_LIFETIME, frozenset(form.get("scope", "").split()))
         return Reply.json(
             {
                 "access_token": token,
@@ -238,13 +265,16 @@ class LgspSystem:
             }
         )
 
-    def _authorized(self, req: Request) -> bool:
+    def _scopes(self, req: Request) -> frozenset[str] | None:
+        """The scopes of the request's valid bearer token (None: no valid token)."""
         auth = req.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
-            return False
+            return None
         with self._lock:
-            expiry = self.tokens.get(auth[7:].strip())
-        return expiry is not None and expiry > self.world.clock()
+            found = self.tokens.get(auth[7:].strip())
+        if found is None or found[0] <= self.world.clock():
+            return None
+        return found[1]
 
     @staticmethod
     def _paged(req: Request, items: list[dict[str, Any]]) -> Reply:
@@ -275,31 +305,53 @@ class LgspSystem:
             }
         )
 
-    def _usage(self, req: Request) -> Reply:
-        period = req.arg("period", "month")
-        if period not in ("month", "quarter", "year"):
+    def _search(self, req: Request) -> Reply:
+        """Elasticsearch's ``_search`` over the analytics indices: the per-API aggregation of the period the
+        query's ``requestTimestamp`` range starts (as the simulated now counts it)."""
+        auth = req.headers.get("authorization", "")
+        try:
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        except ValueError:
+            user = password = ""
+        if not auth.lower().startswith("basic ") or (user, password) != (ES_USER, ES_PASSWORD):
             return Reply(
-                400, '{"code":400,"message":"period must be month, quarter or year"}', "application/json"
+                401,
+                '{"error":{"root_cause":[{"type":"security_exception","reason":"unable to authenticate '
+                'user for REST request"}],"type":"security_exception","reason":"unable to authenticate user '
+                'for REST request"},"status":401}',
+                "application/json",
+                {"WWW-Authenticate": 'Basic realm="security" charset="UTF-8"'},
             )
-        now = self.world.now()
-        rows = [
+        query = req.json() if req.method == "POST" else None
+        try:
+            gte = query["query"]["range"]["requestTimestamp"]["gte"]
+            size = int(query["aggs"]["apis"]["terms"]["size"])
+        except (TypeError, KeyError, ValueError):
+            return Reply.json(
+                {"error": {"type": "parsing_exception", "reason": "unsupported query"}, "status": 400}, 400
+            )
+        period = reporting_period(gte, None, self.world.now())
+        if period is None:
+            error = {"type": "parse_exception", "reason": "bad range"}
+            return Reply.json({"error": error, "status": 400}, 400)
+        rows = sorted(self.usage(period), key=lambda u: (-u.requests, u.api))[:size]
+        buckets = [
             {
-                "apiName": u.api,
-                "apiVersion": u.version,
-                "apiCreator": "admin",
-                "totalRequestCount": u.requests,
-                "successCount": u.requests - u.faults,
-                "faultCount": u.faults,
-                "avgResponseTime": u.latency_ms,
+                "key": u.api,
+                "doc_count": u.requests,
+                "faults": {"doc_count": u.faults},
+                "latency": {"value": u.latency_ms},
             }
-            for u in self.usage(period)
+            for u in rows
         ]
         return Reply.json(
             {
-                "period": period,
-                "from": period_start(now, period).isoformat(timespec="seconds"),
-                "to": now.astimezone(TZ).isoformat(timespec="seconds"),
-                "count": len(rows),
-                "list": rows,
+                "took": 7,
+                "timed_out": False,
+                "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0},
+                "hits": {"max_score": None, "hits": []},
+                "aggregations": {
+                    "apis": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": buckets}
+                },
             }
         )

@@ -17,6 +17,14 @@ the period the simulated now is in — or the period the real clock is in, which
 the simulator runs faster than real time — is answered to the simulated now; an earlier period to its end;
 a later one with zeros.
 
+``POST /jsp/rest.jsp`` is the portal's report service (form field ``params`` holding JSON): the service
+``report_tinh_766_service`` with ``p_tinh_id`` 0 answers the national ranking, a JSON array of the 34
+provinces (``ID``, ``TEN``, ``TEN_COQUAN``, ``MA_COQUAN``, ``LOAI_COQUAN``, ``CAPDONVIID``, ``ID_COQUAN``, the
+six group scores and ``TONG_SCORE`` as strings, ``ROW_STT``) for the month (``p_thang``), quarter
+(``p_quy``) or year (all zero) asked; the world's own province (``World.province_code``) with the scores its
+evaluation endpoints publish, 33 made-up provinces (``Tỉnh mô phỏng 01`` ... , codes ``H01`` ... but its own) whose
+scores drift from day to day, so that ranks move.  Another service or province answers an empty array.
+
 Every count comes from :class:`World` (period-to-date, growing through office hours); every published score
 follows the Decision 766 rules (``shared/domain.md``), rounding included, so that the exporter's computed
 scores equal the published ones.  As on the real portal, only the province (the tree parents) publishes the
@@ -27,9 +35,12 @@ raw counts of ``provide-online-tree``, and ``transparency``/``handling-satisfact
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from exporter.scoring.rounding import r2
 from exporter.simulator.protocol import Reply, Request
@@ -40,6 +51,7 @@ from exporter.simulator.world import (
     TZ,
     Unit,
     World,
+    _hash01,
     period_start,
 )
 
@@ -58,6 +70,14 @@ ENDPOINTS = (
     "handling-satisfaction",
     "dossier-digitized",
 )
+
+#: the report service, and the ranking's province count (34 since the 2025 merger of provinces)
+REPORT_PATH = "/jsp/rest.jsp"
+PROVINCES = 34
+#: the simulated province's id in the report service
+PROVINCE_REPORT_ID = "399099"
+#: the maximum of each Decision 766 group
+GROUP_MAX = {"CKMB": 18, "TDGQ": 20, "CLGQ": 12, "TTTT": 10, "MDHL": 18, "MDSH": 22}
 
 _TYPES = {
     "PROVINCE": ("PROVINCE", "PROVINCE", "level_1"),
@@ -403,6 +423,8 @@ class NationalSystem:
     def handle(self, req: Request) -> Reply | None:
         if req.path in ("/", ""):
             return Reply.html(_HOME)
+        if req.path == REPORT_PATH:
+            return self._report(req)
         if not req.path.startswith(API):
             return None
         endpoint = req.path[len(API) :].strip("/")
@@ -423,11 +445,107 @@ class NationalSystem:
             size = _int(body, "pageSize", 1, 1000) if "pageSize" in body else 20
         except BadRequest as exc:
             return Reply.json({"code": "BAD_REQUEST", "message": str(exc)}, status=400)
-        children, province = self.figures(kind, self._as_of(kind, start))
+        children, province = self.figures(kind, self.as_of(kind, start))
         data = getattr(self, "_" + endpoint.replace("-", "_"))(province, children, page, size)
         return Reply.json({"code": "OK", "data": data, "message": "OK"}, status=201)
 
-    def _as_of(self, kind: str, start: dt.datetime) -> dt.datetime | None:
+    # ------------------------------------------------------------------------------ ranking
+    def _report(self, req: Request) -> Reply:
+        if req.method != "POST":
+            return Reply.json({"error": "method not allowed"}, status=405)
+        form = parse_qs(req.body.decode("utf-8", errors="replace"))
+        try:
+            params = json.loads(form["params"][0])
+            assert isinstance(params, dict)
+        except (KeyError, IndexError, ValueError, AssertionError):
+            return Reply.json({"error": "params phải là JSON"}, status=400)
+        if params.get("service") != "report_tinh_766_service" or str(params.get("p_tinh_id")) != "0":
+            return Reply.json([])
+        try:
+            kind, start = self._report_period(params)
+        except BadRequest as exc:
+            return Reply.json({"error": str(exc)}, status=400)
+        return Reply.json(self.ranking(kind, start))
+
+    @staticmethod
+    def _report_period(params: dict[str, Any]) -> tuple[str, dt.datetime]:
+        def number(key: str, high: int) -> int:
+            value = params.get(key, 0)
+            try:
+                n = int(value)
+            except (TypeError, ValueError):
+                raise BadRequest(f"{key} phải là số") from None
+            if not 0 <= n <= high:
+                raise BadRequest(f"{key} phải từ 0 đến {high}")
+            return n
+
+        year = number("p_nam", 2100)
+        if year < 2000:
+            raise BadRequest("p_nam phải là năm")
+        month, quarter = number("p_thang", 12), number("p_quy", 4)
+        if month:
+            return "month", dt.datetime(year, month, 1, tzinfo=TZ)
+        if quarter:
+            return "quarter", dt.datetime(year, 3 * quarter - 2, 1, tzinfo=TZ)
+        return "year", dt.datetime(year, 1, 1, tzinfo=TZ)
+
+    def province_scores(self, kind: str, start: dt.datetime) -> dict[str, float]:
+        """The simulated province's group scores for a period, as its evaluation endpoints publish them."""
+        _, p = self.figures(kind, self.as_of(kind, start))
+        pub = procedure_publicity(self.world, p["received"]) if p else {}
+        if not p:
+            return dict.fromkeys(GROUP_MAX, 0.0)
+        return {
+            "CKMB": _total(transparency_metrics(p, pub)),
+            "TDGQ": score_tdgq(p),
+            "CLGQ": score_clgq(p),
+            "TTTT": score_tttt(p),
+            "MDHL": _total(satisfaction_metrics(p)),
+            "MDSH": _total(digitization_metrics(p)),
+        }
+
+    def ranking(self, kind: str, start: dt.datetime) -> list[dict[str, Any]]:
+        """The report service's rows of every province for a period, ranked by TONG_SCORE: this world's
+        province with the scores its evaluation endpoints publish, and made-up provinces H01, H02, ... (its
+        own code left out) whose scores depend on their code, the period and the day only, so that the
+        provinces of a simulated nation (``simulate --provinces``) list the same others."""
+        as_of = self.as_of(kind, start)
+        day = (as_of or start).timestamp() / 86400
+        own = self.world.province_code
+        others = [c for c in (f"H{i:02d}" for i in range(1, PROVINCES + 1)) if c != own][: PROVINCES - 1]
+        rows = []
+        for code in [*others, own]:
+            if code == own:
+                name = self.world.province_name.removeprefix("UBND ")
+                name, ident = name[:1].upper() + name[1:], PROVINCE_REPORT_ID
+                scores = self.province_scores(kind, start)
+            else:
+                n = int(code[1:])
+                name, ident = f"Tỉnh mô phỏng {n:02d}", str(398100 + 7 * n)
+                scores = {}
+                for group, top in GROUP_MAX.items():
+                    base = 0.55 + 0.4 * _hash01("rank", code, group, kind)
+                    wave = 0.04 * math.sin(2 * math.pi * (day / 9 + _hash01("wave", code, group)))
+                    scores[group] = 0.0 if as_of is None else r2(top * min(1.0, base + wave))
+            rows.append((code, name, ident, scores, r2(sum(scores.values()))))
+        rows.sort(key=lambda r: (-r[4], r[0]))
+        return [
+            {
+                "ID": ident,
+                "TEN": name,
+                "TEN_COQUAN": f"UBND {name}",
+                "MA_COQUAN": code,
+                "LOAI_COQUAN": "1",
+                "CAPDONVIID": "0",
+                "ID_COQUAN": ident,
+                **{group: f"{score:.2f}" for group, score in scores.items()},
+                "TONG_SCORE": f"{total:.2f}",
+                "ROW_STT": i + 1,
+            }
+            for i, (code, name, ident, scores, total) in enumerate(rows)
+        ]
+
+    def as_of(self, kind: str, start: dt.datetime) -> dt.datetime | None:
         """The moment the requested period is counted to (None: it has not started)."""
         now = self.world.now()
         now = now.replace(minute=now.minute - now.minute % STEP_MINUTES, second=0, microsecond=0)
@@ -617,5 +735,6 @@ _HOME = f"""<!doctype html>
 <p>Bộ chỉ số phục vụ người dân, doanh nghiệp (QĐ 766/QĐ-TTg) — {PROVINCE_NAME} ({PROVINCE_CODE}),
 rootDepartmentId {ROOT_DEPARTMENT_ID}.</p>
 <p>POST {API}&lt;endpoint&gt;: {", ".join(ENDPOINTS)}.</p>
+<p>POST {REPORT_PATH} (params: report_tinh_766_service): xếp hạng {PROVINCES} tỉnh, thành phố.</p>
 </body></html>
 """

@@ -1,12 +1,18 @@
-"""The simulated provincial web portal (Cổng thông tin điện tử) and its department sub-sites.
+"""The simulated provincial web portal (Cổng thông tin điện tử) and its department sub-sites, built as
+Liferay portals are (collectors/profiles/portal-liferay.yaml names the public source of the markup).
 
 ``/portal/`` is the province's portal; ``/portal/<slug>/`` a department's sub-site (``so-tu-phap`` for
-Sở Tư pháp), one per department of the world.  Each site has a home page whose menu links the sections
-Decree 42/2022 requires (a department may lack some), a paged article list (``tin-tuc?page=N``, 20 per
-page) whose dates move with ``World.now()`` and are printed in the site's own Vietnamese style
-(``Thứ Sáu, 27/11/2026 08:15`` and ``2 giờ trước`` on the province's portal; ``27/11/2026``,
-``27-11-2026 08:15`` or ``Ngày 27 tháng 11 năm 2026`` on sub-sites), and, on most sites, a Q&A page with
-all-time counters of questions received and answered.
+Sở Tư pháp), one per department of the world.  Each site has a home page whose menu
+(``li.header-menu-sub-item > a.title-menu``) links the sections of the portal checklist (a department may
+lack some; menu texts vary in word order, "Tổ chức bộ máy"), and a news page (``tin-tuc``) holding an Asset
+Publisher in its "abstracts" display (``div.asset-abstract``, ``.asset-title a``, ``.asset-metadata``),
+20 articles per page, paged with the portlet's own parameter
+``_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_<instance>_cur=N``
+(:func:`instance_id`: each site's instance).  Dates move with ``World.now()`` and are printed in the
+site's own Vietnamese style (``Thứ Sáu, 27/11/2026 08:15`` and ``2 giờ trước`` on the province's portal;
+``27/11/2026``, ``27-11-2026 08:15`` or ``Ngày 27 tháng 11 năm 2026`` on sub-sites).  Most sites have a Q&A
+page (``hoi-dap``) with all-time counters of questions received and answered, in a markup of our own (no
+standard Liferay one exists).
 
 Everything is deterministic for the world's seed and simulated time: :meth:`PortalSystem.articles` and
 :meth:`PortalSystem.questions` are what tests compare the collector with.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import html
 import math
 import unicodedata
@@ -28,11 +35,15 @@ PAGE_SIZE = 20
 #: how far back article lists go (days)
 HISTORY_DAYS = 400
 
-#: (section name, menu text, path) — the menu of a site; names follow the shipped checklist
+#: (section name, menu text, path) — the menu of a site; names follow the liferay profile's checklist, texts
+#: are written as portals write them (other word orders, punctuation)
 MENU: tuple[tuple[str, str, str], ...] = (
-    ("organization", "Giới thiệu", "gioi-thieu"),
+    ("organization", "Tổ chức bộ máy", "to-chuc-bo-may"),
     ("news", "Tin tức - Sự kiện", "tin-tuc"),
+    ("direction", "Chỉ đạo - Điều hành", "chi-dao-dieu-hanh"),
+    ("legal_dissemination", "Phổ biến, giáo dục pháp luật", "pho-bien-phap-luat"),
     ("legal_documents", "Văn bản pháp luật", "van-ban-phap-luat"),
+    ("official_gazette", "Công báo", "cong-bao"),
     ("procedures", "Thủ tục hành chính", "thu-tuc-hanh-chinh"),
     ("plans", "Chiến lược - Quy hoạch - Kế hoạch", "quy-hoach-ke-hoach"),
     ("budget", "Công khai ngân sách", "cong-khai-ngan-sach"),
@@ -45,6 +56,33 @@ MENU: tuple[tuple[str, str, str], ...] = (
 )
 #: sections every site has (the footer's contact link is always there too)
 ALWAYS = frozenset({"news", "organization"})
+#: sections only the province's own portal has (the People's Committee's Official Gazette)
+PROVINCE_ONLY = frozenset({"official_gazette"})
+#: the "Liên kết website" block every site shows after its content, as provincial portals do
+WEB_LINKS: tuple[tuple[str, str], ...] = (
+    ("Cổng thông tin điện tử Chính phủ", "https://chinhphu.vn"),
+    ("Cổng Dịch vụ công quốc gia", "https://dichvucong.gov.vn"),
+    ("Cơ sở dữ liệu quốc gia về văn bản pháp luật", "https://vbpl.vn"),
+    ("Công báo Chính phủ", "https://congbao.chinhphu.vn"),
+    ("Bộ Nội vụ", "https://moha.gov.vn"),
+    ("Bộ Tài chính", "https://mof.gov.vn"),
+    ("Bộ Tư pháp", "https://moj.gov.vn"),
+    ("Bộ Khoa học và Công nghệ", "https://most.gov.vn"),
+    ("Bộ Xây dựng", "https://moc.gov.vn"),
+    ("Bộ Công Thương", "https://moit.gov.vn"),
+    ("Bộ Nông nghiệp và Môi trường", "https://mae.gov.vn"),
+    ("Bộ Y tế", "https://moh.gov.vn"),
+    ("Bộ Giáo dục và Đào tạo", "https://moet.gov.vn"),
+    ("Bộ Văn hóa, Thể thao và Du lịch", "https://bvhttdl.gov.vn"),
+    ("Văn phòng Chính phủ", "https://vpcp.chinhphu.vn"),
+    ("Thanh tra Chính phủ", "https://thanhtra.gov.vn"),
+    ("Báo Điện tử Chính phủ", "https://baochinhphu.vn"),
+    ("Hệ thống thông tin báo cáo quốc gia", "https://baocao.chinhphu.vn"),
+    ("Cổng thông tin tiếp nhận phản ánh, kiến nghị", "https://pakn.dichvucong.gov.vn"),
+    ("Tổng đài 1022", "https://1022.vn"),
+)
+#: the Asset Publisher's portlet name in its request parameters (Liferay 7.x)
+PORTLET = "com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet"
 
 _WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 _TOPICS = (
@@ -61,6 +99,17 @@ _TOPICS = (
     "Lấy ý kiến nhân dân về dự thảo nghị quyết",
     "Phát động phong trào thi đua",
 )
+
+
+def instance_id(slug: str) -> str:
+    """The site's news Asset Publisher instance id (Liferay makes up one per portlet placement)."""
+    digest = hashlib.sha256(f"portal/{slug}".encode()).hexdigest()
+    return "tintuc" + digest[:6]
+
+
+def cur_param(slug: str) -> str:
+    """The request parameter of the news list's page number on a site."""
+    return f"_{PORTLET}_INSTANCE_{instance_id(slug)}_cur"
 
 
 def slugify(text: str) -> str:
@@ -106,7 +155,8 @@ class PortalSystem:
             sections = frozenset(
                 s
                 for s, _, _ in MENU
-                if s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2
+                if s not in PROVINCE_ONLY
+                and (s in ALWAYS or _hash01(world.seed, "portal.section", unit.code, s) >= 0.2)
             )
             self.sites[slugify(unit.name)] = Site(
                 slugify(unit.name),
@@ -199,8 +249,8 @@ class PortalSystem:
         if not parts:
             return Reply.html(self._page(site, base, self._home(site, base)))
         if parts == ["tin-tuc"]:
-            try:
-                page = max(1, int(req.arg("page", "1") or 1))
+            try:  # Liferay ignores a parameter of another portlet: the first page, as on a real portal
+                page = max(1, int(req.arg(cur_param(slug), "1") or 1))
             except ValueError:
                 page = 1
             return Reply.html(self._page(site, base, self._list(site, base, page)))
@@ -222,7 +272,7 @@ class PortalSystem:
 
     def _page(self, site: Site, base: str, main: str) -> str:
         menu = "".join(
-            f'<li><a href="{base}{path}">{text}</a></li>'
+            f'<li class="header-menu-sub-item"><a class="title-menu" href="{base}{path}">{text}</a></li>'
             for name, text, path in MENU
             if name in site.sections
         )
@@ -235,14 +285,22 @@ class PortalSystem:
             if not site.slug
             else ""
         )
+        web_links = "".join(
+            f'<li><a href="{url}" target="_blank" rel="noopener">{html.escape(name)}</a></li>'
+            for name, url in WEB_LINKS
+        )
         return f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>{html.escape(site.title)}</title></head>
 <body>
-<header class="portal-header"><div class="banner"><h1>{html.escape(site.title.upper())}</h1></div>
-<nav class="main-menu"><ul><li><a href="{base}">Trang chủ</a></li>{menu}</ul></nav></header>
-<main class="portal-body">{main}</main>
+<header id="banner" class="portal-header"><div class="banner"><h1>{html.escape(site.title.upper())}</h1></div>
+<nav id="navigation" class="navbar"><ul class="header-menu">
+<li class="header-menu-item"><a href="{base}">Trang chủ</a></li>{menu}</ul></nav></header>
+<main id="content" class="portal-body">{main}</main>
 <aside class="links"><h3>Đơn vị trực thuộc</h3><ul>{subsites}</ul></aside>
+<aside class="web-links"><h3>Liên kết website</h3><ul>{web_links}</ul></aside>
 <footer class="portal-footer"><p>Cơ quan chủ quản: {html.escape(site.unit.name)}</p>
+<p>Chịu trách nhiệm chính: Chánh Văn phòng. Giấy phép thiết lập trang thông tin điện tử tổng hợp trên mạng số
+12/GP-TTĐT. Ghi rõ nguồn "{html.escape(site.title)}" khi phát hành lại thông tin từ cổng.</p>
 <p><a href="{base}lien-he">Liên hệ</a> | Điện thoại: 0228.3640.000 |
 Email: congthongtin@mophong.gov.vn</p></footer>
 </body></html>"""
@@ -260,21 +318,30 @@ Email: congthongtin@mophong.gov.vn</p></footer>
         )
 
     def _list(self, site: Site, base: str, page: int) -> str:
+        """The news page: an Asset Publisher portlet in its "abstracts" display, paged by its own
+        ``..._INSTANCE_<id>_cur`` parameter."""
         shown = self.articles(site.slug, limit=page * PAGE_SIZE)[(page - 1) * PAGE_SIZE :]
         items = "".join(
-            f'<div class="news-item"><h3><a class="news-title" href="{base}tin-tuc/{a.id}">'
-            f"{html.escape(a.title)}</a></h3>"
-            f'<span class="news-date">{html.escape(a.shown)}</span>'
-            f'<p class="news-summary">{html.escape(a.title)} ({html.escape(site.unit.name)}).</p>'
-            "</div>"
+            '<div class="asset-abstract">'
+            f'<h3 class="asset-title content"><a href="{base}tin-tuc/{a.id}">{html.escape(a.title)}</a></h3>'
+            '<div class="asset-content"><div class="asset-summary">'
+            f"{html.escape(a.title)} ({html.escape(site.unit.name)}).</div></div>"
+            '<div class="asset-metadata"><span class="metadata-entry metadata-publish-date">'
+            f"{html.escape(a.shown)}</span></div></div>"
             for a in shown
         )
+        param = cur_param(site.slug)
         pager = (
-            f'<div class="pagination"><a href="{base}tin-tuc?page={page + 1}">Trang sau</a></div>'
+            f'<ul class="pagination lfr-pagination-buttons"><li><a href="{base}tin-tuc?{param}={page + 1}">'
+            "Trang sau</a></li></ul>"
             if shown
             else ""
         )
-        return f'<h2>Tin tức - Sự kiện</h2><div class="news-list">{items}</div>{pager}'
+        portlet = f"portlet_{PORTLET}_INSTANCE_{instance_id(site.slug)}"
+        return (
+            f'<section class="portlet" id="{portlet}"><h2 class="portlet-title">Tin tức - Sự kiện</h2>'
+            f'<div class="portlet-content">{items}{pager}</div></section>'
+        )
 
     def _qa(self, site: Site) -> str:
         received, answered = self.questions(site.slug)

@@ -1,15 +1,25 @@
-"""The simulated public-service portal / administrative-procedure system (Cổng dịch vụ công, iGate-like).
+"""The simulated public-service portal / administrative-procedure system (Cổng dịch vụ công), answering as
+VNPT iGate does (the An Giang ``kgg`` family of statistics endpoints; collectors/profiles/services-igate.yaml
+names the public source of every path, parameter and field).
 
 Under ``/services/``:
 
 * ``GET /`` — the portal's home page.
-* ``POST /realms/igate/protocol/openid-connect/token`` — a Keycloak-like token endpoint: client
-  credentials (``client_id`` :data:`CLIENT_ID`, ``client_secret`` :data:`CLIENT_SECRET`) in, a bearer token
-  valid :data:`TOKEN_LIFETIME` seconds out.
-* ``GET /pa/dossier-statistic/--by-agency?fromDate=&toDate=&page=&size=`` — per-agency statistics for a
-  reporting period as a Spring page; needs a bearer token from the endpoint above.
-* ``GET /thong-ke/ket-qua-giai-quyet?tuNgay=&denNgay=`` — the public "Kết quả giải quyết TTHC" table (no
-  login): per unit one row per service level (Toàn trình, Một phần), the unit's cell merged over them.
+* ``POST /auth/realms/digo/protocol/openid-connect/token`` — iGate's Keycloak (realm ``digo``, with the
+  ``/auth`` prefix): client credentials (``client_id`` :data:`CLIENT_ID`, ``client_secret``
+  :data:`CLIENT_SECRET`) in, a bearer token valid :data:`TOKEN_LIFETIME` seconds out.
+* ``GET /pa/dossier-statistic/--statistic-agency-kgg?agency-id=&from-date=&to-date=&...`` — per agency,
+  received (online, direct) and resolved (overdue) dossiers: a bare JSON array;
+* ``GET /pa/kgg-dossier-statistic/--kgg-dossier-report-online?from-applied-date=&to-applied-date=&agency-id=``
+  — the online-dossier report, agencies by name only;
+* ``GET /pa/kgg-digitize/digitization-by-agency?from=&to=&ancestor-id=`` — dossiers received / completed
+  with digitized papers;
+  all three need a bearer token from the endpoint above and ``agency-id`` (``ancestor-id``) =
+  :data:`AGENCY_ID`; dates are ``2026-11-01T00:00:00.000Z`` (the local day, as iGate's clients send it).
+* ``GET /thong-ke/ket-qua-giai-quyet?tuNgay=&denNgay=`` — a public "Kết quả giải quyết TTHC" table (no
+  login; a layout of our own, read by the ``html-table`` profile): per unit one row per service level (Toàn
+  trình, Một phần), the unit's cell merged over them, with fee columns ("Có phí", "Thanh toán trực
+  tuyến": dossiers with a fee, the count iGate's reports above lack, and those paid online).
 
 Every figure comes from :func:`figures` (World-based, deterministic, growing through office hours):
 ``paid_online <= with_fee <= received``, ``full_online <= online``, ``digitized <= received``,
@@ -30,11 +40,18 @@ from exporter.simulator.world import PROVINCE_NAME, Unit, World
 
 CLIENT_ID = "egov-exporter"
 CLIENT_SECRET = "sim-services-secret"
-REALM = "igate"
+REALM = "digo"
+TOKEN_PATH = f"/auth/realms/{REALM}/protocol/openid-connect/token"
 TOKEN_LIFETIME = 300
+#: iGate's province prefix of the simulated province's customised endpoints
+PREFIX = "kgg"
+#: the 24-hex id of the simulated province's root agency (agency-id / ancestor-id)
+AGENCY_ID = "6700000000000000000000a9"
+STATISTIC_PATH = f"/pa/dossier-statistic/--statistic-agency-{PREFIX}"
+ONLINE_PATH = f"/pa/{PREFIX}-dossier-statistic/--{PREFIX}-dossier-report-online"
+DIGITIZE_PATH = f"/pa/{PREFIX}-digitize/digitization-by-agency"
 #: dossiers received per working day by a unit of weight 1
 PER_DAY = 12.0
-MAX_PAGE_SIZE = 200
 #: the service levels of the public table, in its order
 LEVELS = ("Toàn trình", "Một phần")
 
@@ -83,10 +100,15 @@ class ServicesSystem:
     def handle(self, req: Request) -> Reply | None:
         if req.path in ("/", ""):
             return Reply.html(_HOME)
-        if req.path == f"/realms/{REALM}/protocol/openid-connect/token":
+        if req.path == TOKEN_PATH:
             return self._token(req)
-        if req.path == "/pa/dossier-statistic/--by-agency":
-            return self._by_agency(req)
+        reports = {
+            STATISTIC_PATH: ("agency-id", "from-date", "to-date", self.statistic_item),
+            ONLINE_PATH: ("agency-id", "from-applied-date", "to-applied-date", self.online_item),
+            DIGITIZE_PATH: ("ancestor-id", "from", "to", self.digitization_item),
+        }
+        if req.path in reports:
+            return self._report(req, *reports[req.path])
         if req.path == "/thong-ke/ket-qua-giai-quyet":
             return self._table(req)
         return None
@@ -134,93 +156,107 @@ class ServicesSystem:
             expiry = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         return expiry is not None and expiry > self.world.clock()
 
-    # statistics API --------------------------------------------------------------------------
-    def _by_agency(self, req: Request) -> Reply:
+    # iGate's statistics --------------------------------------------------------------------
+    def _report(self, req: Request, agency_key: str, from_key: str, to_key: str, item: Any) -> Reply:
         if not self._authorized(req):
             reply = Reply.json(
                 {"error": "invalid_token", "error_description": "Token verification failed"}, 401
             )
             reply.headers["WWW-Authenticate"] = f'Bearer realm="{REALM}", error="invalid_token"'
             return reply
-        period = reporting_period(req.arg("fromDate"), req.arg("toDate"), self.world.now())
-        if period is None:
+        if req.arg(agency_key) != AGENCY_ID:
             return Reply.json(
                 {
+                    "timestamp": self.world.now().isoformat(),
                     "status": 400,
                     "error": "Bad Request",
-                    "path": "/pa/dossier-statistic/--by-agency",
-                    "message": "fromDate must be the first day of a month, quarter or year and "
-                    "toDate within it",
+                    "message": f"{agency_key} not found",
+                    "path": req.path,
                 },
                 400,
             )
-        try:
-            page = max(0, int(req.arg("page", "0") or 0))
-            size = min(MAX_PAGE_SIZE, max(1, int(req.arg("size", "20") or 20)))
-        except ValueError:
+        period = reporting_period(req.arg(from_key), req.arg(to_key), self.world.now())
+        if period is None:
             return Reply.json(
-                {"status": 400, "error": "Bad Request", "message": "page and size are numbers"}, 400
-            )
-        units = self.world.children
-        chunk = units[page * size : (page + 1) * size]
-        pages = -(-len(units) // size)
-        content = [self._item(u, figures(self.world, u, period)) for u in chunk]
-        sort = {"empty": False, "sorted": True, "unsorted": False}
-        return Reply.json(
-            {
-                "content": content,
-                "pageable": {
-                    "sort": sort,
-                    "offset": page * size,
-                    "pageNumber": page,
-                    "pageSize": size,
-                    "paged": True,
-                    "unpaged": False,
+                {
+                    "timestamp": self.world.now().isoformat(),
+                    "status": 400,
+                    "error": "Bad Request",
+                    "message": f"{from_key} must be the first day of a month, quarter or year and {to_key} "
+                    "within it",
+                    "path": req.path,
                 },
-                "totalElements": len(units),
-                "totalPages": pages,
-                "last": page >= pages - 1,
-                "size": size,
-                "number": page,
-                "sort": sort,
-                "numberOfElements": len(content),
-                "first": page == 0,
-                "empty": not content,
-            }
-        )
+                400,
+            )
+        return Reply.json([item(u, figures(self.world, u, period)) for u in self.world.children])
 
     @staticmethod
-    def _item(unit: Unit, f: dict[str, int]) -> dict[str, Any]:
+    def statistic_item(unit: Unit, f: dict[str, int]) -> dict[str, Any]:
+        """An item of ``--statistic-agency-kgg`` (flat integers; postal dossiers are in received only)."""
         return {
-            "agency": {"id": unit.id, "code": unit.code, "name": unit.name},
-            "received": {
-                "total": f["received"],
-                "online": f["online"],
-                "direct": f["direct"],
-                "postal": f["postal"],
-            },
-            "fullOnline": f["full_online"],
-            "feeRequired": f["with_fee"],
-            "paidOnline": f["paid_online"],
-            "digitized": f["digitized"],
-            "resolved": {
-                "total": f["completed"],
-                "early": f["early"],
-                "onTime": f["on_time"],
-                "late": f["late"],
-            },
-            "processing": {
-                "total": f["pending"],
-                "inTime": f["pending_in_time"],
-                "overdue": f["pending_overdue"],
-            },
+            "agency": {"id": _agency_id(unit), "code": unit.code, "name": unit.name},
+            "received": f["received"],
+            "resolved": f["completed"],
+            "receivedOnline": f["online"],
+            "receivedDirect": f["direct"],
+            "resolvedOverdue": f["late"],
+        }
+
+    @staticmethod
+    def online_item(unit: Unit, f: dict[str, int]) -> dict[str, Any]:
+        """An item of ``--kgg-dossier-report-online``: the agency by name only."""
+        partial = f["online"] - f["full_online"]
+        return {
+            "agency_name": unit.name,
+            "phatsinh_1phan_quantity": partial,
+            "phatsinh_toanphan_quantity": f["full_online"],
+            "chotiepnhan_quantity": 0,
+            "datiepnhan_quantity": f["online"],
+            "hoanthanh_quantity": min(f["completed"], f["online"]),
+            "tuchoi_quantity": 0,
+            "onlinepaid_quantity": f["paid_online"],
+            "total": float(f["online"]),
+        }
+
+    @staticmethod
+    def digitization_item(unit: Unit, f: dict[str, int]) -> dict[str, Any]:
+        """An item of ``digitization-by-agency``."""
+        received, having = f["received"], f["digitized"]
+        completed = f["completed"]
+        completed_having = min(completed, having)
+
+        def pct(n: int, d: int) -> float:
+            return round(100 * n / d, 2) if d else 0.0
+
+        return {
+            "agency": {"id": _agency_id(unit), "code": unit.code, "name": unit.name},
+            "totalReceiver": received,
+            "totalReceiverHavingFile": having,
+            "totalComplete": completed,
+            "totalCompleteHavingFile": completed_having,
+            "totalReceiverNopeFile": received - having,
+            "totalCompleteNopeFile": completed - completed_having,
+            "totalReceiverCompleteHavingFile": completed_having,
+            "percentTotalReceiverHavingFile": pct(having, received),
+            "percentTotalCompleteHavingFile": pct(completed_having, completed),
+            "percentTotalReceiverCompleteHavingFile": pct(completed_having, received),
         }
 
     # public table ----------------------------------------------------------------------------
     def level_rows(self, unit: Unit, f: dict[str, int]) -> list[dict[str, int]]:
         """The unit's figures split by service level (rows of the public table; they add up to ``f``)."""
         full = {"online": f["full_online"]}
-        for key in ("direct", "postal", "early", "on_time", "late", "pending_in_time", "pending_overdue"):
+        for key in (
+            "direct",
+            "postal",
+            "early",
+            "on_time",
+            "late",
+            "pending_in_time",
+            "pending_overdue",
+            "with_fee",
+            "paid_online",
+        ):
             full[key] = self.world.part(f[key], unit, "svc.level", 0.3, 0.7)
         rest = {key: f[key] - value for key, value in full.items()}
         return [full, rest]
@@ -254,11 +290,10 @@ class ServicesSystem:
         table = (
             "<table class='table table-bordered ket-qua-giai-quyet'><thead>"
             "<tr><th rowspan='2'>Đơn vị</th><th rowspan='2'>Mức độ</th><th colspan='4'>Tiếp nhận</th>"
-            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th></tr>"
+            "<th colspan='4'>Đã xử lý</th><th colspan='2'>Đang xử lý</th><th colspan='2'>Phí, lệ phí</th></tr>"
             "<tr><th>Tổng</th><th>Trực tuyến</th><th>Trực tiếp</th><th>BCCI</th><th>Tổng</th><th>Trước hạn</th>"
-            "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th></tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody></table>"
+            "<th>Đúng hạn</th><th>Trễ hạn</th><th>Trong hạn</th><th>Quá hạn</th><th>Có phí</th>"
+            "<th>Thanh toán trực tuyến</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         )
         return Reply.html(
             _page(
@@ -267,6 +302,11 @@ class ServicesSystem:
                 f"{html.escape(last or '')}</p>{table}",
             )
         )
+
+
+def _agency_id(unit: Unit) -> str:
+    """A stable 24-hex id (iGate's agencies are MongoDB documents)."""
+    return unit.id.replace("-", "")[-24:]
 
 
 def _cells(row: dict[str, int]) -> str:
@@ -283,6 +323,8 @@ def _cells(row: dict[str, int]) -> str:
         row["late"],
         row["pending_in_time"],
         row["pending_overdue"],
+        row["with_fee"],
+        row["paid_online"],
     )
     return "".join(f"<td class='so'>{vi_number(v)}</td>" for v in values)
 

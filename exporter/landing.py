@@ -12,12 +12,11 @@ import datetime as dt
 import html
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from exporter import __version__, words
+from exporter.domain import TZ
 
 log = logging.getLogger("egov.server")
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 #: seconds between the page's own refreshes
 REFRESH = 30
 _ORDER = {"down": 0, "degraded": 1, "unknown": 2, "up": 3}

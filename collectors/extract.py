@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from jsonpath_ng.ext import parse as jsonpath_parse
 from pydantic import Field, field_validator, model_validator
 
 from exporter.config import Strict, TargetBase
+from exporter.domain import norm_text
 from exporter.plugin import Collected
 
 _METRIC_RE = re.compile(r"^egov_[a-z0-9_]+$")
@@ -314,12 +314,6 @@ def extract_html(
 
 
 # ------------------------------------------------------------------------------------ HTML tables
-
-
-def norm_text(text: str) -> str:
-    """Header and cell text compared the way people read it: NFC (some systems send decomposed
-    Vietnamese), case-folded, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
 def _header_parts(text: str) -> list[str]:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from bs4 import BeautifulSoup
 from pydantic import Field
 
 from collectors.extract import HtmlMetric, extract_html
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
 from exporter.plugin import Collected, CollectError
 
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
 
 def parse_html(body: bytes | str) -> BeautifulSoup:
+    """The page parsed by BeautifulSoup, imported on the first page: an exporter with no HTML to read
+    (JSON APIs and plain availability checks) never loads it (~8 MiB)."""
+    from bs4 import BeautifulSoup
+
     return BeautifulSoup(body, "html.parser")
 
 

@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -37,10 +35,10 @@ from collectors.extract import compile_jsonpath, jsonpath_values, parse_number
 from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
 from collectors.profiles import load_profile, resolve
 from exporter.config import TLS, Auth, HttpUrl, Strict
+from exporter.domain import TZ, norm_text
 from exporter.fetch import HttpClient
 from exporter.plugin import Collected, CollectError, MetricSpec
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PERIODS = ("month", "quarter", "year")
 OTHER = "other"
 
@@ -332,7 +330,7 @@ def period_bounds(now: float, period: str) -> tuple[dt.datetime, dt.datetime]:
 
 def app_key(name: str) -> str:
     """Application names compared case-, accent-composition- and spacing-insensitively."""
-    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+    return norm_text(name)
 
 
 _STATS_VARS = re.compile(r"\{(period|from|to|from_ms|to_ms)\}")

@@ -25,7 +25,6 @@ import datetime as dt
 import string
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
@@ -42,10 +41,10 @@ from collectors.profiles import (
     sample_settings,
 )
 from exporter.config import Strict
+from exporter.domain import TZ, period_start
 from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, MetricSpec, Sample
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 Period = Literal["month", "quarter", "year"]
 
 #: appended to the HELP of every period-to-date counter
@@ -60,13 +59,6 @@ PERIOD_HELP = (
 def period_counter(kind: str, name: str, what: str, vi: str, labels: tuple[str, ...]) -> MetricSpec:
     """The spec of a period-to-date counter ``egov_<kind>_<name>_total``; its HELP states the semantics."""
     return MetricSpec(f"egov_{kind}_{name}_total", "counter", what + PERIOD_HELP, labels, vi=vi)
-
-
-def period_start(now: dt.datetime, period: str) -> dt.datetime:
-    """Local midnight of the first day of the month, quarter or year containing ``now``."""
-    local = now.astimezone(TZ)
-    first_month = {"month": local.month, "quarter": local.month - (local.month - 1) % 3, "year": 1}[period]
-    return local.replace(month=first_month, day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def clock_vars(now: dt.datetime) -> dict[str, Any]:

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
@@ -40,10 +38,9 @@ from collectors.profiles import (
     sample_settings,
 )
 from exporter.config import Strict, parse_duration
+from exporter.domain import TZ, norm_text, words
 from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, MetricSpec
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # ------------------------------------------------------------------------------ Vietnamese dates
 
@@ -70,10 +67,6 @@ _TIME = re.compile(
 _RELATIVE = re.compile(r"(\d+)\s*(giây|phút|giờ|tiếng|ngày|tuần|tháng|năm)\s*trước")
 _JUST_NOW = re.compile(r"vừa\s*(?:xong|đăng|cập nhật)|mới\s*đăng")
 _DAY_WORDS = {"hôm nay": 0, "hôm qua": 1, "hôm kia": 2}
-
-
-def _normal(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text).casefold()).strip()
 
 
 def _clock_time(text: str) -> tuple[int, int, int] | None:
@@ -110,7 +103,7 @@ def parse_vi_datetime(text: str | None, now: float) -> float | None:
     printed beside them, else midnight."""
     if not text:
         return None
-    t = _normal(text)
+    t = norm_text(text)
     m = _ISO.search(t)
     if m:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -141,8 +134,8 @@ def parse_vi_datetime(text: str | None, now: float) -> float | None:
         return now - int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     if _JUST_NOW.search(t):
         return now
-    for words, back in _DAY_WORDS.items():
-        if words in t:
+    for day_words, back in _DAY_WORDS.items():
+        if day_words in t:
             day = dt.datetime.fromtimestamp(now, TZ).date() - dt.timedelta(days=back)
             return _local(day.year, day.month, day.day, _clock_time(t))
     return None
@@ -424,7 +417,7 @@ PORTAL_METRICS = (
 def _words(text: str) -> frozenset[str]:
     """Link text for matching: its words as a set (case, accents' composition, punctuation, spacing and
     word order ignored: "Bộ máy tổ chức" is "Tổ chức bộ máy")."""
-    return frozenset(re.findall(r"\w+", unicodedata.normalize("NFC", text).casefold()))
+    return frozenset(words(text))
 
 
 #: a menu link may hold this many words beyond a checklist entry's ("Tin tức - Sự kiện" for "Tin tức"), so

@@ -34,7 +34,6 @@ import json
 import re
 import time
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
@@ -43,10 +42,10 @@ from collectors.http import HTTP_METRICS, HttpCollector, HttpConfig
 from collectors.periodic import clock_vars, period_vars
 from collectors.profiles import load_profile
 from exporter.config import Duration, Strict
+from exporter.domain import TZ
 from exporter.fetch import Response
 from exporter.plugin import Collected, CollectError, MetricSpec, Sample
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 GROUPS = ("CKMB", "TDGQ", "CLGQ", "TTTT", "MDHL", "MDSH")
 #: the ranking's name in egov_qd766_schema_drift{endpoint} and in the request durations
 RANKING = "ranking"

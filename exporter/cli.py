@@ -63,6 +63,14 @@ def _add_run_flags(p: Any, listen_default: str = DEFAULT_LISTEN) -> None:
         help=f"address to serve /metrics on, [host]:port (default: {listen_default})",
     )
     p.add_argument(
+        "--web.external-url",
+        dest="external_url",
+        default="",
+        metavar="URL",
+        help="the URL users reach the exporter at, e.g. behind a reverse proxy "
+        "https://mon.example.gov.vn/egov/ (the landing page's links use its path; default: served at /)",
+    )
+    p.add_argument(
         "--web.config.file",
         dest="web_config",
         default=None,
@@ -232,6 +240,7 @@ def serve(
     lifecycle: bool = True,
     probe: bool = True,
     shard: str | None = None,
+    external_url: str = "",
     ready: Callable[[str], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> int:
@@ -239,13 +248,14 @@ def serve(
     from exporter.app import App
     from exporter.config import ConfigError
     from exporter.registry import load_kinds, scoring_check
-    from exporter.server import Server, parse_listen_address
+    from exporter.server import Server, check_external_url, parse_listen_address
     from exporter.shard import parse_shard
     from exporter.webconfig import load_web_config
 
     try:
         address = parse_listen_address(listen)
         shard_t = parse_shard(shard) if shard else None
+        check_external_url(external_url)
     except ValueError as exc:
         return _error(str(exc))
     try:
@@ -263,7 +273,9 @@ def serve(
         return 1
     _attach_extensions(app)
     try:
-        server = Server(address, app, web, enable_lifecycle=lifecycle, enable_probe=probe)
+        server = Server(
+            address, app, web, enable_lifecycle=lifecycle, enable_probe=probe, external_url=external_url
+        )
     except OSError as exc:
         return _error(f"cannot listen on {listen}: {exc.strerror or exc}")
     # Tuned for serving while 100s of threads poll: what start-up allocated (modules, the configuration's
@@ -376,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             lifecycle=args.lifecycle,
             probe=args.probe,
             shard=args.shard,
+            external_url=args.external_url,
         )
     except KeyboardInterrupt:
         return 130

@@ -1,54 +1,47 @@
 """HTTP for collectors: one total deadline per request, a body cap, counted retries, auth, WAF detection.
 
-``requests`` prepares each request (once per target) and follows redirects; the exchange itself goes to
-urllib3 directly, as requests' ``HTTPAdapter.send`` would make it (the same pool, TLS settings, headers,
-timeouts and exceptions; ``responses`` in tests still intercepts everything, see :func:`_fast`), without
-building a ``requests.Response``.  Two things are added beneath it:
+Two layers:
 
-* a **total deadline** (connect + headers + body).  urllib3's read timeout restarts on every byte, so a
-  server that trickles bytes could hold a worker forever.  Every connection's socket is registered with a
-  watchdog thread before the response is read; when the request's deadline passes the watchdog shuts the
-  socket down, the blocked read returns, and the request fails with reason ``timeout``.
-* a **body cap**: the body is streamed and the request fails (reason ``parse``) past ``max_body_size``.
+* :class:`HttpClient`, one per target: builds the request (headers, auth, OAuth2 token, body), follows
+  redirects itself (at most :data:`MAX_REDIRECTS`; credentials never go to another host or port), retries,
+  maps statuses and firewall pages to failure reasons.  It hands each hop -- one request, no redirect
+  followed -- to a transport as a :class:`Hop` and gets an :class:`Answer` or a :class:`TransportError`.
+* :class:`SessionPool`, the transport every target of an exporter shares: libcurl (pycurl) driven by one
+  event-loop thread through a multi handle, so every transfer shares one connection cache (keep-alive
+  connections per host), one DNS cache and one parsed CA store, whatever thread asks.  Per hop, libcurl
+  keeps the **total deadline** (``TIMEOUT_MS``: connect + headers + body, however slowly a server trickles),
+  the connect timeout, TLS verification, gzip/deflate decoding, and refuses an announced ``Content-Length``
+  over ``max_body_size`` before reading the body (``MAXFILESIZE``); the body is counted as it arrives
+  (decoded) and the transfer stopped past the cap.  No cookies are kept (libcurl's cookie engine is never
+  switched on).
+
+Tests hand :class:`HttpClient` another transport (any object with :meth:`SessionPool.exchange`, e.g.
+``tests/httpstub.py``); everything that is a property of the transport is tested against loopback servers.
 
 Failures are raised as :class:`exporter.plugin.CollectError` with a reason from the fixed list.
 """
 
 from __future__ import annotations
 
+import base64
+import collections
 import dataclasses
 import functools
-import heapq
-import itertools
 import json as jsonlib
-import math
+import os
 import re
+import selectors
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit, urlunsplit
 
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from requests.models import REDIRECT_STATI
-from urllib3.exceptions import (
-    ClosedPoolError,
-    ConnectTimeoutError,
-    DecodeError,
-    LocationValueError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    ResponseError,
-)
-from urllib3.util import Timeout
+import certifi
+import pycurl
 
 from exporter import __version__
 from exporter.config import TargetBase, header_secrets
@@ -64,307 +57,543 @@ WAF_PATTERNS = re.compile(
 )
 
 MAX_REDIRECTS = 10
+#: statuses whose Location is followed (304 is not a redirect to follow)
+REDIRECT_STATI = frozenset((301, 302, 303, 307, 308))
 
 
-# ----------------------------------------------------------------------------------- the watchdog
+# ------------------------------------------------------------------------------- the transport's terms
 
 
-class _Watchdog:
-    """Shuts down the sockets of requests whose total deadline has passed.
+@dataclasses.dataclass(slots=True)
+class Hop:
+    """One request for the transport: no redirect followed, no retry."""
 
-    One thread sleeps until the earliest deadline of a request still in flight.  Finished requests are not
-    removed from the heap when they end (that would need the lock on every request); the thread drops them
-    when it next looks, and ``begin`` wakes it only when the new deadline comes before the one it sleeps
-    towards, so a steady stream of fast requests costs no thread switches."""
+    method: str
+    url: str
+    #: the request's headers, in order (the transport adds Host, Accept, Accept-Encoding, Content-Length)
+    headers: dict[str, str]
+    body: bytes | None
+    #: time.monotonic() by which the whole answer must be in (the request's total deadline)
+    deadline: float
+    connect_timeout: float
+    #: the largest body accepted, decoded (an announced larger Content-Length is refused unread)
+    max_body_size: int
+    verify: bool = True
+    #: the CA bundle to verify against (None: certifi's, as requests and urllib3 use)
+    ca_file: str | None = None
 
-    #: the heap is rebuilt without finished requests when it grows past this many entries
-    COMPACT_AT = 4096
+
+@dataclasses.dataclass(slots=True)
+class Answer:
+    """The transport's answer to one :class:`Hop`."""
+
+    status: int
+    #: lower-case names; the values of a repeated header joined with ", "
+    headers: dict[str, str]
+    body: bytes
+    #: notAfter of the server certificate (unix seconds) when the connection was TLS and verified
+    tls_not_after: float | None = None
+
+
+class TransportError(Exception):
+    """A hop failed below HTTP.  ``reason``: ``timeout`` (the deadline passed), ``connect`` (no connection,
+    or it broke), ``tls``, ``parse`` (the body cap, an undecodable body) or ``other``; ``detail``: a short
+    message (none for ``timeout``: :class:`HttpClient` says which deadline)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# -------------------------------------------------------------------------------- the curl transport
+
+_TLS_ERRORS = frozenset(
+    getattr(pycurl, name)
+    for name in (
+        "E_SSL_CONNECT_ERROR",
+        "E_PEER_FAILED_VERIFICATION",
+        "E_SSL_CERTPROBLEM",
+        "E_SSL_CIPHER",
+        "E_SSL_CACERT_BADFILE",
+        "E_SSL_ISSUER_ERROR",
+        "E_SSL_INVALIDCERTSTATUS",
+        "E_SSL_PINNEDPUBKEYNOTMATCH",
+        "E_SSL_CRL_BADFILE",
+        "E_SSL_SHUTDOWN_FAILED",
+        "E_USE_SSL_FAILED",
+    )
+    if hasattr(pycurl, name)
+)
+#: the connection could not be made
+_CONNECT_ERRORS = frozenset((pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_HOST))
+#: the connection broke
+_BROKEN_ERRORS = frozenset(
+    (pycurl.E_PARTIAL_FILE, pycurl.E_GOT_NOTHING, pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR)
+)
+#: what came back is not HTTP (8 is libcurl's CURLE_WEIRD_SERVER_REPLY; HTTP/0.9 is refused as
+#: CURLE_UNSUPPORTED_PROTOCOL)
+_NOT_HTTP_ERRORS = frozenset((8, pycurl.E_UNSUPPORTED_PROTOCOL))
+_MS = re.compile(r" after \d+ ms")
+
+
+class _Transfer:
+    """One easy handle and what its current transfer has received.  Used by one thread at a time: the
+    caller sets it up, the loop thread runs it (the callbacks fill ``head`` and ``chunks``), the caller
+    reads it after ``done`` is released."""
+
+    __slots__ = ("curl", "head", "chunks", "size", "cap", "over", "done", "error", "method")
 
     def __init__(self) -> None:
-        self._local = threading.local()
-        self._heap: list[tuple[float, int, dict]] = []
-        self._cond = threading.Condition()
-        self._seq = itertools.count()
-        self._thread: threading.Thread | None = None
-        self._wake_at = math.inf  # when the thread looks next (inf: it waits to be notified)
+        c = self.curl = pycurl.Curl()
+        self.head: list[bytes] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.cap = 0
+        self.over = False
+        self.method = "GET"
+        self.error: tuple[int, str] | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+        c.setopt(pycurl.NOSIGNAL, 1)
+        c.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        c.setopt(pycurl.ACCEPT_ENCODING, "gzip, deflate")
+        c.setopt(pycurl.OPT_CERTINFO, 1)
+        # every new connection a full handshake: a resumed TLS session carries no certificate, so neither
+        # its expiry nor a switched certificate would be seen (kept-alive connections make this rare)
+        c.setopt(pycurl.SSL_SESSIONID_CACHE, 0)
+        c.setopt(pycurl.HEADERFUNCTION, self.head.append)
+        c.setopt(pycurl.WRITEFUNCTION, self._write)
 
-    def begin(self, deadline: float) -> dict:
-        token = {"deadline": deadline, "socks": [], "done": False, "fired": False}
-        self._local.token = token
-        with self._cond:
-            seq = next(self._seq)
-            heap = self._heap
-            if len(heap) >= self.COMPACT_AT and seq % self.COMPACT_AT == 0:
-                heap[:] = [item for item in heap if not item[2]["done"]]
-                heapq.heapify(heap)
-            heapq.heappush(heap, (deadline, seq, token))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="egov-deadline", daemon=True)
-                self._thread.start()
-            if deadline < self._wake_at:
-                self._wake_at = deadline
-                self._cond.notify()
-        return token
+    def _write(self, chunk: bytes) -> int | None:
+        self.size += len(chunk)
+        if self.size > self.cap:
+            self.over = True
+            return 0  # libcurl stops the transfer (CURLE_WRITE_ERROR)
+        self.chunks.append(chunk)
+        return None
 
-    def end(self, token: dict) -> None:
-        token["done"] = True
-        token["socks"].clear()
-        self._local.token = None
+    def setup(self, hop: Hop) -> None:
+        c = self.curl
+        self.head.clear()
+        self.chunks.clear()
+        self.size = 0
+        self.cap = hop.max_body_size
+        self.over = False
+        self.error = None
+        c.setopt(pycurl.URL, hop.url)
+        lines = [f"{k}: {v}" for k, v in hop.headers.items()]
+        for line in lines:
+            if "\n" in line or "\r" in line:  # it would end the header and start another
+                raise TransportError(
+                    "other", f"header {line.partition(':')[0]}: the value holds a line break"
+                )
+        lines.append("Expect:")  # no 100-continue round trip before a body
+        method = hop.method
+        if method == "HEAD":
+            c.setopt(pycurl.NOBODY, 1)
+        elif hop.body is not None or method == "POST":
+            c.setopt(pycurl.NOBODY, 0)
+            c.setopt(pycurl.POSTFIELDSIZE, len(hop.body or b""))
+            c.setopt(pycurl.COPYPOSTFIELDS, hop.body or b"")
+            if not any(k.lower() == "content-type" for k in hop.headers):
+                lines.append("Content-Type:")  # libcurl would call the body a form; it is sent as is
+        else:
+            c.setopt(pycurl.HTTPGET, 1)
+        if method not in ("GET", "HEAD", "POST"):
+            c.setopt(pycurl.CUSTOMREQUEST, method)
+        elif self.method not in ("GET", "HEAD", "POST"):
+            c.unsetopt(pycurl.CUSTOMREQUEST)
+        self.method = method
+        c.setopt(pycurl.HTTPHEADER, lines)
+        c.setopt(pycurl.TIMEOUT_MS, max(1, int((hop.deadline - time.monotonic()) * 1000)))
+        c.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(hop.connect_timeout * 1000)))
+        # an announced Content-Length over the cap is refused before the body is read (not for a HEAD's)
+        c.setopt(pycurl.MAXFILESIZE_LARGE, 0 if method == "HEAD" else hop.max_body_size)
+        if hop.verify:
+            c.setopt(pycurl.SSL_VERIFYPEER, 1)
+            c.setopt(pycurl.SSL_VERIFYHOST, 2)
+            c.setopt(pycurl.CAINFO, hop.ca_file or certifi.where())
+        else:
+            c.setopt(pycurl.SSL_VERIFYPEER, 0)
+            c.setopt(pycurl.SSL_VERIFYHOST, 0)
 
-    def watch(self, sock: socket.socket | None) -> None:
-        token = getattr(self._local, "token", None)
-        if token is not None and sock is not None:
-            token["socks"].append(sock)
-            if token["fired"]:
-                _shutdown(sock)
+    def answer(self, hop: Hop, not_after: dict[int, float | None]) -> Answer:
+        """What the finished transfer got (raises TransportError for a failure)."""
+        c = self.curl
+        body = b"".join(self.chunks)
+        self.chunks.clear()
+        head = _parse_head(self.head)
+        if self.error is not None:
+            raise _transport_error(self, hop, head)
+        status = c.getinfo(pycurl.RESPONSE_CODE)
+        expiry = None
+        if hop.verify and hop.url.startswith("https:"):
+            # libcurl reports the certificate of a new connection only: remembered by connection
+            conn = c.getinfo(pycurl.CONN_ID)
+            if c.getinfo(pycurl.NUM_CONNECTS):
+                if len(not_after) >= 4096:
+                    not_after.clear()
+                not_after[conn] = expiry = _leaf_not_after(c.getinfo(pycurl.INFO_CERTINFO))
+            else:
+                expiry = not_after.get(conn)
+        return Answer(status, head, body, expiry)
 
-    def _run(self) -> None:
-        heap = self._heap
-        while True:
-            with self._cond:
-                while True:
-                    while heap and heap[0][2]["done"]:
-                        heapq.heappop(heap)
-                    if not heap:
-                        self._wake_at = math.inf
-                        self._cond.wait()
-                        continue
-                    deadline, _, token = heap[0]
-                    now = time.monotonic()
-                    if deadline > now:
-                        self._wake_at = deadline
-                        self._cond.wait(deadline - now)
-                        continue
-                    heapq.heappop(heap)
-                    token["fired"] = True
-                    socks = list(token["socks"])
-                    break
-            for sock in socks:
-                _shutdown(sock)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-WATCHDOG = _Watchdog()
-
-
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
-    """A connection whose socket the watchdog may shut when the request's total deadline passes."""
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        WATCHDOG.watch(self.sock)
-        return super().getresponse(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        WATCHDOG.watch(self.sock)
-        return super().getresponse(*args, **kwargs)
-
-
-class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """The adapter of every session: watched connections, and the per-request work of ``HTTPAdapter.send``
-    that gives the same answer every time done once (``send`` itself is requests', so ``responses`` still
-    intercepts it in tests): the pool of a URL, the checks of its TLS settings, its path."""
-
-    #: remembered pools and paths are forgotten past this many URLs
-    MEMO_SIZE = 1024
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-        self._pools: dict[tuple, Any] = {}
-        self._verified: dict[int, tuple] = {}
-        self._paths: dict[str, str] = {}
-
-    def get_connection_with_tls_context(
-        self, request: Any, verify: Any, proxies: Any = None, cert: Any = None
-    ) -> Any:
-        if proxies or cert is not None:
-            return super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-        key = (request.url, verify)
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # not seen yet, or closed when the pool manager dropped it
-            pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
-            if len(self._pools) >= self.MEMO_SIZE:
-                self._pools.clear()
-            self._pools[key] = pool
-        return pool
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        done = self._verified.get(id(conn))
-        if done is not None and done[0] is conn and done[1:] == (verify, cert):
-            return
-        super().cert_verify(conn, url, verify, cert)
-        if len(self._verified) >= self.MEMO_SIZE:
-            self._verified.clear()
-        self._verified[id(conn)] = (conn, verify, cert)
-
-    def request_url(self, request: Any, proxies: Any) -> str:
-        if proxies:
-            return super().request_url(request, proxies)
-        path = self._paths.get(request.url)
-        if path is None:
-            path = request.path_url
-            if len(self._paths) >= self.MEMO_SIZE:
-                self._paths.clear()
-            self._paths[request.url] = path
-        return path
-
-    def open(
-        self,
-        request: requests.PreparedRequest,
-        timeout: Timeout,
-        verify: Any,
-        headers: dict[str, str] | None = None,
-    ) -> Any:
-        """What ``HTTPAdapter.send`` does up to urllib3's answer (no proxies, no client certificate), without
-        building a ``requests.Response``: the same pool, TLS checks, path, headers, retries and timeouts, and
-        the same exceptions (urllib3's mapped to requests' as ``send`` maps them).  The answer's body is not
-        read; :func:`_stream` reads it as ``Response.iter_content`` would.  ``headers``: the request's headers
-        as a plain dict (the same items in the same order), when the caller has them."""
-        try:
-            conn = self.get_connection_with_tls_context(request, verify)
-        except LocationValueError as e:
-            raise requests.exceptions.InvalidURL(e, request=request) from e
-        self.cert_verify(conn, request.url, verify, None)
-        url = self.request_url(request, None)
-        chunked = not (request.body is None or "Content-Length" in request.headers)
-        try:
-            return conn.urlopen(
-                method=request.method,
-                url=url,
-                body=request.body,
-                headers=request.headers if headers is None else headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                retries=self.max_retries,
-                timeout=timeout,
-                chunked=chunked,
-            )
-        except (ProtocolError, OSError) as err:
-            raise requests.exceptions.ConnectionError(err, request=request) from err
-        except MaxRetryError as e:
-            if isinstance(e.reason, ConnectTimeoutError) and not isinstance(e.reason, NewConnectionError):
-                raise requests.exceptions.ConnectTimeout(e, request=request) from e
-            if isinstance(e.reason, ResponseError):
-                raise requests.exceptions.RetryError(e, request=request) from e
-            if isinstance(e.reason, urllib3.exceptions.ProxyError):
-                raise requests.exceptions.ProxyError(e, request=request) from e
-            if isinstance(e.reason, urllib3.exceptions.SSLError):
-                raise requests.exceptions.SSLError(e, request=request) from e
-            raise requests.exceptions.ConnectionError(e, request=request) from e
-        except ClosedPoolError as e:
-            raise requests.exceptions.ConnectionError(e, request=request) from e
-        except urllib3.exceptions.ProxyError as e:
-            raise requests.exceptions.ProxyError(e) from e
-        except (urllib3.exceptions.SSLError, urllib3.exceptions.HTTPError) as e:
-            if isinstance(e, urllib3.exceptions.SSLError):
-                raise requests.exceptions.SSLError(e, request=request) from e
-            if isinstance(e, ReadTimeoutError):
-                raise requests.exceptions.ReadTimeout(e, request=request) from e
-            if isinstance(e, urllib3.exceptions.InvalidHeader):
-                raise requests.exceptions.InvalidHeader(e, request=request) from e
-            raise
-
-    def build_response(self, req: Any, resp: Any) -> requests.Response:
-        """``HTTPAdapter.build_response`` without filling ``response.cookies`` (cookies are never kept)."""
-        response = requests.Response()
-        response.status_code = resp.status
-        response.headers = requests.structures.CaseInsensitiveDict(resp.headers)
-        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url.decode("utf-8") if isinstance(req.url, bytes) else req.url
-        response.request = req
-        response.connection = self
-        return response
+    def close(self) -> None:
+        self.curl.close()
 
 
-class _NoCookies(DefaultCookiePolicy):
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
+def _parse_head(lines: list[bytes]) -> dict[str, str]:
+    """The headers of the last response head in ``lines`` (an interim 1xx head comes before it), names in
+    lower case, values of a repeated name joined with ", ", folded lines unfolded."""
+    start = 0
+    for i, line in enumerate(lines):
+        if line.startswith(b"HTTP/"):
+            start = i + 1
+    out: dict[str, str] = {}
+    last = None
+    for raw in lines[start:]:
+        if raw[:1] in (b" ", b"\t") and last is not None:  # obsolete line folding
+            out[last] = f"{out[last]} {raw.strip().decode('latin-1')}".strip()
+            continue
+        name, sep, value = raw.partition(b":")
+        if not sep:
+            continue
+        key = name.strip().decode("latin-1").lower()
+        text = value.strip().decode("latin-1")
+        out[key] = f"{out[key]}, {text}" if key in out else text
+        last = key
+    return out
 
 
-#: what carries the credentials of the request this thread is sending: header names, and whether the body
-#: does (the OAuth2 token request's form holds the client secret)
-_CREDENTIALS = threading.local()
+def _leaf_not_after(certinfo: Any) -> float | None:
+    if not certinfo:
+        return None
+    for key, value in certinfo[0]:
+        if key == "Expire date":
+            try:
+                return float(ssl.cert_time_to_seconds(value))
+            except ValueError:
+                return None
+    return None
 
 
-class _Session(requests.Session):
-    """A session whose redirects to another host or port carry no credentials.  requests drops only
-    ``Authorization``; an auth header of type ``header`` (``X-Api-Key``) would follow a redirect to any
-    host, and a 307/308 would re-send the token request's client secret there."""
+def _transport_error(t: _Transfer, hop: Hop, head: dict[str, str]) -> TransportError:
+    code, message = t.error or (0, "")
+    message = _MS.sub("", message).strip() or f"libcurl error {code}"
+    answered = any(line.startswith(b"HTTP/") for line in t.head)
+    if code == pycurl.E_OPERATION_TIMEDOUT:
+        return TransportError("timeout")
+    announced = head.get("content-length", "")
+    if code == pycurl.E_FILESIZE_EXCEEDED and announced.isdigit() and int(announced) > hop.max_body_size:
+        return TransportError(
+            "parse",
+            f"body of {announced} bytes announced, larger than max_body_size ({hop.max_body_size} bytes)",
+        )
+    if code == pycurl.E_FILESIZE_EXCEEDED or code == pycurl.E_WRITE_ERROR and t.over:
+        return TransportError("parse", f"body larger than max_body_size ({hop.max_body_size} bytes)")
+    if code in _TLS_ERRORS:
+        return TransportError("tls", message)
+    if code == pycurl.E_COULDNT_CONNECT:
+        errno = t.curl.getinfo(pycurl.OS_ERRNO)
+        return TransportError("connect", f"cannot connect: {os.strerror(errno) if errno else message}")
+    if code in _CONNECT_ERRORS:
+        return TransportError("connect", f"cannot connect: {message}")
+    if code in _BROKEN_ERRORS:
+        if answered:
+            return TransportError("connect", f"connection broken mid-answer: {message}")
+        return TransportError("connect", f"no HTTP answer: {message}")
+    if code in _NOT_HTTP_ERRORS:
+        return TransportError("other", f"not a valid HTTP answer: {message}")
+    if code == pycurl.E_BAD_CONTENT_ENCODING:
+        return TransportError("parse", f"body cannot be decoded: {message}")
+    return TransportError("other", message)
 
-    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
-        super().rebuild_auth(prepared_request, response)
-        if not self.should_strip_auth(response.request.url, prepared_request.url):
-            return
-        for name in getattr(_CREDENTIALS, "headers", ()):
-            prepared_request.headers.pop(name, None)
-        if getattr(_CREDENTIALS, "body", False) and prepared_request.body is not None:
-            raise CollectError(
-                "auth",
-                f"{public_url(response.request.url)}: redirected to another host "
-                f"({public_url(prepared_request.url)}); the credentials are not sent there",
-            )
 
+class _Loop:
+    """One thread driving a libcurl multi handle (socket_action, with a selector and a wake-up socket
+    pair).  Callers hand it set-up transfers and wait on their ``done`` lock; libcurl's TIMEOUT_MS ends
+    every transfer, so every wait ends.  The thread stops after a while without transfers and starts
+    again with the next one; the multi handle, and so the open connections, stay."""
 
-class SessionPool:
-    """One ``requests.Session`` per (scheme, host, port), shared by the targets on that host, so
-    connections are reused; cookies are never kept (sessions are shared between targets)."""
+    IDLE_EXIT = 30.0
 
-    def __init__(self, pool_size: int = 4) -> None:
-        self._sessions: dict[tuple, requests.Session] = {}
-        #: the session of each URL asked for (a poll asks for the same URL every time: no parsing, no lock)
-        self._by_url: dict[str, requests.Session] = {}
+    def __init__(self) -> None:
+        self.multi = pycurl.CurlMulti()
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
+        self.selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ)
+        self._pending: collections.deque[_Transfer] = collections.deque()
+        self._running: set[_Transfer] = set()
+        self._by_curl: dict[int, _Transfer] = {}
+        self._timer: float | None = None
+        self._woken = False
         self._lock = threading.Lock()
-        self.pool_size = pool_size
+        self._thread: threading.Thread | None = None
+        self._closing = False
 
-    def get(self, url: str) -> requests.Session:
-        session = self._by_url.get(url)
-        if session is not None:
-            return session
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname, parts.port)
-        with self._lock:
-            session = self._sessions.get(key)
-            if session is None:
-                session = _Session()
-                session.cookies.set_policy(_NoCookies())
-                session.max_redirects = MAX_REDIRECTS
-                session.trust_env = False
-                adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
-                session.headers["User-Agent"] = USER_AGENT
-                self._sessions[key] = session
-            if len(self._by_url) >= 65536:
-                self._by_url.clear()
-            self._by_url[url] = session
-            return session
+    def run(self, transfer: _Transfer) -> None:
+        """Run one set-up transfer to its end (its ``error`` set when it failed)."""
+        self._pending.append(transfer)
+        if self._thread is None or self._closing:
+            with self._lock:
+                if self._closing:
+                    self._pending.remove(transfer)
+                    transfer.error = (pycurl.E_ABORTED_BY_CALLBACK, "the HTTP transport is closed")
+                    return
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="egov-http", daemon=True)
+                    self._thread.start()
+        if not self._woken:
+            self._woken = True
+            try:
+                self._wake_w.send(b"\0")
+            except OSError:  # the pair's buffer is full: the loop is awake anyway
+                pass
+        transfer.done.acquire()
+
+    def set_max_connections(self, n: int) -> None:
+        self._max_connections = n
+        self._woken = True
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass
 
     def close(self) -> None:
         with self._lock:
-            for s in self._sessions.values():
-                s.close()
-            self._sessions.clear()
-            self._by_url.clear()
+            self._closing = True
+            thread = self._thread
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass
+        if thread is not None:
+            thread.join(10)
+
+    # -------------------------------------------------------------------------- the loop thread
+
+    def _on_socket(self, what: int, fd: int, multi: Any, data: Any) -> None:
+        if what == pycurl.POLL_REMOVE:
+            try:
+                self.selector.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+            return
+        events = 0
+        if what in (pycurl.POLL_IN, pycurl.POLL_INOUT):
+            events |= selectors.EVENT_READ
+        if what in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
+            events |= selectors.EVENT_WRITE
+        try:
+            self.selector.modify(fd, events)
+        except KeyError:
+            self.selector.register(fd, events)
+
+    def _on_timer(self, ms: int) -> None:
+        self._timer = None if ms < 0 else time.monotonic() + ms / 1000
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        try:
+            while True:
+                timeout = None if self._timer is None else max(0.0, self._timer - time.monotonic())
+                if not self._running and not self._pending:
+                    timeout = self.IDLE_EXIT if timeout is None else min(timeout, self.IDLE_EXIT)
+                for key, mask in self.selector.select(timeout):
+                    if key.fileobj is self._wake_r:
+                        try:
+                            while self._wake_r.recv(4096):
+                                pass
+                        except OSError:
+                            pass
+                        # only now: a caller that set the flag before this drained its byte has its
+                        # transfer in _pending already (added below); one that sets it later sends a byte
+                        self._woken = False
+                        continue
+                    action = (pycurl.CSELECT_IN if mask & selectors.EVENT_READ else 0) | (
+                        pycurl.CSELECT_OUT if mask & selectors.EVENT_WRITE else 0
+                    )
+                    self._act(key.fd, action)
+                self._add_pending()
+                if self._timer is not None and time.monotonic() >= self._timer:
+                    self._timer = None
+                    self._act(pycurl.SOCKET_TIMEOUT, 0)
+                self._reap()
+                if self._running or self._pending:
+                    idle_since = time.monotonic()
+                    continue
+                with self._lock:
+                    if self._closing or (
+                        time.monotonic() - idle_since >= self.IDLE_EXIT and not self._pending
+                    ):
+                        self._thread = None
+                        break
+        except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
+            self._fail_all(f"HTTP transport failed: {type(exc).__name__}: {exc}")
+            with self._lock:
+                self._thread = None
+            raise
+        if self._closing:
+            self._fail_all("the HTTP transport is closed")
+
+    def _act(self, fd: int, action: int) -> None:
+        try:
+            self.multi.socket_action(fd, action)
+        except pycurl.error:  # libcurl's own trouble with one socket: its transfer ends with an error
+            pass
+
+    def _add_pending(self) -> None:
+        pending = self._pending
+        while pending:
+            t = pending.popleft()
+            self._by_curl[id(t.curl)] = t
+            self._running.add(t)
+            try:
+                self.multi.add_handle(t.curl)
+            except pycurl.error as exc:
+                self._finish(t, (exc.args[0], str(exc.args[1])), added=False)
+        if getattr(self, "_max_connections", None) is not None:
+            self.multi.setopt(pycurl.M_MAXCONNECTS, self._max_connections)
+            self._max_connections = None
+
+    def _reap(self) -> None:
+        while True:
+            queued, ok, failed = self.multi.info_read()
+            for curl in ok:
+                self._finish(self._by_curl[id(curl)], None)
+            for curl, code, message in failed:
+                self._finish(self._by_curl[id(curl)], (code, message))
+            if not queued:
+                break
+
+    def _finish(self, t: _Transfer, error: tuple[int, str] | None, added: bool = True) -> None:
+        if added:
+            self.multi.remove_handle(t.curl)
+        self._by_curl.pop(id(t.curl), None)
+        self._running.discard(t)
+        t.error = error
+        t.done.release()
+
+    def _fail_all(self, message: str) -> None:
+        for t in list(self._running):
+            try:
+                self.multi.remove_handle(t.curl)
+            except pycurl.error:
+                pass
+            self._finish(t, (pycurl.E_ABORTED_BY_CALLBACK, message), added=False)
+        while self._pending:
+            t = self._pending.popleft()
+            t.error = (pycurl.E_ABORTED_BY_CALLBACK, message)
+            t.done.release()
+
+
+class SessionPool:
+    """The HTTP transport of an exporter: libcurl through one multi handle, so keep-alive connections are
+    kept per host (up to ``pool_size`` idle ones for each host polled) and shared by the targets on that
+    host; cookies are never kept.  :meth:`exchange` may be called from any thread; it blocks the caller
+    until the hop's answer is in or its deadline passed."""
+
+    def __init__(self, pool_size: int = 4) -> None:
+        self._loop: _Loop | None = None
+        self._lock = threading.Lock()
+        self._free: list[_Transfer] = []
+        self._hosts: set[tuple] = set()
+        #: the host of each URL asked for (a poll asks for the same URL every time: parsed once)
+        self._host_of: dict[str, tuple] = {}
+        #: the certificate's notAfter by libcurl connection id (reported for a new connection only)
+        self._not_after: dict[int, float | None] = {}
+        self._pool_size = pool_size
+
+    @property
+    def pool_size(self) -> int:
+        return self._pool_size
+
+    @pool_size.setter
+    def pool_size(self, n: int) -> None:
+        self._pool_size = n
+        if self._loop is not None:
+            self._loop.set_max_connections(max(16, n * len(self._hosts)))
+
+    def exchange(self, hop: Hop) -> Answer:
+        host = self._host_of.get(hop.url)
+        if host is None:
+            parts = urlsplit(hop.url)
+            host = (parts.scheme, parts.hostname, parts.port)
+            if len(self._host_of) >= 65536:
+                self._host_of.clear()
+            self._host_of[hop.url] = host
+        with self._lock:
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = _Loop()
+            if host not in self._hosts:
+                self._hosts.add(host)
+                loop.set_max_connections(max(16, self._pool_size * len(self._hosts)))
+            t = self._free.pop() if self._free else None
+        if t is None:
+            t = _Transfer()
+        try:
+            t.setup(hop)
+        except TransportError:
+            self._give_back(t)
+            raise
+        except pycurl.error as exc:
+            self._give_back(t)
+            raise TransportError("other", f"cannot send the request: {exc.args[-1]}") from None
+        loop.run(t)
+        if (
+            t.error is not None
+            and t.error[0] in _BROKEN_ERRORS
+            and self._stale(t)
+            and time.monotonic() < hop.deadline
+        ):
+            # a kept-alive connection the server had closed, found out only by using it: once more on a
+            # new connection, within the same deadline (not a retry of the target's: nothing was answered)
+            t.setup(hop)
+            t.curl.setopt(pycurl.FRESH_CONNECT, 1)
+            loop.run(t)
+            t.curl.setopt(pycurl.FRESH_CONNECT, 0)
+        try:
+            return t.answer(hop, self._not_after)
+        finally:
+            self._give_back(t)
+
+    @staticmethod
+    def _stale(t: _Transfer) -> bool:
+        """Whether the failed transfer ``t`` used a kept-alive connection and got no answer on it."""
+        return not t.curl.getinfo(pycurl.NUM_CONNECTS) and not any(
+            line.startswith(b"HTTP/") for line in t.head
+        )
+
+    def _give_back(self, t: _Transfer) -> None:
+        with self._lock:
+            if self._loop is not None and len(self._free) < 256:
+                self._free.append(t)
+                return
+        t.close()
+
+    def close(self) -> None:
+        """Close every connection (the pool can be used again: a new loop starts)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+            free, self._free = self._free, []
+            self._hosts.clear()
+        if loop is not None:
+            loop.close()
+            if loop._thread is not None:  # a transfer outlived its own deadline: leave the handles be
+                return
+            loop.multi.close()
+            loop.selector.close()
+            loop._wake_r.close()
+            loop._wake_w.close()
+        for t in free:
+            t.close()
 
 
 # ------------------------------------------------------------------------------------ the response
@@ -422,19 +651,6 @@ def _retry_after(value: str | None, now: float) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - now)
     except (TypeError, ValueError):
         return None
-
-
-def _cert_not_after(raw: Any) -> float | None:
-    conn = getattr(raw, "connection", None)
-    sock = getattr(conn, "sock", None)
-    if isinstance(sock, ssl.SSLSocket):
-        try:
-            cert = sock.getpeercert()
-        except (ValueError, OSError, AttributeError):  # AttributeError: the connection was closed meanwhile
-            return None
-        if cert and cert.get("notAfter"):
-            return float(ssl.cert_time_to_seconds(cert["notAfter"]))
-    return None
 
 
 # ------------------------------------------------------------------------------------- the client
@@ -497,13 +713,14 @@ class _OAuth2Token:
 
 
 class HttpClient:
-    """The HTTP client of one target: its settings, auth and counters."""
+    """The HTTP client of one target: its settings, auth and counters.  ``sessions``: the transport (the
+    exporter's :class:`SessionPool`; a new one when not given)."""
 
     def __init__(
-        self, target: TargetBase, sessions: SessionPool | None = None, clock: Callable[[], float] = time.time
+        self, target: TargetBase, sessions: Any = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.target = target
-        self.sessions = sessions or SessionPool()
+        self.sessions = sessions if sessions is not None else SessionPool()
         self.clock = clock
         self.stats = {"retries": 0, "requests": 0, "token_requests": 0}
         #: the credentials the last request carried (an auth header's value; of ``Authorization``, the part
@@ -511,45 +728,20 @@ class HttpClient:
         self.sent_credentials: tuple[str, ...] = ()
         #: credentials in the plain ``headers:`` (Authorization, Cookie, X-API-Key, ... by name)
         self._secret_headers = header_secrets(target.headers)
-        #: prepared requests by (method, url, headers, body): a poll repeats the same request, so it is
-        #: prepared once (requests' preparation and settings merge cost more than the exchange itself)
-        #: (with its headers as a plain dict, which urllib3 copies for every request faster than requests'
-        #: case-insensitive one, giving the same header lines)
-        self._prepared: dict[tuple, tuple[requests.PreparedRequest, dict[str, str]]] = {}
-        self._timeouts: Timeout | None = None
-
-    def _prepare(
-        self, session: requests.Session, method: str, url: str, headers: dict[str, str], json: Any, data: Any
-    ) -> tuple[requests.PreparedRequest, dict[str, str]]:
-        if json is not None or not (data is None or isinstance(data, (bytes, str))):
-            prep = session.prepare_request(
-                requests.Request(method, url, headers=headers, json=json, data=data)
-            )
-            return prep, dict(prep.headers)
-        key = (method, url, tuple(headers.items()), data)
-        found = self._prepared.get(key)
-        if found is None:
-            prep = session.prepare_request(requests.Request(method, url, headers=headers, data=data))
-            if len(self._prepared) >= 16:  # e.g. a rotating token in the headers
-                self._prepared.clear()
-            found = self._prepared[key] = (prep, dict(prep.headers))
-        return found
-
-    def _timeout(self) -> Timeout:
-        """The urllib3 timeouts of every request (connect and each read: the target's timeout); the total
-        deadline is the watchdog's."""
-        t = self._timeouts
-        if t is None or t.connect_timeout != self.target.timeout:
-            t = self._timeouts = Timeout(connect=self.target.timeout, read=self.target.timeout)
-        return t
+        #: the headers of every request: the User-Agent, unless the target's ``headers:`` name another
+        self._base_headers = {"User-Agent": USER_AGENT}
+        for name, value in target.headers.items():
+            if name.lower() == "user-agent":
+                self._base_headers.pop("User-Agent", None)
+            self._base_headers[name] = value
+        self._verify = not target.tls.insecure_skip_verify
+        self._ca_file = target.tls.ca_file if self._verify else None
 
     def _auth_headers(self, force_token: bool = False) -> dict[str, str]:
         auth = self.target.auth
         if auth is None:
             return {}
         if auth.type == "basic":
-            import base64
-
             raw = f"{auth.username}:{auth.password.reveal()}".encode()
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         if auth.type == "bearer":
@@ -641,9 +833,12 @@ class HttpClient:
         what: str = "",
         force_token: bool = False,
     ) -> Response:
-        """One attempt within the total deadline ``target.timeout``; no status checks."""
+        """One attempt within the total deadline ``target.timeout`` (redirects included); no status
+        checks.  A redirect to another host or port (scheme, host and port: the origin) goes there without
+        the credentials: ``Authorization``, the auth header, the plain headers named like credentials; a
+        request whose body is the credentials (the OAuth2 token request) is not re-sent there at all."""
         target = self.target
-        hdrs = dict(target.headers)
+        hdrs = dict(self._base_headers)
         auth_headers = self._auth_headers(force_token) if authenticate else {}
         secret_headers = self._secret_headers
         if authenticate:
@@ -652,194 +847,116 @@ class HttpClient:
                 v.partition(" ")[2] if k.lower() == "authorization" and " " in v else v
                 for k, v in auth_headers.items()
             ) + tuple(v for vs in secret_headers.values() for v in vs)
-        # a redirect to another host drops these (see _Session); an unauthenticated request with a body is
-        # the token request, whose form is the credentials
-        _CREDENTIALS.headers = tuple(auth_headers) + tuple(secret_headers)
-        _CREDENTIALS.body = not authenticate and data is not None
         if headers:
             hdrs.update(headers)
-        verify: Any = not target.tls.insecure_skip_verify
-        if verify and target.tls.ca_file:
-            verify = target.tls.ca_file
+        body, content_type = _encode_body(json, data)
+        if content_type and not any(k.lower() == "content-type" for k in hdrs):
+            hdrs["Content-Type"] = content_type
         start = time.monotonic()
-        deadline = start + target.timeout
-        token = WATCHDOG.begin(deadline)
-        session = self.sessions.get(url)
         self.stats["requests"] += 1
         label = what or url
-        resp = None
-        raw = None  # urllib3's answer (of the first request, until the redirects are followed)
-        answered = consumed = False
+        redirects = 0
         try:
-            prep, plain_headers = self._prepare(session, method, url, hdrs, json, data)
-            adapter = session.get_adapter(prep.url)
-            if _fast(adapter):
-                # the usual case: urllib3 directly, as HTTPAdapter.send would call it; a redirect is handed to
-                # requests (Session.resolve_redirects) with the requests.Response that send would have built
-                raw = adapter.open(prep, self._timeout(), verify, plain_headers)
-                if raw.status in REDIRECT_STATI and "location" in raw.headers:
-                    prep = prep.copy()
-                    resp = _follow(
-                        session,
-                        adapter.build_response(prep, raw),
-                        prep,
-                        stream=True,
-                        timeout=(target.timeout, target.timeout),
-                        verify=verify,
-                        cert=None,
-                        proxies={},
-                    )
-            else:  # HTTPAdapter.send is replaced (``responses`` in tests): through requests entirely
-                resp = _send_prepared(
-                    session,
-                    prep.copy(),
-                    stream=True,
-                    timeout=(target.timeout, target.timeout),
-                    verify=verify,
-                    cert=None,
-                    proxies={},
+            while True:
+                hop = Hop(
+                    method,
+                    url,
+                    hdrs,
+                    body,
+                    start + target.timeout,
+                    target.timeout,
+                    target.max_body_size,
+                    self._verify,
+                    self._ca_file,
                 )
-            answered = True
-            if resp is not None:
-                raw, final_url, status, redirects = resp.raw, resp.url, resp.status_code, len(resp.history)
-                headers = {k.lower(): v for k, v in resp.headers.items()}
-                body = resp.iter_content(65536)
-            else:
-                final_url, status, redirects = prep.url, raw.status, 0
-                h = (
-                    raw.headers
-                )  # values of a repeated header joined, as requests' CaseInsensitiveDict has them
-                headers = {k.lower(): h[k] for k in h}
-                body = _stream(raw, 65536)
-            not_after = _cert_not_after(raw)
-            announced = headers.get("content-length", "")
-            if method != "HEAD" and announced.isdigit() and int(announced) > target.max_body_size:
-                # refused before a byte of it is read (a body without a length is capped while streaming)
-                raise CollectError(
-                    "parse",
-                    f"{label}: body of {announced} bytes announced, larger than "
-                    f"max_body_size ({target.max_body_size} bytes)",
-                )
-            chunks = []
-            size = 0
-            for chunk in body:
-                size += len(chunk)
-                if size > target.max_body_size:
-                    raise CollectError(
-                        "parse", f"{label}: body larger than max_body_size ({target.max_body_size} bytes)"
-                    )
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise CollectError(
-                        "timeout", f"{label}: no complete answer within {target.timeout:g}s", retryable=True
-                    )
-            consumed = True
-            elapsed = time.monotonic() - start
-            return Response(
-                url=final_url,
-                status=status,
-                headers=headers,
-                body=b"".join(chunks),
-                elapsed=elapsed,
-                tls_not_after=not_after,
-                redirects=redirects,
+                answer = self.sessions.exchange(hop)
+                location = answer.headers.get("location")
+                if answer.status not in REDIRECT_STATI or location is None:
+                    break
+                if redirects >= MAX_REDIRECTS:
+                    raise CollectError("http_status", f"{label}: more than {MAX_REDIRECTS} redirects (loop?)")
+                new_url = _redirect_target(url, location)
+                if urlsplit(new_url).scheme not in ("http", "https"):
+                    raise CollectError("other", f"{label}: redirected to a URL that is not HTTP(S)")
+                if answer.status not in (307, 308):  # the method becomes GET, the body goes (as browsers do)
+                    if answer.status in (302, 303) and method != "HEAD" or method == "POST":
+                        method = "GET"
+                    if body is not None:
+                        body = None
+                        for name in [k for k in hdrs if k.lower() in ("content-type", "content-length")]:
+                            del hdrs[name]
+                if _other_origin(url, new_url):
+                    if not authenticate and body is not None:  # the token request: its form is the secret
+                        raise CollectError(
+                            "auth",
+                            f"{public_url(url)}: redirected to another host ({public_url(new_url)}); "
+                            "the credentials are not sent there",
+                        )
+                    drop = {k.lower() for k in auth_headers} | {k.lower() for k in secret_headers}
+                    drop.add("authorization")
+                    hdrs = {k: v for k, v in hdrs.items() if k.lower() not in drop}
+                url = new_url
+                redirects += 1
+        except TransportError as exc:
+            raise self._failure(exc, label) from None
+        return Response(
+            url=url,
+            status=answer.status,
+            headers=answer.headers,
+            body=answer.body,
+            elapsed=time.monotonic() - start,
+            tls_not_after=answer.tls_not_after,
+            redirects=redirects,
+        )
+
+    def _failure(self, exc: TransportError, label: str) -> CollectError:
+        if exc.reason == "timeout":
+            return CollectError(
+                "timeout", f"{label}: no complete answer within {self.target.timeout:g}s", retryable=True
             )
-        except CollectError:
-            raise
-        except requests.exceptions.TooManyRedirects:
-            raise CollectError(
-                "http_status", f"{label}: more than {MAX_REDIRECTS} redirects (loop?)"
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise CollectError("tls", f"{label}: TLS error: {_short(exc)}") from None
-        except (
-            requests.exceptions.Timeout,
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-            urllib3.exceptions.HTTPError,
-            OSError,
-        ) as exc:
-            if token["fired"] or time.monotonic() >= deadline or isinstance(exc, requests.exceptions.Timeout):
-                raise CollectError(
-                    "timeout", f"{label}: no complete answer within {target.timeout:g}s", retryable=True
-                ) from None
-            if isinstance(exc, requests.exceptions.ConnectionError) and not answered:
-                raise CollectError(
-                    "connect", f"{label}: cannot connect: {_short(exc)}", retryable=True
-                ) from None
-            # the connection broke after the answer began (e.g. a body shorter than its Content-Length)
-            raise CollectError(
-                "connect", f"{label}: connection broken mid-answer: {_short(exc)}", retryable=True
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise CollectError("other", f"{label}: {_short(exc)}") from None
-        finally:
-            WATCHDOG.end(token)
-            if resp is not None:
-                resp.close()
-            elif raw is not None:  # what requests.Response.close does
-                if not consumed:
-                    raw.close()
-                raw.release_conn()
+        if exc.reason == "connect":
+            return CollectError("connect", f"{label}: {exc.detail}", retryable=True)
+        if exc.reason == "tls":
+            return CollectError("tls", f"{label}: TLS error: {exc.detail}")
+        return CollectError(exc.reason, f"{label}: {exc.detail}")
 
 
-#: ``HTTPAdapter.send`` as requests defines it; ``responses`` (tests) replaces it to intercept requests
-_ADAPTER_SEND = HTTPAdapter.send
+def _encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
+    """The request body and its Content-Type: JSON, a form (a dict or pairs), or bytes/text as they are."""
+    if json is not None:
+        return jsonlib.dumps(json, allow_nan=False).encode(), "application/json"
+    if data is None:
+        return None, None
+    if isinstance(data, bytes):
+        return data, None
+    if isinstance(data, str):
+        return data.encode(), None
+    return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
 
 
-def _fast(adapter: Any) -> bool:
-    """Whether a request can go to urllib3 directly (:meth:`_WatchedAdapter.open`): our adapter, and
-    ``HTTPAdapter.send`` not replaced."""
-    return type(adapter) is _WatchedAdapter and _WatchedAdapter.send is _ADAPTER_SEND
-
-
-def _stream(raw: Any, size: int) -> Any:
-    """The body of urllib3's answer ``raw`` in chunks, decoded, with the errors ``Response.iter_content``
-    raises."""
+def _redirect_target(url: str, location: str) -> str:
+    """The absolute URL a Location header points to from ``url`` (a UTF-8 Location read as Latin-1, as
+    the header was, is read as UTF-8; characters a URL may not hold are percent-encoded), without its
+    fragment."""
+    location = location.strip()
     try:
-        yield from raw.stream(size, decode_content=True)
-    except ProtocolError as e:
-        raise requests.exceptions.ChunkedEncodingError(e) from e
-    except DecodeError as e:
-        raise requests.exceptions.ContentDecodingError(e) from e
-    except ReadTimeoutError as e:
-        raise requests.exceptions.ConnectionError(e) from e
-    except urllib3.exceptions.SSLError as e:
-        raise requests.exceptions.SSLError(e) from e
+        location = location.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return urljoin(url, quote(location, safe="!#$%&'()*+,/:;=?@[]~")).partition("#")[0]
 
 
-def _follow(
-    session: requests.Session, resp: requests.Response, prep: requests.PreparedRequest, **kwargs: Any
-) -> requests.Response:
-    """The redirects from ``resp`` on, as :func:`_send_prepared` follows them."""
-    history = [resp, *session.resolve_redirects(resp, prep, **kwargs)]
-    resp = history.pop()
-    resp.history = history
-    return resp
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _send_prepared(
-    session: requests.Session, prep: requests.PreparedRequest, **kwargs: Any
-) -> requests.Response:
-    """What ``Session.send`` does for us, without what we never use (hooks, kept cookies, proxies from the
-    environment): the adapter sends the request (so ``responses`` still intercepts it in tests) and redirects
-    are followed by ``Session.resolve_redirects`` (method changes, auth stripping, ``max_redirects``)."""
-    resp = session.get_adapter(prep.url).send(prep, **kwargs)
-    return _follow(session, resp, prep, **kwargs) if resp.is_redirect else resp
-
-
-def _short(exc: BaseException) -> str:
-    """The innermost, most telling part of a requests/urllib3 error, on one line."""
-    text = str(exc)
-    for pattern in (
-        r"\[Errno -?\d+\] ([^'\")]+)",
-        r"(certificate verify failed[^'\")]*)",
-        r"(hostname [^'\")]* doesn't match[^'\")]*)",
-        r"(Connection refused)",
-        r"(Name or service not known|nodename nor servname provided|Temporary failure in name resolution)",
-        r"(Failed to resolve[^(]*)",
-    ):
-        m = re.search(pattern, text)
-        if m:
-            return m.group(1).strip().rstrip(":").strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+def _other_origin(old: str, new: str) -> bool:
+    """Whether a redirect from ``old`` to ``new`` leaves the origin, so the credentials stay behind: another
+    host, port or scheme -- except http to https on the same host with the default ports."""
+    a, b = urlsplit(old), urlsplit(new)
+    if a.hostname != b.hostname:
+        return True
+    a_port = a.port or _DEFAULT_PORTS.get(a.scheme)
+    b_port = b.port or _DEFAULT_PORTS.get(b.scheme)
+    if (a.scheme, a_port, b.scheme, b_port) == ("http", 80, "https", 443):
+        return False
+    return (a.scheme, a_port) != (b.scheme, b_port)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import sys
@@ -16,6 +15,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from exporter import __version__
 from exporter.app import App
 from exporter.config import ConfigError
+from exporter.landing import render_landing
 from exporter.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger("egov.server")
@@ -34,9 +34,12 @@ class Server(ThreadingHTTPServer):
         web: WebConfig | None = None,
         enable_lifecycle: bool = True,
         enable_probe: bool = True,
+        external_url: str = "",
     ) -> None:
         super().__init__(address, Handler)
         self.app = app
+        #: where users reach the exporter (--web.external-url): the landing page's links use its path
+        self.external_url = external_url
         self.web = web or WebConfig()
         self.auth = BasicAuth(self.web.basic_auth_users)
         self.enable_lifecycle = enable_lifecycle
@@ -72,6 +75,15 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"--web.listen-address must be [host]:port, got {text!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def check_external_url(text: str) -> str:
+    """``--web.external-url``: empty, or an absolute http(s) URL; ValueError otherwise."""
+    from urllib.parse import urlsplit
+
+    if text and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc):
+        raise ValueError(f"--web.external-url must be an http:// or https:// URL, got {text!r}")
+    return text
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -210,7 +222,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, render_probe_text(out), "text/plain; charset=utf-8")
 
     def _landing(self, _q: dict) -> None:
-        self._send(200, render_landing(self.server.app), "text/html; charset=utf-8")
+        self._send(200, render_landing(self.server.app, self.server.external_url), "text/html; charset=utf-8")
 
 
 def render_probe_text(out: dict[str, Any]) -> str:
@@ -243,51 +255,3 @@ def render_probe_text(out: dict[str, Any]) -> str:
         labels = ",".join(f'{k}="{v}"' for k, v in s["labels"].items())
         lines.append(f"  {s['name']}{{{labels}}} {s['value']:g}")
     return "\n".join(lines) + "\n"
-
-
-_STATE_COLOURS = {"up": "#1a7f37", "degraded": "#9a6700", "down": "#cf222e", "unknown": "#57606a"}
-
-
-def render_landing(app: App) -> str:
-    snap = app.store.snapshot()
-    now = app.clock()
-    rows = []
-    for r in sorted(snap["results"], key=lambda r: (r.system, r.target)):
-        age = f"{now - r.started:.0f}s ago" if r.started else "not yet"
-        rows.append(
-            "<tr>"
-            f"<td><a href='/probe?target={html.escape(r.target)}'>{html.escape(r.target)}</a></td>"
-            f"<td>{html.escape(r.system)}</td><td>{html.escape(r.kind)}</td>"
-            f"<td style='color:{_STATE_COLOURS.get(r.state, '#000')};font-weight:bold'>{r.state}</td>"
-            f"<td>{html.escape(r.reason or '')}</td>"
-            f"<td>{html.escape(app.redact(r.message))[:200]}</td>"
-            f"<td>{age}</td><td>{r.duration:.3f}s</td><td>{len(r.samples)}</td></tr>"
-        )
-    counts = {
-        s: sum(1 for r in snap["results"] if r.state == s) for s in ("up", "degraded", "down", "unknown")
-    }
-    sections = []
-    for section in app.page_sections:
-        try:
-            sections.append(section())
-        except Exception as exc:  # a broken section must not take the page down
-            log.warning("landing page section failed: %s", exc)
-    return f"""<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>egov-exporter</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#1f2328}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;font-size:.9em}}th{{background:#f6f8fa}}</style>
-</head><body>
-<h1>egov-exporter {__version__}</h1>
-<p>Giám sát hệ thống chính quyền điện tử / e-government monitoring.
-<a href="/metrics">/metrics</a> · <a href="/-/healthy">/-/healthy</a> · <a href="/-/ready">/-/ready</a></p>
-<p>Configuration: {html.escape(app.config_path)} · {len(snap["results"])} targets:
-{counts["up"]} up, {counts["degraded"]} degraded, {counts["down"]} down, {counts["unknown"]} not polled yet.
-Scrapes are served from the poll cache.</p>
-<h2>Targets / Hệ thống</h2>
-<table><tr><th>target</th><th>system</th><th>kind</th><th>state</th><th>reason</th><th>message</th>
-<th>last poll</th><th>duration</th><th>samples</th></tr>
-{"".join(rows)}
-</table>
-{"".join(sections)}
-</body></html>
-"""

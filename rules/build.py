@@ -7,6 +7,7 @@ promtool's unit tests.  Like a monitoring mixin's ``_config``, without jsonnet.
     python -m rules.build                 # rewrite rules/alerts/*.yml from rules/thresholds.yaml
     python -m rules.build --check         # exit 1 when the committed files are stale
     python -m rules.build --out DIR --for 1s   # a copy with every ``for:`` shortened (integration tests only)
+    python -m rules.build --out DIR --grafana-url https://grafana.example.gov.vn   # a site's copy
 
 Conventions (as in node-mixin / celery-mixin): CamelCase names prefixed ``Egov``, a ``for:`` on every alert,
 labels ``severity`` (critical pages, warning tickets), annotations ``summary``, ``description`` with
@@ -127,7 +128,8 @@ class RateDrops(_Strict):
 
 
 class NationalTarget(_Strict):
-    min: float = Field(gt=0, le=1)
+    """The alert's volume guard; the level is the key's ratio in indicators/targets.yaml."""
+
     min_volume: float = Field(ge=0)
 
 
@@ -173,9 +175,20 @@ class ExporterTh(_Strict):
     )
 
 
+def _http_url(v: Any, where: str = "") -> str:
+    from urllib.parse import urlsplit
+
+    if not isinstance(v, str) or urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc:
+        raise ValueError(f"{where + ' ' if where else ''}must be an http:// or https:// URL, got {v!r}")
+    return v
+
+
 class Thresholds(_Strict):
+    #: the Grafana the alerts' dashboard links open (python -m rules.build --grafana-url overrides it)
     grafana_url: str
     exporter_job: str
+
+    _u = field_validator("grafana_url")(lambda cls, v: _http_url(v))
     availability: Availability
     certificates: Certificates
     portal: Portal
@@ -468,17 +481,36 @@ def rate_drop_rules(th: Thresholds) -> list[dict[str, Any]]:
     return out
 
 
+def national_levels(keys: Any) -> dict[str, float]:
+    """The level of each national target, from indicators/targets.yaml (the one place of the targets)."""
+    from exporter.config import ConfigError
+    from exporter.targets import DEFAULT_TARGETS, load_targets, unknown_target
+
+    try:
+        targets = load_targets(DEFAULT_TARGETS)
+    except ConfigError as exc:
+        raise ThresholdsError("\n".join(exc.messages)) from None
+    missing = [k for k in keys if k not in targets]
+    if missing:
+        raise ThresholdsError(
+            f"national_targets.targets.{missing[0]}: {unknown_target(missing[0], targets, DEFAULT_TARGETS)}"
+        )
+    return {k: targets[k].ratio for k in keys}
+
+
 def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
     n = th.national_targets
+    levels = national_levels(n.targets)
     out = []
     for key, target in n.targets.items():
         ratio, denominator, what, *extra = INDICATORS[key]
+        level = levels[key]
         sel = "{" + ", ".join([f'period="{n.period}"', *extra]) + "}"
         if denominator == PROVINCE_UNIT:  # a published figure of the province's unit: no volume to guard
-            expr = f"{ratio}{sel} < {_num(target.min)}\nand on(unit) {PROVINCE_UNIT}"
+            expr = f"{ratio}{sel} < {_num(level)}\nand on(unit) {PROVINCE_UNIT}"
             who, link = "{{ $labels.unit }}", _link(th, "egov-qd766", "var-period=" + n.period)
         else:
-            expr = f"{ratio}{sel} < {_num(target.min)}\nand {denominator}{sel} >= {_num(target.min_volume)}"
+            expr = f"{ratio}{sel} < {_num(level)}\nand {denominator}{sel} >= {_num(target.min_volume)}"
             who = "{{ $labels.target }}"
             link = _link(
                 th,
@@ -492,7 +524,7 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
                 n.for_,
                 "warning",
                 who + ": " + what.split(" (")[0] + " at {{ $value | humanizePercentage }}, below the "
-                "national target of " + _num(100 * target.min) + " %",
+                "national target of " + _num(100 * level) + " %",
                 "This "
                 + n.period
                 + " so far, "
@@ -500,7 +532,7 @@ def indicator_rules(th: Thresholds) -> list[dict[str, Any]]:
                 + " at "
                 + who
                 + " is {{ $value | humanizePercentage }}"
-                " of the total, below the national target of " + _num(100 * target.min) + " %. See the units "
+                " of the total, below the national target of " + _num(100 * level) + " %. See the units "
                 "dragging it down on the dashboard.",
                 link,
                 indicator=key,
@@ -649,6 +681,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ALERTS_DIR, help="where to write (default: rules/alerts)")
     p.add_argument("--check", action="store_true", help="exit 1 when the files in --out are stale")
     p.add_argument(
+        "--grafana-url",
+        default=None,
+        metavar="URL",
+        help="the Grafana the alerts' dashboard links open (default: grafana_url of the thresholds file), "
+        "e.g. https://grafana.example.gov.vn",
+    )
+    p.add_argument(
         "--for",
         dest="for_override",
         default=None,
@@ -660,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
         th = load_thresholds(args.thresholds)
         if args.for_override is not None:
             _duration(args.for_override)
+        if args.grafana_url is not None:
+            th = th.model_copy(update={"grafana_url": _http_url(args.grafana_url, "--grafana-url")})
     except (ThresholdsError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -21,6 +21,8 @@ SHEETS = [
     "Tổng hợp - Summary",
     "Chỉ tiêu - Indicators",
     "Xếp hạng - Units ranked",
+    "Toàn quốc - National ranking",
+    "Tiêu chí - Criteria",
     "Sẵn sàng - Availability",
     "Định nghĩa - Definitions",
 ]
@@ -107,7 +109,12 @@ def check_doc(doc: dict, case: Case) -> None:
     # trends: the figure at the end of each day, this period and the previous one
     days = (cur.end - cur.start).days
     assert doc["days_in_period"] == days == doc["days_with_data"]
-    assert doc["data_until"] == day_end(cur.end - dt.timedelta(days=1))
+    # the first and last samples of the period (ticks at 20:00), and nothing to warn about
+    assert (doc["data_from"], doc["data_until"]) == (
+        dt.datetime.fromtimestamp(cur.ticks[0], TZ).isoformat(timespec="milliseconds"),
+        dt.datetime.fromtimestamp(cur.last, TZ).isoformat(timespec="milliseconds"),
+    )
+    assert [n["code"] for n in doc["notes"] if n["code"] != "period_not_over"] == []
 
     def ratio_at(tick: int, num: str, den: str, period: str) -> float | None:
         n = sum(case.p.services(u, period, tick)[num] for u in case.p.children)
@@ -223,13 +230,13 @@ def check_xlsx(path: Path, case: Case) -> None:
     }
     totals = case.cur.totals()
     assert ranks == {code: (rank, xl(totals[code])) for code, (_l, rank) in case.cur.ranks().items()}
-    ws = wb[SHEETS[3]]
+    ws = wb[SHEETS[5]]
     av = {
         ws.cell(r, 2).value: ws.cell(r, 3) for r in range(2, ws.max_row + 1) if ws.cell(r, 2).value in TARGETS
     }
     assert {t: c.value for t, c in av.items()} == {t: xl(v) for t, v in case.cur.availability().items()}
     assert {c.number_format for c in av.values()} == {"0.00%"}
-    ws = wb[SHEETS[4]]
+    ws = wb[SHEETS[6]]
     defs = {ws.cell(r, 1).value: ws.cell(r, 4).value for r in range(2, ws.max_row + 1)}
     how = (
         f'last value before the end of the period of the period-to-date counters with period="{case.cur.period}"'

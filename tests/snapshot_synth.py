@@ -19,7 +19,24 @@ from decimal import ROUND_HALF_UP, Decimal
 from exporter.simulator.world import TZ, World
 
 GROUPS = {"CKMB": 18.0, "TDGQ": 20.0, "CLGQ": 12.0, "TTTT": 10.0, "MDHL": 18.0, "MDSH": 22.0}
-PAR7 = {"lgsp": 1.0, "portal": 0.5, "documents": 1.0, "work_files": 1.0}
+
+
+def _par7() -> dict[str, tuple[float, str]]:
+    from exporter.scoring.scorecard import PACKAGE_ROOT, load_scorecard
+
+    card = load_scorecard(PACKAGE_ROOT / "indicators" / "par7.yaml")
+    return {g.code: (g.max, g.name) for g in card.groups}
+
+
+#: PAR Index component 7: the 14 criteria of the shipped scorecard (code -> maximum, name)
+PAR7_CRITERIA = _par7()
+PAR7 = {code: most for code, (most, _name) in PAR7_CRITERIA.items()}
+#: criteria a person scored (value 0-1, who, when); C14 has no data at all
+PAR7_MANUAL = {
+    "C12": (0.5, "Phòng CĐS, Sở KH&CN", dt.datetime(2026, 7, 15, tzinfo=TZ).timestamp()),
+    "C13": (0.0, "Phòng CĐS, Sở KH&CN", dt.datetime(2026, 7, 15, tzinfo=TZ).timestamp()),
+}
+PAR7_NO_DATA = ("C14",)
 TARGETS = {  # target -> (system, share of its ticks down)
     "portal-main": ("portal", 0.02),
     "portal-so-tu-phap": ("portal", 0.05),
@@ -31,6 +48,8 @@ TARGETS = {  # target -> (system, share of its ticks down)
 }
 CHANNELS = ("online", "direct", "postal")
 PROVINCE_LABEL = {"province": "H99"}
+#: the 34 provinces of the national ranking: this one (H99) and 33 others
+PROVINCES = {"H99": "Tỉnh Mô Phỏng", **{f"H{i:02d}": f"Tỉnh Thử Nghiệm {i:02d}" for i in range(1, 34)}}
 
 
 def r2(x: float) -> float:
@@ -50,9 +69,15 @@ class Province:
         table_units: int = 2,
         seed: int = 766,
         cache: bool = True,
+        without: tuple[tuple[str, str, str], ...] = (),
+        national: bool = True,
     ) -> None:
         """Ticks every ``step`` seconds from ``offset`` after local midnight of ``start`` (by default daily
-        at 20:00, after office hours), until ``end``."""
+        at 20:00, after office hours), until ``end``.  ``without``: (source, unit code, group) scores never
+        published (a unit whose CLGQ the engine cannot compute)."""
+        self.without = set(without)
+        #: the national ranking of the 34 provinces (H99, this one, among H01..H33)
+        self.national = national
         self.world = World(units=units, seed=seed)
         self.step = step
         self.offset = offset
@@ -122,6 +147,16 @@ class Province:
         value = r2(GROUPS[group] * min(1.0, base + wobble))
         return value if source == "published" else r2(value * 0.98)
 
+    def par7_scores(self, ts: int) -> dict[str, float]:
+        """The criteria that have a score: measured ones, and the manual ones (value x maximum)."""
+        out = {}
+        for code, most in PAR7.items():
+            if code in PAR7_MANUAL:
+                out[code] = r2(PAR7_MANUAL[code][0] * most)
+            elif code not in PAR7_NO_DATA:
+                out[code] = self.par7(code, ts)
+        return out
+
     def par7(self, criterion: str, ts: int) -> float:
         """Each criterion improves through a quarter and starts again lower the next."""
         at = dt.datetime.fromtimestamp(ts, TZ)
@@ -147,6 +182,30 @@ class Province:
             day -= dt.timedelta(days=day.toordinal() % 3)
         return dt.datetime(day.year, day.month, day.day, 8, tzinfo=TZ).timestamp()
 
+    def ranking(self, period: str, ts: int) -> dict[str, tuple[int, float, dict[str, float]]]:
+        """province -> (national rank, total, group scores): this province's are its published scores."""
+        day = dt.datetime.fromtimestamp(ts, TZ).date()
+        scores = {}
+        for code in PROVINCES:
+            if code == "H99":
+                groups = {g: self.score(self.province, g, period, ts) for g in GROUPS}
+            else:
+                groups = {
+                    g: r2(
+                        most
+                        * min(
+                            1.0,
+                            self.world.share(self.province, f"nat.{code}.{g}.{period}", 0.6, 0.95)
+                            + self.world.share(self.province, f"nat.{code}.{g}.{day}", 0.0, 0.04),
+                        )
+                    )
+                    for g, most in GROUPS.items()
+                }
+            scores[code] = groups
+        totals = {code: r2(math.fsum(g.values())) for code, g in scores.items()}
+        order = sorted(PROVINCES, key=lambda c: (-totals[c], natural(c)))
+        return {code: (order.index(code) + 1, totals[code], scores[code]) for code in PROVINCES}
+
     def up(self, target: str, ts: int) -> float:
         return (
             0.0
@@ -169,9 +228,9 @@ class Province:
     def _samples(self, ts: int) -> list[tuple[str, dict[str, str], float]]:
         out: list[tuple[str, dict[str, str], float]] = []
 
-        def add(name: str, target: str | None, value: float, **labels: str) -> None:
+        def add(metric: str, target: str | None, value: float, **labels: str) -> None:
             base = {"target": target, "system": TARGETS[target][0], **PROVINCE_LABEL} if target else {}
-            out.append((name, {**base, **labels}, float(value)))
+            out.append((metric, {**base, **labels}, float(value)))
 
         for target in TARGETS:
             up = self.up(target, ts)
@@ -266,24 +325,18 @@ class Province:
                 )
             for unit in self.world.units:
                 for group in GROUPS:
-                    add(
-                        "egov_qd766_score",
-                        "dvcqg",
-                        self.score(unit, group, period, ts),
-                        unit=unit.code,
-                        group=group,
-                        period=period,
-                        source="published",
-                    )
-                    add(
-                        "egov_qd766_score",
-                        None,
-                        self.score(unit, group, period, ts, "computed"),
-                        unit=unit.code,
-                        group=group,
-                        period=period,
-                        source="computed",
-                    )
+                    for source, target in (("published", "dvcqg"), ("computed", None)):
+                        if (source, unit.code, group) in self.without:
+                            continue
+                        add(
+                            "egov_qd766_score",
+                            target,
+                            self.score(unit, group, period, ts, source),
+                            unit=unit.code,
+                            group=group,
+                            period=period,
+                            source=source,
+                        )
         for unit in self.world.units:
             add(
                 "egov_qd766_unit_info",
@@ -295,10 +348,26 @@ class Province:
             )
         for unit in self.children:
             add("egov_services_unit_info", "services-api", 1.0, unit=unit.code, unit_name=unit.name)
-        scores = {c: self.par7(c, ts) for c in PAR7}
-        for c, v in scores.items():
-            add("egov_par7_criterion_score", None, v, criterion=c)
+        if self.national:
+            for period in self.periods:
+                for code, (rank, total, groups) in self.ranking(period, ts).items():
+                    for g, v in [*groups.items(), ("total", total)]:
+                        add("egov_qd766_province_score", "dvcqg", v, province=code, group=g, period=period)
+                    add("egov_qd766_province_rank", "dvcqg", rank, province=code, period=period)
+            for code, name in PROVINCES.items():
+                add("egov_qd766_province_info", "dvcqg", 1.0, province=code, name=name)
+        scores = self.par7_scores(ts)
+        for c, (most, name) in PAR7_CRITERIA.items():
+            if c in scores:
+                add("egov_par7_criterion_score", None, scores[c], criterion=c)
+            add("egov_par7_criterion_max_score", None, most, criterion=c)
+            add("egov_par7_criterion_info", None, 1.0, criterion=c, name=name, verified="false")
+            add("egov_par7_criterion_manual", None, 1.0 if c in PAR7_MANUAL else 0.0, criterion=c)
+            if c in PAR7_MANUAL:
+                _v, by, at = PAR7_MANUAL[c]
+                add("egov_par7_criterion_manual_set_timestamp_seconds", None, at, criterion=c, set_by=by)
         add("egov_par7_score", None, r2(math.fsum(scores.values())))
+        add("egov_par7_max_score", None, 13.5)
         add("egov_par7_criteria_at_max", None, sum(v == PAR7[c] for c, v in scores.items()))
         connected, apps = self.shared_apps(ts)
         add("egov_lgsp_shared_data_applications_connected", "lgsp-api", connected)
@@ -382,7 +451,7 @@ class Expected:
         comm = [u for u in self.p.children if self.p.level(u) == "commune"]
         connected, apps = self.p.shared_apps(self.last)
         present = [self.p.sections(t, self.last) for t in ("portal-main", "portal-so-tu-phap")]
-        par7 = {c: self.p.par7(c, self.last) for c in PAR7}
+        par7 = self.p.par7_scores(self.last)
         return {
             "dossiers_received": s("received"),
             "dossiers_online": s("online"),
@@ -404,7 +473,6 @@ class Expected:
             ),
             "par7_score": r2(math.fsum(par7.values())),
             "par7_criteria_at_max": float(sum(v == PAR7[c] for c, v in par7.items())),
-            "par7_criteria": math.fsum(par7.values()),
         }
 
     def unit_ratio(self, unit, num: str, den: str) -> float:
@@ -413,9 +481,12 @@ class Expected:
     def score_period(self) -> str:
         return self.period or "month"
 
-    def totals(self, source: str = "published") -> dict[str, float]:
+    def totals(self, source: str = "published") -> dict[str, float | None]:
+        """Each unit's total: the sum of its six group scores, None when one is missing."""
         return {
-            u.code: r2(math.fsum(self.p.score(u, g, self.score_period(), self.last, source) for g in GROUPS))
+            u.code: None
+            if any((source, u.code, g) in self.p.without for g in GROUPS)
+            else r2(math.fsum(self.p.score(u, g, self.score_period(), self.last, source) for g in GROUPS))
             for u in self.p.world.units
         }
 
@@ -425,7 +496,7 @@ class Expected:
         out: dict[str, tuple[str, int]] = {}
         for level in ("department", "commune"):  # the levels egov_qd766_unit_info gives
             members = sorted(
-                (u.code for u in self.p.children if u.level.lower() == level),
+                (u.code for u in self.p.children if u.level.lower() == level and totals[u.code] is not None),
                 key=lambda c: (-totals[c], natural(c)),
             )
             out.update({c: (level, i + 1) for i, c in enumerate(members)})

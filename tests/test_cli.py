@@ -38,6 +38,7 @@ def test_run_help_shows_prometheus_style_flags(capsys):
         "--config.file",
         "--web.listen-address",
         "--web.config.file",
+        "--web.external-url",
         "--web.enable-lifecycle",
         "--no-web.enable-probe",
         "--shard",
@@ -83,6 +84,11 @@ def test_check_config_valid_fixture(capsys):
             "egov-exporter: --web.listen-address must be [host]:port, got ':70000'",
         ),
         (["--shard", "4/3"], "egov-exporter: --shard must be i/n with 1 <= i <= n, like 2/3, got '4/3'"),
+        (
+            ["--web.external-url", "mon.example.gov.vn/egov"],
+            "egov-exporter: --web.external-url must be an http:// or https:// URL, got "
+            "'mon.example.gov.vn/egov'",
+        ),
     ],
 )
 def test_bad_flag_values_give_one_line(capsys, flags, message):

@@ -13,16 +13,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
-import responses
 from configs import checked_config
+from httpstub import HttpStub, matchers
 from prometheus_client.parser import text_string_to_metric_families
-from responses import matchers
 
 from collectors.documents import DocumentsCollector
 from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
-from exporter.fetch import HttpClient
+from exporter.fetch import HttpClient, TransportError
 from exporter.plugin import CollectContext, CollectError
 from exporter.registry import load_kinds
 from exporter.results import ResultStore, TargetResult
@@ -46,7 +44,7 @@ def body(name: str) -> bytes:
     return (BODIES / name).read_bytes()
 
 
-def make(**kw) -> DocumentsCollector:
+def make(stub, **kw) -> DocumentsCollector:
     cfg = DocumentsCollector.Config.model_validate(
         {
             "name": "qlvb",
@@ -59,7 +57,9 @@ def make(**kw) -> DocumentsCollector:
             **kw,
         }
     )
-    return DocumentsCollector(cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0))
+    return DocumentsCollector(
+        cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0)
+    )
 
 
 def data_samples(collected) -> dict[tuple, float]:
@@ -116,7 +116,7 @@ def expected(files: dict[str, str], axis_up: float | None = 1.0) -> dict[tuple, 
 
 @pytest.fixture()
 def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
 
 
@@ -145,7 +145,7 @@ def test_periods_levels_and_axis(rsps):
     stub_stats(rsps, "month")
     stub_stats(rsps, "quarter")
     stub_axis(rsps)
-    out = make(periods=["month", "quarter"]).collect()
+    out = make(rsps, periods=["month", "quarter"]).collect()
     assert out.state == "up" and out.skipped == []
     assert data_samples(out) == expected({"month": "van-ban-month.json", "quarter": "van-ban-quarter.json"})
     levels = {dict(k[1])["level"] for k in data_samples(out) if k[0] == "egov_documents_sent_total"}
@@ -155,7 +155,7 @@ def test_periods_levels_and_axis(rsps):
 def test_numerators_within_denominators(rsps):
     stub_stats(rsps)
     stub_axis(rsps)
-    got = data_samples(make().collect())
+    got = data_samples(make(rsps).collect())
     units = {dict(k[1])["unit"]: dict(k[1])["level"] for k in got if k[0] == "egov_documents_signed_total"}
     for unit, level in units.items():
 
@@ -171,7 +171,7 @@ def test_numerators_within_denominators(rsps):
     [
         (lambda r: stub_axis(r, "axis-down.json"), 0),
         (lambda r: stub_axis(r, status=503, body="Service Unavailable", content_type="text/plain"), 0),
-        (lambda r: stub_axis(r, body=requests.exceptions.ConnectionError("connection refused")), 0),
+        (lambda r: stub_axis(r, body=TransportError("connect", "cannot connect: connection refused")), 0),
         (lambda r: stub_axis(r, body=body("waf.html"), content_type="text/html"), 0),
     ],
     ids=["reported down", "check 503", "check unreachable", "check blocked"],
@@ -179,7 +179,7 @@ def test_numerators_within_denominators(rsps):
 def test_axis_down_or_unreachable_keeps_the_target_up(rsps, stub, up):
     stub_stats(rsps)
     stub(rsps)
-    out = make().collect()
+    out = make(rsps).collect()
     assert out.state == "up"
     assert data_samples(out) == expected({"month": "van-ban-month.json"}, axis_up=up)
 
@@ -187,7 +187,7 @@ def test_axis_down_or_unreachable_keeps_the_target_up(rsps, stub, up):
 def test_missing_fields_skip_only_those_metrics(rsps):
     stub_stats(rsps, body=body("van-ban-missing-fields.json"), content_type="application/json")
     stub_axis(rsps)
-    out = make().collect()
+    out = make(rsps).collect()
     assert out.state == "up"
     want = expected({"month": "van-ban-month.json"})
     # H44.42 lost hoSoCongViec, H44.21 its level, the answer its national-axis block
@@ -233,7 +233,7 @@ FAILURES = {
         ),
         "http_status",
     ),
-    "timeout": (dict(body=requests.exceptions.ReadTimeout("read timed out")), "timeout"),
+    "timeout": (dict(body=TransportError("timeout")), "timeout"),
     "WAF page": (dict(body=body("waf.html"), content_type="text/html"), "blocked"),
     "403 firewall": (
         dict(status=403, body=b"<html><body>403 Forbidden</body></html>", content_type="text/html"),
@@ -259,14 +259,14 @@ def test_unusable_statistics_fail_with_reason(rsps, case):
     kw, reason = FAILURES[case]
     stub_stats(rsps, **kw)  # the axis is not asked: the poll stops at the first unusable answer
     with pytest.raises(CollectError) as info:
-        make().collect()
+        make(rsps).collect()
     assert info.value.reason == reason, info.value.message
 
 
 def test_changed_layout_message(rsps):
     stub_stats(rsps, body=body("van-ban-changed-layout.json"), content_type="application/json")
     with pytest.raises(CollectError) as info:
-        make().collect()
+        make(rsps).collect()
     assert info.value.message == (
         "document-statistics: no configured metric found in the answer: "
         "egov_documents_sent_total: nothing at $.duLieu.donVi[*]"
@@ -278,7 +278,7 @@ def test_a_failing_later_period_fails_the_poll(rsps):
     stub_stats(rsps, "month")
     stub_stats(rsps, "quarter", status=502, body=b"Bad Gateway", content_type="text/plain")
     with pytest.raises(CollectError) as info:
-        make(periods=["month", "quarter"]).collect()
+        make(rsps, periods=["month", "quarter"]).collect()
     assert info.value.reason == "http_status"
     assert info.value.message == f"{STATS}?tuNgay=01%2F04%2F2025&denNgay=20%2F06%2F2025: HTTP 502"
 
@@ -321,7 +321,7 @@ def test_defaults_system_profile_and_periods():
 def test_year_period_asks_from_the_first_of_january(rsps):
     stub_stats(rsps, "year", body=body("van-ban-quarter.json"), content_type="application/json")
     stub_axis(rsps)
-    out = make(periods=["year"]).collect()
+    out = make(rsps, periods=["year"]).collect()
     got = data_samples(out)
     assert (
         got[key("egov_documents_national_axis_exchanged_total", period="year", direction="sent")]
@@ -338,7 +338,7 @@ def test_full_exposition_passes_promtool(rsps):
     stub_stats(rsps, "month")
     stub_stats(rsps, "quarter")
     stub_axis(rsps)
-    out = make(periods=["month", "quarter"]).collect()
+    out = make(rsps, periods=["month", "quarter"]).collect()
     store = ResultStore()
     result = TargetResult(
         target="qlvb",

@@ -16,17 +16,15 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
-import responses
 import yaml
 from configs import checked_config
+from httpstub import HttpStub, matchers
 from prometheus_client.parser import text_string_to_metric_families
-from responses import matchers
 
 from collectors.lgsp import LgspCollector, app_key
 from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
-from exporter.fetch import HttpClient, _OAuth2Token
+from exporter.fetch import HttpClient, TransportError, _OAuth2Token
 from exporter.plugin import CollectContext, CollectError
 from exporter.registry import load_kinds
 from exporter.results import ResultStore, TargetResult
@@ -77,14 +75,14 @@ def only(tmp_path: Path, *sources: str) -> str:
     return str(path)
 
 
-def make(trace: list | None = None, **kw) -> LgspCollector:
+def make(stub, trace: list | None = None, **kw) -> LgspCollector:
     cfg = LgspCollector.Config.model_validate(
         {"name": "lgsp", "kind": "lgsp", "system": "lgsp", "url": GW, "retries": 0, "auth": AUTH}
         | ({} if "profile_file" in kw else {"analytics": ANALYTICS})
         | kw
     )
     return LgspCollector(
-        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+        cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0, trace=trace)
     )
 
 
@@ -104,7 +102,7 @@ def key(name: str, **labels: str) -> tuple:
 @pytest.fixture()
 def rsps():
     _OAuth2Token.clear()
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
     _OAuth2Token.clear()
 
@@ -210,7 +208,9 @@ def traffic(period: str) -> dict[str, tuple[int, int, float | None]]:
 def test_happy_path_exact_values(rsps):
     serve_all(rsps)
     trace: list = []
-    out = make(trace, shared_data_applications=SHARED, national_platform_url="ndxp/1.0/health").collect()
+    out = make(
+        rsps, trace, shared_data_applications=SHARED, national_platform_url="ndxp/1.0/health"
+    ).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     assert got[key("egov_lgsp_gateway_info", version="WSO2 API Manager-4.2.0")] == 1
@@ -276,7 +276,7 @@ def test_without_an_analytics_store_no_traffic_is_asked_for(rsps):
     serve_health(rsps)
     serve_apis(rsps)
     serve_applications(rsps)
-    out = make(analytics=None).collect()
+    out = make(rsps, analytics=None).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     assert not any(k[0].startswith("egov_lgsp_api_") for k in got)  # and no request went to Elasticsearch
@@ -287,7 +287,7 @@ def test_a_gateway_not_ready_is_a_figure_not_an_outage(rsps, tmp_path, status):
     serve_token(rsps)
     serve_version(rsps)
     serve_health(rsps, status)
-    out = make(profile_file=only(tmp_path, "gateway_health")).collect()
+    out = make(rsps, profile_file=only(tmp_path, "gateway_health")).collect()
     assert out.state == "up" and samples(out)[key("egov_lgsp_gateway_ready")] == 0
 
 
@@ -295,7 +295,9 @@ def test_max_apis_aggregates_the_rest_into_other(rsps, tmp_path):
     serve_token(rsps)
     serve_version(rsps)
     serve_usage(rsps)
-    got = samples(make(max_apis=3, profile_file=only(tmp_path, "statistics"), analytics=ANALYTICS).collect())
+    got = samples(
+        make(rsps, max_apis=3, profile_file=only(tmp_path, "statistics"), analytics=ANALYTICS).collect()
+    )
     year = traffic("year")
     named = sorted(year, key=lambda a: -year[a][0])[:3]
     assert named == ["CSDLQuocGiaVeDanCu", "DichVuCongQuocGia", "HoTichDienTu"]
@@ -320,7 +322,7 @@ def test_shared_data_counted_by_a_report_payload(rsps):
     serve_token(rsps)
     serve_version(rsps)
     serve_json(rsps, "api/lgsp/v1/bao-cao/ung-dung-chia-se", "shared-report.json")
-    got = samples(make(profile_file=str(BODIES / "profile-report.yaml")).collect())
+    got = samples(make(rsps, profile_file=str(BODIES / "profile-report.yaml")).collect())
     data = fixture("shared-report.json")["data"]
     assert got[key("egov_lgsp_shared_data_applications_connected")] == data["soUngDungDaKetNoi"] == 12
     assert got[key("egov_lgsp_shared_data_applications")] == data["tongSoUngDungCanKetNoi"] == 14
@@ -347,7 +349,7 @@ def test_periods_and_endpoints_are_configurable(rsps):
     serve_applications(rsps)
     serve_usage(rsps, periods=("quarter",))
     got = samples(
-        make(periods=["quarter"], endpoints={"apis": mgmt + "?limit={limit}&offset={offset}"}).collect()
+        make(rsps, periods=["quarter"], endpoints={"apis": mgmt + "?limit={limit}&offset={offset}"}).collect()
     )
     assert got[key("egov_lgsp_apis_published")] == published()
     assert {k[1][1][1] for k in got if k[0] == "egov_lgsp_api_requests_total"} == {"quarter"}
@@ -358,7 +360,7 @@ def test_a_server_ignoring_the_offset_is_counted_once(rsps, tmp_path):
     serve_version(rsps)
     serve_json(rsps, "api/am/publisher/v4/apis", "apis-page1.json", {"limit": "20", "offset": "0"})
     serve_json(rsps, "api/am/publisher/v4/apis", "apis-page1.json", {"limit": "20", "offset": "20"})
-    got = samples(make(profile_file=only(tmp_path, "apis")).collect())
+    got = samples(make(rsps, profile_file=only(tmp_path, "apis")).collect())
     assert got[key("egov_lgsp_apis_published")] == sum(
         1 for a in fixture("apis-page1.json")["list"] if a["lifeCycleStatus"] == "PUBLISHED"
     )
@@ -381,12 +383,14 @@ def test_national_platform_link(rsps, answer, up):
     if answer == "5xx":
         rsps.get(url, status=503, body="Service Unavailable")
     elif answer == "timeout":
-        rsps.get(url, body=requests.exceptions.ConnectTimeout("connect timed out"))
+        rsps.get(url, body=TransportError("timeout"))
     elif answer == "waf":
         rsps.get(url, body=body("waf.html"), content_type="text/html")
     else:
         serve_json(rsps, "ndxp/1.0/health", answer)
-    out = make(profile_file=str(BODIES / "profile-gateway.yaml"), national_platform_url="ndxp/1.0/health")
+    out = make(
+        rsps, profile_file=str(BODIES / "profile-gateway.yaml"), national_platform_url="ndxp/1.0/health"
+    )
     got = samples(out.collect())
     assert got[key("egov_lgsp_national_platform_up")] == up
     assert (key("egov_lgsp_national_platform_response_seconds") in got) == (answer.endswith(".json"))
@@ -400,7 +404,7 @@ def test_missing_fields_skip_that_metric_only(rsps, tmp_path):
     serve_token(rsps)
     serve_version(rsps)
     serve_usage(rsps, names={"month": "es-search-month-no-faults.json"})
-    out = make(profile_file=only(tmp_path, "statistics"), analytics=ANALYTICS).collect()
+    out = make(rsps, profile_file=only(tmp_path, "statistics"), analytics=ANALYTICS).collect()
     got = samples(out)
     assert out.skipped == ["egov_lgsp_api_faults_total: an item without $.faults.doc_count"]
     assert not any(k[0] == "egov_lgsp_api_faults_total" for k in got)  # a partial sum would mislead
@@ -415,7 +419,7 @@ def test_changed_layout_skips_the_list(rsps, tmp_path):
     serve_version(rsps)
     serve_apis(rsps, first="apis-changed.json", second=None)
     serve_applications(rsps)
-    out = make(profile_file=only(tmp_path, "apis", "applications")).collect()
+    out = make(rsps, profile_file=only(tmp_path, "apis", "applications")).collect()
     got = samples(out)
     assert out.state == "up"
     assert out.skipped == ["egov_lgsp_apis_published: nothing at $.list[*]"]
@@ -427,7 +431,7 @@ def test_version_without_a_version_is_skipped(rsps, tmp_path):
     serve_token(rsps)
     serve_version(rsps, "version-empty.xml")
     serve_applications(rsps)
-    out = make(profile_file=only(tmp_path, "applications")).collect()
+    out = make(rsps, profile_file=only(tmp_path, "applications")).collect()
     assert out.skipped[0].startswith("egov_lgsp_gateway_info: no version matches")
     assert samples(out)[key("egov_lgsp_applications_connected")] == len(approved())
 
@@ -437,7 +441,7 @@ def test_nothing_found_anywhere_is_parse(rsps, tmp_path):
     serve_version(rsps, "version-empty.xml")
     serve_apis(rsps, first="apis-changed.json", second=None)
     with pytest.raises(CollectError) as info:
-        make(profile_file=only(tmp_path, "apis")).collect()
+        make(rsps, profile_file=only(tmp_path, "apis")).collect()
     assert info.value.reason == "parse"
     assert info.value.message.startswith("no LGSP figure found in the answers: egov_lgsp_gateway_info")
 
@@ -461,7 +465,7 @@ def _fail(rsps, where: str, answer: str) -> None:
     if answer == "5xx":
         rsps.add(method, url, status=500, body=body("version-fault.xml"), content_type="text/xml")
     elif answer == "timeout":
-        rsps.add(method, url, body=requests.exceptions.ReadTimeout("read timed out"))
+        rsps.add(method, url, body=TransportError("timeout"))
     elif answer == "waf":
         rsps.add(method, url, body=body("waf.html"), content_type="text/html")
     elif answer == "malformed":
@@ -498,7 +502,7 @@ def _fail(rsps, where: str, answer: str) -> None:
 def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason):
     _fail(rsps, where, answer)
     with pytest.raises(CollectError) as info:
-        make(periods=["month"]).collect()
+        make(rsps, periods=["month"]).collect()
     assert info.value.reason == reason, info.value.message
 
 
@@ -506,7 +510,7 @@ def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason)
 def test_token_endpoint_refusal(rsps, status, reason):
     rsps.post(TOKEN_URL, status=status, json={"error": "invalid_client"})  # asked before the first call
     with pytest.raises(CollectError) as info:
-        make().collect()
+        make(rsps).collect()
     assert info.value.reason == reason
 
 
@@ -567,7 +571,7 @@ def test_full_exposition_passes_promtool(rsps):
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found on PATH: install the Debian package 'prometheus' (CI does)"
     serve_all(rsps)
-    out = make(shared_data_applications=SHARED, national_platform_url="ndxp/1.0/health").collect()
+    out = make(rsps, shared_data_applications=SHARED, national_platform_url="ndxp/1.0/health").collect()
     store = ResultStore()
     result = TargetResult(
         target="lgsp",

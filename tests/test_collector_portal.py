@@ -11,16 +11,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
-import responses
 from configs import checked_config
+from httpstub import HttpStub
 from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.portal import PortalCollector, PortalProfile, parse_vi_datetime
 from collectors.profiles import load_profile
 from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
-from exporter.fetch import HttpClient
+from exporter.fetch import HttpClient, TransportError
 from exporter.plugin import CollectContext, CollectError
 from exporter.registry import load_kinds
 from exporter.results import ResultStore, TargetResult
@@ -63,7 +62,7 @@ def page(name: str) -> bytes:
     return (PAGES / name).read_bytes()
 
 
-def make(trace: list | None = None, **kw) -> PortalCollector:
+def make(stub, trace: list | None = None, **kw) -> PortalCollector:
     cfg = PortalCollector.Config.model_validate(
         {
             "name": "portal",
@@ -76,7 +75,7 @@ def make(trace: list | None = None, **kw) -> PortalCollector:
         | kw
     )
     return PortalCollector(
-        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+        cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0, trace=trace)
     )
 
 
@@ -107,7 +106,7 @@ def serve_site(rsps, home="home.html", lists=("articles-1.html", "articles-2.htm
 
 @pytest.fixture()
 def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
 
 
@@ -161,7 +160,7 @@ def test_invalid_clock_time_gives_the_day():
 def test_happy_path_exact_values(rsps):
     serve_site(rsps)
     trace: list = []
-    out = make(trace).collect()
+    out = make(rsps, trace).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     # sections: every menu link of home.html is in the checklist except research and spokesperson,
@@ -195,7 +194,7 @@ def test_happy_path_exact_values(rsps):
 
 def test_windows_are_configurable(rsps):
     serve_site(rsps, qa=None)
-    got = samples(make(article_windows=["1d", "14d", "30d"], qa=False).collect())
+    got = samples(make(rsps, article_windows=["1d", "14d", "30d"], qa=False).collect())
     for days in (1, 14, 30):
         assert got[key("egov_portal_articles_published", window=f"{days}d")] == within(LISTED, days)
 
@@ -209,7 +208,7 @@ def test_own_checklist_replaces_the_profile_one(rsps):
         {"name": "emblem", "select": ["img[alt='Quốc huy']"]},
         {"name": "investors", "links": ["Thu hút đầu tư"], "select": ["#investors"]},
     ]
-    got = samples(make(required_sections=checklist, articles=False, qa=False).collect())
+    got = samples(make(rsps, required_sections=checklist, articles=False, qa=False).collect())
     assert {k[1][0][1]: v for k, v in got.items() if k[0] == "egov_portal_required_section_present"} == {
         "legal_documents": 1,
         "sitemap": 1,
@@ -225,7 +224,7 @@ def test_sub_site_paths_are_relative_to_the_target_url(rsps):
     base = "https://ninhbinh.gov.vn/so-tu-phap"
     html(rsps, base, "home.html")
     html(rsps, base + "/tin-tuc?page=1", "articles-redesign.html")  # no entry in the default layout: one page
-    out = make(url=base, qa=False).collect()
+    out = make(rsps, url=base, qa=False).collect()
     assert len(rsps.calls) == 2 and out.skipped[0].startswith("egov_portal_newest_article_timestamp_seconds")
 
 
@@ -277,7 +276,7 @@ CASES = {
 def test_degraded_answers_skip_metrics_not_the_target(rsps, case):
     serve, present, count, skipped = CASES[case]
     serve(rsps)
-    out = make().collect()
+    out = make(rsps).collect()
     got = samples(out)
     assert out.state == "up"
     assert [s.split(":")[0] for s in out.skipped] == skipped
@@ -292,7 +291,7 @@ def test_degraded_answers_skip_metrics_not_the_target(rsps, case):
 
 def test_missing_fields_keeps_the_other_figures(rsps):
     serve_site(rsps, qa="qa-missing.html")
-    got = samples(make().collect())
+    got = samples(make(rsps).collect())
     assert got[key("egov_portal_articles_published", window="7d")] == 8
 
 
@@ -305,7 +304,7 @@ def test_a_page_without_links_is_no_finding(rsps):
     )
     html(rsps, URL + "tin-tuc?page=1", "articles-1.html")
     html(rsps, URL + "tin-tuc?page=2", "articles-2.html")
-    out = make(qa=False).collect()
+    out = make(rsps, qa=False).collect()
     got = samples(out)
     assert [s.split(":")[0] for s in out.skipped] == [
         "egov_portal_required_section_present",
@@ -320,7 +319,7 @@ def test_nothing_found_anywhere_is_parse(rsps):
     for url in (URL, URL + "tin-tuc?page=1", URL + "hoi-dap"):
         rsps.get(url, body=stripped, content_type="text/html")
     with pytest.raises(CollectError) as info:
-        make().collect()
+        make(rsps).collect()
     assert info.value.reason == "parse"
     assert info.value.message == (
         "no portal figure found in the pages: egov_portal_required_section_present: no link on the home page"
@@ -331,7 +330,7 @@ def test_changed_layout_read_by_a_profile_file(rsps):
     """A redesign is configuration: the province points the target at its own profile."""
     html(rsps, URL, "home-redesign.html")
     html(rsps, URL + "tin-tuc", "articles-redesign.html")
-    out = make(profile_file=str(PAGES / "profile-redesign.yaml")).collect()
+    out = make(rsps, profile_file=str(PAGES / "profile-redesign.yaml")).collect()
     got = samples(out)
     redesign = [
         dt.datetime(2026, 11, 27, 9, 15, tzinfo=TZ),
@@ -351,7 +350,7 @@ def test_undated_entries_are_counted_as_skipped(rsps):
     html(rsps, URL, "home.html")
     rsps.get(URL + "tin-tuc?page=1", body=body, content_type="text/html")
     html(rsps, URL + "tin-tuc?page=2", "articles-2.html")
-    out = make(qa=False).collect()
+    out = make(rsps, qa=False).collect()
     dated = [d for d in LISTED if d != dt.datetime(2026, 11, 25, tzinfo=TZ)]
     assert out.skipped == ["egov_portal_articles_published: 1 of 16 articles without a readable date"]
     assert samples(out)[key("egov_portal_articles_published", window="7d")] == within(dated, 7) == 7
@@ -367,7 +366,7 @@ def test_an_old_pinned_article_does_not_stop_the_walk(rsps):
     html(rsps, URL, "home.html")
     rsps.get(URL + "tin-tuc?page=1", body=body.encode(), content_type="text/html")
     html(rsps, URL + "tin-tuc?page=2", "articles-2.html")  # still read: page 1 ends inside the window
-    got = samples(make(qa=False).collect())
+    got = samples(make(rsps, qa=False).collect())
     assert got[key("egov_portal_articles_published", window="30d")] == within(LISTED, 30)
     assert got[key("egov_portal_newest_article_timestamp_seconds")] == max(LISTED).timestamp()
 
@@ -376,7 +375,7 @@ def test_stops_at_an_empty_page(rsps):
     html(rsps, URL, "home.html")
     html(rsps, URL + "tin-tuc?page=1", "articles-1.html")
     html(rsps, URL + "tin-tuc?page=2", "qa.html")  # past the last page: no entries
-    got = samples(make(qa=False).collect())
+    got = samples(make(rsps, qa=False).collect())
     assert got[key("egov_portal_articles_published", window="30d")] == within(LISTED[:10], 30) == 10
 
 
@@ -388,7 +387,7 @@ def test_max_pages_bounds_the_walk(rsps, tmp_path):
     mine.write_text(profile.replace("max_pages: 10", "max_pages: 1"), "utf-8")
     html(rsps, URL, "home.html")
     html(rsps, URL + "tin-tuc?page=1", "articles-1.html")
-    got = samples(make(profile_file=str(mine), qa=False).collect())
+    got = samples(make(rsps, profile_file=str(mine), qa=False).collect())
     assert got[key("egov_portal_articles_published", window="30d")] == 10
 
 
@@ -419,7 +418,7 @@ def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason)
             url, status=404, body="<html><body>Không tìm thấy trang</body></html>", content_type="text/html"
         )
     elif answer == "timeout":
-        rsps.get(url, body=requests.exceptions.ReadTimeout("read timed out"))
+        rsps.get(url, body=TransportError("timeout"))
     elif answer == "waf":
         html(rsps, url, "waf.html")
     elif answer == "empty":
@@ -427,7 +426,7 @@ def test_failures_fail_the_target_with_their_reason(rsps, where, answer, reason)
     else:
         rsps.get(url, json={"status": "ok"})
     with pytest.raises(CollectError) as info:
-        make().collect()
+        make(rsps).collect()
     assert info.value.reason == reason
 
 
@@ -501,7 +500,7 @@ def test_full_exposition_passes_promtool(rsps):
     promtool = shutil.which("promtool")
     assert promtool, "promtool not found on PATH: install the Debian package 'prometheus' (CI does)"
     serve_site(rsps)
-    collector = make()
+    collector = make(rsps)
     out = collector.collect()
     store = ResultStore()
     result = TargetResult(

@@ -10,8 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import responses
-from responses import matchers
+from httpstub import HttpStub, matchers
 
 from collectors.portal import PortalCollector, PortalProfile
 from collectors.profiles import load_profile
@@ -35,11 +34,13 @@ LISTED = [
 ]
 
 
-def make(**kw) -> PortalCollector:
+def make(stub, **kw) -> PortalCollector:
     cfg = PortalCollector.Config.model_validate(
         {"name": "portal", "kind": "portal", "system": "portal", "url": URL, "retries": 0} | kw
     )
-    return PortalCollector(cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0))
+    return PortalCollector(
+        cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0)
+    )
 
 
 def samples(out) -> dict[tuple, float]:
@@ -61,7 +62,7 @@ def page(rsps, url: str, name: str, **query: str) -> None:
 
 @pytest.fixture()
 def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
 
 
@@ -72,7 +73,7 @@ def test_liferay_6_portal_sections_and_news_pages(rsps):
     page(rsps, URL + "tin-tuc", "news-2.html", **{cur: "2"})
     # page 2 reaches back past the longest window (30 days): no page 3 is asked for
     settings = {"portlet": "101", "instance": "kX3uTlnQ2Bmz"}
-    out = make(profile_settings=settings).collect()
+    out = make(rsps, profile_settings=settings).collect()
     got = samples(out)
     assert out.state == "up" and out.skipped == []
     present = {
@@ -105,7 +106,7 @@ def test_liferay_7_paging_parameter_is_the_default(rsps):
     page(rsps, URL, "home.html")
     cur = "_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_aBc123_cur"
     page(rsps, URL + "tin-moi", "news-2.html", **{cur: "1"})
-    out = make(profile_settings={"instance": "aBc123", "news_page": "tin-moi"}).collect()
+    out = make(rsps, profile_settings={"instance": "aBc123", "news_page": "tin-moi"}).collect()
     got = samples(out)
     assert got[key("egov_portal_newest_article_timestamp_seconds")] == LISTED[3].timestamp()
 

@@ -15,16 +15,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
-import responses
 from configs import checked_config
-from responses import matchers
+from httpstub import POST, HttpStub, matchers
 
 import collectors
 from collectors.qd766 import QD766_METRICS, Qd766Collector, period_request
 from exporter.config import ConfigError
 from exporter.exposition import StoreCollector, all_specs
-from exporter.fetch import HttpClient
+from exporter.fetch import HttpClient, TransportError
 from exporter.plugin import CollectContext, CollectError
 from exporter.results import ResultStore, TargetResult
 
@@ -64,8 +62,8 @@ def target(**extra):
     return checked_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
 
 
-def collector(t, clock=lambda: AUGUST):
-    return Qd766Collector(t, CollectContext(http=HttpClient(t, clock=clock), clock=clock))
+def collector(stub, t, clock=lambda: AUGUST):
+    return Qd766Collector(t, CollectContext(http=HttpClient(t, stub, clock=clock), clock=clock))
 
 
 def manifest_payload(endpoint: str, scope: str = "all") -> dict:
@@ -83,7 +81,7 @@ def stub(
     match=(),
 ):
     rs.add(
-        responses.POST,
+        POST,
         API + endpoint,
         body=path.read_bytes(),
         status=status,
@@ -199,7 +197,7 @@ def test_periods_are_the_current_calendar_ones_in_vietnam():
 def august():
     """One round over the six real month-all captures, each request matched to the manifest's exact body."""
     t = target()
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
         for endpoint in ALL:
             stub(
                 rs,
@@ -207,7 +205,7 @@ def august():
                 REAL / endpoint / "month-all.json",
                 match=[matchers.json_params_matcher(manifest_payload(endpoint))],
             )
-        out = collector(t).collect()
+        out = collector(rs, t).collect()
         order = [call.request.url.rsplit("/", 1)[1] for call in rs.calls]
     return out, values(out), order
 
@@ -361,7 +359,7 @@ def test_formality_scope_sends_each_endpoints_own_key():
         formality_id="019d2bfd-8e22-77ef-819f-e49460350904",
         endpoints=["dvc-progress-tree", "dossier-digitized", "transparency"],
     )
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
         for endpoint in ("dvc-progress-tree", "dossier-digitized", "transparency"):
             stub(
                 rs,
@@ -369,7 +367,7 @@ def test_formality_scope_sends_each_endpoints_own_key():
                 REAL / endpoint / "month-formality.json",
                 match=[matchers.json_params_matcher(manifest_payload(endpoint, "formality"))],
             )
-        out = collector(t).collect()
+        out = collector(rs, t).collect()
     table = values(out)
     parent = load("dvc-progress-tree", "formality")["parent"]
     assert (
@@ -381,7 +379,7 @@ def test_formality_scope_sends_each_endpoints_own_key():
 
 def test_paged_endpoint_is_read_page_by_page():
     t = target(endpoints=["dvc-progress-tree", "transparency"], page_size=2)
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
         stub(rs, "dvc-progress-tree", NAT / "tree-small.json")
         for page in (1, 2):
             stub(
@@ -392,7 +390,7 @@ def test_paged_endpoint_is_read_page_by_page():
                     matchers.json_params_matcher({"currentPage": page, "pageSize": 2}, strict_match=False)
                 ],
             )
-        out = collector(t).collect()
+        out = collector(rs, t).collect()
     table = values(out)
     pages = [
         json.loads((NAT / f"transparency-page-{p}.json").read_text(encoding="utf-8"))["data"] for p in (1, 2)
@@ -428,14 +426,14 @@ def test_paged_endpoint_is_read_page_by_page():
 
 
 def _run(t, stubs):
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
         for endpoint, path, kwargs in stubs:
             if isinstance(path, Exception):
-                rs.add(responses.POST, API + endpoint, body=path)
+                rs.add(POST, API + endpoint, body=path)
             else:
                 stub(rs, endpoint, path, **kwargs)
         try:
-            return collector(t).collect(), len(rs.calls)
+            return collector(rs, t).collect(), len(rs.calls)
         except CollectError as exc:
             return exc, len(rs.calls)
 
@@ -446,7 +444,7 @@ TWO = ["dvc-progress-tree", "transparency"]
 # (case, stubs in order, expected reason or None for up, requests made)
 UNHAPPY = [
     ("5xx", [("dvc-progress-tree", NAT / "maintenance.html", {"status": 500, **HTML})], "http_status", 1),
-    ("timeout", [("dvc-progress-tree", requests.exceptions.ReadTimeout("read timed out"), {})], "timeout", 1),
+    ("timeout", [("dvc-progress-tree", TransportError("timeout"), {})], "timeout", 1),
     ("waf page", [("dvc-progress-tree", NAT / "waf.html", {"status": 200, **HTML})], "blocked", 1),
     (
         "waf page mid-round stops the round",
@@ -548,8 +546,8 @@ def test_changed_layout_is_drift_and_the_other_endpoints_still_count():
 
 def test_unit_codes_are_remembered_between_rounds():
     t = target(endpoints=TWO)
-    c = collector(t)
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
+        c = collector(rs, t)
         stub(rs, "dvc-progress-tree", NAT / "tree-small.json")
         stub(rs, "transparency", NAT / "transparency-page-1.json")
         stub(rs, "dvc-progress-tree", NAT / "tree-changed-layout.json")

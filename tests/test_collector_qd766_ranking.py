@@ -14,8 +14,8 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
-import responses
 from configs import checked_config
+from httpstub import HttpStub
 
 import collectors
 from collectors.qd766 import Qd766Collector
@@ -51,8 +51,8 @@ def target(url: str = PORTAL, root: str = ROOT_ID, **extra):
     return checked_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
 
 
-def collector(t, now: float = NOW.timestamp()):
-    return Qd766Collector(t, CollectContext(http=HttpClient(t, clock=lambda: now), clock=lambda: now))
+def collector(stub, t, now: float = NOW.timestamp()):
+    return Qd766Collector(t, CollectContext(http=HttpClient(t, stub, clock=lambda: now), clock=lambda: now))
 
 
 def values(out) -> dict[tuple, float]:
@@ -91,7 +91,7 @@ def ranking_only(out) -> dict[tuple, float]:
 
 @pytest.fixture()
 def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         tree = (FIX / "dvcqg-766" / "dvc-progress-tree" / "month-all.json").read_bytes()
         for _ in range(3):
             r.post(TREE, body=tree, status=201, content_type="application/json")
@@ -109,7 +109,7 @@ def serve_ranking(rsps, month=None, quarter=None, year=None) -> None:
 
 def test_every_province_of_every_period_exactly_as_published(rsps):
     serve_ranking(rsps)
-    out = collector(target()).collect()
+    out = collector(rsps, target()).collect()
     assert out.state == "up", out.message
     month = json.loads((RANKING / "report-tinh-766-month.json").read_text(encoding="utf-8"))
     others = json.loads((RANKING / "report-tinh-766-quarter-data.json").read_text(encoding="utf-8"))["data"]
@@ -152,7 +152,7 @@ def test_an_unreadable_ranking_degrades_and_keeps_the_evaluation(rsps):
         quarter={"status": 500, "body": b"<html><body>Error</body></html>"},
         year={"body": b"not json at all"},
     )
-    out = collector(target()).collect()
+    out = collector(rsps, target()).collect()
     assert out.state == "degraded"
     assert out.message.startswith(
         'ranking (month): expected a list of provinces or {"data": [...]}, got dict; ranking (quarter): '
@@ -167,7 +167,7 @@ def test_missing_fields_are_schema_drift(rsps):
     for row in rows[:5]:
         del row["MDSH"]
     serve_ranking(rsps, month={"json": rows})
-    out = collector(target()).collect()
+    out = collector(rsps, target()).collect()
     assert out.state == "up"
     assert values(out)[key("egov_qd766_schema_drift", endpoint="ranking")] == 1
     assert "ranking: rows[].MDSH missing in 5 rows" in out.skipped
@@ -183,22 +183,22 @@ def test_missing_fields_are_schema_drift(rsps):
 
 def test_a_refusal_ends_the_round():
     waf = (FIX / "http" / "national" / "waf.html").read_bytes()
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+    with HttpStub(assert_all_requests_are_fired=True) as rsps:
         rsps.post(
             TREE, body=(FIX / "dvcqg-766" / "dvc-progress-tree" / "month-all.json").read_bytes(), status=201
         )
         rsps.post(REPORT, body=waf, content_type="text/html")
         with pytest.raises(CollectError) as info:
-            collector(target()).collect()
+            collector(rsps, target()).collect()
     assert info.value.reason == "blocked"
 
 
 def test_province_ranking_false_asks_nothing_of_the_report_service():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+    with HttpStub(assert_all_requests_are_fired=True) as rsps:
         rsps.post(
             TREE, body=(FIX / "dvcqg-766" / "dvc-progress-tree" / "month-all.json").read_bytes(), status=201
         )
-        out = collector(target(periods=["month"], province_ranking=False)).collect()
+        out = collector(rsps, target(periods=["month"], province_ranking=False)).collect()
     assert out.state == "up" and ranking_only(out) == {}
 
 
@@ -211,7 +211,7 @@ def test_the_simulators_ranking_reads_as_the_real_one():
     base = sim.start("127.0.0.1", 0)
     try:
         t = target(url=f"{base}/national", root=ROOT_DEPARTMENT_ID, endpoints=[], periods=["month", "year"])
-        out = collector(t, now=start.timestamp()).collect()
+        out = collector(None, t, now=start.timestamp()).collect()  # the real transport: libcurl
     finally:
         sim.stop()
     assert out.state == "up", out.message

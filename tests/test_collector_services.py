@@ -14,18 +14,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
-import responses
 import yaml
 from configs import checked_config
+from httpstub import HttpStub, matchers
 from prometheus_client.parser import text_string_to_metric_families
-from responses import matchers
 
 from collectors.profiles import PROFILE_DIR
 from collectors.services import ServicesCollector
 from exporter.config import ConfigError
 from exporter.exposition import MetricsCache, all_specs, build_registry
-from exporter.fetch import HttpClient, _OAuth2Token
+from exporter.fetch import HttpClient, TransportError, _OAuth2Token
 from exporter.plugin import CollectContext, CollectError
 from exporter.registry import load_kinds
 from exporter.results import ResultStore, TargetResult
@@ -55,21 +53,23 @@ def body(name: str) -> bytes:
     return (BODIES / name).read_bytes()
 
 
-def make(trace: list | None = None, **kw) -> ServicesCollector:
+def make(stub, trace: list | None = None, **kw) -> ServicesCollector:
     cfg = ServicesCollector.Config.model_validate(
         {"name": "dvc", "kind": "services", "system": "services", "url": URL, "retries": 0, **kw}
     )
     return ServicesCollector(
-        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+        cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0, trace=trace)
     )
 
 
-def api(**kw) -> ServicesCollector:
-    return make(**{"profile": "example-json", "auth": AUTH, "page_size": 3, **kw})
+def api(stub, **kw) -> ServicesCollector:
+    return make(stub, **{"profile": "example-json", "auth": AUTH, "page_size": 3, **kw})
 
 
-def table(**kw) -> ServicesCollector:
-    return make(**{"periods": ["month"], **({} if "profile_file" in kw else {"profile": "html-table"}), **kw})
+def table(stub, **kw) -> ServicesCollector:
+    return make(
+        stub, **{"periods": ["month"], **({} if "profile_file" in kw else {"profile": "html-table"}), **kw}
+    )
 
 
 def data_samples(collected) -> dict[tuple, float]:
@@ -132,7 +132,7 @@ def expected_from_api(pages: dict[str, list[str]], table_only: bool = False) -> 
 @pytest.fixture()
 def rsps():
     _OAuth2Token.clear()
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
     _OAuth2Token.clear()
 
@@ -185,7 +185,7 @@ def test_api_pages_and_periods_happy_path(rsps):
         for page in (0, 1):
             stub_page(rsps, token, period, page)
     trace: list = []
-    out = api(periods=["month", "quarter"], trace=trace).collect()
+    out = api(rsps, periods=["month", "quarter"], trace=trace).collect()
     assert out.state == "up" and out.skipped == []
     pages = {
         "month": ["example-month-page0.json", "example-month-page1.json"],
@@ -203,7 +203,7 @@ def test_api_counts_are_consistent_ratios(rsps):
     token = stub_token(rsps)
     stub_page(rsps, token, "month", 0)
     stub_page(rsps, token, "month", 1)
-    got = data_samples(api(periods=["month"]).collect())
+    got = data_samples(api(rsps, periods=["month"]).collect())
     units = {dict(k[1])["unit"] for k in got if k[0] == "egov_services_dossiers_with_fee_total"}
     assert len(units) == 5
     for unit in units:
@@ -228,7 +228,7 @@ def test_api_missing_fields_skip_only_those_metrics(rsps):
         body=body("example-month-missing-fields.json"),
         content_type="application/json",
     )
-    out = api(periods=["month"], page_size=None).collect()
+    out = api(rsps, periods=["month"], page_size=None).collect()
     assert out.state == "up"
     want = expected_from_api({"month": ["example-month-page0.json", "example-month-page1.json"]})
     # H44.42 has no paidOnline, H44.100 no processing, H44.104's agency no code (nothing of it is usable)
@@ -270,7 +270,7 @@ def test_api_without_page_count_reads_one_page_and_says_so(rsps):
     page = load("example-month-page0.json")
     del page["totalPages"]
     stub_page(rsps, token, "month", 0, json=page)
-    out = api(periods=["month"]).collect()
+    out = api(rsps, periods=["month"]).collect()
     assert out.skipped == ["dossier-statistics: no page count at $.totalPages; read the first page only"]
     assert {dict(k[1])["unit"] for k in data_samples(out)} == {i["agency"]["code"] for i in page["content"]}
 
@@ -278,7 +278,7 @@ def test_api_without_page_count_reads_one_page_and_says_so(rsps):
 def test_api_pages_beyond_max_pages_degrade_the_target(rsps):
     token = stub_token(rsps)
     stub_page(rsps, token, "month", 0)
-    out = api(periods=["month"], max_pages=1).collect()
+    out = api(rsps, periods=["month"], max_pages=1).collect()
     assert out.state == "degraded"
     assert out.message == "dossier-statistics: read 1 of 2 pages (max_pages)"
     assert {dict(k[1])["unit"] for k in data_samples(out)} == {"H44.07", "H44.42", "H44.45"}
@@ -288,7 +288,7 @@ def test_api_units_beyond_max_units_are_dropped_and_degrade(rsps):
     token = stub_token(rsps)
     stub_page(rsps, token, "month", 0)
     stub_page(rsps, token, "month", 1)
-    out = api(periods=["month"], max_units=2).collect()
+    out = api(rsps, periods=["month"], max_units=2).collect()
     assert out.state == "degraded"
     kept = {dict(k[1])["unit"] for k in data_samples(out)}
     assert kept == {i["agency"]["code"] for i in load("example-month-page0.json")["content"][:2]}
@@ -301,7 +301,7 @@ def test_api_token_is_fetched_once_and_reused(rsps):
     for _ in range(2):
         stub_page(rsps, token, "month", 0)
         stub_page(rsps, token, "month", 1)
-    collector = api(periods=["month"])
+    collector = api(rsps, periods=["month"])
     first, second = collector.collect(), collector.collect()
     assert data_samples(first) == data_samples(second)
     assert collector.ctx.http.stats["token_requests"] == 1
@@ -333,7 +333,7 @@ API_FAILURES = {
         ),
         "http_status",
     ),
-    "timeout": (lambda r: _api_row(r, body=requests.exceptions.ReadTimeout("read timed out")), "timeout"),
+    "timeout": (lambda r: _api_row(r, body=TransportError("timeout")), "timeout"),
     "WAF page": (lambda r: _api_row(r, body=body("waf.html"), content_type="text/html"), "blocked"),
     "429": (
         lambda r: _api_row(
@@ -362,14 +362,14 @@ def test_api_unusable_answers_fail_with_reason(rsps, case):
     stub, reason = API_FAILURES[case]
     stub(rsps)
     with pytest.raises(CollectError) as info:
-        api(periods=["month"]).collect()
+        api(rsps, periods=["month"]).collect()
     assert info.value.reason == reason, info.value.message
 
 
 def test_api_changed_layout_message_names_the_source(rsps):
     _api_row(rsps, body=body("example-changed-layout.json"), content_type="application/json")
     with pytest.raises(CollectError) as info:
-        api(periods=["month"]).collect()
+        api(rsps, periods=["month"]).collect()
     assert info.value.message == (
         "dossier-statistics: no configured metric found in the answer: "
         "egov_services_dossiers_received_total: nothing at $.content[*]"
@@ -396,7 +396,7 @@ def test_table_gives_the_api_figures(rsps, fixture):
     """Columns are found by header text: the vendor's reordered release (extra column, unit repeated per row
     instead of merged, no <thead>) reads the same."""
     stub_table(rsps, fixture)
-    out = table().collect()
+    out = table(rsps).collect()
     assert out.state == "up" and out.skipped == []
     want = expected_from_api(
         {"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True
@@ -421,7 +421,7 @@ def test_table_units_by_name_from_the_config(rsps, tmp_path):
         for i in page
         if i["agency"]["code"] != "H44.104"
     }
-    out = table(profile_file=str(tmp_path / "no-links.yaml"), units=units).collect()
+    out = table(rsps, profile_file=str(tmp_path / "no-links.yaml"), units=units).collect()
     want = expected_from_api(
         {"month": ["example-month-page0.json", "example-month-page1.json"]}, table_only=True
     )
@@ -446,21 +446,21 @@ def test_table_unusable_answers_fail_with_reason(rsps, case):
     kw, reason = TABLE_FAILURES[case]
     stub_table(rsps, **kw)
     with pytest.raises(CollectError) as info:
-        table().collect()
+        table(rsps).collect()
     assert info.value.reason == reason, info.value.message
 
 
 def test_table_timeout(rsps):
-    rsps.get(TABLE, body=requests.exceptions.ConnectTimeout("connect timed out"))
+    rsps.get(TABLE, body=TransportError("timeout"))
     with pytest.raises(CollectError) as info:
-        table().collect()
+        table(rsps).collect()
     assert info.value.reason == "timeout"
 
 
 def test_table_truncated_message(rsps):
     stub_table(rsps, "ket-qua-truncated.html")
     with pytest.raises(CollectError) as info:
-        table().collect()
+        table(rsps).collect()
     assert info.value.message == "public-table: answer cut short (no '</html>' at its end)"
 
 
@@ -522,7 +522,7 @@ def test_second_vendor_profile_by_configuration_alone(rsps, tmp_path):
         ],
     )
     collector = ServicesCollector(
-        target, CollectContext(http=HttpClient(target, clock=lambda: T0), clock=lambda: T0)
+        target, CollectContext(http=HttpClient(target, rsps, clock=lambda: T0), clock=lambda: T0)
     )
     out = collector.collect()
     assert out.skipped == []
@@ -637,7 +637,10 @@ def test_full_exposition_passes_promtool(rsps):
             stub_page(rsps, token, period, page)
     stub_table(rsps, "ket-qua-month.html")
     store = ResultStore()
-    for name, collector in (("services-api", api(periods=["month", "quarter"])), ("services-table", table())):
+    for name, collector in (
+        ("services-api", api(rsps, periods=["month", "quarter"])),
+        ("services-table", table(rsps)),
+    ):
         out = collector.collect()
         result = TargetResult(
             target=name,

@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-import responses
 from configs import checked_config
-from responses import matchers
+from httpstub import HttpStub, matchers
 
 from collectors.services import ServicesCollector
 from exporter.config import ConfigError
@@ -55,27 +54,28 @@ def services(out) -> dict[tuple, float]:
     return {k: v for k, v in samples(out).items() if k[0].startswith("egov_services_")}
 
 
-def make(trace: list | None = None, **kw) -> ServicesCollector:
+def make(stub, trace: list | None = None, **kw) -> ServicesCollector:
     cfg = ServicesCollector.Config.model_validate(
         {"name": "dvc", "kind": "services", "system": "services", "url": API, "retries": 0, **kw}
     )
     return ServicesCollector(
-        cfg, CollectContext(http=HttpClient(cfg, clock=lambda: T0), clock=lambda: T0, trace=trace)
+        cfg, CollectContext(http=HttpClient(cfg, stub, clock=lambda: T0), clock=lambda: T0, trace=trace)
     )
 
 
-def igate(**kw) -> ServicesCollector:
+def igate(stub, **kw) -> ServicesCollector:
     settings = {"agency_id": AGENCY, **kw.pop("profile_settings", {})}
     return make(
+        stub,
         **{"profile": "igate", "auth": IGATE_AUTH, "periods": ["month", "year"], "profile_settings": settings}
-        | kw
+        | kw,
     )
 
 
 @pytest.fixture()
 def rsps():
     _OAuth2Token.clear()
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
     _OAuth2Token.clear()
 
@@ -176,7 +176,7 @@ def test_igate_three_reports_per_period_exact_values(rsps):
     for period in ("month", "year"):
         stub_igate(rsps, token, period)
     trace: list = []
-    out = igate(trace=trace).collect()
+    out = igate(rsps, trace=trace).collect()
     assert out.state == "up"
     want = {**igate_expected("month"), **igate_expected("year")}
     for source in ("dossier-statistic", "online-report", "digitization"):
@@ -246,7 +246,7 @@ def test_igate_level_ids_are_sent_when_set(rsps):
             ),
         ],
     )
-    out = igate(periods=["month"], profile_settings={**ids, "online_path": ""}).collect()
+    out = igate(rsps, periods=["month"], profile_settings={**ids, "online_path": ""}).collect()
     assert out.state == "up"
     names = {s.labels.get("source") for s in out.samples if s.name == "egov_services_source_up"}
     assert names == {"dossier-statistic", "digitization"}  # online_path "" turned that report off
@@ -261,7 +261,7 @@ def test_igate_another_province_prefix_moves_every_path(rsps):
         (f"{API}/pa/dni-digitize/digitization-by-agency", "digitization-month.json"),
     ):
         rsps.get(url, json=load("igate", fixture), match=[bearer])
-    out = igate(periods=["month"], profile_settings={"prefix": "dni"}).collect()
+    out = igate(rsps, periods=["month"], profile_settings={"prefix": "dni"}).collect()
     assert services(out) == {
         **igate_expected("month"),
         **{
@@ -275,7 +275,7 @@ def test_igate_a_failing_report_is_attributed_to_its_source(rsps):
     token = stub_token(rsps)
     stub_igate(rsps, token, "month", which=("statistic", "online"))
     rsps.get(DIGITIZE, status=404, json={"status": 404, "error": "Not Found", "path": "/pa/kgg-digitize/x"})
-    out = igate(periods=["month"]).collect()
+    out = igate(rsps, periods=["month"]).collect()
     assert out.state == "degraded"
     assert out.message == f"source digitization failed (http_status): {DIGITIZE}?" + (
         "from=2026-11-01T00%3A00%3A00.000Z&to=2026-11-27T23%3A59%3A59.999Z&ancestor-id="
@@ -296,7 +296,7 @@ def test_igate_every_report_failing_downs_the_target_with_the_first_reason(rsps)
     answers = {n: {"status": 500, "body": "error"} for n in ("statistic", "online", "digitize")}
     stub_igate(rsps, token, "month", **answers)
     with pytest.raises(CollectError) as info:
-        igate(periods=["month"]).collect()
+        igate(rsps, periods=["month"]).collect()
     assert info.value.reason == "http_status"
     assert info.value.message.startswith(f"every source failed: dossier-statistic: {STATISTIC}?")
     assert info.value.message.count("HTTP 500") == 3
@@ -309,7 +309,7 @@ def test_igate_a_refusal_ends_the_poll_at_once(rsps):
         rsps, token, "month", which=("statistic",), statistic={"body": waf, "content_type": "text/html"}
     )
     with pytest.raises(CollectError) as info:
-        igate(periods=["month"]).collect()
+        igate(rsps, periods=["month"]).collect()
     assert info.value.reason == "blocked"  # and no request went to the other two reports (rsps would fail)
 
 
@@ -318,7 +318,7 @@ def test_igate_an_object_where_an_array_is_expected_is_a_parse_failure(rsps):
     error = {"json": {"code": "ERR", "message": "agency not found"}}
     stub_igate(rsps, token, "month", statistic=error, online=error, digitize=error)
     with pytest.raises(CollectError) as info:
-        igate(periods=["month"]).collect()
+        igate(rsps, periods=["month"]).collect()
     assert info.value.reason == "parse"
     assert "dossier-statistic: no configured metric found in the answer" in info.value.message
 
@@ -380,8 +380,9 @@ def test_igate_with_an_old_profile_name_says_what_it_became():
 # ---------------------------------------------------------------------------------------- OpenCPS
 
 
-def opencps(**kw) -> ServicesCollector:
+def opencps(stub, **kw) -> ServicesCollector:
     return make(
+        stub,
         **{
             "url": OPENCPS,
             "profile": "opencps",
@@ -389,7 +390,7 @@ def opencps(**kw) -> ServicesCollector:
             "profile_settings": {"group_id": GROUP_ID},
             "auth": {"type": "basic", "username": "thongke", "password": "p4ss"},
         }
-        | kw
+        | kw,
     )
 
 
@@ -447,7 +448,7 @@ def opencps_expected() -> dict[tuple, float]:
 def test_opencps_month_and_year_exact_values(rsps):
     stub_opencps(rsps, 11, "statistics-month.json")
     stub_opencps(rsps, 0, "statistics-year.json")  # a year is month 0
-    out = opencps().collect()
+    out = opencps(rsps).collect()
     assert out.state == "up" and out.skipped == []
     assert services(out) == opencps_expected()
 
@@ -455,7 +456,9 @@ def test_opencps_month_and_year_exact_values(rsps):
 def test_opencps_newer_rest_base_is_a_setting(rsps):
     stub_opencps(rsps, 11, "statistics-month.json", path="/o/secure/rest/statistics")
     out = opencps(
-        periods=["month"], profile_settings={"group_id": GROUP_ID, "path": "o/secure/rest/statistics"}
+        rsps,
+        periods=["month"],
+        profile_settings={"group_id": GROUP_ID, "path": "o/secure/rest/statistics"},
     )
     assert out.collect().state == "up"
 

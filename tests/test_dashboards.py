@@ -117,14 +117,13 @@ def test_unit_and_period_variables_where_units_are_shown():
 
 def test_thresholds_in_dashboards_come_from_the_thresholds_file():
     th = yaml.safe_load((ROOT / "rules" / "thresholds.yaml").read_text(encoding="utf-8"))
+    targets = yaml.safe_load((ROOT / "indicators" / "targets.yaml").read_text(encoding="utf-8"))["targets"]
     services = DASHBOARDS["egov-services"]
     payment = next(p for p in services["panels"] if p["title"].startswith("Thanh toán trực tuyến"))
     steps = payment["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert steps[1]["value"] == th["national_targets"]["targets"]["online_payment"]["min"]
-    assert (
-        common.national_target("online_dossiers")
-        == th["national_targets"]["targets"]["online_dossiers"]["min"]
-    )
+    assert steps[1]["value"] == targets["online_payment"]["ratio"] == 0.8  # national targets: targets.yaml
+    assert common.national_target("online_dossiers") == targets["online_dossiers"]["ratio"]
+    assert "min" not in th["national_targets"]["targets"]["online_payment"]  # no second copy of the level
 
 
 # ------------------------------------------------------------------------------------- deployment

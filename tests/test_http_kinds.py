@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-import responses
+from httpstub import GET, HttpStub, matchers
 
 from collectors.extract import parse_number
 from collectors.html import HtmlCollector
@@ -25,11 +25,11 @@ def body(name: str) -> bytes:
     return (BODIES / name).read_bytes()
 
 
-def make(cls, trace: list | None = None, clock=lambda: T0, **kw):
+def make(stub, cls, trace: list | None = None, clock=lambda: T0, **kw):
     cfg = cls.Config.model_validate(
         {"name": "t", "kind": cls.kind, "system": "services", "url": URL, "retries": 0, **kw}
     )
-    return cls(cfg, CollectContext(http=HttpClient(cfg, clock=clock), clock=clock, trace=trace))
+    return cls(cfg, CollectContext(http=HttpClient(cfg, stub, clock=clock), clock=clock, trace=trace))
 
 
 def samples(collected) -> dict[tuple, float]:
@@ -44,7 +44,7 @@ def reason_of(collector) -> str:
 
 @pytest.fixture()
 def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
+    with HttpStub(assert_all_requests_are_fired=True) as r:
         yield r
 
 
@@ -54,7 +54,7 @@ def rsps():
 def test_http_up_with_series(rsps):
     page = body("portal-home.html")
     rsps.get(URL, body=page, content_type="text/html; charset=utf-8")
-    out = make(HttpCollector).collect()
+    out = make(rsps, HttpCollector).collect()
     got = samples(out)
     assert out.state == "up" and out.message == ""
     assert got[("egov_target_http_status_code", ())] == 200
@@ -78,7 +78,7 @@ def test_http_up_with_series(rsps):
 )
 def test_http_status_conditions(rsps, status, codes, outcome):
     rsps.get(URL, status=status, body="")
-    collector = make(HttpCollector, valid_status_codes=codes)
+    collector = make(rsps, HttpCollector, valid_status_codes=codes)
     if outcome == "up":
         out = collector.collect()
         assert out.state == "up" and samples(out)[("egov_target_http_status_code", ())] == status
@@ -97,7 +97,7 @@ def test_http_status_conditions(rsps, status, codes, outcome):
 )
 def test_http_body_conditions(rsps, must, must_not, outcome):
     rsps.get(URL, body=body("portal-home.html"), content_type="text/html; charset=utf-8")
-    collector = make(HttpCollector, body_must_match=must, body_must_not_match=must_not)
+    collector = make(rsps, HttpCollector, body_must_match=must, body_must_not_match=must_not)
     if outcome == "up":
         assert collector.collect().state == "up"
     else:
@@ -111,20 +111,20 @@ def _slow(request):
 
 @pytest.mark.parametrize("after,state", [("10ms", "degraded"), ("30s", "up")])
 def test_http_degraded_after(rsps, after, state):
-    rsps.add_callback(responses.GET, URL, callback=_slow)
-    out = make(HttpCollector, degraded_after=after).collect()
+    rsps.add_callback(GET, URL, callback=_slow)
+    out = make(rsps, HttpCollector, degraded_after=after).collect()
     assert out.state == state
     assert ("response time" in out.message) == (state == "degraded")
 
 
 def test_http_post_body_sent(rsps):
-    rsps.post(URL, body="ok", match=[responses.matchers.body_matcher('{"q": 1}')])
-    assert make(HttpCollector, method="POST", body='{"q": 1}').collect().state == "up"
+    rsps.post(URL, body="ok", match=[matchers.body_matcher('{"q": 1}')])
+    assert make(rsps, HttpCollector, method="POST", body='{"q": 1}').collect().state == "up"
 
 
 @pytest.mark.parametrize("days_left,state", [(3, "degraded"), (40, "up")])
-def test_tls_expiry_warning(days_left, state):
-    collector = make(HttpCollector)
+def test_tls_expiry_warning(rsps, days_left, state):
+    collector = make(rsps, HttpCollector)
     resp = Response(
         url=URL, status=200, headers={}, body=b"ok", elapsed=0.1, tls_not_after=T0 + days_left * 86400
     )
@@ -141,7 +141,7 @@ def test_tls_expiry_warning(days_left, state):
 def test_trace_records_what_was_fetched(rsps):
     rsps.get(URL, body=body("portal-home.html"), content_type="text/html")
     trace: list = []
-    make(HttpCollector, trace=trace).collect()
+    make(rsps, HttpCollector, trace=trace).collect()
     assert len(trace) == 1
     assert trace[0]["request"] == f"GET {URL}" and trace[0]["status"] == 200
     assert "Cổng thông tin điện tử tỉnh" in trace[0]["body"]
@@ -150,7 +150,7 @@ def test_trace_records_what_was_fetched(rsps):
 def test_trace_records_errors(rsps):
     rsps.get(URL, status=500)
     trace: list = []
-    assert reason_of(make(HttpCollector, trace=trace)) == "http_status"
+    assert reason_of(make(rsps, HttpCollector, trace=trace)) == "http_status"
     assert trace == [{"request": f"GET {URL}", "error": f"http_status: {URL}: HTTP 500"}]
 
 
@@ -197,7 +197,7 @@ JSON_METRICS = [
 
 def test_json_extraction(rsps):
     rsps.get(URL, body=body("stats.json"), content_type="application/json")
-    out = make(JsonCollector, metrics=JSON_METRICS).collect()
+    out = make(rsps, JsonCollector, metrics=JSON_METRICS).collect()
     got = {k: v for k, v in samples(out).items() if not k[0].startswith("egov_target_http")}
     assert out.state == "up" and out.skipped == []
     assert got == {
@@ -265,9 +265,10 @@ def test_json_post_body(rsps):
     rsps.post(
         URL,
         json={"data": {"total": 5}},
-        match=[responses.matchers.json_params_matcher({"timeType": "month", "year": 2026})],
+        match=[matchers.json_params_matcher({"timeType": "month", "year": 2026})],
     )
     out = make(
+        rsps,
         JsonCollector,
         method="POST",
         json_body={"timeType": "month", "year": 2026},
@@ -288,7 +289,7 @@ def test_json_missing_field_is_skipped_and_counted(rsps):
         },
         {"name": "egov_lgsp_optional", "path": "$.maybe", "optional": True},
     ]
-    out = make(JsonCollector, metrics=metrics).collect()
+    out = make(rsps, JsonCollector, metrics=metrics).collect()
     assert out.state == "up"
     assert samples(out)[("egov_lgsp_up", ())] == 1
     assert out.skipped == [
@@ -302,6 +303,7 @@ def test_json_missing_field_is_skipped_and_counted(rsps):
 def test_json_unmapped_string_is_skipped(rsps):
     rsps.get(URL, json={"status": "MAINTENANCE", "n": 2})
     out = make(
+        rsps,
         JsonCollector,
         metrics=[
             {"name": "egov_lgsp_up", "path": "$.status", "value_map": {"UP": 1}},
@@ -314,7 +316,7 @@ def test_json_unmapped_string_is_skipped(rsps):
 
 def test_json_all_missing_is_parse(rsps):
     rsps.get(URL, body=body("stats-changed.json"), content_type="application/json")
-    assert reason_of(make(JsonCollector, metrics=JSON_METRICS)) == "parse"
+    assert reason_of(make(rsps, JsonCollector, metrics=JSON_METRICS)) == "parse"
 
 
 @pytest.mark.parametrize(
@@ -326,12 +328,12 @@ def test_json_all_missing_is_parse(rsps):
 )
 def test_json_bad_body_is_parse(rsps, content, ctype):
     rsps.get(URL, body=content, content_type=ctype)
-    assert reason_of(make(JsonCollector, metrics=JSON_METRICS)) == "parse"
+    assert reason_of(make(rsps, JsonCollector, metrics=JSON_METRICS)) == "parse"
 
 
 def test_json_waf_page_is_blocked(rsps):
     rsps.get(URL, body=body("waf-request-rejected.html"), content_type="text/html")
-    assert reason_of(make(JsonCollector, metrics=JSON_METRICS)) == "blocked"
+    assert reason_of(make(rsps, JsonCollector, metrics=JSON_METRICS)) == "blocked"
 
 
 @pytest.mark.parametrize(
@@ -363,7 +365,7 @@ def test_parse_number(raw, fmt, value):
 def test_json_number_format_en(rsps):
     rsps.get(URL, json={"total": "1,234.5"})
     out = make(
-        JsonCollector, number_format="en", metrics=[{"name": "egov_amount", "path": "$.total"}]
+        rsps, JsonCollector, number_format="en", metrics=[{"name": "egov_amount", "path": "$.total"}]
     ).collect()
     assert samples(out)[("egov_amount", ())] == 1234.5
 
@@ -386,7 +388,7 @@ HTML_PORTAL = [
 
 def test_html_extraction(rsps):
     rsps.get(URL, body=body("portal-home.html"), content_type="text/html; charset=utf-8")
-    out = make(HtmlCollector, metrics=HTML_PORTAL).collect()
+    out = make(rsps, HtmlCollector, metrics=HTML_PORTAL).collect()
     got = {k: v for k, v in samples(out).items() if not k[0].startswith("egov_target_http")}
     assert out.state == "up" and out.skipped == []
     assert got == {
@@ -416,7 +418,7 @@ def test_html_table_rows_with_labels_and_regex(rsps):
             "scale": 0.01,
         },
     ]
-    out = make(HtmlCollector, metrics=metrics).collect()
+    out = make(rsps, HtmlCollector, metrics=metrics).collect()
     got = [(s.name, s.labels, s.value) for s in out.samples if not s.name.startswith("egov_target_http")]
     assert got == [
         ("egov_services_dossiers", {"level": "toan-trinh", "name": "Toàn trình"}, 1520.0),
@@ -435,7 +437,7 @@ def test_html_missing_selector_skipped_count_still_reported(rsps):
         {"name": "egov_portal_banners", "select": ".banner", "value": "count"},
         {"name": "egov_portal_regex_miss", "select": "#counter", "regex": r"khách: (\d+)"},
     ]
-    out = make(HtmlCollector, metrics=metrics).collect()
+    out = make(rsps, HtmlCollector, metrics=metrics).collect()
     got = samples(out)
     assert out.state == "up"
     assert got[("egov_portal_visits", ())] == 12345678 and got[("egov_portal_banners", ())] == 0
@@ -451,14 +453,14 @@ def test_html_all_missing_is_parse(rsps):
         {"name": "egov_portal_visits", "select": "#counter b"},
         {"name": "egov_portal_sections", "select": "a.section", "value": "count"},
     ]
-    assert reason_of(make(HtmlCollector, metrics=metrics)) == "parse"
+    assert reason_of(make(rsps, HtmlCollector, metrics=metrics)) == "parse"
 
 
 def test_html_wrong_content_type_is_parse(rsps):
     rsps.get(URL, body=body("stats.json"), content_type="application/json")
-    assert reason_of(make(HtmlCollector, metrics=HTML_PORTAL)) == "parse"
+    assert reason_of(make(rsps, HtmlCollector, metrics=HTML_PORTAL)) == "parse"
 
 
 def test_html_waf_page_is_blocked(rsps):
     rsps.get(URL, body=body("waf-request-rejected.html"), content_type="text/html")
-    assert reason_of(make(HtmlCollector, metrics=HTML_PORTAL)) == "blocked"
+    assert reason_of(make(rsps, HtmlCollector, metrics=HTML_PORTAL)) == "blocked"

@@ -583,10 +583,11 @@ def test_snapshot_from_victoria_metrics_equals_prometheus(nation, tmp_path):
 
     def equal(a, b) -> bool:
         # VictoriaMetrics stores a value with at most 15-16 significant digits (a poll's timestamp with
-        # microseconds, 1796281176.2742834, comes back 1796281176.274284): equal to 12 significant digits,
-        # far below any figure the report shows
+        # microseconds, 1796281176.2742834, comes back 1796281176.274284), and a mean of such values carries
+        # the rounding on (0.920670459 against 0.920670459001): equal to 9 significant digits, far below any
+        # figure the report shows (2 decimals)
         if isinstance(a, float) and isinstance(b, float):
-            return a == b or abs(a - b) <= 1e-12 * max(abs(a), abs(b))
+            return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
         return a == b
 
     differences = sorted(
@@ -599,7 +600,7 @@ def test_snapshot_from_victoria_metrics_equals_prometheus(nation, tmp_path):
     nation.figures.update(
         snapshot_figures_compared=len(numbers),
         snapshot_differences=len(differences),
-        snapshot_figures_equal_only_to_12_digits=sum(1 for k in numbers if vm[k] != prom[k]),
+        snapshot_figures_not_bit_identical=sum(1 for k in numbers if vm[k] != prom[k]),
     )
 
 

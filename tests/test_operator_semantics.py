@@ -27,7 +27,6 @@ PROFILE = """
 description: a test profile reading one unit's figures
 sources:
   - name: stats
-    per_period: false
     request: {{path: stats}}
     metrics:
       - {{name: egov_services_dossiers_received_total, type: counter, path: "$.content[*]",
@@ -66,7 +65,14 @@ def _received(proc: ExporterProcess) -> float | None:
 
 def _write_config(tmp: Path, url: str, profile: Path) -> Path:
     cfg = tmp / "config.yaml"
-    target = {"name": "dvc", "kind": "services", "url": url, "profile_file": str(profile), "interval": "1s"}
+    target = {
+        "name": "dvc",
+        "kind": "services",
+        "url": url,
+        "profile_file": str(profile),
+        "periods": ["month"],
+        "interval": "1s",
+    }
     cfg.write_text(
         yaml.safe_dump(
             {"history": {"enabled": False}, "scheduler": {"start_spread": "0s"}, "targets": [target]}

@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import responses
 import yaml
+from httpstub import POST, HttpStub
 
 import collectors
 from collectors.qd766 import Qd766Collector
@@ -114,16 +114,16 @@ def qd766_samples() -> list[tuple[str, dict[str, str], float]]:
     }
     t = parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
     clock = lambda: 1787194800.0  # noqa: E731 - August 2026, the captures' month
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
         for ep in ENDPOINTS:
             rs.add(
-                responses.POST,
+                POST,
                 f"https://dichvucong.gov.vn/api/v1/reporting/evaluation/{ep}",
                 body=(REAL / ep / "month-all.json").read_bytes(),
                 status=201,
                 content_type="application/json",
             )
-        out = Qd766Collector(t, CollectContext(http=HttpClient(t, clock=clock), clock=clock)).collect()
+        out = Qd766Collector(t, CollectContext(http=HttpClient(t, rs, clock=clock), clock=clock)).collect()
     wanted = (
         "egov_qd766_figure",
         "egov_qd766_metric_numerator",

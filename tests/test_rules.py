@@ -90,10 +90,32 @@ def test_for_override_only_for_test_copies(tmp_path):
     assert {r["for"] for r in ALERTS} != {"1s"}  # the shipped rules keep their real for:
 
 
+def test_dashboard_links_come_from_the_grafana_url_setting(tmp_path, capsys):
+    assert {r["annotations"]["dashboard"].split("/d/")[0] for r in ALERTS} == {
+        yaml.safe_load((RULES / "thresholds.yaml").read_text(encoding="utf-8"))["grafana_url"]
+    }
+    assert build.main(["--out", str(tmp_path), "--grafana-url", "https://grafana.tinh.gov.vn/"]) == 0
+    rules = [r for _, _, r in load(sorted(tmp_path.glob("*.yml")))]
+    assert len(rules) == len(ALERTS)
+    assert {r["annotations"]["dashboard"].split("/d/")[0] for r in rules} == {"https://grafana.tinh.gov.vn"}
+    down = next(r for r in rules if r["alert"] == "EgovTargetDown")
+    assert down["annotations"]["dashboard"] == (
+        "https://grafana.tinh.gov.vn/d/egov-overview?var-target={{ $labels.target }}"
+    )
+    assert build.main(["--out", str(tmp_path), "--grafana-url", "grafana.tinh.gov.vn"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "--grafana-url must be an http:// or https:// URL, got 'grafana.tinh.gov.vn'"
+    )
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
         (("grafana_url:", "grafana_link:"), "grafana_url: required\n{path}: grafana_link: unknown key"),
+        (
+            ("grafana_url: http://localhost:3000", "grafana_url: localhost:3000"),
+            "grafana_url: must be an http:// or https:// URL, got 'localhost:3000'",
+        ),
         (
             ("down_for: 5m ", "down_for: soon "),
             "availability.down_for: must be a Prometheus duration like 30s, 5m or 1h, got 'soon'",

@@ -125,8 +125,17 @@ def test_scores_ranks_gaps_after_a_poll_and_a_clean_exposition(stack):
         "criteria at maximum",
         "manual: Phòng CĐS, 2026-10-15",
         "no data",
+        # words, not codes: groups and indicators by their names, the target's source beside it
+        "Công khai, minh bạch / publicity and transparency",
+        "Hồ sơ thanh toán trực tuyến / dossiers paid online",
+        "mục tiêu / target <code>online_payment</code>",
+        "tháng này / this month",
     ):
         assert words in page, words
+    import re
+
+    assert not re.search(r"<td>[A-Z][A-Z_]{6,}</td>", page)  # an indicator id is never a cell's only text
+    assert "<code>SO_HOA_GIAY_TO_GIAI_QUYET</code>" in page  # it stands beside the name instead
 
 
 def test_a_reload_brings_new_manual_values(stack):

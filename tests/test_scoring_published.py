@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-import responses
-from responses import matchers
+from httpstub import POST, HttpStub, matchers
 
 import collectors
 from collectors.qd766 import Qd766Collector
@@ -57,18 +56,18 @@ def run(scope: str) -> tuple[list, dict]:
         raw["formality_id"] = FORMALITY
     t = parse_config({"targets": [raw]}, kinds=collectors.KINDS, env={}).targets[0]
     clock = lambda: 1787194800.0  # 2026-08-20 10:00 in Asia/Ho_Chi_Minh: the captures' month  # noqa: E731
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as rs:
+    with HttpStub(assert_all_requests_are_fired=True) as rs:
         for f in files:
             payload = next(c["payload"] for c in MANIFEST["captures"] if c["file"] == f)
             rs.add(
-                responses.POST,
+                POST,
                 API + f.split("/")[0],
                 body=(REAL / f).read_bytes(),
                 status=201,
                 content_type="application/json; charset=utf-8",
                 match=[matchers.json_params_matcher(payload)],
             )
-        out = Qd766Collector(t, CollectContext(http=HttpClient(t, clock=clock), clock=clock)).collect()
+        out = Qd766Collector(t, CollectContext(http=HttpClient(t, rs, clock=clock), clock=clock)).collect()
     assert out.skipped == []
     samples = [
         (s.name, {"target": "dvcqg", "system": "national", "province": "H44", **s.labels}, s.value)

@@ -379,3 +379,136 @@ def test_parse_listen_address(text, address):
 def test_parse_listen_address_refuses(bad):
     with pytest.raises(ValueError, match=r"--web.listen-address must be \[host\]:port"):
         parse_listen_address(bad)
+
+
+# ------------------------------------------------------------------------------------- the landing page
+
+
+class PageApp:
+    """What the landing page reads from the App: results at a fixed clock (12:00:00 on 3 December 2026,
+    Asia/Ho_Chi_Minh)."""
+
+    NOW = 1796274000.0  # 2026-12-03T12:00:00+07:00
+
+    def __init__(self, results: list, sections: tuple = ()) -> None:
+        from exporter.results import ResultStore
+
+        self.store = ResultStore()
+        for r in results:
+            self.store.results[r.target] = r
+        self.page_sections = list(sections)
+        self.config_path = "/etc/egov-exporter/config.yaml"
+
+    def clock(self) -> float:
+        return self.NOW
+
+    def redact(self, text: str) -> str:
+        return text.replace("s3cret", "<redacted>")
+
+
+def page_results() -> list:
+    from exporter.results import TargetResult
+
+    now = PageApp.NOW
+    return [
+        TargetResult("portal-home", "portal", "http", {}, state="up", started=now - 20, duration=0.2),
+        TargetResult(
+            "services-home",
+            "services",
+            "http",
+            {},
+            state="down",
+            reason="blocked",
+            message="refused by the upstream firewall (token s3cret)",
+            started=now - 30,
+            last_success=now - 3 * 3600 - 125,
+            down_since=now - 3 * 3600,
+            next_due=now + 95,
+            retry_after=600,
+        ),
+        TargetResult(
+            "lgsp-version",
+            "lgsp",
+            "http",
+            {},
+            state="down",
+            reason="timeout",
+            started=now - 40,
+            down_since=now - 300,
+            next_due=now + 20,
+        ),
+        TargetResult("documents-api", "documents", "documents", {}, state="degraded", started=now - 5),
+        TargetResult("camera-gate", "cameras", "http", {}, state="unknown", next_due=now + 12),
+    ]
+
+
+def test_landing_page_puts_what_needs_attention_first():
+    from bs4 import BeautifulSoup
+
+    from exporter.landing import render_landing
+
+    page = render_landing(PageApp(page_results()), "https://mon.example.gov.vn/egov/")
+    soup = BeautifulSoup(page, "html.parser")
+    assert soup.title.text == "egov-exporter — 2 down, 1 degraded"
+    assert soup.find("meta", attrs={"http-equiv": "refresh"})["content"] == "30"
+    assert "page as of 12:00:00 (Asia/Ho_Chi_Minh)" in soup.select_one("p.asof").get_text(" ", strip=True)
+    # down targets first, the longest down first, then degraded; each says since when, the last success and
+    # the next retry, the reason in words; secrets redacted
+    cards = soup.select("#attention .card")
+    assert [c["data-target"] for c in cards] == ["services-home", "lgsp-version", "documents-api"]
+
+    def facts_of(card) -> dict[str, str]:
+        return {dt.get_text(): dd.get_text() for dt, dd in zip(card("dt"), card("dd"), strict=True)}
+
+    facts = facts_of(cards[0])
+    assert facts == {
+        "Lý do / reason": "blocked — bị tường lửa / giới hạn truy cập chặn / refused by a firewall or rate "
+        "limit",
+        "Hệ thống / system": "Cổng dịch vụ công / Public-service portal (http)",
+        "Ngừng từ / down since": "09:00:00 (3 h)",
+        "Thành công lần cuối / last success": "08:57:55 (3 h 2 min trước / ago)",
+        "Thử lại lúc / next retry": "12:01:35 (sau / in 1 min 35 s) — máy chủ yêu cầu chờ / the upstream "
+        "asked to wait 10 min",
+        "Thông báo / message": "refused by the upstream firewall (token <redacted>)",
+    }
+    assert "s3cret" not in page
+    second = facts_of(cards[1])
+    assert second["Thành công lần cuối / last success"] == "chưa bao giờ / never"
+    assert second["Ngừng từ / down since"] == "11:55:00 (5 min)"
+    assert soup.select_one("#attention p.waiting").get_text(" ", strip=True) == (
+        "Chưa thu thập lần nào / not polled yet : camera-gate — lần đầu trước / first polls by 12:00:12"
+    )
+    # one line per system, worst first; a system of another name is shown by its name
+    systems = [li.get_text(" ", strip=True) for li in soup.select("#systems li")]
+    assert systems == [
+        "Nền tảng LGSP / LGSP platform : 1 down (lgsp-version) — 1 đối tượng / targets",
+        "Cổng dịch vụ công / Public-service portal : 1 down (services-home) — 1 đối tượng / targets",
+        "QLVB&ĐH / Document management : 1 degraded (documents-api) — 1 đối tượng / targets",
+        "cameras : 1 not polled yet (camera-gate) — 1 đối tượng / targets",
+        "Cổng thông tin điện tử / Web portal : 1 up — 1 đối tượng / targets",
+    ]
+    # links go through the external URL's path
+    assert soup.select_one("#attention a")["href"] == "/egov/probe?target=services-home"
+    assert soup.find("a", string="/metrics")["href"] == "/egov/metrics"
+
+
+def test_landing_page_when_all_is_well():
+    from exporter.landing import render_landing
+    from exporter.results import TargetResult
+
+    app = PageApp([TargetResult("portal-home", "portal", "http", {}, state="up", started=PageApp.NOW - 3)])
+    page = render_landing(app)
+    assert '✓ Cả 1 đối tượng đang hoạt động <span class="en">/ all 1 up</span>' in page
+    assert '<a href="/probe?target=portal-home">' in page
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+def test_landing_page_fits_a_desk_screen_and_a_phone(tmp_path, width):
+    """Nothing overflows the window (wide indicator tables scroll in their own box), at 1400 and 420 px."""
+    from browser import overflow
+
+    from exporter.landing import render_landing
+
+    page = tmp_path / "landing.html"
+    page.write_text(render_landing(PageApp(page_results())), encoding="utf-8")
+    assert overflow(page, tmp_path, width) == []

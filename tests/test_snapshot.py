@@ -71,7 +71,10 @@ def test_quarter_from_history_every_format(q3, province):
     check_html(q3 / "egov-snapshot-2026Q3.html", case)
     assert sorted(p.name for p in q3.iterdir()) == [
         "egov-snapshot-2026Q3-availability.csv",
+        "egov-snapshot-2026Q3-criteria.csv",
         "egov-snapshot-2026Q3-indicators.csv",
+        "egov-snapshot-2026Q3-notes.csv",
+        "egov-snapshot-2026Q3-ranking.csv",
         "egov-snapshot-2026Q3-units.csv",
         "egov-snapshot-2026Q3.html",
         "egov-snapshot-2026Q3.json",
@@ -171,12 +174,12 @@ def test_progress_on_stderr(history, tmp_path, capsys):
         "--format",
         "csv",
     )
-    assert code == 0 and len(out) == 3
-    assert (
-        err[0] == "snapshot: [1/85] 2026Q3: unit names"
-    )  # 2 x (19 indicators + 1 scorecard + 2) + 2 x 20 + 1
-    assert err[-1] == "snapshot: [85/85] 2026Q2: trend of qd766"
-    assert len(err) == 85 and all(line.startswith("snapshot: [") for line in err)
+    assert code == 0 and len(out) == 6
+    # 2 x (18 indicators + scorecard + criteria + national ranking + 2) + 2 x 19 + 2 (coverage of both
+    # periods)
+    assert err[0] == "snapshot: [1/86] 2026Q3: unit names"
+    assert err[-1] == "snapshot: [86/86] 2026Q2: trend of qd766"
+    assert len(err) == 86 and all(line.startswith("snapshot: [") for line in err)
 
 
 def test_history_path_comes_from_the_config_file(history, tmp_path, capsys, monkeypatch):

@@ -42,7 +42,10 @@ CASES = {
 FIGURES = (
     "period",
     "previous_period",
+    "data_from",
     "data_until",
+    "coverage",
+    "notes",
     "days_with_data",
     "days_in_period",
     "indicators",

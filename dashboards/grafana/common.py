@@ -354,4 +354,7 @@ def ratio_stat(vi: str, en: str, description: str, expr: str, target: float | No
 
 
 def national_target(key: str) -> float:
-    return float(thresholds_file()["national_targets"]["targets"][key]["min"])
+    """A national target's level, from indicators/targets.yaml (the one place of the targets)."""
+    from exporter.targets import load_targets
+
+    return load_targets()[key].ratio

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from exporter import words
 from exporter.domain import TZ
 from exporter.plugin import Sample
 from exporter.scoring import Manual, ScorecardError, load_scoring
@@ -184,6 +185,10 @@ def attach(app: Any) -> LiveScoring:
 
 
 # ------------------------------------------------------------------------------------ rendering
+#
+# Words, not codes: groups and indicators by their names (code beside), units by name, sources and periods
+# in words; a row without a total says which groups it lacks.  Tables sit in a scrolling box so that a
+# phone shows every column.
 
 _PERIOD_ORDER = {"month": 0, "quarter": 1, "year": 2}
 
@@ -196,6 +201,52 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.2f} %"
+
+
+def _table(head: str, rows: list[str], css: str = "") -> str:
+    cls = f' class="{css}"' if css else ""
+    return f'<div class="scroll"><table{cls}><tr>{head}</tr>{"".join(rows)}</table></div>'
+
+
+def _key_text(card: Scorecard, key: tuple[str, ...], units: dict[str, tuple[str, str]]) -> str:
+    """``UBND tỉnh Mô Phỏng (H99) · tháng này / this month``"""
+    parts = []
+    for label, value in zip(card.by, key, strict=True):
+        if label == "unit":
+            name = units.get(value, ("", ""))[0]
+            parts.append(f"{name} ({value})" if name else value)
+        elif label == "period":
+            parts.append(words.both(words.PERIODS, value))
+        else:
+            parts.append(value)
+    return " · ".join(parts)
+
+
+def _group_head(card: Scorecard) -> str:
+    return "".join(
+        f"<th>{html.escape(g.code)} <small>/{_num(g.max)}</small><br>"
+        f"<small>{html.escape(g.name)}</small></th>"
+        for g in card.groups
+    )
+
+
+#: what the sources of a per-unit scorecard mean, under its table
+SOURCES_NOTE = (
+    "Nguồn / sources: công bố = điểm Cổng DVC quốc gia công bố / published by the national portal; "
+    "tính lại = tính lại từ số liệu công bố / computed from the published counts; số liệu tỉnh = tính từ hệ "
+    "thống của tỉnh, trước khi công bố / provincial: from the province's own system, before publication. "
+    "Tổng điểm cần đủ mọi nhóm / a total needs every group."
+)
+
+
+def _by_period(
+    card: Scorecard, keys: list[tuple[str, ...]], units: dict[str, tuple[str, str]]
+) -> list[tuple[str, list[tuple[str, ...]]]]:
+    """Keys grouped under a heading each: the period in words (and the unit, when there are several)."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for key in keys:
+        out.setdefault(_key_text(card, key, units), []).append(key)
+    return list(out.items())
 
 
 def render_units(e: Evaluation, units: dict[str, tuple[str, str]]) -> str:
@@ -214,44 +265,55 @@ def render_units(e: Evaluation, units: dict[str, tuple[str, str]]) -> str:
     if not keys:
         out.append("<p>No data yet: no target provides this scorecard's metrics.</p>")
         return "\n".join(out)
-    head = "".join(f"<th>{esc(g)}<br><small>/{_num(card.group(g).max)}</small></th>" for g in groups)  # type: ignore[union-attr]
     rows = []
     province_keys = sorted(provinces, key=lambda k: _PERIOD_ORDER.get(k[pi], 9) if pi is not None else 0)
-    for key in province_keys:
-        for source in e.sources:
-            values = [e.groups.get((source, key, g)) for g in groups]
-            if all(v is None for v in values):
-                continue
-            total = e.totals.get((source, key))
-            cells = "".join(f"<td>{_num(v)}</td>" for v in values)
-            rows.append(
-                f"<tr><td>{esc(' '.join(key))}</td><td>{esc(source)}</td>{cells}"
-                f"<td><b>{_num(total)}</b> / {_num(card.total_max)}</td></tr>"
-            )
-    out.append(
-        "<table><tr><th>unit, period</th><th>source</th>"
-        + head
-        + "<th>total</th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
-    out.append(render_gaps(e, province_keys))
+    width = len(groups) + 2
+    for heading, keys_of in _by_period(card, province_keys, units):
+        block = []
+        for key in keys_of:
+            for source in e.sources:
+                values = [e.groups.get((source, key, g)) for g in groups]
+                if all(v is None for v in values):
+                    continue  # nothing from this source for this unit and period: no row
+                total = e.totals.get((source, key))
+                lacking = [g for g, v in zip(groups, values, strict=True) if v is None]
+                if total is None and lacking:
+                    total_cell = f"– <small>(thiếu / missing {', '.join(lacking)})</small>"
+                else:
+                    total_cell = f"<b>{_num(total)}</b> / {_num(card.total_max)}"
+                cells = "".join(f'<td class="num">{_num(v)}</td>' for v in values)
+                block.append(
+                    f"<tr><td>{esc(words.both(words.SOURCES, source))}</td>{cells}<td>{total_cell}</td></tr>"
+                )
+        if block:
+            rows.append(f'<tr class="sub"><th colspan="{width}">{esc(heading)}</th></tr>')
+            rows.extend(block)
+    out.append(_table("<th>nguồn / source</th>" + _group_head(card) + "<th>tổng / total</th>", rows))
+    out.append(f"<p><small>{esc(SOURCES_NOTE)}</small></p>")
+    out.append(render_gaps(e, province_keys, units))
     out.append(render_ranking(e, units))
     return "\n".join(out)
 
 
-def render_gaps(e: Evaluation, keys: list[tuple[str, ...]]) -> str:
+def _target_text(ind: Any) -> str:
+    """The target and where it comes from: a national target (indicators/targets.yaml) or full points."""
+    value = _pct(target_ratio(ind))
+    if ind.gap is not None and ind.gap.target_key:
+        return f"{value} <small>mục tiêu / target <code>{html.escape(ind.gap.target_key)}</code></small>"
+    return f"{value} <small>đủ điểm / full points</small>"
+
+
+def render_gaps(
+    e: Evaluation, keys: list[tuple[str, ...]], units: dict[str, tuple[str, str]] | None = None
+) -> str:
+    """Each indicator of the province against its target: ratio, target (and where it comes from),
+    points, and how many more events this period reach it."""
     esc = html.escape
-    rows = []
+    units = units or {}
+    by_key: dict[tuple[str, ...], list[str]] = {}
     for (source, key, group, code), r in sorted(
         e.indicators.items(),
-        key=lambda kv: (
-            kv[0][1] not in keys,
-            _PERIOD_ORDER.get(kv[0][1][-1], 9),
-            kv[0][2],
-            kv[0][3],
-            kv[0][0],
-        ),
+        key=lambda kv: (kv[0][2], kv[0][3], e.sources.index(kv[0][0]) if kv[0][0] in e.sources else 9),
     ):
         if key not in keys or r.origin.startswith("fallback"):
             continue
@@ -263,20 +325,29 @@ def render_gaps(e: Evaluation, keys: list[tuple[str, ...]]) -> str:
         if r.events_needed:
             need = f"{r.events_needed:,} more {esc(ind.gap.events)}"
         elif r.events_needed == 0 or (r.gap_ratio == 0):
-            need = "reached"
+            need = "reached / đã đạt"
         elif r.gap_ratio:
             need = "not reachable by new events alone"
-        rows.append(
-            f"<tr><td>{esc(' '.join(key))}</td><td>{esc(source)}</td><td>{esc(group)}</td>"
-            f"<td>{esc(code)}</td><td>{_pct(r.ratio)}</td><td>{_pct(target_ratio(ind))}</td>"
-            f"<td>{_num(r.points)} / {_num(ind.max)}</td><td>{need}</td></tr>"
+        by_key.setdefault(key, []).append(
+            f"<tr><td>{esc(ind.name or code)} <small>{esc(group)} · <code>{esc(code)}</code></small></td>"
+            f'<td data-label="nguồn / source">{esc(words.both(words.SOURCES, source))}</td>'
+            f'<td class="num" data-label="tỷ lệ / ratio">{_pct(r.ratio)}</td>'
+            f'<td data-label="mục tiêu / target">{_target_text(ind)}</td>'
+            f'<td class="num" data-label="điểm / points">{_num(r.points)} / {_num(ind.max)}</td>'
+            f'<td data-label="cần thêm / needed">{need}</td></tr>'
         )
+    rows = []
+    for heading, keys_of in _by_period(e.card, [k for k in keys if k in by_key], units):
+        rows.append(f'<tr class="sub"><th colspan="6">{esc(heading)}</th></tr>')
+        for key in keys_of:
+            rows.extend(by_key[key])
     if not rows:
         return ""
-    return (
-        "<h4>Gap to target / Khoảng cách tới chỉ tiêu</h4><table><tr><th>unit, period</th><th>source</th>"
-        "<th>group</th><th>indicator</th><th>ratio</th><th>target</th><th>points</th>"
-        "<th>needed this period</th></tr>" + "".join(rows) + "</table>"
+    return "<h4>Gap to target / Khoảng cách tới chỉ tiêu</h4>" + _table(
+        "<th>chỉ tiêu / indicator</th><th>nguồn / source</th><th>tỷ lệ / ratio</th><th>mục tiêu / target</th>"
+        "<th>điểm / points</th><th>cần thêm trong kỳ / needed this period</th>",
+        rows,
+        "cards",
     )
 
 
@@ -297,7 +368,12 @@ def render_ranking(e: Evaluation, units: dict[str, tuple[str, str]], show: int =
     order = {s: i for i, s in enumerate(e.sources)}
     chosen = sorted(boards, key=lambda b: (order.get(b[0], 9), [_PERIOD_ORDER.get(v, 9) for v in b[1]], b[2]))
     source, rest = chosen[0][0], chosen[0][1]
-    out = [f"<h4>Units ranked by total / Xếp hạng đơn vị ({esc(source)}, {esc(' '.join(rest))})</h4>"]
+    rest_text = " · ".join(words.both(words.PERIODS, v) for v in rest)
+    out = [
+        "<h4>Units ranked by total / Xếp hạng đơn vị theo tổng điểm "
+        f"({esc(words.both(words.SOURCES, source))}, "
+        f"{esc(rest_text)})</h4>"
+    ]
     for board in [b for b in chosen if b[0] == source and b[1] == rest]:
         rows = sorted(boards[board])
         picked = rows if len(rows) <= 2 * show else rows[:show] + [None] + rows[-show:]  # type: ignore[list-item]
@@ -309,12 +385,14 @@ def render_ranking(e: Evaluation, units: dict[str, tuple[str, str]], show: int =
             rank, key = item
             unit = key[ui]
             lines.append(
-                f"<tr><td>{rank}</td><td>{esc(unit)}</td><td>{esc(units.get(unit, ('', ''))[0])}</td>"
-                f"<td>{_num(e.totals.get((source, key)))}</td></tr>"
+                f'<tr><td class="num">{rank}</td><td>{esc(unit)}</td>'
+                f"<td>{esc(units.get(unit, ('', ''))[0])}</td>"
+                f'<td class="num">{_num(e.totals.get((source, key)))}</td></tr>'
             )
+        level = words.both(words.LEVELS, board[2]) if board[2] else "all units / mọi đơn vị"
         out.append(
-            f"<p>{esc(board[2] or 'all units')}: {len(rows)} units</p><table><tr><th>rank</th><th>unit</th>"
-            "<th>name</th><th>total</th></tr>" + "".join(lines) + "</table>"
+            f"<p><b>{esc(level)}</b>: {len(rows)} đơn vị / units</p>"
+            + _table("<th>hạng / rank</th><th>mã / unit</th><th>tên / name</th><th>tổng / total</th>", lines)
         )
     return "\n".join(out)
 
@@ -336,9 +414,9 @@ def render_overall(e: Evaluation) -> str:
             when = dt.datetime.fromtimestamp(manual.set_at, TZ).strftime("%Y-%m-%d")
             how = f"manual: {esc(manual.set_by)}, {when}"
         elif score is None:
-            how = "<span style='color:#cf222e'>no data</span>"
+            how = "<span style='color:#cf222e'>no data / không có dữ liệu</span>"
         else:
-            how = "measured"
+            how = "measured / đo"
         ratios = []
         for ind in g.indicators:
             r = e.indicators.get((source, key, g.code, ind.code))
@@ -347,7 +425,7 @@ def render_overall(e: Evaluation) -> str:
         flag = "" if g.verified and card.verified else " <small>(unverified)</small>"
         rows.append(
             f"<tr><td>{esc(g.code)}</td><td>{esc(g.name)}{flag}</td><td>{', '.join(ratios) or '–'}</td>"
-            f"<td>{_num(score)} / {_num(g.max)}</td><td>{'✓' if full else ''}"
+            f'<td class="num">{_num(score)} / {_num(g.max)}</td><td>{"✓" if full else ""}'
             f"</td><td>{how}</td></tr>"
         )
     total = e.totals.get((source, key))
@@ -355,8 +433,17 @@ def render_overall(e: Evaluation) -> str:
         f"<h3>{esc(card.title or card.scorecard)}</h3>"
         f"<p>Total <b>{_num(total)}</b> / {_num(card.total_max)} · criteria at maximum "
         f"<b>{at_max}/{len(card.groups)}</b>"
-        + (" · unverified defaults" if not card.verified else "")
+        + (
+            " · unverified defaults: criteria and points are a reconstruction (indicators/par7.yaml), not "
+            "the "
+            "official assessment guide"
+            if not card.verified
+            else ""
+        )
         + "</p>"
-        "<table><tr><th>criterion</th><th>name</th><th>ratio</th><th>score</th><th>at max</th>"
-        "<th>input</th></tr>" + "".join(rows) + "</table>"
+        + _table(
+            "<th>tiêu chí / criterion</th><th>nội dung / name</th><th>tỷ lệ / ratio</th><th>điểm / score</th>"
+            "<th>tối đa / at max</th><th>nguồn / input</th>",
+            rows,
+        )
     )

@@ -81,7 +81,10 @@ class Gap(Strict):
     """Distance to target shown for this indicator: the ratio still missing and, for counts, how many
     more events this period reach ``target`` (default: the ratio that earns full points)."""
 
+    #: a ratio, or in the file a key of the national targets (indicators/targets.yaml), read at load
     target: float | None = Field(default=None, gt=0, le=1)
+    #: the key the target was read from (set at load from ``target: <key>``)
+    target_key: str | None = None
     #: what one more event adds to: the numerator only (digitizing a dossier already received) or both
     #: numerator and denominator (one more dossier paid online is also one more dossier with a fee)
     adds_to: Literal["numerator", "both"] = "both"
@@ -408,7 +411,40 @@ def load_scorecard(path: str | Path, label: str | None = None) -> Scorecard:
         mark = getattr(exc, "problem_mark", None)
         where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
         raise ScorecardError([f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    _national_targets(data, Path(path), label)
     return parse_scorecard(data, label)
+
+
+def _national_targets(data: Any, path: Path, label: str) -> None:
+    """``gap: {target: online_payment}``: the ratio of that key in the targets file (beside the scorecard,
+    else the shipped indicators/targets.yaml), so the landing page shows the target the report shows."""
+    from exporter.config import ConfigError
+    from exporter.targets import load_targets, targets_file, unknown_target  # imports exporter.config
+
+    gaps = [
+        (f"groups[{i}].indicators[{j}].gap.target", ind["gap"])
+        for i, g in enumerate(data.get("groups") or [] if isinstance(data, dict) else [])
+        if isinstance(g, dict)
+        for j, ind in enumerate(g.get("indicators") or [])
+        if isinstance(ind, dict) and isinstance(ind.get("gap"), dict)
+        if isinstance(ind["gap"].get("target"), str)
+    ]
+    if not gaps:
+        return
+    where = targets_file(path)
+    try:
+        targets = load_targets(where)
+    except ConfigError as exc:
+        raise ScorecardError([f"{label}: {line}" for line in exc.messages]) from None
+    errors = []
+    for place, gap in gaps:
+        key = gap["target"]
+        if key not in targets:
+            errors.append(f"{label}: {place}: {unknown_target(key, targets, where)}")
+            continue
+        gap["target"], gap["target_key"] = targets[key].ratio, key
+    if errors:
+        raise ScorecardError(errors)
 
 
 #: where shipped scorecards live (``indicators/`` beside the packages)

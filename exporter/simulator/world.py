@@ -15,9 +15,9 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from exporter.domain import TZ, period_start
+
 PROVINCE_CODE = "H99"
 PROVINCE_NAME = "UBND tỉnh Mô Phỏng"
 ROOT_DEPARTMENT_ID = "019d2be3-0000-7000-8000-000000000099"
@@ -59,22 +59,6 @@ def _hash01(*parts: object) -> float:
     """A stable pseudo-random number in [0, 1) for the given parts."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def period_start(now: dt.datetime, period: str) -> dt.datetime:
-    """Start (local midnight) of the month / quarter / year containing ``now``."""
-    local = now.astimezone(TZ)
-    if period == "month":
-        d = local.replace(day=1)
-    elif period == "quarter":
-        d = local.replace(month=3 * ((local.month - 1) // 3) + 1, day=1)
-    elif period == "year":
-        d = local.replace(month=1, day=1)
-    elif period == "day":
-        d = local
-    else:
-        raise ValueError(f"unknown period {period!r}")
-    return d.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _day_fraction(local: dt.datetime) -> float:

@@ -10,8 +10,8 @@ How a figure is read (the same for both sources, see :mod:`exporter.snapshot.sou
 * **gauges**: the last sample before the period ends, the same way.
 * **rows**: series are added up per value of the breakdown label (``unit``); where several targets report
   the same row (one system read two ways), the one reporting the most is kept (``combine_targets``); for a
-  ratio, the one with the largest denominator among those reporting the numerator too.  The province figure is the
-  upstream's own aggregate row when there is one (the province unit, by its level or because other unit
+  ratio, the one with the largest denominator among those reporting the numerator too.  The province figure
+  is the upstream's own aggregate row when there is one (the province unit, by its level or because other unit
   codes extend it: H44 -> H44.100), else the rows' sum; a ratio's province figure is the ratio of sums.
 * **trends**: the same figure at the end of each day (``step``) of the period.
 * **availability**: the mean of the target's ``egov_target_up`` samples over the period (means are
@@ -28,15 +28,17 @@ import datetime as dt
 import math
 import re
 import sys
+import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TextIO
 
 from exporter import __version__
+from exporter.snapshot.notes import build_notes
 from exporter.snapshot.periods import TZ, Period
 from exporter.snapshot.selectors import Selector, parse_selector
 from exporter.snapshot.sources import Series, iso
-from exporter.snapshot.spec import Indicator, ReportSpec, Scorecard
+from exporter.snapshot.spec import Criteria, Indicator, NationalRanking, ReportSpec, Scorecard
 
 EPS = 0.001  # evaluate "before the end": samples at the end instant belong to the next period
 SCHEMA = "egov-exporter/snapshot/v1"
@@ -171,6 +173,37 @@ def _increase(points: list[tuple[float, float]], start: float) -> list[tuple[flo
     return out
 
 
+def _below(thresholds: list[float], units: list[dict[str, Any]], before: list[dict[str, Any]]) -> list[dict]:
+    """Per level and threshold: how many ranked units have a total below it (and how many had, the period
+    before); ``units`` lists those from the previous threshold up to this one (lowest first), so that each
+    unit is listed once."""
+    out = []
+    for level in dict.fromkeys(r["level"] for r in units):
+        members = sorted(
+            (r for r in units if r["level"] == level), key=lambda r: (r["total"], natural_key(r["unit"]))
+        )
+        previous = [r for r in before if r["level"] == level]
+        low = None
+        for threshold in sorted(thresholds):
+            out.append(
+                {
+                    "level": level,
+                    "below": threshold,
+                    "from": low,
+                    "count": sum(r["total"] < threshold for r in members),
+                    "of": len(members),
+                    "previous_count": sum(r["total"] < threshold for r in previous) if previous else None,
+                    "units": [
+                        r["unit"]
+                        for r in members
+                        if r["total"] < threshold and (low is None or r["total"] >= low)
+                    ],
+                }
+            )
+            low = threshold
+    return out
+
+
 # ------------------------------------------------------------------------------------------ builder
 
 
@@ -184,6 +217,7 @@ class Builder:
         lookback: float = 86400.0,
         step: float = 86400.0,
         progress: Progress | None = None,
+        now: float | None = None,
     ) -> None:
         self.source = source
         self.spec = spec
@@ -191,6 +225,8 @@ class Builder:
         self.lookback = lookback
         self.step = step
         self.progress = progress or Progress(enabled=False)
+        #: when the snapshot is taken (unix time): a period ending later is not over
+        self.now = time.time() if now is None else now
         self.warnings: list[str] = []
         self.levels: dict[str, str] = {}
         self.names: dict[str, str] = {}
@@ -313,11 +349,17 @@ class Builder:
         group_codes = [g.code for g in sc.groups]
 
         def entry(unit: str) -> dict[str, Any]:
-            totals = {}
+            # a total needs every group (as egov_qd766_total_score): else it is empty, and the groups
+            # missing say why
+            totals: dict[str, float | None] = {}
+            missing: dict[str, list[str]] = {}
             for source in sc.sources:
                 groups = data.get(source, {}).get(unit)
                 if groups:
-                    totals[source] = r2(math.fsum(groups.get(g, 0.0) for g in group_codes))
+                    lacking = [g for g in group_codes if g not in groups]
+                    totals[source] = None if lacking else r2(math.fsum(groups[g] for g in group_codes))
+                    if lacking:
+                        missing[source] = lacking
             groups = data.get(primary, {}).get(unit, {}) if primary else {}
             return {
                 "unit": unit,
@@ -325,11 +367,13 @@ class Builder:
                 "level": self.levels.get(unit, ""),
                 "total": totals.get(primary) if primary else None,
                 "totals": totals,
+                "missing_groups": missing,
                 "groups": {g: groups.get(g) for g in group_codes},
             }
 
         rows = [entry(u) for u in units]
         ranked = [r for r in rows if r["unit"] not in aggregates and r["total"] is not None]
+        unranked = [r for r in rows if r["unit"] not in aggregates and r["total"] is None]
         by_level: dict[str, list[dict[str, Any]]] = {}
         for r in ranked:
             by_level.setdefault(r["level"] if sc.rank_within_level else "", []).append(r)
@@ -342,6 +386,7 @@ class Builder:
             "source": primary,
             "province": [r for r in rows if r["unit"] in aggregates],
             "units": sorted(ranked, key=lambda r: (r["level"], r["rank"], natural_key(r["unit"]))),
+            "unranked": sorted(unranked, key=lambda r: (r["level"], natural_key(r["unit"]))),
         }
 
     def scorecard_trend(self, sc: Scorecard, p: Period, current: dict[str, Any]) -> list[tuple[float, float]]:
@@ -360,7 +405,128 @@ class Builder:
             if group in codes:
                 for t, v in pts:
                     by_point.setdefault(round(t, 3), {}).setdefault(group, v)
-        return [(t, r2(math.fsum(g.values()))) for t, g in sorted(by_point.items())]
+        return [(t, r2(math.fsum(g.values()))) for t, g in sorted(by_point.items()) if len(g) == len(codes)]
+
+    def national(self, nr: NationalRanking, p: Period) -> dict[str, Any]:
+        """Every province's published scores and rank for the period (national ranking)."""
+        period = p.counter_period or "month"
+
+        def read(text: str) -> list[Series]:
+            sel = parse_selector(text).with_labels(period=period)
+            return sorted(self._last(sel, p), key=lambda s: sorted(s[0].items()))
+
+        provinces: dict[str, dict[str, Any]] = {}
+
+        def row(code: str) -> dict[str, Any]:
+            return provinces.setdefault(
+                code, {"province": code, "name": "", "rank": None, "total": None, "groups": {}}
+            )
+
+        for labels, v in read(nr.score):
+            code, group = labels.get(nr.province_label, ""), labels.get(nr.group_label, "")
+            if code:
+                if group == nr.total_group:
+                    row(code)["total"] = v
+                else:
+                    row(code)["groups"].setdefault(group, v)
+        for labels, v in read(nr.rank):
+            if labels.get(nr.province_label):
+                row(labels[nr.province_label])["rank"] = int(v)
+        for labels, _v in sorted(self._last(parse_selector(nr.info), p), key=lambda s: sorted(s[0].items())):
+            code = labels.get(nr.province_label, "")
+            if code in provinces and labels.get(nr.name_label):
+                provinces[code]["name"] = provinces[code]["name"] or labels[nr.name_label]
+        return {
+            r["province"]: r
+            for r in sorted(
+                provinces.values(),
+                key=lambda r: (r["rank"] is None, r["rank"] or 0, natural_key(r["province"])),
+            )
+        }
+
+    def _own_province(self, nr: NationalRanking, results: dict[str, Any]) -> set[str]:
+        """The codes the province may have on the national ranking: as configured, else its unit code on the
+        scorecard and the ``province`` label of its targets."""
+        if nr.province:
+            return {nr.province}
+        own = {r["unit"] for r in results["current"]["scorecards"][nr.scorecard]["province"]}
+        sel = parse_selector(self.spec.availability.metric)
+        end = self.period.end.timestamp() - EPS
+        own |= {
+            labels[nr.province_label]
+            for labels, _v in self.source.last_over(sel, end, self.period.seconds)
+            if labels.get(nr.province_label)
+        }
+        return own
+
+    def _national_doc(self, nr: NationalRanking, results: dict[str, Any]) -> dict[str, Any]:
+        cur, prev = results["current"]["national"], results["previous"]["national"]
+        own = self._own_province(nr, results)
+        sc = next(s for s in self.spec.scorecards if s.id == nr.scorecard)
+        rows = []
+        for code, r in cur.items():
+            p = prev.get(code, {})
+            rows.append(
+                {
+                    **r,
+                    "own": code in own,
+                    "previous_rank": p.get("rank"),
+                    "rank_change": p["rank"] - r["rank"] if p.get("rank") and r["rank"] else None,
+                    "previous_total": p.get("total"),
+                    "delta": _delta(r["total"], p.get("total")),
+                }
+            )
+        mine = next((r for r in rows if r["own"]), None)
+        return {
+            "vi": nr.vi,
+            "en": nr.en,
+            "scorecard": nr.scorecard,
+            "groups": [g.model_dump() for g in sc.groups],
+            "max_total": sc.max_total,
+            "provinces": rows,
+            "ranked": sum(r["rank"] is not None for r in rows),
+            "own": mine["province"] if mine else None,
+        }
+
+    def criteria(self, c: Criteria, p: Period) -> dict[str, Any]:
+        """Each criterion's points, maximum, name, how its value came (measured or by whom, when)."""
+
+        def by_criterion(text: str | None) -> dict[str, tuple[dict[str, str], float]]:
+            if not text:
+                return {}
+            out: dict[str, tuple[dict[str, str], float]] = {}
+            for labels, v in sorted(self._last(parse_selector(text), p), key=lambda s: sorted(s[0].items())):
+                out.setdefault(labels.get(c.label, ""), (labels, v))
+            return out
+
+        scores, maxima, info = by_criterion(c.score), by_criterion(c.max_score), by_criterion(c.info)
+        manual, manual_at = by_criterion(c.manual), by_criterion(c.manual_timestamp)
+        total = [v for _labels, v in self._last(parse_selector(c.total), p)]
+        total_max = [v for _labels, v in self._last(parse_selector(c.total_max), p)]
+        rows = []
+        for code in sorted(set(maxima) | set(scores) | set(info), key=natural_key):
+            score = scores[code][1] if code in scores else None
+            most = maxima[code][1] if code in maxima else None
+            is_manual = code in manual and manual[code][1] == 1
+            set_labels, set_at = manual_at.get(code, ({}, None))
+            rows.append(
+                {
+                    "criterion": code,
+                    "name": info[code][0].get("name", "") if code in info else "",
+                    "verified": info[code][0].get("verified") != "false" if code in info else None,
+                    "score": score,
+                    "max": most,
+                    "at_max": score is not None and most is not None and score >= most - 1e-9,
+                    "input": "manual" if is_manual else "measured" if score is not None else "no data",
+                    "set_by": set_labels.get("set_by") if is_manual else None,
+                    "set_at": iso(set_at) if is_manual and set_at is not None else None,
+                }
+            )
+        return {
+            "total": total[0] if total else None,
+            "total_max": total_max[0] if total_max else None,
+            "rows": rows,
+        }
 
     def availability(self, p: Period) -> dict[str, Any]:
         spec = self.spec.availability
@@ -403,23 +569,37 @@ class Builder:
             "overall": math.fsum(r["availability"] for r in targets) / len(targets) if targets else None,
         }
 
-    def coverage(self, p: Period) -> tuple[str | None, int]:
-        """(the last day with data, days with data), from the availability series."""
-        first, last = p.start.timestamp() + self.step - EPS, p.end.timestamp() - EPS
+    def coverage(self, p: Period) -> dict[str, Any]:
+        """What the history (or Prometheus) holds of the period, from the availability series: the first and
+        last sample in it, the days (trend steps) with data, and whether a sample precedes the start (the
+        base a range's counter increase is measured from)."""
+        sel = parse_selector(self.spec.availability.metric)
+        start, end = p.start.timestamp(), p.end.timestamp()
         points: set[float] = set()
-        for _labels, pts in self.source.last_over_range(
-            parse_selector(self.spec.availability.metric), first, last, self.step
-        ):
+        for _labels, pts in self.source.last_over_range(sel, start + self.step - EPS, end - EPS, self.step):
             points.update(round(t, 3) for t, _ in pts)
-        if not points:
-            return None, 0
-        return iso(max(points)), len(points)
+        out: dict[str, Any] = {
+            "first_sample": None,
+            "last_sample": None,
+            "days_with_data": len(points),
+            "days": round(p.seconds / self.step),
+            "sample_before_start": bool(self.source.last_over(sel, start - EPS, self.lookback)),
+        }
+        if points:
+            # the exact sample times, from the raw samples of the first and the last day with data
+            first = [t for _l, pts in self.source.samples_over(sel, min(points), self.step) for t, _ in pts]
+            last = [t for _l, pts in self.source.samples_over(sel, max(points), self.step) for t, _ in pts]
+            first = [t for t in first if t >= start]
+            if first and last:
+                out["first_sample"], out["last_sample"] = iso(min(first)), iso(max(last))
+        return out
 
     # the document --------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
         spec, cur, prev = self.spec, self.period, self.period.previous()
-        n_ind, n_sc = len(spec.indicators), len(spec.scorecards)
-        self.progress.total = 2 * (1 + n_ind + n_sc + 1) + (n_ind + n_sc) * 2 + 1
+        n_ind, n_sc, n_crit = len(spec.indicators), len(spec.scorecards), len(spec.criteria)
+        n_nat = 1 if spec.national_ranking else 0
+        self.progress.total = 2 * (1 + n_ind + n_sc + n_crit + n_nat + 1) + (n_ind + n_sc) * 2 + 2
         results: dict[str, dict[str, Any]] = {}
         for label, p in (("current", cur), ("previous", prev)):
             self.progress(f"{p.label}: unit names")
@@ -432,10 +612,20 @@ class Builder:
             for sc in spec.scorecards:
                 self.progress(f"{p.label}: {sc.id} scores")
                 sc_out[sc.id] = self.scorecard(sc, p)
+            crit_out = {}
+            for c in spec.criteria:
+                self.progress(f"{p.label}: {c.id} criteria")
+                crit_out[c.id] = self.criteria(c, p)
+            national = {}
+            if spec.national_ranking:
+                self.progress(f"{p.label}: national ranking")
+                national = self.national(spec.national_ranking, p)
             self.progress(f"{p.label}: availability")
             results[label] = {
                 "indicators": ind_out,
                 "scorecards": sc_out,
+                "criteria": crit_out,
+                "national": national,
                 "availability": self.availability(p),
             }
         c = results["current"]
@@ -450,18 +640,22 @@ class Builder:
                 f"Asia/Ho_Chi_Minh): {self.source.holds()}"
             )
         self.progress(f"{cur.label}: coverage")
-        as_of, days = self.coverage(cur)
+        coverage = {"current": self.coverage(cur)}
+        self.progress(f"{prev.label}: coverage")
+        coverage["previous"] = self.coverage(prev)
         doc: dict[str, Any] = {
             "schema": SCHEMA,
             "generator": f"egov-exporter {__version__}",
-            "generated_at": dt.datetime.now(TZ).isoformat(timespec="seconds"),
+            "generated_at": dt.datetime.fromtimestamp(self.now, TZ).isoformat(timespec="seconds"),
             "title_vi": spec.title_vi,
             "title_en": spec.title_en,
             "period": cur.describe(),
             "previous_period": prev.describe(),
-            "data_until": as_of,
-            "days_with_data": days,
-            "days_in_period": round(cur.seconds / self.step),
+            "data_from": coverage["current"]["first_sample"],
+            "data_until": coverage["current"]["last_sample"],
+            "days_with_data": coverage["current"]["days_with_data"],
+            "days_in_period": coverage["current"]["days"],
+            "coverage": coverage,
             "source": self.source.description,
             "method": {
                 "report_definition": spec.source,
@@ -481,6 +675,10 @@ class Builder:
             "sections": [s.model_dump() for s in spec.sections],
             "indicators": [self._indicator_doc(ind, results) for ind in spec.indicators],
             "scorecards": [self._scorecard_doc(sc, results) for sc in spec.scorecards],
+            "criteria": [self._criteria_doc(c, results) for c in spec.criteria],
+            "national_ranking": self._national_doc(spec.national_ranking, results)
+            if spec.national_ranking
+            else None,
             "availability": self._availability_doc(results),
         }
         for ind in doc["indicators"]:
@@ -489,7 +687,7 @@ class Builder:
             ind["trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, cur)]
             self.progress(f"{prev.label}: trend of {ind['id']}")
             ind["previous_trend"] = [[iso(t), v] for t, v in self._indicator_trend(spec_ind, prev)]
-        for sc_doc, sc in zip(doc["scorecards"], spec.scorecards):
+        for sc_doc, sc in zip(doc["scorecards"], spec.scorecards, strict=True):
             self.progress(f"{cur.label}: trend of {sc.id}")
             sc_doc["trend"] = [
                 [iso(t), v] for t, v in self.scorecard_trend(sc, cur, results["current"]["scorecards"][sc.id])
@@ -503,6 +701,13 @@ class Builder:
             if ind["value"] is None and not ind["rows"]:
                 self.warnings.append(f"no data for {ind['id']} ({', '.join(ind['selectors'].values())})")
         doc["warnings"] = self.warnings
+        pr = results["previous"]
+        previous_has_data = (
+            bool(pr["availability"]["targets"])
+            or any(v[0][0] is not None or v[1] for v in pr["indicators"].values())
+            or any(s["units"] or s["province"] for s in pr["scorecards"].values())
+        )
+        doc["notes"] = build_notes(doc, self.now, self.step, previous_has_data)
         doc["queries"] = self.source.queries
         return doc
 
@@ -511,6 +716,7 @@ class Builder:
         (pvalue, pnum, pden), prows = results["previous"]["indicators"][ind.id]
         aggregates = self._aggregates(ind, list(rows) + list(prows))
         keys = sorted(set(rows) | set(prows), key=natural_key)
+        target = self.spec.target(ind)
         return {
             "id": ind.id,
             "section": ind.section,
@@ -521,8 +727,11 @@ class Builder:
             "by": ind.by,
             "aggregate": ind.aggregate,
             "combine_targets": ind.combine_targets,
-            "target": ind.target,
-            "target_note": ind.target_note,
+            "target": target.ratio if target else None,
+            "target_key": ind.target,
+            "target_note": target.source if target else "",
+            "target_verified": target.verified if target else None,
+            "maximum": ind.maximum,
             "selectors": {role: sel.promql() for role, sel in ind.selectors().items()},
             "value": value,
             "numerator": num,
@@ -547,20 +756,20 @@ class Builder:
 
     def _scorecard_doc(self, sc: Scorecard, results: dict[str, Any]) -> dict[str, Any]:
         cur, prev = results["current"]["scorecards"][sc.id], results["previous"]["scorecards"][sc.id]
-        prev_units = {r["unit"]: r for r in prev["units"]}
+        prev_units = {r["unit"]: r for r in prev["units"] + prev["unranked"]}
         prev_prov = {r["unit"]: r for r in prev["province"]}
-        units = []
-        for r in cur["units"]:
+
+        def unit(r: dict[str, Any]) -> dict[str, Any]:
             p = prev_units.get(r["unit"], {})
-            units.append(
-                {
-                    **r,
-                    "previous_total": p.get("total"),
-                    "delta": _delta(r["total"], p.get("total")),
-                    "previous_rank": p.get("rank"),
-                    "rank_change": p["rank"] - r["rank"] if p.get("rank") else None,
-                }
-            )
+            return {
+                **r,
+                "previous_total": p.get("total"),
+                "delta": _delta(r["total"], p.get("total")),
+                "previous_rank": p.get("rank"),
+                "rank_change": p["rank"] - r["rank"] if p.get("rank") and r.get("rank") else None,
+            }
+
+        units = [unit(r) for r in cur["units"]]
         province = []
         for r in cur["province"]:
             p = prev_prov.get(r["unit"], {})
@@ -582,6 +791,32 @@ class Builder:
             "groups": [g.model_dump() for g in sc.groups],
             "province": province,
             "units": units,
+            "unranked": [unit(r) for r in cur["unranked"]],
+            "thresholds": _below(sc.thresholds, units, prev["units"]),
+        }
+
+    def _criteria_doc(self, c: Criteria, results: dict[str, Any]) -> dict[str, Any]:
+        cur, prev = results["current"]["criteria"][c.id], results["previous"]["criteria"][c.id]
+        before = {r["criterion"]: r for r in prev["rows"]}
+        return {
+            "id": c.id,
+            "section": c.section,
+            "vi": c.vi,
+            "en": c.en,
+            "total": cur["total"],
+            "total_max": cur["total_max"],
+            "previous_total": prev["total"],
+            "delta": _delta(cur["total"], prev["total"]),
+            "at_max": sum(r["at_max"] for r in cur["rows"]),
+            "unverified": [r["criterion"] for r in cur["rows"] if r["verified"] is False],
+            "rows": [
+                {
+                    **r,
+                    "previous_score": before.get(r["criterion"], {}).get("score"),
+                    "delta": _delta(r["score"], before.get(r["criterion"], {}).get("score")),
+                }
+                for r in cur["rows"]
+            ],
         }
 
     def _availability_doc(self, results: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 from typing import Any
 
+from exporter import words
 from exporter.snapshot.periods import TZ
 
 HEADINGS: dict[str, tuple[str, str]] = {
@@ -37,23 +38,31 @@ HEADINGS: dict[str, tuple[str, str]] = {
     "note": ("Ghi chú", "Note"),
     "province": ("Toàn tỉnh", "Province"),
     "figure": ("Số liệu", "Figure"),
+    "criterion": ("Tiêu chí", "Criterion"),
+    "code": ("Mã", "Code"),
+    "criterion_name": ("Nội dung tiêu chí", "Criterion"),
+    "points": ("Điểm", "Points"),
+    "maximum": ("Điểm tối đa", "Max"),
+    "at_max": ("Tối đa", "At max"),
+    "input": ("Nguồn số liệu", "Input"),
+    "province_code": ("Mã tỉnh", "Province code"),
+    "province_name": ("Tỉnh, thành phố", "Province"),
 }
 
-SYSTEMS: dict[str, tuple[str, str]] = {
-    "portal": ("Cổng thông tin điện tử", "Web portal"),
-    "lgsp": ("Nền tảng LGSP", "LGSP platform"),
-    "documents": ("QLVB&ĐH", "Document management"),
-    "services": ("Cổng dịch vụ công", "Public-service portal"),
-    "national": ("Cổng DVC quốc gia", "National public-service portal"),
-}
+#: a national ranking section without data says so
+NO_RANKING = (
+    "Chưa có dữ liệu xếp hạng các tỉnh trong kỳ (egov_qd766_province_*): bật thu thập bảng xếp hạng của "
+    "Cổng DVC quốc gia (collector qd766) / no national ranking data for the period: the qd766 collector "
+    "records it when its ranking endpoints are enabled"
+)
 
-LEVELS: dict[str, tuple[str, str]] = {
-    "province": ("Tỉnh", "Province"),
-    "department": ("Sở, ban, ngành", "Departments"),
-    "district": ("Cấp huyện", "Districts"),
-    "commune": ("UBND cấp xã", "Communes"),
-    "": ("Đơn vị", "Units"),
-}
+#: what an unverified scorecard (PAR 7's defaults) says wherever its criteria are shown
+UNVERIFIED = (
+    "* Bộ tiêu chí mặc định chưa được kiểm chứng với hướng dẫn chấm điểm hiện hành (indicators/par7.yaml) / "
+    "* unverified defaults: criteria and points are a reconstruction, not the official assessment guide"
+)
+
+LEVELS: dict[str, tuple[str, str]] = {**words.LEVELS, "": ("Đơn vị", "Units")}
 
 
 def head(key: str, sep: str = " / ") -> str:
@@ -66,7 +75,7 @@ def both(pair: tuple[str, str], sep: str = " / ") -> str:
 
 
 def system_name(system: str) -> str:
-    return both(SYSTEMS.get(system, (system, system)))
+    return words.both(words.SYSTEMS, system)
 
 
 def level_name(level: str) -> str:
@@ -75,6 +84,13 @@ def level_name(level: str) -> str:
 
 def local_time(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, TZ)
+
+
+def local_text(iso_time: str | None) -> str:
+    """An ISO time of the snapshot as people read it: 2026-09-30 20:00 (local time), or —."""
+    if not iso_time:
+        return "—"
+    return f"{dt.datetime.fromisoformat(iso_time).astimezone(TZ):%Y-%m-%d %H:%M}"
 
 
 def vn_number(x: float, decimals: int = 0) -> str:
@@ -118,6 +134,36 @@ def met(value: Any, target: Any) -> bool | None:
     if value is None or target is None:
         return None
     return value >= target - 1e-12
+
+
+def missing_text(missing: dict[str, list[str]]) -> str:
+    """``computed: CLGQ; provincial: CLGQ, TTTT``: the groups without a score, why a total is empty."""
+    return "; ".join(f"{source}: {', '.join(groups)}" for source, groups in missing.items())
+
+
+def missing_note(missing: dict[str, list[str]]) -> str:
+    """Why a unit has no total, for people."""
+    return f"Không tính tổng, thiếu nhóm / no total, groups missing: {missing_text(missing)}"
+
+
+def below_text(band: dict[str, Any]) -> str:
+    """``Communes under 80 points: 12 / 83``"""
+    vi, en = LEVELS.get(band["level"].lower(), (band["level"], band["level"]))
+    prev = "" if band["previous_count"] is None else f" (kỳ trước / previous {band['previous_count']})"
+    return (
+        f"{vi} dưới {band['below']:g} điểm / {en} under {band['below']:g} points: "
+        f"{band['count']} / {band['of']}{prev}"
+    )
+
+
+def input_text(r: dict[str, Any]) -> str:
+    """How a criterion was scored: measured, or entered by a person (who, when), or no data."""
+    if r["input"] == "manual":
+        when = f", {r['set_at'][:10]}" if r["set_at"] else ""
+        return f"Nhập tay / manual: {r['set_by'] or '—'}{when}"
+    if r["input"] == "measured":
+        return "Đo / measured"
+    return "Không có dữ liệu / no data"
 
 
 def file_base(doc: dict[str, Any]) -> str:

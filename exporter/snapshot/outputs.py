@@ -15,8 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from exporter.snapshot.files import write_atomic as _atomic
-from exporter.snapshot.labels import HEADINGS, both, file_base, head, level_name, local_time, met, system_name
-from exporter.snapshot.tables import availability_rows, definition_text, indicator_rows, unit_rows
+from exporter.snapshot.labels import (
+    HEADINGS,
+    NO_RANKING,
+    UNVERIFIED,
+    below_text,
+    both,
+    file_base,
+    head,
+    input_text,
+    level_name,
+    local_text,
+    local_time,
+    met,
+    missing_note,
+    system_name,
+)
+from exporter.snapshot.tables import (
+    availability_rows,
+    criteria_rows,
+    definition_text,
+    indicator_rows,
+    note_rows,
+    ranking_rows,
+    unit_rows,
+)
 
 FORMATS = ("xlsx", "csv", "json", "html")
 
@@ -54,8 +77,11 @@ def write_csv(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     """UTF-8 with a byte-order mark, so that Excel shows the Vietnamese names right."""
     base, out = file_base(doc), []
     for name, rows in (
+        ("notes", note_rows(doc)),
         ("indicators", indicator_rows(doc)),
         ("units", unit_rows(doc)),
+        ("criteria", criteria_rows(doc)),
+        ("ranking", ranking_rows(doc)),
         ("availability", availability_rows(doc)),
     ):
         text = _csv_text(rows)
@@ -71,6 +97,8 @@ SHEETS = {
     "summary": "Tổng hợp - Summary",
     "indicators": "Chỉ tiêu - Indicators",
     "units": "Xếp hạng - Units ranked",
+    "national": "Toàn quốc - National ranking",
+    "criteria": "Tiêu chí - Criteria",
     "availability": "Sẵn sàng - Availability",
     "definitions": "Định nghĩa - Definitions",
 }
@@ -119,7 +147,7 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         ws.title = SHEETS[key]
 
     def header(ws: Any, row: int, titles: list[str], widths: list[int]) -> None:
-        for c, (t, w) in enumerate(zip(titles, widths), start=1):
+        for c, (t, w) in enumerate(zip(titles, widths, strict=True), start=1):
             cell = ws.cell(row=row, column=c, value=t)
             cell.font, cell.fill, cell.alignment = bold, head_fill, wrap
             ws.column_dimensions[get_column_letter(c)].width = w
@@ -146,14 +174,23 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         ("Kỳ báo cáo / Period", f"{period['label']} ({period['start'][:10]} – {_last_day(period)})"),
         ("Kỳ so sánh / Compared with", f"{prev['label']} ({prev['start'][:10]} – {_last_day(prev)})"),
         ("Nguồn dữ liệu / Source", f"{src['type']}: {where}"),
-        ("Số liệu đến / Data until", (doc["data_until"] or "—")[:10]),
+        ("Số liệu từ / Data from", local_text(doc["data_from"])),
+        ("Số liệu đến / Data until", local_text(doc["data_until"])),
         ("Số ngày có dữ liệu / Days with data", f"{doc['days_with_data']} / {doc['days_in_period']}"),
         ("Lập lúc / Generated", doc["generated_at"]),
     ]
     for i, (k, v) in enumerate(info[1:], start=4):
         ws.cell(row=i, column=1, value=k).font = bold
         ws.cell(row=i, column=2, value=v)
-    row = 4 + len(info)
+    row = 4 + len(info) - 1
+    for note in doc["notes"]:
+        row += 1
+        ws.cell(row=row, column=1, value=head("note")).font = Font(bold=True, color="B26A00")
+        cell = ws.cell(row=row, column=2, value=f"{note['vi']}\n{note['en']}")
+        cell.alignment, cell.font = wrap, Font(color="B26A00")
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=7)
+        ws.row_dimensions[row].height = 15 * (2 + len(note["vi"] + note["en"]) // 120)
+    row += 2
     titles = [
         head("section"),
         head("indicator"),
@@ -248,10 +285,10 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         titles = (
             [head("rank"), head("level"), head("unit"), head("unit_name"), head("total")]
             + [f"{g['code']} ({g['max']:g})\n{g['vi']} / {g['en']}" for g in sc["groups"]]
-            + [head("previous"), head("delta"), head("previous_rank"), head("rank_change")]
+            + [head("previous"), head("delta"), head("previous_rank"), head("rank_change"), head("note")]
         )
-        header(ws, row, titles, [10, 18, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12])
-        for r in [*sc["province"], *sc["units"]]:
+        header(ws, row, titles, [10, 18, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12, 40])
+        for r in [*sc["province"], *sc["units"], *sc["unranked"]]:
             row += 1
             put(ws, row, 1, r.get("rank"))
             ws.cell(row=row, column=2, value=level_name(r["level"]))
@@ -265,6 +302,82 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
             put(ws, row, c + 1, r["delta"], DELTA_FORMATS["points"])
             put(ws, row, c + 2, r.get("previous_rank"))
             put(ws, row, c + 3, r.get("rank_change"), "+0;-0;0")
+            if r["missing_groups"]:
+                ws.cell(row=row, column=c + 4, value=missing_note(r["missing_groups"]))
+        row += 1
+        for band in sc["thresholds"]:
+            row += 1
+            ws.cell(row=row, column=1, value=below_text(band)).font = bold
+            ws.cell(row=row, column=4, value=", ".join(band["units"]))
+        row += 1
+
+    ws, row = sheets["national"], 0
+    nr = doc.get("national_ranking")
+    if nr:
+        row += 1
+        ws.cell(row=row, column=1, value=f"{nr['vi']} / {nr['en']}").font = bold
+        if not nr["provinces"]:
+            row += 1
+            ws.cell(row=row, column=1, value=NO_RANKING)
+        else:
+            row += 1
+            codes = [g["code"] for g in nr["groups"]]
+            titles = (
+                [head("rank"), head("province_code"), head("province_name"), head("total")]
+                + [f"{g['code']} ({g['max']:g})" for g in nr["groups"]]
+                + [head("previous_rank"), head("rank_change"), head("previous"), head("delta")]
+            )
+            header(ws, row, titles, [10, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12])
+            ws.freeze_panes = None
+            for r in nr["provinces"]:
+                row += 1
+                put(ws, row, 1, r["rank"])
+                ws.cell(row=row, column=2, value=r["province"])
+                ws.cell(row=row, column=3, value=r["name"])
+                put(ws, row, 4, r["total"], "0.00")
+                for c, g in enumerate(codes, start=5):
+                    put(ws, row, c, r["groups"].get(g), "0.00")
+                c = 5 + len(codes)
+                put(ws, row, c, r["previous_rank"])
+                put(ws, row, c + 1, r["rank_change"], "+0;-0;0")
+                put(ws, row, c + 2, r["previous_total"], "0.00")
+                put(ws, row, c + 3, r["delta"], DELTA_FORMATS["points"])
+                if r["own"]:
+                    for col in range(1, c + 4):
+                        ws.cell(row=row, column=col).font = bold
+
+    # criteria (PAR Index component 7) -----------------------------------------------------------
+    ws = sheets["criteria"]
+    row = 0
+    for c in doc["criteria"]:
+        row += 1
+        title = f"{c['vi']} / {c['en']}: {_points(c['total'])} / {_points(c['total_max'])}"
+        ws.cell(row=row, column=1, value=title).font = bold
+        if c["unverified"]:
+            row += 1
+            ws.cell(row=row, column=1, value=UNVERIFIED).font = Font(italic=True, color="B26A00")
+        row += 1
+        titles = [
+            head("criterion"),
+            head("criterion_name"),
+            head("points"),
+            head("maximum"),
+            head("at_max"),
+            head("input"),
+            head("previous"),
+            head("delta"),
+        ]
+        header(ws, row, titles, [10, 60, 10, 10, 10, 40, 12, 12])
+        for r in c["rows"]:
+            row += 1
+            ws.cell(row=row, column=1, value=r["criterion"])
+            ws.cell(row=row, column=2, value=r["name"] + ("" if r["verified"] is not False else " *"))
+            put(ws, row, 3, r["score"], "0.00")
+            put(ws, row, 4, r["max"], "0.00")
+            ws.cell(row=row, column=5, value="✓" if r["at_max"] else "")
+            ws.cell(row=row, column=6, value=input_text(r))
+            put(ws, row, 7, r["previous_score"], "0.00")
+            put(ws, row, 8, r["delta"], DELTA_FORMATS["points"])
         row += 1
 
     # availability ----------------------------------------------------------------------------
@@ -304,7 +417,12 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         for c, v in enumerate((ind["id"], both((ind["vi"], ind["en"])), vi, en), start=1):
             ws.cell(row=r, column=c, value=v).alignment = wrap
         put(ws, r, 5, ind["target"], NUMBER_FORMATS[ind["display"]])
-        ws.cell(row=r, column=6, value=ind["target_note"])
+        unverified = " (chưa kiểm chứng / unverified)" if ind["target_verified"] is False else ""
+        ws.cell(
+            row=r,
+            column=6,
+            value=f"{ind['target_key']}: {ind['target_note']}{unverified}" if ind["target_key"] else "",
+        )
     method = doc["method"]
     notes = [
         ("availability", "Trung bình các mẫu egov_target_up trong kỳ", method["availability"]),
@@ -328,6 +446,10 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
 
     path = out_dir / f"{file_base(doc)}.xlsx"
     return [_atomic(path, lambda p: wb.save(p))]
+
+
+def _points(value: Any) -> str:
+    return "—" if value is None else f"{value:g}"
 
 
 def _last_day(period: dict[str, Any]) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from exporter.domain import TZ
+
 _MONTHS_EN = (
     "January",
     "February",
@@ -40,8 +40,16 @@ class Period:
 
     @property
     def counter_period(self) -> str | None:
-        """The ``period`` label of the period-to-date counters that hold this period's totals."""
-        return self.kind if self.kind in ("quarter", "month", "year") else None
+        """The ``period`` label of the period-to-date counters that hold this period's totals: the period's
+        own kind, or for a range that starts where a calendar month (quarter, year) starts and ends within
+        it, that period's (its counters at the range's end count from the range's start: exact, whenever
+        the history began).  None: a range read as the increase of the year's counters."""
+        if self.kind in ("quarter", "month", "year"):
+            return self.kind
+        for candidate in _calendar_candidates(self.start):
+            if candidate.start == self.start and self.end <= candidate.end:
+                return candidate.kind
+        return None
 
     @property
     def seconds(self) -> float:
@@ -122,10 +130,8 @@ def _range(start: dt.datetime, end: dt.datetime) -> Period:
 
 
 def _calendar_candidates(start: dt.datetime) -> list[Period]:
-    out = [month(start.year, start.month), year(start.year)]
-    if start.month in (1, 4, 7, 10):
-        out.append(quarter(start.year, (start.month - 1) // 3 + 1))
-    return out
+    """The calendar periods of ``start``'s month, quarter and year (shortest first)."""
+    return [month(start.year, start.month), quarter(start.year, (start.month - 1) // 3 + 1), year(start.year)]
 
 
 _YEAR = r"(\d{4})"
@@ -174,7 +180,8 @@ def _parse_when(text: str, flag: str, inclusive_day: bool) -> dt.datetime:
 
 
 def parse_range(start: str, end: str) -> Period:
-    """``--from``/``--to``: dates are whole days (``--to`` inclusive), times are exact (``--to`` exclusive)."""
+    """``--from``/``--to``: dates are whole days (``--to`` inclusive), times are exact (``--to``
+    exclusive)."""
     s = _parse_when(start, "--from", inclusive_day=False)
     e = _parse_when(end, "--to", inclusive_day=True)
     if e <= s:

@@ -179,7 +179,7 @@ class HistorySource:
             window_seconds=step,
         )
         return [
-            (labels, [(p, v) for p, v in zip(points, values) if v is not None])
+            (labels, [(p, v) for p, v in zip(points, values, strict=True) if v is not None])
             for labels, values in self._points(sel, points, step)
         ]
 

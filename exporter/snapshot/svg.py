@@ -11,6 +11,27 @@ from html import escape
 
 Fmt = Callable[[float], str]
 
+#: widths of characters as a share of the font size, generous for the sans-serif fonts the report names
+#: (DejaVu Sans is the widest): a label is laid out (and cut with an ellipsis) so that it stays in its box
+_NARROW = set("iIl.,:;|!'’()[] /-")
+_WIDE = set("MWmwĐĐ@%ẰẮẶẦẤẬ")
+
+
+def text_width(text: str, size: float) -> float:
+    """A generous estimate of a text's width in pixels at ``size`` px."""
+    return size * sum(
+        0.34 if c in _NARROW else 0.92 if c in _WIDE else 0.66 if c.isupper() else 0.6 for c in text
+    )
+
+
+def fit(text: str, width: float, size: float) -> str:
+    """``text``, cut with an ellipsis where it would be wider than ``width`` pixels."""
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
 
 def _nice_max(value: float) -> float:
     if value <= 0:
@@ -65,16 +86,22 @@ def line_chart(
             f'<line class="tick" x1="{x(day):.1f}" y1="{top + ph}" x2="{x(day):.1f}" y2="{top + ph + 4}"/>'
         )
         out.append(
-            f'<text class="axis" x="{x(day):.1f}" y="{top + ph + 16}" text-anchor="middle">{escape(label)}</text>'
+            f'<text class="axis" x="{x(day):.1f}" y="{top + ph + 16}" text-anchor="middle">'
+            f"{escape(label)}</text>"
         )
+    current = next((s for s in series if not s.get("dashed") and s["points"]), None)
+    end_y = y(current["points"][-1][1]) if current else None
     if target is not None:
         ty = y(target)
         out.append(
             f'<line class="target" data-series="target" x1="{left}" y1="{ty:.1f}" x2="{left + pw}" '
             f'y2="{ty:.1f}"><title>{escape(fmt(target))}</title></line>'
         )
+        label_y = ty + 3
+        if end_y is not None and abs(end_y - ty) < 12:  # keep clear of the end value's label
+            label_y = ty - 5 if end_y >= ty else ty + 11
         out.append(
-            f'<text class="target-label" x="{left + pw + 4}" y="{ty + 3:.1f}">{escape(fmt(target))}</text>'
+            f'<text class="target-label" x="{left + pw + 4}" y="{label_y:.1f}">{escape(fmt(target))}</text>'
         )
     for s in series:
         pts = s["points"]
@@ -107,12 +134,15 @@ def bar_chart(
     objective: float | None = None,
     width: int = 680,
     bar: int = 14,
-    label_width: int = 230,
+    max_label_width: int = 300,
 ) -> str:
-    """Horizontal bars.  ``rows``: dicts with key, label, value, previous (optional), css (optional);
-    a row with key "" is a gap marker."""
-    gap, top, right = 4, 8, 86
-    height = top + len(rows) * (bar + gap) + 20
+    """Horizontal bars, the labels on the left (as wide as the longest needs, at most ``max_label_width``,
+    longer ones cut with an ellipsis), the values in a column on the right.  ``rows``: dicts with key, label,
+    value, previous (optional), css (optional); a row with key "" is a gap marker."""
+    size, gap, top, right = 10, 4, 8, 64
+    labels = [r["label"] for r in rows if r["key"]]
+    label_width = min(max_label_width, int(max((text_width(t, size) for t in labels), default=0)) + 12)
+    height = top + len(rows) * (bar + gap) + (20 if objective is not None else 4)
     pw = width - label_width - right
 
     def x(v: float) -> float:
@@ -133,7 +163,7 @@ def bar_chart(
             continue
         out.append(
             f'<text class="label" x="{label_width - 6}" y="{ty + bar - 3}" text-anchor="end">'
-            f"{escape(r['label'])}</text>"
+            f"{escape(fit(r['label'], label_width - 8, size))}<title>{escape(r['label'])}</title></text>"
         )
         v = r["value"]
         out.append(
@@ -147,7 +177,10 @@ def bar_chart(
                 f'<line class="previous-mark" data-key="{escape(r["key"])}" x1="{px:.1f}" y1="{ty - 1}" '
                 f'x2="{px:.1f}" y2="{ty + bar + 1}"/>'
             )
-        out.append(f'<text class="value" x="{x(v) + 4:.1f}" y="{ty + bar - 3}">{escape(fmt(v))}</text>')
+        out.append(
+            f'<text class="value" x="{width - 4}" y="{ty + bar - 3}" text-anchor="end">'
+            f"{escape(fmt(v))}</text>"
+        )
     if objective is not None:
         ox = x(objective)
         out.append(
@@ -155,7 +188,7 @@ def bar_chart(
             f'y2="{height - 16}"/>'
         )
         out.append(
-            f'<text class="target-label" x="{ox:.1f}" y="{height - 4}" text-anchor="middle">'
+            f'<text class="target-label" x="{ox:.1f}" y="{height - 4}" text-anchor="end">'
             f"{escape(fmt(objective))}</text>"
         )
     out.append("</svg>")

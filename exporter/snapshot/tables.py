@@ -5,7 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.snapshot.labels import met
+from exporter.snapshot.labels import met, missing_text
+
+
+def note_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts a reader needs first (period, what the data cover) and the notes on them."""
+    period, prev = doc["period"], doc["previous_period"]
+    facts = [
+        ("period", period["label"], "Kỳ báo cáo", "Period"),
+        ("period_start", period["start"], "Từ", "From"),
+        ("period_end", period["end"], "Đến (không kể)", "To (exclusive)"),
+        ("previous_period", prev["label"], "Kỳ so sánh", "Compared with"),
+        ("data_from", doc["data_from"], "Số liệu từ (mẫu đầu tiên)", "Data from (first sample)"),
+        ("data_until", doc["data_until"], "Số liệu đến (mẫu cuối cùng)", "Data until (last sample)"),
+        (
+            "days_with_data",
+            f"{doc['days_with_data']}/{doc['days_in_period']}",
+            "Số ngày có dữ liệu",
+            "Days with data",
+        ),
+        ("generated_at", doc["generated_at"], "Lập lúc", "Generated"),
+    ]
+    out = [{"key": k, "value": v, "vi": vi, "en": en} for k, v, vi, en in facts]
+    out += [{"key": n["code"], "value": "", "vi": n["vi"], "en": n["en"]} for n in doc["notes"]]
+    return out
 
 
 def indicator_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -61,7 +84,7 @@ def unit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for sc in doc["scorecards"]:
         codes = [g["code"] for g in sc["groups"]]
-        for kind, rows in (("province", sc["province"]), ("unit", sc["units"])):
+        for kind, rows in (("province", sc["province"]), ("unit", sc["units"] + sc["unranked"])):
             for r in rows:
                 row = {
                     "scorecard": sc["id"],
@@ -76,6 +99,7 @@ def unit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 }
                 row.update({g: r["groups"].get(g) for g in codes})
                 row.update({f"total_{s}": v for s, v in r["totals"].items()})
+                row["missing_groups"] = missing_text(r["missing_groups"])
                 row.update(
                     {
                         "previous_total": r["previous_total"],
@@ -86,6 +110,51 @@ def unit_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 )
                 out.append(row)
     return out
+
+
+def ranking_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The national ranking: every province's rank, total and group scores; ``own`` marks this province."""
+    nr = doc.get("national_ranking")
+    if not nr:
+        return []
+    codes = [g["code"] for g in nr["groups"]]
+    return [
+        {
+            "rank": r["rank"],
+            "province": r["province"],
+            "name": r["name"],
+            "own": r["own"],
+            "total": r["total"],
+            **{g: r["groups"].get(g) for g in codes},
+            "previous_rank": r["previous_rank"],
+            "rank_change": r["rank_change"],
+            "previous_total": r["previous_total"],
+            "delta": r["delta"],
+        }
+        for r in nr["provinces"]
+    ]
+
+
+def criteria_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each criterion of each criteria table (PAR Index component 7): points, maximum, how it was scored."""
+    return [
+        {
+            "table": c["id"],
+            "criterion": r["criterion"],
+            "name": r["name"],
+            "score": r["score"],
+            "max": r["max"],
+            "at_max": r["at_max"],
+            "input": r["input"],
+            "set_by": r["set_by"],
+            "set_at": r["set_at"],
+            "verified": r["verified"],
+            "previous_score": r["previous_score"],
+            "delta": r["delta"],
+        }
+        for c in doc["criteria"]
+        for r in c["rows"]
+    ]
 
 
 def availability_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -111,9 +111,8 @@ class Proc:
             return ""
 
 
-def _spawn(
-    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT
-) -> subprocess.Popen:
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.Popen:
+    """Start ``cmd`` in a session of its own, output to ``log``; stopped by :func:`stop_all` at the latest."""
     out = open(log, "wb")
     popen = subprocess.Popen(
         cmd,
@@ -161,7 +160,7 @@ def start_ours(
     port = free_port()
     address = f"127.0.0.1:{port}"
     log = workdir / f"exporter-{port}.log"
-    popen = _spawn(
+    popen = spawn(
         [
             sys.executable,
             "-m",
@@ -200,7 +199,7 @@ def start_blackbox(workdir: Path, timeout: float, ready_timeout: float = 30.0) -
     port = free_port()
     address = f"127.0.0.1:{port}"
     log = workdir / f"blackbox-{port}.log"
-    popen = _spawn(
+    popen = spawn(
         [BLACKBOX, f"--config.file={config}", f"--web.listen-address={address}", "--log.level=warn"], log
     )
     proc = Proc(popen, address, log)

@@ -50,30 +50,6 @@ def offsets(n: int, interval: float, seed: int = 15) -> list[float]:
     return [slots[i] * interval / n for i in range(n)]
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    """(status, body, gzipped) of one HTTP/1.1 answer; content-length or chunked."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(b":")
-        headers[k.strip().lower()] = v.strip().lower()
-    gzipped = headers.get(b"content-encoding") == b"gzip"
-    if b"content-length" in headers:
-        return status, await reader.readexactly(int(headers[b"content-length"])), gzipped
-    if headers.get(b"transfer-encoding") == b"chunked":
-        parts = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                return status, b"".join(parts), gzipped
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-    raise ConnectionError("an answer without a length on a keep-alive connection")
-
-
 async def run(spec: dict[str, Any]) -> list[list[Any]]:
     host, port = spec["address"].rsplit(":", 1)
     paths: list[str] = spec["paths"]
@@ -104,8 +80,8 @@ async def run(spec: dict[str, Any]) -> list[list[Any]]:
                     conn = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
                 reader, writer = conn
                 writer.write(requests[i])
-                status, body, gzipped = await asyncio.wait_for(_read_response(reader), timeout + 5)
-                if gzipped:
+                status, headers, body = await asyncio.wait_for(procs.read_response(reader), timeout + 5)
+                if headers.get(b"content-encoding", b"").lower() == b"gzip":
                     body = gzip.decompress(body)
                 ok = status == 200 and b"\nprobe_success 1\n" in body
                 idle.append(conn)

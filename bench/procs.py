@@ -222,7 +222,9 @@ def _wait_healthy(proc: Proc, path: str, timeout: float) -> None:
 # ------------------------------------------------------------------------ a Prometheus-like HTTP driver
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
+    """(status, headers with lower-case names, body) of one HTTP/1.1 answer: content-length, chunked, or up
+    to the end of the connection."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split()[1])
@@ -231,17 +233,17 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         k, _, v = line.partition(b":")
         headers[k.strip().lower()] = v.strip()
     if b"content-length" in headers:
-        return status, await reader.readexactly(int(headers[b"content-length"]))
+        return status, headers, await reader.readexactly(int(headers[b"content-length"]))
     if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
         parts = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:
                 await reader.readuntil(b"\r\n")
-                return status, b"".join(parts)
+                return status, headers, b"".join(parts)
             parts.append(await reader.readexactly(size))
             await reader.readexactly(2)
-    return status, await reader.read()
+    return status, headers, await reader.read()
 
 
 async def _drive(
@@ -263,7 +265,7 @@ async def _drive(
                 t0 = time.monotonic()
                 writer.write(f"GET {path} HTTP/1.1\r\nHost: {address}\r\n{extra}\r\n".encode())
                 try:
-                    status, body = await asyncio.wait_for(_read_response(reader), timeout)
+                    status, _, body = await asyncio.wait_for(read_response(reader), timeout)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     writer.close()
                     reader = writer = None

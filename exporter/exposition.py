@@ -304,6 +304,13 @@ class StoreCollector(PromCollector):
 
         Each family is kept as one text per target (``b""`` where the target has none), in target order, so
         a render re-formats the targets whose result changed and the age lines, and joins."""
+        return [_join(part) for part in self.render_parts(openmetrics)]
+
+    def render_parts(self, openmetrics: bool = False) -> list[bytes | list[bytes]]:
+        """:meth:`render_chunks` before the join: a family's chunk is the list of its pieces (header, each
+        target's lines), so that a caller can join, compress and drop one family at a time instead of holding
+        every chunk and their concatenation at once.  The lists hold references to the kept texts (8 bytes
+        a target and family), taken under the render lock; raises _NotFast before returning anything."""
         with self._render_lock:
             return self._render(openmetrics)
 
@@ -316,7 +323,7 @@ class StoreCollector(PromCollector):
         self._pieces = {}
         self._order: list[str] | None = None  # families in order of first appearance
 
-    def _render(self, openmetrics: bool) -> list[bytes]:
+    def _render(self, openmetrics: bool) -> list[bytes | list[bytes]]:
         snap = self.store.snapshot()
         results = sorted(snap["results"], key=lambda r: r.target)
         names = [r.target for r in results]
@@ -388,9 +395,8 @@ class StoreCollector(PromCollector):
                         family_spec[s.name] = specs.get(s.name) or self._fallback(s.name)
                 derived[s.name].append(f"{s.name}{_labels_text(s.labels)} {_value(s.value)}\n")
         now = self.clock()
-        out: list[bytes] = []
+        out: list[bytes | list[bytes]] = []
         for name in [*self._order, *(d for d in derived if d not in texts)]:
-            time.sleep(0)
             key = (family_spec[name], openmetrics)
             head = self._headers.get(key)
             if head is None:
@@ -399,12 +405,12 @@ class StoreCollector(PromCollector):
                 head = self._headers[key] = _headers(family_spec[name], openmetrics).encode("utf-8")
             if name == _AGE:
                 body = "".join(f"{a[0]}{_go_float(now - a[1] - a[2])}\n" for a in ages if a is not None)
-                chunk = head + body.encode("utf-8")
+                part = [head, body.encode("utf-8")]
             else:
-                chunk = head + b"".join(texts.get(name, ()))
+                part = [head, *texts.get(name, ())]
             if name in derived:
-                chunk += "".join(derived[name]).encode("utf-8")
-            out.append(chunk)
+                part.append("".join(derived[name]).encode("utf-8"))
+            out.append(part)
         return out
 
     @staticmethod
@@ -523,16 +529,25 @@ class Registry(CollectorRegistry):
             self.collectors.remove(collector)
 
 
+def _join(part: bytes | list[bytes]) -> bytes:
+    return part if isinstance(part, bytes) else b"".join(part)
+
+
 def render_chunks(registry: CollectorRegistry, openmetrics: bool = False) -> list[bytes]:
     """``generate_latest(registry)`` (text or OpenMetrics) in pieces whose concatenation is byte for byte
     what it returns, with the result store's families written by the fast renderer of
     :class:`StoreCollector` and every other collector by prometheus_client (a registry other than
     :class:`Registry` is rendered by prometheus_client whole)."""
+    return [_join(part) for part in render_parts(registry, openmetrics)]
+
+
+def render_parts(registry: CollectorRegistry, openmetrics: bool = False) -> list[bytes | list[bytes]]:
+    """:func:`render_chunks` with the store's families not yet joined (see StoreCollector.render_parts)."""
     generate = generate_openmetrics if openmetrics else generate_latest
     if not isinstance(registry, Registry):
         return [generate(registry)]
     collectors = registry.collectors
-    out: list[bytes] = []
+    out: list[bytes | list[bytes]] = []
     others: list[Any] = []
 
     def flush() -> None:
@@ -545,7 +560,7 @@ def render_chunks(registry: CollectorRegistry, openmetrics: bool = False) -> lis
         for collector in list(collectors):
             if isinstance(collector, StoreCollector):
                 flush()
-                out.extend(collector.render_chunks(openmetrics))
+                out.extend(collector.render_parts(openmetrics))
             else:
                 others.append(collector)
         flush()
@@ -562,12 +577,31 @@ def render_registry(registry: CollectorRegistry, openmetrics: bool = False) -> b
     return b"".join(render_chunks(registry, openmetrics))
 
 
-def _gzip(chunks: list[bytes], level: int) -> bytes:
-    """The chunks gzipped as one stream, without joining them first."""
-    packer = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
-    out = [packer.compress(chunk) for chunk in chunks]
-    out.append(packer.flush())
-    return b"".join(out)
+def _encode(parts: list[bytes | list[bytes]], gz: bool, level: int) -> tuple[bytes, int]:
+    """The body of an answer made of ``parts`` (gzipped as one stream when ``gz``) and the length of the
+    text.  No family's text is joined before it is needed: gzipped, one family at a time is joined and
+    compressed; plain, the pieces are joined once into the body.  So a render holds the body (and one
+    family), never every chunk and their concatenation at once."""
+    size = 0
+    if gz:
+        packer = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
+        out = []
+        for i, part in enumerate(parts):
+            chunk = _join(part)
+            parts[i] = b""
+            size += len(chunk)
+            out.append(packer.compress(chunk))
+            time.sleep(0)  # let a scrape's thread have the GIL between families
+        out.append(packer.flush())
+        return b"".join(out), size
+    pieces: list[bytes] = []  # references to the kept texts, joined once into the body
+    for part in parts:
+        if isinstance(part, bytes):
+            pieces.append(part)
+        else:
+            pieces.extend(part)
+    body = b"".join(pieces)
+    return body, len(body)
 
 
 class MetricsCache:
@@ -639,10 +673,7 @@ class MetricsCache:
         openmetrics, gz = key
         version = self.store.version
         t0 = time.monotonic()
-        chunks = render_chunks(self.registry, openmetrics)
-        self._size[key] = sum(len(chunk) for chunk in chunks)
-        body = _gzip(chunks, self.gzip_level) if gz else b"".join(chunks)
-        del chunks
+        body, self._size[key] = _encode(render_parts(self.registry, openmetrics), gz, self.gzip_level)
         took = time.monotonic() - t0
         if self.self_metrics is not None:
             self.self_metrics.render_seconds.set(took)

@@ -332,3 +332,60 @@ def test_a_timeout_set_in_defaults_is_still_checked_against_the_interval():
     with pytest.raises(ConfigError) as info:
         parse_config(data, kinds=GENERIC_KINDS, env={})
     assert info.value.messages == ["targets[0]: timeout (10s) must not exceed interval (5s)"]
+
+
+# ------------------------------------------------------------------ the YAML reader (libyaml when present)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # tests/fixtures/bad-input/not-utf8.yml: refused before any YAML is read
+        return False
+    return True
+
+
+YAML_FILES = sorted(
+    p
+    for pattern in ("*.yml", "*.yaml")
+    for p in ROOT.rglob(pattern)
+    if not {".venv", ".git", "node_modules"} & set(p.relative_to(ROOT).parts) and _utf8(p)
+)
+
+
+def test_the_fast_reader_is_libyaml_when_pyyaml_has_it():
+    import yaml
+
+    from exporter.config import _FastUniqueKeyLoader
+
+    assert issubclass(_FastUniqueKeyLoader, yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_yaml_file_reads_the_same_with_both_readers(path: Path):
+    """What the configuration reader returns is what PyYAML's pure-Python SafeLoader (with the duplicate-key
+    check) returns, for every YAML file of the repository; a document either refuses gives the same error."""
+    import yaml
+
+    from exporter.config import _load_yaml, _UniqueKeyLoader
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        expected = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        with pytest.raises(yaml.YAMLError) as got:
+            _load_yaml(text)
+        assert str(got.value) == str(exc)
+        return
+    assert _load_yaml(text) == expected
+
+
+def test_a_duplicate_key_is_refused_by_the_fast_reader_too():
+    import yaml
+
+    from exporter.config import _FastUniqueKeyLoader
+
+    with pytest.raises(yaml.constructor.ConstructorError, match='duplicate key "url"'):
+        yaml.load("a:\n  url: x\n  url: y\n", Loader=_FastUniqueKeyLoader)  # noqa: S506

@@ -6,26 +6,19 @@ kinds from the ``egov_exporter.collectors`` entry-point group, see ``exporter.re
 
 from __future__ import annotations
 
-from collectors.documents import DocumentsCollector
-from collectors.html import HtmlCollector
-from collectors.http import HttpCollector
-from collectors.json import JsonCollector
-from collectors.lgsp import LgspCollector
-from collectors.portal import PortalCollector
-from collectors.qd766 import Qd766Collector
-from collectors.services import ServicesCollector
-from exporter.plugin import Collector
+from exporter.plugin import KindTable
 
-KINDS: dict[str, type[Collector]] = {
-    cls.kind: cls
-    for cls in (
-        HttpCollector,
-        JsonCollector,
-        HtmlCollector,
-        PortalCollector,
-        LgspCollector,
-        DocumentsCollector,
-        ServicesCollector,
-        Qd766Collector,
-    )
-}
+#: every built-in kind, imported when a configuration first uses it (an exporter polling JSON endpoints only
+#: never loads BeautifulSoup, the vendor profiles or the national ranking's models)
+KINDS = KindTable(
+    {
+        "http": "collectors.http:HttpCollector",
+        "json": "collectors.json:JsonCollector",
+        "html": "collectors.html:HtmlCollector",
+        "portal": "collectors.portal:PortalCollector",
+        "lgsp": "collectors.lgsp:LgspCollector",
+        "documents": "collectors.documents:DocumentsCollector",
+        "services": "collectors.services:ServicesCollector",
+        "qd766": "collectors.qd766:Qd766Collector",
+    }
+)

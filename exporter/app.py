@@ -46,10 +46,10 @@ class App:
         self.config_path = config_path
         self.shard = shard
         self.clock = clock
-        self.kinds = dict(kinds)
+        self.kinds = kinds  # a kind is looked up (and a lazy one imported) when a configuration uses it
         self.check_scoring = check_scoring
         self.store = ResultStore()
-        self._specs: dict[str, MetricSpec] = all_specs(self.kinds)
+        self._specs: dict[str, MetricSpec] = all_specs({})
         self.registry, self.self_metrics = build_registry(self.store, lambda: self._specs, clock)
         # planned outages, evaluated at render time (suppress availability alerts; see exporter/maintenance.py)
         self.registry.register(MaintenanceCollector(lambda: self.config, clock))
@@ -99,7 +99,8 @@ class App:
             self.config = config
             self.redact = Redactor(config.secrets())
             self.store.redact = self.redact
-            specs = all_specs(self.kinds)
+            # the series of the kinds in use (only those can be in the results)
+            specs = all_specs({kind: self.kinds[kind] for kind in sorted({t.kind for t in config.targets})})
             for target in config.targets:
                 for spec in getattr(target, "metrics", None) or ():
                     if hasattr(spec, "name") and hasattr(spec, "help"):
@@ -118,7 +119,7 @@ class App:
                 self.self_metrics.targets.labels(system).set(counts.get(system, 0))
             self.self_metrics.reload_ok.set(1)
             self.self_metrics.reload_time.set(self.clock())
-            for hook in self.on_config:
+            for hook in list(self.on_config):  # a hook may add hooks (a part attached now): not run twice
                 hook(config)
             log.info("config loaded from %s: %d targets", self.config_path, len(config.targets))
             return config

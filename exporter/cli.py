@@ -329,19 +329,33 @@ def _reload_quietly(app: Any) -> None:
 
 
 def _attach_extensions(app: Any) -> None:
-    """Parts that read the results: the indicator engine and the history writer, when present."""
-    try:
-        from exporter.scoring.live import attach as attach_scoring
-    except ImportError:
-        attach_scoring = None
-    if attach_scoring is not None:
-        attach_scoring(app)
-    try:
-        from exporter.history import attach as attach_history
-    except ImportError:
-        attach_history = None
-    if attach_history is not None:
-        attach_history(app)
+    """Parts that read the results: the indicator engine (when the configuration has scorecards) and the
+    history writer (when ``history.enabled``), each imported and attached when a configuration first asks
+    for it, on start-up or on a reload; an exporter that only polls loads neither (nor SQLite).  Once
+    attached, a part stays and follows later configurations (a reload that turns history off stops it)."""
+    attached: set[str] = set()
+
+    def attach_needed(config: Any) -> None:
+        if "scoring" not in attached and config.scoring.scorecards:
+            try:
+                from exporter.scoring.live import attach as attach_scoring
+            except ImportError:
+                pass
+            else:
+                attach_scoring(app)
+            attached.add("scoring")
+        if "history" not in attached and config.history.enabled:
+            try:
+                from exporter.history import attach as attach_history
+            except ImportError:
+                pass
+            else:
+                attach_history(app)
+            attached.add("history")
+
+    if app.config is not None:
+        attach_needed(app.config)
+    app.on_config.append(attach_needed)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -14,9 +14,10 @@ counted as reason ``other``: one target's failure never touches another's result
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
 #: The fixed list of failure reasons (label ``reason`` of ``egov_target_failures_total``).
@@ -138,3 +139,36 @@ class Collector:
     @classmethod
     def describe(cls) -> Iterable[MetricSpec]:
         return cls.metrics
+
+
+class KindTable(Mapping[str, type[Collector]]):
+    """Collector kinds by name, each given as ``"package.module:Class"`` and imported when it is first asked
+    for, so that a process loads the code (and the libraries) of the kinds its configuration uses only.
+    Iterating gives the names without importing anything; ``values()``/``items()`` import every kind."""
+
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        self._paths = dict(paths)
+        self._classes: dict[str, type[Collector]] = {}
+
+    def __getitem__(self, name: str) -> type[Collector]:
+        cls = self._classes.get(name)
+        if cls is None:
+            path = self._paths[name]  # KeyError: no such kind
+            module, _, attr = path.partition(":")
+            cls = getattr(importlib.import_module(module), attr)
+            if not (isinstance(cls, type) and issubclass(cls, Collector)) or cls.kind != name:
+                raise TypeError(f"{path} is not the Collector of kind {name!r}")
+            self._classes[name] = cls
+        return cls
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __repr__(self) -> str:
+        return f"KindTable({sorted(self._paths)})"

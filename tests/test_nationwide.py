@@ -292,12 +292,19 @@ def nation(tmp_path_factory):
         for member in range(VMAGENTS):
             n.procs.procs[f"vmagent-{member}"].send_signal(signal.SIGHUP)
         n.procs.stop("vmalert")
-        counts = 'count_over_time(up{job="egov-exporter"}[1h])'
+        # a scrape's samples may reach a store in more than one remote-write batch: count the scrapes (up)
+        # and the samples of a per-target series too, per shard
+        counts = (
+            'count_over_time(up{job="egov-exporter"}[1h])',
+            'sum by (instance) (count_over_time(egov_target_up{job="egov-exporter"}[1h]))',
+        )
         last: list = []
 
         def delivered() -> bool:
             now = {
-                b: sorted((r["metric"]["instance"], r["value"][1]) for r in prom_query(b, counts))
+                b: sorted(
+                    (q, r["metric"]["instance"], r["value"][1]) for q in counts for r in prom_query(b, q)
+                )
                 for b in (n.vm, n.prom)
             }
             same_now = now[n.vm] == now[n.prom] and now[n.vm] == (last[-1] if last else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import logging
 import signal
 import sys
@@ -110,14 +111,24 @@ def _add_run_flags(p: Any, listen_default: str = DEFAULT_LISTEN) -> None:
 COMMANDS = ("run", "check-config", "probe", "simulate", "demo", "snapshot", "digest")
 
 
+class _TopParser(argparse.ArgumentParser):
+    """The top-level parser, whose epilog (every collector kind with its summary) is written when the help
+    is shown: listing the kinds imports every kind, which running the exporter must not do."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            self.epilog = _kinds_epilog()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of the whole command line; ``parser.commands`` maps each command to its own parser."""
-    parser = argparse.ArgumentParser(
+    """The parser of the whole command line; ``parser.commands`` maps each command to its own parser.
+    Building it imports no collector kind, no simulator and no engine (every process builds it)."""
+    parser = _TopParser(
         prog="egov-exporter",
         description="Prometheus exporter for a province's e-government systems (web portal, LGSP, document "
         "management, public-service portal) and the national Decision 766 evaluation API. "
         "Without a command it runs the exporter.",
-        epilog=_kinds_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"egov-exporter {__version__}")
@@ -334,24 +345,21 @@ def _attach_extensions(app: Any) -> None:
     for it, on start-up or on a reload; an exporter that only polls loads neither (nor SQLite).  Once
     attached, a part stays and follows later configurations (a reload that turns history off stops it)."""
     attached: set[str] = set()
+    parts = (
+        ("exporter.scoring.live", lambda config: bool(config.scoring.scorecards)),
+        ("exporter.history", lambda config: config.history.enabled),
+    )
 
     def attach_needed(config: Any) -> None:
-        if "scoring" not in attached and config.scoring.scorecards:
+        for module, wanted in parts:
+            if module in attached or not wanted(config):
+                continue
+            attached.add(module)
             try:
-                from exporter.scoring.live import attach as attach_scoring
-            except ImportError:
-                pass
-            else:
-                attach_scoring(app)
-            attached.add("scoring")
-        if "history" not in attached and config.history.enabled:
-            try:
-                from exporter.history import attach as attach_history
-            except ImportError:
-                pass
-            else:
-                attach_history(app)
-            attached.add("history")
+                attach = importlib.import_module(module).attach
+            except ImportError:  # an installation without that part
+                continue
+            attach(app)
 
     if app.config is not None:
         attach_needed(app.config)

@@ -23,6 +23,7 @@ HEAVY = (
     "collectors.",
     "exporter.scoring",
     "exporter.history",
+    "exporter.simulator.",
     "sqlite3",
     "bs4",
     "openpyxl",
@@ -48,9 +49,10 @@ LOADED = textwrap.dedent(
     """\
     import json, sys
     from exporter.app import App
-    from exporter.cli import _attach_extensions
+    from exporter.cli import _attach_extensions, build_parser
     from exporter.registry import load_kinds, scoring_check
 
+    build_parser().parse_args(["run", "--config.file", sys.argv[1]])  # as main() does, help not shown
     app = App(sys.argv[1], kinds=load_kinds(), check_scoring=scoring_check())
     app.load()
     _attach_extensions(app)
@@ -86,6 +88,18 @@ def test_an_exporter_polling_json_loads_its_kind_only(tmp_path):
     assert not {
         m for m in modules if m.startswith(("exporter.scoring", "exporter.history", "sqlite3", "bs4"))
     }
+    # the command line is built by every process: the simulate command's flags, not the simulator
+    assert {m for m in modules if m.startswith("exporter.simulator.")} <= {"exporter.simulator.faults"}
+
+
+def test_the_help_still_lists_every_kind(capsys):
+    from exporter.cli import main
+
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "collector kinds (the targets[].kind key):" in out
+    for kind in ("http", "json", "html", "portal", "lgsp", "documents", "services", "qd766"):
+        assert f"\n  {kind} " in out
 
 
 def test_scorecards_and_history_load_the_engine_and_the_writer(tmp_path):

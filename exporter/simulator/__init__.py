@@ -13,20 +13,39 @@ A system is a class with ``name`` and ``handle(request) -> Reply | None`` (None:
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exporter.simulator.faults import FAULT_MODES
-from exporter.simulator.server import SimServer, Simulator
-from exporter.simulator.systems import system_classes
-from exporter.simulator.world import World
+
+if TYPE_CHECKING:
+    from exporter.simulator.server import SimServer, Simulator
+    from exporter.simulator.systems import system_classes
+    from exporter.simulator.world import World
 
 log = logging.getLogger("egov.simulator")
 
 __all__ = ["FAULT_MODES", "SimServer", "Simulator", "World", "add_arguments", "run", "system_classes"]
+
+#: the simulator's parts, imported when first used: the command line (``add_arguments``) is built by every
+#: ``egov-exporter`` process, and a running exporter must not load the simulated systems
+_PARTS = {
+    "SimServer": "exporter.simulator.server",
+    "Simulator": "exporter.simulator.server",
+    "system_classes": "exporter.simulator.systems",
+    "World": "exporter.simulator.world",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _PARTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -93,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.provinces:
         return _run_nation(args, host, port)
+    from exporter.simulator.server import Simulator
+    from exporter.simulator.world import World
+
     sim = Simulator(World(units=args.units, seed=args.seed, speed=args.speed))
     if args.tls:
         import tempfile

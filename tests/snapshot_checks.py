@@ -11,6 +11,26 @@ from pathlib import Path
 
 from snapshot_synth import GROUPS, TARGETS, TZ, Expected, Province
 
+
+def write_history(path: Path, province: Province) -> Path:
+    """``province``'s synthetic history written to a new history file at ``path``."""
+    from exporter.history import HistoryDB
+
+    db = HistoryDB(path, synchronous="OFF")
+    province.write_history(db)
+    db.close()
+    return path
+
+
+def write_snapshot(history: Path, out: Path, *args: str) -> Path:
+    """``egov-exporter snapshot *args`` from ``history`` into ``out`` (quietly); it must succeed."""
+    from exporter.cli import main
+
+    code = main(["snapshot", *args, "--history.file", str(history), "--output-dir", str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
 RATIOS = {  # indicator -> (numerator, denominator) of the services counters
     "online_submission_ratio": ("online", "received"),
     "full_online_ratio": ("full_online", "received"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import responses
-from snapshot_checks import Case, check_csv, check_html, check_json, check_xlsx, local
+from snapshot_checks import Case, check_csv, check_html, check_json, check_xlsx, local, write_snapshot
 from snapshot_synth import Province
 
 from exporter.cli import main
@@ -46,21 +46,7 @@ def snapshot(capsys, *args: str) -> tuple[int, list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def q3(history, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("q3")
-    code = main(
-        [
-            "snapshot",
-            "--quarter",
-            "2026Q3",
-            "--history.file",
-            str(history),
-            "--output-dir",
-            str(out),
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    return out
+    return write_snapshot(history, tmp_path_factory.mktemp("q3"), "--quarter", "2026Q3")
 
 
 def test_quarter_from_history_every_format(q3, province):

@@ -10,21 +10,13 @@ import json
 from pathlib import Path
 
 import pytest
+from snapshot_checks import write_history, write_snapshot
 from snapshot_synth import TZ, Province
 
-from exporter.cli import main
-from exporter.history import HistoryDB
 from exporter.snapshot.compute import Builder
 from exporter.snapshot.periods import parse_range, quarter
 from exporter.snapshot.sources import HistorySource
 from exporter.snapshot.spec import load_report
-
-
-def write_history(path: Path, province: Province) -> Path:
-    db = HistoryDB(path, synchronous="OFF")
-    province.write_history(db)
-    db.close()
-    return path
 
 
 def build(history: Path, period, now: dt.datetime) -> dict:
@@ -51,20 +43,7 @@ WITHOUT = (("computed", "H99.100", "CLGQ"), ("published", "H99.101", "MDHL"))
 def lacking(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lacking")
     history = write_history(out / "h.sqlite", Province(without=WITHOUT))
-    code = main(
-        [
-            "snapshot",
-            "--quarter",
-            "2026Q3",
-            "--history.file",
-            str(history),
-            "--output-dir",
-            str(out),
-            "--quiet",
-        ]
-    )
-    assert code == 0
-    return out
+    return write_snapshot(history, out, "--quarter", "2026Q3")
 
 
 def test_a_unit_lacking_a_group_has_no_total_and_says_why(lacking):
@@ -210,21 +189,7 @@ def test_a_range_from_a_month_start_reads_the_month_to_date_counters(fifteen_min
 
 def test_a_range_covered_in_part_says_its_counts_are_an_increase_of_15_minutes(fifteen_minutes, tmp_path):
     history, province = fifteen_minutes
-    code = main(
-        [
-            "snapshot",
-            "--from",
-            "2026-12-02",
-            "--to",
-            "2026-12-03",
-            "--history.file",
-            str(history),
-            "--output-dir",
-            str(tmp_path),
-            "--quiet",
-        ]
-    )
-    assert code == 0
+    write_snapshot(history, tmp_path, "--from", "2026-12-02", "--to", "2026-12-03")
     base = tmp_path / "egov-snapshot-2026-12-02_to_2026-12-03"
     doc = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
     figures = {i["id"]: i for i in doc["indicators"]}
@@ -464,21 +429,7 @@ def test_without_ranking_data_the_section_says_so(tmp_path):
     from exporter.snapshot.labels import NO_RANKING
 
     history = write_history(tmp_path / "h.sqlite", Province(national=False, end=dt.date(2026, 10, 1)))
-    code = main(
-        [
-            "snapshot",
-            "--quarter",
-            "2026Q3",
-            "--history.file",
-            str(history),
-            "--output-dir",
-            str(tmp_path),
-            "--format",
-            "json,html",
-            "--quiet",
-        ]
-    )
-    assert code == 0
+    write_snapshot(history, tmp_path, "--quarter", "2026Q3", "--format", "json,html")
     doc = json.loads((tmp_path / "egov-snapshot-2026Q3.json").read_text(encoding="utf-8"))
     assert (doc["national_ranking"]["provinces"], doc["national_ranking"]["own"]) == ([], None)
     soup = BeautifulSoup((tmp_path / "egov-snapshot-2026Q3.html").read_text(encoding="utf-8"), "html.parser")

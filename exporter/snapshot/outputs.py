@@ -158,6 +158,16 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         if fmt and value is not None:
             cell.number_format = fmt
 
+    def met_text(value: Any, target: Any) -> str | None:
+        m = met(value, target)
+        return None if m is None else ("Đạt / Yes" if m else "Chưa / No")
+
+    def put_row(ws: Any, row: int, cells: list[Any]) -> None:
+        """One table row from column 1: each cell a value, or (value, number format)."""
+        for col, cell in enumerate(cells, start=1):
+            value, fmt = cell if isinstance(cell, tuple) else (cell, None)
+            put(ws, row, col, value, fmt)
+
     period, prev = doc["period"], doc["previous_period"]
     sections = {s["id"]: s for s in doc["sections"]}
 
@@ -206,34 +216,50 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         row += 1
         d = ind["display"]
         sec = sections[ind["section"]]
-        ws.cell(row=row, column=1, value=both((sec["vi"], sec["en"])))
-        ws.cell(row=row, column=2, value=both((ind["vi"], ind["en"])))
-        put(ws, row, 3, _excel_value(ind["value"], d), NUMBER_FORMATS[d])
-        put(ws, row, 4, _excel_value(ind["previous"]["value"], d), NUMBER_FORMATS[d])
-        put(ws, row, 5, _excel_delta(ind["delta"], d), DELTA_FORMATS[d])
-        put(ws, row, 6, ind["target"], NUMBER_FORMATS[d])
-        m = met(ind["value"], ind["target"])
-        ws.cell(row=row, column=7, value=None if m is None else ("Đạt / Yes" if m else "Chưa / No"))
+        put_row(
+            ws,
+            row,
+            [
+                both((sec["vi"], sec["en"])),
+                both((ind["vi"], ind["en"])),
+                (_excel_value(ind["value"], d), NUMBER_FORMATS[d]),
+                (_excel_value(ind["previous"]["value"], d), NUMBER_FORMATS[d]),
+                (_excel_delta(ind["delta"], d), DELTA_FORMATS[d]),
+                (ind["target"], NUMBER_FORMATS[d]),
+                met_text(ind["value"], ind["target"]),
+            ],
+        )
     for sc in doc["scorecards"]:
         for prov in sc["province"]:
             row += 1
-            ws.cell(row=row, column=1, value=both((sc["vi"], sc["en"])))
-            ws.cell(row=row, column=2, value=f"{head('total')} ({prov['unit']}, {sc['source']})")
-            put(ws, row, 3, prov["total"], "0.00")
-            put(ws, row, 4, prov["previous_total"], "0.00")
-            put(ws, row, 5, prov["delta"], DELTA_FORMATS["points"])
-            put(ws, row, 6, sc["max_total"], "0.00")
+            put_row(
+                ws,
+                row,
+                [
+                    both((sc["vi"], sc["en"])),
+                    f"{head('total')} ({prov['unit']}, {sc['source']})",
+                    (prov["total"], "0.00"),
+                    (prov["previous_total"], "0.00"),
+                    (prov["delta"], DELTA_FORMATS["points"]),
+                    (sc["max_total"], "0.00"),
+                ],
+            )
     av = doc["availability"]
     for sysrow in av["systems"]:
         row += 1
-        ws.cell(row=row, column=1, value=head("availability"))
-        ws.cell(row=row, column=2, value=system_name(sysrow["system"]))
-        put(ws, row, 3, sysrow["availability"], "0.00%")
-        put(ws, row, 4, sysrow["previous_availability"], "0.00%")
-        put(ws, row, 5, sysrow["delta"], DELTA_FORMATS["ratio"])
-        put(ws, row, 6, av["objective"], "0.00%")
-        m = met(sysrow["availability"], av["objective"])
-        ws.cell(row=row, column=7, value=None if m is None else ("Đạt / Yes" if m else "Chưa / No"))
+        put_row(
+            ws,
+            row,
+            [
+                head("availability"),
+                system_name(sysrow["system"]),
+                (sysrow["availability"], "0.00%"),
+                (sysrow["previous_availability"], "0.00%"),
+                (sysrow["delta"], DELTA_FORMATS["ratio"]),
+                (av["objective"], "0.00%"),
+                met_text(sysrow["availability"], av["objective"]),
+            ],
+        )
     if doc["warnings"]:
         row += 2
         ws.cell(row=row, column=1, value=head("note")).font = bold
@@ -290,20 +316,21 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         header(ws, row, titles, [10, 18, 12, 36, 14] + [14] * len(codes) + [14, 12, 12, 12, 40])
         for r in [*sc["province"], *sc["units"], *sc["unranked"]]:
             row += 1
-            put(ws, row, 1, r.get("rank"))
-            ws.cell(row=row, column=2, value=level_name(r["level"]))
-            ws.cell(row=row, column=3, value=r["unit"])
-            ws.cell(row=row, column=4, value=r["name"])
-            put(ws, row, 5, r["total"], "0.00")
-            for c, g in enumerate(codes, start=6):
-                put(ws, row, c, r["groups"].get(g), "0.00")
-            c = 6 + len(codes)
-            put(ws, row, c, r["previous_total"], "0.00")
-            put(ws, row, c + 1, r["delta"], DELTA_FORMATS["points"])
-            put(ws, row, c + 2, r.get("previous_rank"))
-            put(ws, row, c + 3, r.get("rank_change"), "+0;-0;0")
+            cells = [
+                r.get("rank"),
+                level_name(r["level"]),
+                r["unit"],
+                r["name"],
+                (r["total"], "0.00"),
+                *((r["groups"].get(g), "0.00") for g in codes),
+                (r["previous_total"], "0.00"),
+                (r["delta"], DELTA_FORMATS["points"]),
+                r.get("previous_rank"),
+                (r.get("rank_change"), "+0;-0;0"),
+            ]
             if r["missing_groups"]:
-                ws.cell(row=row, column=c + 4, value=missing_note(r["missing_groups"]))
+                cells.append(missing_note(r["missing_groups"]))
+            put_row(ws, row, cells)
         row += 1
         for band in sc["thresholds"]:
             row += 1
@@ -331,19 +358,20 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
             ws.freeze_panes = None
             for r in nr["provinces"]:
                 row += 1
-                put(ws, row, 1, r["rank"])
-                ws.cell(row=row, column=2, value=r["province"])
-                ws.cell(row=row, column=3, value=r["name"])
-                put(ws, row, 4, r["total"], "0.00")
-                for c, g in enumerate(codes, start=5):
-                    put(ws, row, c, r["groups"].get(g), "0.00")
-                c = 5 + len(codes)
-                put(ws, row, c, r["previous_rank"])
-                put(ws, row, c + 1, r["rank_change"], "+0;-0;0")
-                put(ws, row, c + 2, r["previous_total"], "0.00")
-                put(ws, row, c + 3, r["delta"], DELTA_FORMATS["points"])
+                cells = [
+                    r["rank"],
+                    r["province"],
+                    r["name"],
+                    (r["total"], "0.00"),
+                    *((r["groups"].get(g), "0.00") for g in codes),
+                    r["previous_rank"],
+                    (r["rank_change"], "+0;-0;0"),
+                    (r["previous_total"], "0.00"),
+                    (r["delta"], DELTA_FORMATS["points"]),
+                ]
+                put_row(ws, row, cells)
                 if r["own"]:
-                    for col in range(1, c + 4):
+                    for col in range(1, len(cells) + 1):
                         ws.cell(row=row, column=col).font = bold
 
     # criteria (PAR Index component 7) -----------------------------------------------------------
@@ -370,14 +398,20 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
         header(ws, row, titles, [10, 60, 10, 10, 10, 40, 12, 12])
         for r in c["rows"]:
             row += 1
-            ws.cell(row=row, column=1, value=r["criterion"])
-            ws.cell(row=row, column=2, value=r["name"] + ("" if r["verified"] is not False else " *"))
-            put(ws, row, 3, r["score"], "0.00")
-            put(ws, row, 4, r["max"], "0.00")
-            ws.cell(row=row, column=5, value="✓" if r["at_max"] else "")
-            ws.cell(row=row, column=6, value=input_text(r))
-            put(ws, row, 7, r["previous_score"], "0.00")
-            put(ws, row, 8, r["delta"], DELTA_FORMATS["points"])
+            put_row(
+                ws,
+                row,
+                [
+                    r["criterion"],
+                    r["name"] + ("" if r["verified"] is not False else " *"),
+                    (r["score"], "0.00"),
+                    (r["max"], "0.00"),
+                    "✓" if r["at_max"] else "",
+                    input_text(r),
+                    (r["previous_score"], "0.00"),
+                    (r["delta"], DELTA_FORMATS["points"]),
+                ],
+            )
         row += 1
 
     # availability ----------------------------------------------------------------------------
@@ -393,15 +427,19 @@ def write_xlsx(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     ]
     header(ws, 1, titles, [34, 28, 16, 14, 16, 16, 16])
     for r, ar in enumerate(availability_rows(doc), start=2):
-        ws.cell(
-            row=r, column=1, value=system_name(ar["system"]) if ar["system"] else both(HEADINGS["province"])
+        put_row(
+            ws,
+            r,
+            [
+                system_name(ar["system"]) if ar["system"] else both(HEADINGS["province"]),
+                ar["target"] or ("—" if ar["scope"] == "system" else ""),
+                (ar["availability"], "0.00%"),
+                (ar["observations"], "#,##0"),
+                (ar["mean_poll_duration_seconds"], "0.000"),
+                (ar["previous_availability"], "0.00%"),
+                (ar["delta"], DELTA_FORMATS["ratio"]),
+            ],
         )
-        ws.cell(row=r, column=2, value=ar["target"] or ("—" if ar["scope"] == "system" else ""))
-        put(ws, r, 3, ar["availability"], "0.00%")
-        put(ws, r, 4, ar["observations"], "#,##0")
-        put(ws, r, 5, ar["mean_poll_duration_seconds"], "0.000")
-        put(ws, r, 6, ar["previous_availability"], "0.00%")
-        put(ws, r, 7, ar["delta"], DELTA_FORMATS["ratio"])
         if ar["scope"] != "target":
             for c in (1, 2):
                 ws.cell(row=r, column=c).font = bold

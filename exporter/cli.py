@@ -113,10 +113,15 @@ COMMANDS = ("run", "check-config", "probe", "simulate", "demo", "snapshot", "dig
 
 class _TopParser(argparse.ArgumentParser):
     """The top-level parser, whose epilog (every collector kind with its summary) is written when the help
-    is shown: listing the kinds imports every kind, which running the exporter must not do."""
+    is shown: listing the kinds imports every kind, which running the exporter must not do.  (The commands'
+    parsers are of this class too, made by ``add_parser``; they list no kinds.)"""
+
+    def __init__(self, *args: Any, list_kinds: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.list_kinds = list_kinds
 
     def format_help(self) -> str:
-        if self.epilog is None:
+        if self.list_kinds and self.epilog is None:
             self.epilog = _kinds_epilog()
         return super().format_help()
 
@@ -130,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         "management, public-service portal) and the national Decision 766 evaluation API. "
         "Without a command it runs the exporter.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        list_kinds=True,
     )
     parser.add_argument("--version", action="version", version=f"egov-exporter {__version__}")
     # run's flags, shown by the top-level --help too (without a command, the command line is run's)

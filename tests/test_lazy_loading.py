@@ -161,3 +161,12 @@ def test_no_scoring_section_is_checked_without_the_engine():
         manual: list[object] = []
 
     assert check(Empty(), ROOT) == []
+
+
+@pytest.mark.parametrize("command", ["run", "demo", "simulate", "check-config"])
+def test_a_commands_help_lists_no_kinds(capsys, command):
+    from exporter.cli import main
+
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--" in out and "collector kinds" not in out
